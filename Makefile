@@ -1,0 +1,42 @@
+# The two commands a user needs: `make demo` and `make test`.
+# Both install what is missing (hack/install-deps.sh), build, and need nothing
+# done by hand on a fresh Debian 12 machine.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build test unit integration demo bench format clean control-plane
+
+all: build
+
+deps:
+	@hack/install-deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+control-plane: deps
+	@hack/control-plane-binaries.sh >/dev/null
+
+test: build control-plane
+	cd $(BUILD_DIR) && ctest --output-on-failure -j 1 --timeout 900
+
+unit: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L unit
+
+integration: build control-plane
+	cd $(BUILD_DIR) && ctest --output-on-failure -L integration --timeout 900
+
+demo: build control-plane
+	@hack/demo.sh
+
+bench: build control-plane
+	@hack/bench.sh
+
+format:
+	find runtime controllers reconcilers api tests bench tools -name '*.cpp' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)
