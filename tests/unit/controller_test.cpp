@@ -19,6 +19,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <nlohmann/json.hpp>
 
+#include "runtime/fake_clock.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 
@@ -27,35 +28,6 @@ namespace {
 using namespace std::chrono_literals;
 using kube::Request;
 using kube::Result;
-
-// A clock that moves only when told. waitUntil returns after a short real
-// wait (callers re-check their predicate), so a queue thread waiting on it
-// sees advances without being notified.
-class ManualClock final : public kube::Clock {
- public:
-  time_point now() const override {
-    std::lock_guard l(mu_);
-    return now_;
-  }
-  std::chrono::system_clock::time_point wallNow() const override {
-    return std::chrono::system_clock::time_point{} +
-           std::chrono::duration_cast<std::chrono::system_clock::duration>(
-               now().time_since_epoch());
-  }
-  void waitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-                 time_point deadline) const override {
-    if (now() >= deadline) return;
-    cv.wait_for(lock, 1ms);
-  }
-  void advance(duration d) {
-    std::lock_guard l(mu_);
-    now_ += d;
-  }
-
- private:
-  mutable std::mutex mu_;
-  time_point now_{std::chrono::hours(1000)};
-};
 
 template <typename Pred>
 bool eventually(Pred p, std::chrono::milliseconds timeout = 5000ms) {
@@ -140,7 +112,7 @@ class ControllerTest : public ::testing::Test {
   }
   void TearDown() override { stop(); }
 
-  ManualClock clock_;
+  kube::FakeClock clock_;
   std::string name_ = uniqueName("test");
   kube::metrics::ReconcileMetrics m_ = kube::metrics::reconcile(name_);
   std::unique_ptr<kube::Controller> controller_;
