@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ ! -x hack/local-cluster.sh ]; then
+  echo "demo: not available yet: hack/local-cluster.sh (the local control plane starter) is still to be written." >&2
+  echo "      The operator is built: build/bin/kubec2-operator --help" >&2
+  exit 1
+fi
+
 DIR=${KUBEC2_DEMO_DIR:-/tmp/kubec2-demo}
 if [ -f "$DIR/kubeconfig" ] && hack/local-cluster.sh status "$DIR" >/dev/null 2>&1; then
   echo "demo: reusing the control plane in $DIR"
