@@ -73,7 +73,11 @@ void BM_ProducersConsumers(benchmark::State& state) {
   std::vector<std::vector<std::string>> keys(static_cast<size_t>(producers));
   for (size_t p = 0; p < keys.size(); ++p) {
     for (size_t i = 0; i < kPerProducer; ++i) {
-      keys[p].push_back("p" + std::to_string(p) + "/k" + std::to_string(i));
+      std::string key = "p";
+      key += std::to_string(p);
+      key += "/k";
+      key += std::to_string(i);
+      keys[p].push_back(std::move(key));
     }
   }
   const size_t total = kPerProducer * static_cast<size_t>(producers);

@@ -10,6 +10,7 @@ PKGS=(
   prometheus-cpp-dev libboost-dev libboost-program-options-dev libboost-system-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   etcd-server etcd-client prometheus
+  iproute2 # ss: hack/local-cluster.sh probes for free ports
   clang-format
 )
 
@@ -17,6 +18,9 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# kubectl for the demo and by-hand checks: any kubectl on PATH will do (a
+# newer upstream one included); otherwise Debian's kubernetes-client.
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 if ((${#missing[@]})); then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/errors.h"
+#include "runtime/timefmt.h"
 
 namespace kube {
 namespace {
@@ -18,18 +19,6 @@ namespace {
 std::string stringField(const nlohmann::json& j, const char* field) {
   auto it = j.find(field);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-// metav1.Time: RFC 3339 in whole seconds, UTC.
-std::string formatTime(std::chrono::system_clock::time_point t) {
-  const std::time_t tt =
-      std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::array<char, 32> buf{};
-  std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf.data();
 }
 
 std::string hostName() {
@@ -158,7 +147,7 @@ bool EventRecorder::write(const Item& item) {
   if (Seen* seen = findSeen(key)) {
     const Seen target = *seen;
     const nlohmann::json patch = {{"count", target.count + 1},
-                                  {"lastTimestamp", formatTime(item.at)}};
+                                  {"lastTimestamp", formatRfc3339(item.at)}};
     try {
       if (!withRetries("patching", item, [&] { sink_->patch(target.ns, target.name, patch); })) {
         return false;
@@ -187,7 +176,7 @@ bool EventRecorder::createEvent(const Item& item, const std::string& key) {
   const std::string name = item.ref.name + "." + hex.data();
   // An Event lives in its object's namespace; cluster-scoped objects' in "default".
   const std::string ns = item.ref.namespace_.empty() ? "default" : item.ref.namespace_;
-  const std::string ts = formatTime(item.at);
+  const std::string ts = formatRfc3339(item.at);
   // core/v1 spells reportingController "reportingComponent" on the wire.
   const nlohmann::json ev = {{"apiVersion", "v1"},
                              {"kind", "Event"},

@@ -13,6 +13,7 @@
 
 #include "runtime/errors.h"
 #include "runtime/metrics.h"
+#include "runtime/timefmt.h"
 
 namespace kube {
 namespace {
@@ -105,19 +106,7 @@ LeaderElectionRecord releasedLeaseRecord(const LeaderElectionRecord& current,
 }
 
 std::string formatMicroTime(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto us = time_point_cast<microseconds>(t);
-  auto secs = time_point_cast<seconds>(us);
-  if (secs > us) secs -= seconds(1);  // floor for times before the epoch
-  const auto frac = (us - secs).count();
-  const std::time_t tt = system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::array<char, 48> buf{};
-  std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(frac));
-  return buf.data();
+  return formatRfc3339(t, TimePrecision::Micros);
 }
 
 std::string defaultLeaderIdentity() {

@@ -12,6 +12,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "runtime/timefmt.h"
+
 namespace kube::log {
 namespace {
 
@@ -84,22 +86,6 @@ std::string_view levelName(spdlog::level::level_enum l) {
   }
 }
 
-// RFC 3339 in UTC with milliseconds: 2024-05-01T12:00:00.123Z.
-std::string formatTime(std::chrono::system_clock::time_point t) {
-  const auto sinceEpoch = t.time_since_epoch();
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(sinceEpoch);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(sinceEpoch - secs).count();
-  if (ms < 0) ms += 1000;  // before 1970: not expected, but keep the field well-formed
-  const std::time_t tt = static_cast<std::time_t>(secs.count());
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::array<char, 40> buf{};
-  const int n = std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                              tm.tm_sec, static_cast<int>(ms));
-  return std::string(buf.data(), n > 0 ? static_cast<size_t>(n) : 0);
-}
-
 // Ordered key/value list: context fields in the order they were opened, then
 // the call's; a later value for the same key replaces the earlier in place.
 using FieldList = std::vector<std::pair<std::string, nlohmann::json>>;
@@ -145,7 +131,7 @@ class LineFormatter final : public spdlog::formatter {
     const std::string_view text(msg.payload.data(), msg.payload.size());
     if (json_) {
       append(dest, "{\"ts\":\"");
-      append(dest, formatTime(msg.time));
+      append(dest, formatRfc3339(msg.time, TimePrecision::Millis));
       append(dest, "\",\"level\":\"");
       append(dest, levelName(msg.level));
       append(dest, "\",\"logger\":");
@@ -162,7 +148,7 @@ class LineFormatter final : public spdlog::formatter {
       return;
     }
     // Text: for people at a terminal; not meant to be parsed.
-    append(dest, formatTime(msg.time));
+    append(dest, formatRfc3339(msg.time, TimePrecision::Millis));
     append(dest, " ");
     std::string lvl(levelName(msg.level));
     for (char& c : lvl) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
