@@ -69,7 +69,8 @@ class RateLimiter {
     {
       std::lock_guard l(mu_);
       auto now = Clock::now();
-      tokens_ = std::min<double>(burst_, tokens_ + std::chrono::duration<double>(now - last_).count() * qps_);
+      tokens_ = std::min<double>(
+          burst_, tokens_ + std::chrono::duration<double>(now - last_).count() * qps_);
       last_ = now;
       tokens_ -= 1;  // reserve now; a negative balance is the wait
       if (tokens_ < 0) wait = std::chrono::duration<double>(-tokens_ / qps_);
@@ -163,7 +164,8 @@ ApiError transportError(const std::string& method, const std::string& url, CURLc
     default:
       s.reason = "TransportError";
   }
-  s.message = method + " " + url + ": " + curl_easy_strerror(c) + (detail.empty() ? "" : " (" + detail + ")");
+  s.message = method + " " + url + ": " + curl_easy_strerror(c) +
+              (detail.empty() ? "" : " (" + detail + ")");
   return ApiError(std::move(s));
 }
 
@@ -304,7 +306,8 @@ struct Client::Impl {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
     r.curlError = errbuf;
-    metrics::restLatency(method).Observe(std::chrono::duration<double>(Clock::now() - start).count());
+    metrics::restLatency(method).Observe(
+        std::chrono::duration<double>(Clock::now() - start).count());
     metrics::restRequests(r.curlCode == CURLE_OK ? std::to_string(r.code) : "<error>", method)
         .Increment();
     if (r.curlCode == CURLE_OK) releaseHandle(std::move(h));  // a failed handle is not reused
@@ -331,18 +334,23 @@ struct Client::Impl {
       // Exponential backoff with jitter (200 ms, 400 ms, ... capped at 10 s),
       // or what the server asked for.
       auto base = std::chrono::milliseconds(200) * (1 << std::min(attempt, 6));
-      std::chrono::milliseconds wait = std::min<std::chrono::milliseconds>(base, std::chrono::seconds(10));
-      if (r.retryAfter) wait = std::min<std::chrono::milliseconds>(*r.retryAfter, std::chrono::seconds(30));
+      std::chrono::milliseconds wait =
+          std::min<std::chrono::milliseconds>(base, std::chrono::seconds(10));
+      if (r.retryAfter)
+        wait = std::min<std::chrono::milliseconds>(*r.retryAfter, std::chrono::seconds(30));
       std::uniform_real_distribution<double> jitter(1.0, 1.5);
-      wait = std::chrono::milliseconds(static_cast<long>(static_cast<double>(wait.count()) * jitter(rng)));
+      wait = std::chrono::milliseconds(
+          static_cast<long>(static_cast<double>(wait.count()) * jitter(rng)));
       spdlog::debug("retrying {} {} after {} ms (attempt {}, code {})", method, path, wait.count(),
                     attempt + 1, r.code);
       std::this_thread::sleep_for(wait);
     }
   }
 
-  [[noreturn]] void throwFor(const std::string& method, const std::string& path, const Response& r) {
-    if (r.curlCode != CURLE_OK) throw transportError(method, cfg.server + path, r.curlCode, r.curlError);
+  [[noreturn]] void throwFor(const std::string& method, const std::string& path,
+                             const Response& r) {
+    if (r.curlCode != CURLE_OK)
+      throw transportError(method, cfg.server + path, r.curlCode, r.curlError);
     nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
     Status s = Status::fromJson(j.is_discarded() ? nlohmann::json() : j, static_cast<int>(r.code));
     if (s.message.empty()) {
@@ -354,13 +362,16 @@ struct Client::Impl {
   }
 
   nlohmann::json callJson(const std::string& method, const std::string& path,
-                          const std::string& body, const std::string& contentType, bool idempotent) {
+                          const std::string& body, const std::string& contentType,
+                          bool idempotent) {
     std::string out = call(method, path, body, contentType, idempotent);
     nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
     if (j.is_discarded()) {
-      throw ApiError(Status{0, "BadResponse",
+      throw ApiError(Status{0,
+                            "BadResponse",
                             method + " " + path + ": response is not JSON: " + out.substr(0, 200),
-                            {}, {}});
+                            {},
+                            {}});
     }
     return j;
   }
@@ -369,7 +380,9 @@ struct Client::Impl {
 Client::Client(RestConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Client::~Client() = default;
 
-const RestConfig& Client::config() const { return impl_->cfg; }
+const RestConfig& Client::config() const {
+  return impl_->cfg;
+}
 
 nlohmann::json Client::get(const Resource& r, const std::string& ns, const std::string& name,
                            const std::string& subresource) {
@@ -401,8 +414,8 @@ ListPage Client::listPage(const Resource& r, const std::string& ns, const ListOp
 
 ListPage Client::list(const Resource& r, const std::string& ns, ListOptions opts) {
   ListPage all;
-  all.resourceVersion = listEach(r, ns, std::move(opts),
-                                 [&](nlohmann::json&& item) { all.items.push_back(std::move(item)); });
+  all.resourceVersion = listEach(
+      r, ns, std::move(opts), [&](nlohmann::json&& item) { all.items.push_back(std::move(item)); });
   return all;
 }
 
@@ -458,13 +471,19 @@ nlohmann::json Client::patch(const Resource& r, const std::string& ns, const std
   const char* ct = "application/merge-patch+json";
   bool idempotent = true;
   switch (type) {
-    case PatchType::Merge: ct = "application/merge-patch+json"; break;
+    case PatchType::Merge:
+      ct = "application/merge-patch+json";
+      break;
     case PatchType::Json:
       ct = "application/json-patch+json";
       idempotent = false;  // "add" to a list twice is not the same as once
       break;
-    case PatchType::Apply: ct = "application/apply-patch+yaml"; break;
-    case PatchType::Strategic: ct = "application/strategic-merge-patch+json"; break;
+    case PatchType::Apply:
+      ct = "application/apply-patch+yaml";
+      break;
+    case PatchType::Strategic:
+      ct = "application/strategic-merge-patch+json";
+      break;
   }
   Query q;
   q.add("fieldManager", o.fieldManager).flag("force", type == PatchType::Apply && o.force);
@@ -570,14 +589,14 @@ void Client::watch(const Resource& r, const std::string& ns, const WatchOptions&
   curl_easy_setopt(c, CURLOPT_XFERINFODATA, &st);
   // A watch is quiet for long stretches; a dead peer is caught by the overall
   // limit (the server's own timeout plus slack) and by TCP keepalive.
-  if (o.timeoutSeconds > 0)
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, o.timeoutSeconds + 60L);
+  if (o.timeoutSeconds > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT, o.timeoutSeconds + 60L);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L);
   auto start = Clock::now();
   CURLcode rc = curl_easy_perform(c);
   if (st.code == 0) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st.code);
-  metrics::restLatency("WATCH").Observe(std::chrono::duration<double>(Clock::now() - start).count());
+  metrics::restLatency("WATCH").Observe(
+      std::chrono::duration<double>(Clock::now() - start).count());
   metrics::restRequests(rc == CURLE_OK || st.code ? std::to_string(st.code) : "<error>", "WATCH")
       .Increment();
   if (st.error) std::rethrow_exception(st.error);

@@ -40,7 +40,7 @@ struct Resource {
 struct ListOptions {
   std::string labelSelector;
   std::string fieldSelector;
-  long limit = 0;            // 0: no paging
+  long limit = 0;  // 0: no paging
   std::string continueToken;
   std::string resourceVersion;
   std::string resourceVersionMatch;  // "", Exact, NotOlderThan
@@ -131,8 +131,7 @@ class Client {
              const std::function<bool(WatchEvent&&)>& onEvent, std::stop_token stop = {});
 
   // Discovery: does the server serve this group/version/resource?
-  bool isServed(const std::string& group, const std::string& version,
-                const std::string& resource);
+  bool isServed(const std::string& group, const std::string& version, const std::string& resource);
 
   // Raw request, for what the verbs above do not cover. Returns the body.
   std::string request(const std::string& method, const std::string& path,

@@ -51,7 +51,8 @@ RestConfig parseKubeconfig(const std::string& yamlText, const std::string& conte
 
 // In-cluster configuration: KUBERNETES_SERVICE_HOST/PORT and the service
 // account files under `saDir`. Throws ConfigError when not in a cluster.
-RestConfig inClusterConfig(const std::string& saDir = "/var/run/secrets/kubernetes.io/serviceaccount");
+RestConfig inClusterConfig(
+    const std::string& saDir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
 // What kubectl does: --kubeconfig if given, else $KUBECONFIG (colon
 // separated), else in-cluster when KUBERNETES_SERVICE_HOST is set, else

@@ -7,20 +7,34 @@ namespace {
 // that carry no Status body (proxies, a server still starting).
 std::string reasonForCode(int code) {
   switch (code) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 410: return "Expired";
-    case 415: return "UnsupportedMediaType";
-    case 422: return "Invalid";
-    case 429: return "TooManyRequests";
-    case 500: return "InternalError";
-    case 503: return "ServiceUnavailable";
-    case 504: return "Timeout";
-    default: return code >= 500 ? "InternalError" : "Unknown";
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Expired";
+    case 415:
+      return "UnsupportedMediaType";
+    case 422:
+      return "Invalid";
+    case 429:
+      return "TooManyRequests";
+    case 500:
+      return "InternalError";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "Timeout";
+    default:
+      return code >= 500 ? "InternalError" : "Unknown";
   }
 }
 
@@ -52,7 +66,8 @@ Status Status::fromJson(const nlohmann::json& j, int httpCode) {
     if (auto c = d->find("causes"); c != d->end() && c->is_array()) {
       for (const auto& cj : *c) {
         if (!cj.is_object()) continue;
-        s.causes.push_back({cj.value("reason", ""), cj.value("message", ""), cj.value("field", "")});
+        s.causes.push_back(
+            {cj.value("reason", ""), cj.value("message", ""), cj.value("field", "")});
       }
     }
     if (auto r = d->find("retryAfterSeconds"); r != d->end() && r->is_number_integer()) {
@@ -62,6 +77,7 @@ Status Status::fromJson(const nlohmann::json& j, int httpCode) {
   return s;
 }
 
-ApiError::ApiError(Status status) : std::runtime_error(describe(status)), status_(std::move(status)) {}
+ApiError::ApiError(Status status)
+    : std::runtime_error(describe(status)), status_(std::move(status)) {}
 
 }  // namespace kube

@@ -21,8 +21,8 @@ struct StatusCause {
 
 // metav1.Status, as returned by the API server on failure.
 struct Status {
-  int code = 0;         // HTTP status code (0 when no response was received)
-  std::string reason;   // NotFound, AlreadyExists, Conflict, Invalid, Expired, ...
+  int code = 0;        // HTTP status code (0 when no response was received)
+  std::string reason;  // NotFound, AlreadyExists, Conflict, Invalid, Expired, ...
   std::string message;
   std::vector<StatusCause> causes;
   std::optional<std::chrono::seconds> retryAfter;  // from details.retryAfterSeconds or header

@@ -100,7 +100,8 @@ void Reflector::run(std::stop_token stop) {
   static thread_local std::mt19937 rng{std::random_device{}()};
   auto backoff = opts_.minBackoff;
   bool needList = true;
-  const std::string what = resource_.resource + (opts_.namespace_.empty() ? "" : " in " + opts_.namespace_);
+  const std::string what =
+      resource_.resource + (opts_.namespace_.empty() ? "" : " in " + opts_.namespace_);
   while (!stop.stop_requested()) {
     try {
       if (needList) {

@@ -7,9 +7,8 @@ namespace {
 
 // client-go's and controller-runtime's bucket layouts.
 const prometheus::Histogram::BucketBoundaries& latencyBuckets() {
-  static const prometheus::Histogram::BucketBoundaries b{0.005, 0.025, 0.1, 0.25, 0.5,
-                                                         1.0,   2.0,   4.0, 8.0,  15.0,
-                                                         30.0,  60.0};
+  static const prometheus::Histogram::BucketBoundaries b{0.005, 0.025, 0.1, 0.25, 0.5,  1.0,
+                                                         2.0,   4.0,   8.0, 15.0, 30.0, 60.0};
   return b;
 }
 const prometheus::Histogram::BucketBoundaries& queueBuckets() {
@@ -20,9 +19,9 @@ const prometheus::Histogram::BucketBoundaries& queueBuckets() {
 }
 const prometheus::Histogram::BucketBoundaries& reconcileBuckets() {
   static const prometheus::Histogram::BucketBoundaries b{
-      0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
-      0.7,   0.8,  0.9,   1.0,  1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5,
-      6,     7,    8,     9,    10,   15,  20,   25,  30,  40,  50,  60};
+      0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
+      0.7,   0.8,  0.9,   1.0,  1.25, 1.5,  1.75, 2.0,  2.5, 3.0,  3.5, 4.0,  4.5, 5,
+      6,     7,    8,     9,    10,   15,   20,   25,   30,  40,   50,  60};
   return b;
 }
 
@@ -38,12 +37,15 @@ struct Families {
           .Name("rest_client_request_duration_seconds")
           .Help("Request latency in seconds, by verb.")
           .Register(*reg);
-  prometheus::Family<prometheus::Gauge>& wqDepth =
-      prometheus::BuildGauge().Name("workqueue_depth").Help("Current depth of workqueue").Register(*reg);
-  prometheus::Family<prometheus::Counter>& wqAdds = prometheus::BuildCounter()
-                                                        .Name("workqueue_adds_total")
-                                                        .Help("Total number of adds handled by workqueue")
-                                                        .Register(*reg);
+  prometheus::Family<prometheus::Gauge>& wqDepth = prometheus::BuildGauge()
+                                                       .Name("workqueue_depth")
+                                                       .Help("Current depth of workqueue")
+                                                       .Register(*reg);
+  prometheus::Family<prometheus::Counter>& wqAdds =
+      prometheus::BuildCounter()
+          .Name("workqueue_adds_total")
+          .Help("Total number of adds handled by workqueue")
+          .Register(*reg);
   prometheus::Family<prometheus::Histogram>& wqQueueDuration =
       prometheus::BuildHistogram()
           .Name("workqueue_queue_duration_seconds")
@@ -54,14 +56,17 @@ struct Families {
           .Name("workqueue_work_duration_seconds")
           .Help("How long in seconds processing an item from workqueue takes.")
           .Register(*reg);
-  prometheus::Family<prometheus::Counter>& wqRetries = prometheus::BuildCounter()
-                                                           .Name("workqueue_retries_total")
-                                                           .Help("Total number of retries handled by workqueue")
-                                                           .Register(*reg);
+  prometheus::Family<prometheus::Counter>& wqRetries =
+      prometheus::BuildCounter()
+          .Name("workqueue_retries_total")
+          .Help("Total number of retries handled by workqueue")
+          .Register(*reg);
   prometheus::Family<prometheus::Gauge>& wqUnfinished =
       prometheus::BuildGauge()
           .Name("workqueue_unfinished_work_seconds")
-          .Help("How many seconds of work has been done that is in progress and hasn't been observed by work_duration.")
+          .Help(
+              "How many seconds of work has been done that is in progress and hasn't been observed "
+              "by work_duration.")
           .Register(*reg);
   prometheus::Family<prometheus::Gauge>& wqLongest =
       prometheus::BuildGauge()
@@ -96,7 +101,9 @@ struct Families {
   prometheus::Family<prometheus::Gauge>& leader =
       prometheus::BuildGauge()
           .Name("leader_election_master_status")
-          .Help("Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master.")
+          .Help(
+              "Gauge of if the reporting system is master of the relevant lease, 0 indicates "
+              "backup, 1 indicates master.")
           .Register(*reg);
 };
 
@@ -107,7 +114,9 @@ Families& families() {
 
 }  // namespace
 
-std::shared_ptr<prometheus::Registry> registry() { return families().reg; }
+std::shared_ptr<prometheus::Registry> registry() {
+  return families().reg;
+}
 
 prometheus::Counter& restRequests(const std::string& code, const std::string& method) {
   return families().restRequests.Add({{"code", code}, {"method", method}});

@@ -81,7 +81,9 @@ nlohmann::json ObjectMeta::toJson() const {
   return m;
 }
 
-std::string ObjectMeta::key() const { return makeKey(namespace_, name); }
+std::string ObjectMeta::key() const {
+  return makeKey(namespace_, name);
+}
 
 const OwnerReference* ObjectMeta::controllerRef() const {
   for (const auto& r : ownerReferences)

@@ -82,8 +82,7 @@ class Store {
         std::string key = metaOf(*o).key();
         seen.insert(key);
         auto it = items_.find(key);
-        if (it != items_.end() &&
-            metaOf(*it->second).resourceVersion == metaOf(*o).resourceVersion)
+        if (it != items_.end() && metaOf(*it->second).resourceVersion == metaOf(*o).resourceVersion)
           continue;
         Ptr old = upsertLocked(o);
         changes.emplace_back(std::move(old), std::move(o));

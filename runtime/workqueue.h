@@ -22,7 +22,7 @@ struct WorkQueueOptions {
   std::string name;  // metric label; empty: no metrics
   std::chrono::milliseconds baseDelay{5};
   std::chrono::milliseconds maxDelay{1000 * 1000};  // 1000 s
-  double qps = 10;   // overall token bucket for rate-limited adds
+  double qps = 10;                                  // overall token bucket for rate-limited adds
   int burst = 100;
   const Clock* clock = nullptr;  // nullptr: the system clock
 };

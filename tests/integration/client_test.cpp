@@ -161,7 +161,8 @@ TEST_F(ClientTest, WatchStopsWhenAsked) {
   std::thread watcher([&] {
     WatchOptions o;
     o.timeoutSeconds = 300;
-    client.watch(kWidgets, ns, o, [](WatchEvent&&) { return true; }, stop.get_token());
+    client.watch(
+        kWidgets, ns, o, [](WatchEvent&&) { return true; }, stop.get_token());
     returned = true;
   });
   stop.request_stop();
@@ -175,8 +176,9 @@ TEST_F(ClientTest, MergeAndJsonPatch) {
                         {{"metadata", {{"labels", {{"a", "1"}}}}}, {"spec", {{"color", "green"}}}});
   EXPECT_EQ(p["metadata"]["labels"]["a"], "1");
   EXPECT_EQ(p["spec"]["color"], "green");
-  auto j = client.patch(kWidgets, ns, "m1", PatchType::Json,
-                        nlohmann::json::array({{{"op", "replace"}, {"path", "/spec/replicas"}, {"value", 9}}}));
+  auto j = client.patch(
+      kWidgets, ns, "m1", PatchType::Json,
+      nlohmann::json::array({{{"op", "replace"}, {"path", "/spec/replicas"}, {"value", 9}}}));
   EXPECT_EQ(j["spec"]["replicas"], 9);
 }
 

@@ -31,7 +31,8 @@ inline RestConfig adminConfig() {
 
 inline std::string createNamespace(Client& c, const std::string& prefix) {
   std::string name = uniqueNamespaceName(prefix);
-  c.create(kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
+  c.create(kNamespaces, "",
+           {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
   return name;
 }
 

@@ -80,7 +80,8 @@ TEST_F(InformerTest, SurvivesApiServerRestartWithoutMissingOrDuplicatingEvents) 
   Client after(adminConfig());
   for (int i = 0; i < 5; ++i) after.create(kWidgets, ns, widget("after" + std::to_string(i)));
   after.del(kWidgets, ns, "before0");
-  ASSERT_TRUE(eventually([&] { return rec.count("DELETED before0") == 1; }, std::chrono::seconds(60)))
+  ASSERT_TRUE(
+      eventually([&] { return rec.count("DELETED before0") == 1; }, std::chrono::seconds(60)))
       << inf.lastError();
   ASSERT_TRUE(eventually([&] { return rec.size() == 11; }, std::chrono::seconds(30)));
   for (int i = 0; i < 5; ++i) {
