@@ -7,12 +7,14 @@
 #   local-cluster.sh restart-apiserver DIR
 #   local-cluster.sh compact DIR              (prints the compacted revision)
 #   local-cluster.sh env DIR
+#   local-cluster.sh status DIR               (exit 0 when all three run and /readyz is ok)
 #   local-cluster.sh install-crds DIR FILE...
 #
 # Everything lives in DIR: certificates, etcd data, one log per process
 # (DIR/<name>.log), pid files (DIR/<name>.pid), DIR/kubeconfig (admin by
 # client certificate) and DIR/env (KUBECONFIG, ETCD_ENDPOINT, APISERVER_PORT,
-# ADMIN_TOKEN). Ports are picked free at start, so several clusters coexist.
+# ADMIN_TOKEN). Other programs started against the cluster (the demo's
+# operator) may leave DIR/<name>.pid too: `down` stops them first. Ports are picked free at start, so several clusters coexist.
 # `up` prints DIR on stdout and nothing else there; progress goes to stderr.
 #
 # Binaries come from hack/control-plane-binaries.sh (honours
@@ -37,7 +39,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,11p' "$SELF" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,12p' "$SELF" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -90,7 +92,14 @@ stop_proc() {
 }
 
 stop_all() {
-  local dir="$1" i
+  local dir="$1" i f name
+  # Clients first (the demo's operator, anything else that left a pid file
+  # here), so that they do not log errors while the servers go away.
+  for f in "$dir"/*.pid; do
+    [ -e "$f" ] || continue
+    name="$(basename "$f" .pid)"
+    [[ " ${PROCS[*]} watchdog " == *" $name "* ]] || stop_proc "$dir" "$name"
+  done
   for ((i = ${#PROCS[@]} - 1; i >= 0; i--)); do stop_proc "$dir" "${PROCS[i]}"; done
   stop_proc "$dir" watchdog # a no-op when the watchdog itself is running this
 }
@@ -509,6 +518,16 @@ cmd_restart_apiserver() {
   start_apiserver "$dir" || die "kube-apiserver did not come back"
 }
 
+cmd_status() {
+  need_dir "${1:-}"
+  local dir name
+  dir="$(cd "$1" && pwd)"
+  for name in "${PROCS[@]}"; do
+    alive "$dir" "$name" || die "$name is not running"
+  done
+  http_ok "$dir" /readyz || die "kube-apiserver /readyz is not ok"
+}
+
 cmd_compact() {
   need_dir "${1:-}"
   local dir="$1" etcdctl endpoint rev out
@@ -541,6 +560,7 @@ down) shift; cmd_down "$@" ;;
 restart-apiserver) shift; cmd_restart_apiserver "$@" ;;
 compact) shift; cmd_compact "$@" ;;
 env) shift; need_dir "${1:-}"; cat "$1/env" ;;
+status) shift; cmd_status "$@" ;;
 install-crds) shift; cmd_install_crds "$@" ;;
 _watchdog) shift; watchdog "$@" ;;
 *) usage ;;

@@ -24,9 +24,9 @@
 namespace kube {
 
 struct InformerOptions {
-  std::string namespace_;  // empty: all namespaces
-  std::string labelSelector;
-  std::string fieldSelector;
+  std::string namespace_{};  // empty: all namespaces
+  std::string labelSelector{};
+  std::string fieldSelector{};
   long pageSize = 500;             // list page size (bounds the memory of one list)
   long watchTimeoutSeconds = 300;  // the server ends each watch after this; we resume
   std::chrono::milliseconds minBackoff{800};
