@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/json_scan.h"
 #include "runtime/metrics.h"
 #include "runtime/watch_decoder.h"
 
@@ -421,14 +422,52 @@ ListPage Client::list(const Resource& r, const std::string& ns, ListOptions opts
 
 std::string Client::listEach(const Resource& r, const std::string& ns, ListOptions opts,
                              const std::function<void(nlohmann::json&&)>& onItem) {
+  return listEachText(r, ns, std::move(opts), [&](std::string_view text) {
+    onItem(nlohmann::json::parse(text));  // the scanner checked the structure
+  });
+}
+
+std::string Client::listEachText(const Resource& r, const std::string& ns, ListOptions opts,
+                                 const std::function<void(std::string_view)>& onItem) {
   std::string rv;
   for (;;) {
-    ListPage page = listPage(r, ns, opts);
+    Query q;
+    q.add("labelSelector", opts.labelSelector)
+        .add("fieldSelector", opts.fieldSelector)
+        .add("limit", opts.limit)
+        .add("continue", opts.continueToken)
+        .add("resourceVersion", opts.resourceVersion)
+        .add("resourceVersionMatch", opts.resourceVersionMatch);
+    const std::string path = r.collectionPath(ns) + q.str();
+    const std::string body = impl_->call("GET", path, "", "", true);
+    std::string pageRv, next;
+    bool itemsOk = true;
+    const bool ok = jsonscan::forEachMember(body, [&](const jsonscan::Member& m) {
+      if (m.key == "items" && m.value != "null") {
+        itemsOk = jsonscan::forEachElement(m.value, [&](std::string_view item) {
+          onItem(item);
+          return true;
+        });
+      } else if (m.key == "metadata") {
+        const auto meta = nlohmann::json::parse(m.value, nullptr, false);
+        if (meta.is_object()) {
+          pageRv = meta.value("resourceVersion", "");
+          next = meta.value("continue", "");
+        }
+      }
+      return itemsOk;
+    });
+    if (!ok || !itemsOk) {
+      throw ApiError(Status{0,
+                            "BadResponse",
+                            "GET " + path + ": response is not a JSON list: " + body.substr(0, 200),
+                            {},
+                            {}});
+    }
     // The first page's resourceVersion is the list's snapshot.
-    if (rv.empty()) rv = page.resourceVersion;
-    for (auto& item : page.items) onItem(std::move(item));
-    if (page.continueToken.empty()) break;
-    opts.continueToken = page.continueToken;
+    if (rv.empty()) rv = pageRv;
+    if (next.empty()) break;
+    opts.continueToken = next;
     // A continued list must not pin a resourceVersion.
     opts.resourceVersion.clear();
     opts.resourceVersionMatch.clear();

@@ -12,6 +12,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -106,6 +107,12 @@ class Client {
   // returns the list's resourceVersion.
   std::string listEach(const Resource& r, const std::string& ns, ListOptions opts,
                        const std::function<void(nlohmann::json&&)>& onItem);
+  // The same with each item as the server's JSON text (a view into the page's
+  // body, valid during the call): no tree is built, which is what lets an
+  // informer hold 10,000 objects in a fraction of a parsed list's memory.
+  // A body that is not a JSON list throws ApiError (reason BadResponse).
+  std::string listEachText(const Resource& r, const std::string& ns, ListOptions opts,
+                           const std::function<void(std::string_view)>& onItem);
 
   nlohmann::json create(const Resource& r, const std::string& ns, const nlohmann::json& obj,
                         const WriteOptions& opts = {});

@@ -36,18 +36,27 @@ void Reflector::setError(const std::string& e) {
   lastError_ = e;
 }
 
-void Reflector::listAll(std::stop_token stop) {
+void Reflector::listAll(std::stop_token stop, bool fromCache) {
   ListOptions lo;
   lo.labelSelector = opts_.labelSelector;
   lo.fieldSelector = opts_.fieldSelector;
-  lo.limit = opts_.pageSize;
-  std::vector<nlohmann::json> items;
-  std::string rv = client_.listEach(resource_, opts_.namespace_, lo, [&](nlohmann::json&& item) {
-    items.push_back(std::move(item));
-  });
-  if (stop.stop_requested()) return;
+  lo.limit = opts_.pageSize;  // ignored by the watch cache for resourceVersion 0
+  if (fromCache) lo.resourceVersion = "0";
+  sink_.beginList();
+  std::string rv;
+  try {
+    rv = client_.listEachText(resource_, opts_.namespace_, lo,
+                              [&](std::string_view item) { sink_.listItem(item); });
+  } catch (...) {
+    sink_.abortList();
+    throw;
+  }
+  if (stop.stop_requested()) {
+    sink_.abortList();
+    return;
+  }
   lists_++;
-  sink_.replace(std::move(items));
+  sink_.endList();
   {
     std::lock_guard l(mu_);
     rv_ = rv;
@@ -105,7 +114,10 @@ void Reflector::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     try {
       if (needList) {
-        listAll(stop);
+        // Only a list before anything was seen may come from the watch
+        // cache: later, a cached answer could be older than what we have
+        // already delivered, so relists read from etcd.
+        listAll(stop, lastResourceVersion().empty());
         needList = false;
       }
       if (stop.stop_requested()) break;

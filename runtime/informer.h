@@ -12,6 +12,7 @@
 #include <mutex>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,7 +28,10 @@ struct InformerOptions {
   std::string namespace_{};  // empty: all namespaces
   std::string labelSelector{};
   std::string fieldSelector{};
-  long pageSize = 500;             // list page size (bounds the memory of one list)
+  // Page size of lists read from etcd (a relist after 410). The first list
+  // asks for resourceVersion 0, which the API server answers from its watch
+  // cache in one piece, as client-go's reflector does.
+  long pageSize = 500;
   long watchTimeoutSeconds = 300;  // the server ends each watch after this; we resume
   std::chrono::milliseconds minBackoff{800};
   std::chrono::milliseconds maxBackoff{30000};
@@ -56,8 +60,13 @@ class Reflector {
  public:
   struct Sink {
     virtual ~Sink() = default;
-    // A complete list: the new full contents.
-    virtual void replace(std::vector<nlohmann::json>&& items) = 0;
+    // A list, item by item: beginList, listItem per item (the server's JSON
+    // text of one object, valid during the call), then endList with the new
+    // full contents, or abortList when the list failed half way.
+    virtual void beginList() = 0;
+    virtual void listItem(std::string_view text) = 0;
+    virtual void endList() = 0;
+    virtual void abortList() = 0;
     virtual void upsert(nlohmann::json&& obj) = 0;
     virtual void erase(nlohmann::json&& obj) = 0;
   };
@@ -72,7 +81,9 @@ class Reflector {
   long watches() const { return watches_.load(); }
 
  private:
-  void listAll(std::stop_token stop);
+  // `fromCache`: resourceVersion 0 (any recent state, from the watch cache);
+  // otherwise a consistent read from etcd, paged.
+  void listAll(std::stop_token stop, bool fromCache);
   // Returns true when the watch ended normally (resume), false on 410 (relist).
   bool watchOnce(std::stop_token stop);
   void setError(const std::string& e);
@@ -90,6 +101,8 @@ class Reflector {
 
 // The typed informer. T needs `static T fromJson(const nlohmann::json&)` and
 // an ObjectMeta reachable through metaOf(T) (a `metadata` member by default).
+// A T with `static T fromText(std::string_view)` is built from the list's
+// text directly, without a parsed tree per object (RawObject does this).
 template <typename T>
 class Informer final : public InformerBase, private Reflector::Sink {
  public:
@@ -123,15 +136,21 @@ class Informer final : public InformerBase, private Reflector::Sink {
   }
 
  private:
-  void replace(std::vector<nlohmann::json>&& items) override {
-    std::vector<Ptr> objs;
-    objs.reserve(items.size());
-    for (auto& j : items) {
-      objs.push_back(std::make_shared<const T>(T::fromJson(j)));
-      j = nullptr;  // free the tree as soon as it is converted
+  // Each item is converted as it arrives, so a list never holds more than one
+  // parsed object besides the page's text.
+  void beginList() override { pending_.clear(); }
+  void listItem(std::string_view text) override {
+    if constexpr (requires { T::fromText(text); }) {
+      pending_.push_back(std::make_shared<const T>(T::fromText(text)));
+    } else {
+      pending_.push_back(std::make_shared<const T>(T::fromJson(nlohmann::json::parse(text))));
     }
-    store_.replace(std::move(objs), [this](const Ptr& o, const Ptr& n) { notify(o, n); });
   }
+  void endList() override {
+    store_.replace(std::move(pending_), [this](const Ptr& o, const Ptr& n) { notify(o, n); });
+    pending_ = {};
+  }
+  void abortList() override { pending_ = {}; }
   void upsert(nlohmann::json&& j) override {
     Ptr n = std::make_shared<const T>(T::fromJson(j));
     Ptr o = store_.upsert(n);
@@ -158,6 +177,7 @@ class Informer final : public InformerBase, private Reflector::Sink {
 
   Resource resource_;
   Store<T> store_;
+  std::vector<Ptr> pending_;  // the list being received
   std::vector<Handler> handlers_;
   Reflector reflector_;
 };

@@ -1,5 +1,9 @@
 #include "runtime/object.h"
 
+#include <stdexcept>
+
+#include "runtime/json_scan.h"
+
 namespace kube {
 namespace {
 
@@ -120,6 +124,29 @@ RawObject RawObject::fromJson(const nlohmann::json& j) {
   } else {
     r.json = j.dump();
   }
+  r.json.shrink_to_fit();
+  return r;
+}
+
+RawObject RawObject::fromText(std::string_view text) {
+  RawObject r;
+  bool hasManagedFields = false;
+  const bool ok = jsonscan::forEachMember(text, [&](const jsonscan::Member& m) {
+    if (m.key == "metadata") {
+      const auto meta = nlohmann::json::parse(m.value, nullptr, false);
+      if (!meta.is_object()) throw std::invalid_argument("metadata is not a JSON object");
+      r.metadata = ObjectMeta::fromJson(meta);
+      hasManagedFields = meta.contains("managedFields");
+    } else if (m.key == "apiVersion" || m.key == "kind") {
+      const auto v = nlohmann::json::parse(m.value, nullptr, false);
+      if (v.is_string()) (m.key == "kind" ? r.kind : r.apiVersion) = v.get<std::string>();
+    }
+    return true;
+  });
+  if (!ok) throw std::invalid_argument("object is not well-formed JSON");
+  std::optional<std::string> cut;
+  if (hasManagedFields) cut = jsonscan::withoutNestedMember(text, "metadata", "managedFields");
+  r.json = cut ? std::move(*cut) : std::string(text);
   r.json.shrink_to_fit();
   return r;
 }

@@ -65,6 +65,10 @@ struct RawObject {
   std::string json;  // the full object, compact (metadata.managedFields dropped)
 
   static RawObject fromJson(const nlohmann::json& j);
+  // From the server's text, parsing only metadata, apiVersion and kind and
+  // cutting managedFields out of the text (no tree of the whole object).
+  // Throws std::invalid_argument when the text is not a JSON object.
+  static RawObject fromText(std::string_view text);
   nlohmann::json toJson() const { return nlohmann::json::parse(json); }
 };
 
