@@ -1,5 +1,6 @@
 #include "runtime/json_scan.h"
 
+#include <cstring>
 #include <vector>
 
 namespace kube::jsonscan {
@@ -17,13 +18,20 @@ size_t skipSpace(std::string_view s, size_t i) {
 }
 
 // `i` at an opening quote: the index just past the closing quote, or npos.
+// memchr finds the candidate quotes (long strings are the bulk of most
+// objects); a quote preceded by an odd run of backslashes is escaped.
 size_t stringEnd(std::string_view s, size_t i) {
-  for (++i; i < s.size(); ++i) {
-    if (s[i] == '\\') {
-      ++i;  // the escaped character, whatever it is
-    } else if (s[i] == '"') {
-      return i + 1;
-    }
+  const char* const begin = s.data();
+  const char* const end = begin + s.size();
+  const char* p = begin + i + 1;
+  while (p < end) {
+    const void* q = std::memchr(p, '"', static_cast<size_t>(end - p));
+    if (q == nullptr) return npos;
+    const char* quote = static_cast<const char*>(q);
+    size_t backslashes = 0;
+    for (const char* b = quote - 1; b > begin + i && *b == '\\'; --b) ++backslashes;
+    if (backslashes % 2 == 0) return static_cast<size_t>(quote - begin) + 1;
+    p = quote + 1;
   }
   return npos;
 }
@@ -111,20 +119,17 @@ std::optional<std::string_view> member(std::string_view text, std::string_view k
   return out;
 }
 
-std::optional<std::string> withoutNestedMember(std::string_view text, std::string_view outer,
-                                               std::string_view inner) {
-  auto outerValue = member(text, outer);
-  if (!outerValue) return std::nullopt;
+std::optional<std::string> withoutMember(std::string_view text, std::string_view key) {
   std::vector<Member> members;
-  if (!forEachMember(*outerValue, [&](const Member& m) {
+  if (!forEachMember(text, [&](const Member& m) {
         members.push_back(m);
         return true;
       }))
     return std::nullopt;
   size_t k = 0;
-  while (k < members.size() && members[k].key != inner) ++k;
+  while (k < members.size() && members[k].key != key) ++k;
   if (k == members.size()) return std::nullopt;
-  // Cut ", inner: value" after a previous member, or "inner: value, " when first.
+  // Cut ", key: value" after a previous member, or "key: value, " when first.
   size_t cutBegin = members[k].begin;
   size_t cutEnd = members[k].end;
   if (k > 0) {
@@ -132,11 +137,25 @@ std::optional<std::string> withoutNestedMember(std::string_view text, std::strin
   } else if (members.size() > 1) {
     cutEnd = members[1].begin;
   }
-  const size_t base = static_cast<size_t>(outerValue->data() - text.data());
   std::string out;
   out.reserve(text.size() - (cutEnd - cutBegin));
-  out.append(text.substr(0, base + cutBegin));
-  out.append(text.substr(base + cutEnd));
+  out.append(text.substr(0, cutBegin));
+  out.append(text.substr(cutEnd));
+  return out;
+}
+
+std::optional<std::string> withoutNestedMember(std::string_view text, std::string_view outer,
+                                               std::string_view inner) {
+  auto outerValue = member(text, outer);
+  if (!outerValue) return std::nullopt;
+  auto cut = withoutMember(*outerValue, inner);
+  if (!cut) return std::nullopt;
+  const size_t base = static_cast<size_t>(outerValue->data() - text.data());
+  std::string out;
+  out.reserve(text.size() - outerValue->size() + cut->size());
+  out.append(text.substr(0, base));
+  out.append(*cut);
+  out.append(text.substr(base + outerValue->size()));
   return out;
 }
 

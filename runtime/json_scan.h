@@ -39,6 +39,10 @@ bool forEachElement(std::string_view text, const std::function<bool(std::string_
 // The value of member `key` of object `text`, if present.
 std::optional<std::string_view> member(std::string_view text, std::string_view key);
 
+// `text` (an object) with member `key` removed, commas kept right. Returns
+// nullopt when there is no such member or the text is malformed.
+std::optional<std::string> withoutMember(std::string_view text, std::string_view key);
+
 // `text` (an object) with member `outer`.`inner` removed, commas kept right.
 // Returns nullopt when there is no such member or the text is malformed.
 std::optional<std::string> withoutNestedMember(std::string_view text, std::string_view outer,

@@ -130,13 +130,17 @@ RawObject RawObject::fromJson(const nlohmann::json& j) {
 
 RawObject RawObject::fromText(std::string_view text) {
   RawObject r;
-  bool hasManagedFields = false;
+  // One pass over the object's members. metadata.managedFields is cut out of
+  // metadata's text before parsing, so it is neither parsed nor kept.
+  std::string_view metaSpan;
+  std::optional<std::string> metaCut;
   const bool ok = jsonscan::forEachMember(text, [&](const jsonscan::Member& m) {
     if (m.key == "metadata") {
-      const auto meta = nlohmann::json::parse(m.value, nullptr, false);
+      metaSpan = m.value;
+      metaCut = jsonscan::withoutMember(m.value, "managedFields");
+      const auto meta = nlohmann::json::parse(metaCut ? *metaCut : m.value, nullptr, false);
       if (!meta.is_object()) throw std::invalid_argument("metadata is not a JSON object");
       r.metadata = ObjectMeta::fromJson(meta);
-      hasManagedFields = meta.contains("managedFields");
     } else if (m.key == "apiVersion" || m.key == "kind") {
       const auto v = nlohmann::json::parse(m.value, nullptr, false);
       if (v.is_string()) (m.key == "kind" ? r.kind : r.apiVersion) = v.get<std::string>();
@@ -144,10 +148,15 @@ RawObject RawObject::fromText(std::string_view text) {
     return true;
   });
   if (!ok) throw std::invalid_argument("object is not well-formed JSON");
-  std::optional<std::string> cut;
-  if (hasManagedFields) cut = jsonscan::withoutNestedMember(text, "metadata", "managedFields");
-  r.json = cut ? std::move(*cut) : std::string(text);
-  r.json.shrink_to_fit();
+  if (metaCut) {
+    const size_t base = static_cast<size_t>(metaSpan.data() - text.data());
+    r.json.reserve(text.size() - metaSpan.size() + metaCut->size());
+    r.json.append(text.substr(0, base));
+    r.json.append(*metaCut);
+    r.json.append(text.substr(base + metaSpan.size()));
+  } else {
+    r.json.assign(text);
+  }
   return r;
 }
 

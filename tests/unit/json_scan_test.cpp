@@ -37,6 +37,18 @@ TEST(JsonScan, MembersAndValuesSpanStringsWithBracketsAndEscapes) {
                                                                    {"z", "null"}}));
 }
 
+TEST(JsonScan, QuotesAfterRunsOfBackslashes) {
+  // An even run of backslashes before a quote ends the string; an odd run escapes it.
+  const std::string text = R"({"a":"x\\","b":"q\\\"}","c":"\\\\"})";
+  std::vector<std::string> values;
+  ASSERT_TRUE(forEachMember(text, [&](const Member& m) {
+    values.emplace_back(m.value);
+    return true;
+  }));
+  EXPECT_EQ(values, (std::vector<std::string>{R"("x\\")", R"("q\\\"}")", R"("\\\\")"}));
+  for (const auto& v : values) EXPECT_TRUE(nlohmann::json::parse(v).is_string()) << v;
+}
+
 TEST(JsonScan, ElementsOfAnArray) {
   std::vector<std::string> got;
   ASSERT_TRUE(forEachElement(R"([{"a":1}, "s,]", 3 ,[]])", [&](std::string_view v) {
