@@ -58,6 +58,17 @@ class Query {
   std::string s_;
 };
 
+Query listQuery(const ListOptions& o) {
+  Query q;
+  q.add("labelSelector", o.labelSelector)
+      .add("fieldSelector", o.fieldSelector)
+      .add("limit", o.limit)
+      .add("continue", o.continueToken)
+      .add("resourceVersion", o.resourceVersion)
+      .add("resourceVersionMatch", o.resourceVersionMatch);
+  return q;
+}
+
 // A token bucket: `qps` tokens per second, at most `burst` saved up.
 // acquire() blocks until a token is free (client-go's flowcontrol limiter).
 class RateLimiter {
@@ -393,14 +404,8 @@ nlohmann::json Client::get(const Resource& r, const std::string& ns, const std::
 }
 
 ListPage Client::listPage(const Resource& r, const std::string& ns, const ListOptions& o) {
-  Query q;
-  q.add("labelSelector", o.labelSelector)
-      .add("fieldSelector", o.fieldSelector)
-      .add("limit", o.limit)
-      .add("continue", o.continueToken)
-      .add("resourceVersion", o.resourceVersion)
-      .add("resourceVersionMatch", o.resourceVersionMatch);
-  nlohmann::json j = impl_->callJson("GET", r.collectionPath(ns) + q.str(), "", "", true);
+  nlohmann::json j =
+      impl_->callJson("GET", r.collectionPath(ns) + listQuery(o).str(), "", "", true);
   ListPage page;
   if (auto m = j.find("metadata"); m != j.end() && m->is_object()) {
     page.resourceVersion = m->value("resourceVersion", "");
@@ -431,14 +436,7 @@ std::string Client::listEachText(const Resource& r, const std::string& ns, ListO
                                  const std::function<void(std::string_view)>& onItem) {
   std::string rv;
   for (;;) {
-    Query q;
-    q.add("labelSelector", opts.labelSelector)
-        .add("fieldSelector", opts.fieldSelector)
-        .add("limit", opts.limit)
-        .add("continue", opts.continueToken)
-        .add("resourceVersion", opts.resourceVersion)
-        .add("resourceVersionMatch", opts.resourceVersionMatch);
-    const std::string path = r.collectionPath(ns) + q.str();
+    const std::string path = r.collectionPath(ns) + listQuery(opts).str();
     const std::string body = impl_->call("GET", path, "", "", true);
     std::string pageRv, next;
     bool itemsOk = true;

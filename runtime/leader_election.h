@@ -38,7 +38,7 @@
 
 namespace kube {
 
-class Client;
+struct RestConfig;
 
 // The Lease spec fields leader election reads and writes (client-go's
 // LeaderElectionRecord). Times are MicroTime: RFC 3339 with microseconds.
@@ -105,9 +105,13 @@ class LeaseClient {
   virtual nlohmann::json update(const nlohmann::json& lease) = 0;
 };
 
-// LeaseClient over the generic client (leader_election_client.cpp). `client`
-// must outlive the result.
-std::unique_ptr<LeaseClient> makeLeaseClient(Client& client);
+// The LeaseClient over the API server. It owns a client of its own built
+// from `config`, with no retries and `requestTimeout` per request: a renewal
+// must fail fast and be retried by the elector within renewDeadline, not sit
+// in the shared client's backoff (up to 5 retries of 30 s each), and Lease
+// traffic must not queue behind the controllers' rate limit.
+std::unique_ptr<LeaseClient> makeLeaseClient(const RestConfig& config,
+                                             std::chrono::milliseconds requestTimeout);
 
 struct LeaderElectionOptions {
   std::string namespace_;

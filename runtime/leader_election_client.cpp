@@ -17,7 +17,7 @@ std::string namespaceOf(const nlohmann::json& lease) {
 
 class ClientLeaseClient final : public LeaseClient {
  public:
-  explicit ClientLeaseClient(Client& client) : client_(client) {}
+  explicit ClientLeaseClient(RestConfig config) : client_(std::move(config)) {}
 
   std::optional<nlohmann::json> get(const std::string& ns, const std::string& name) override {
     try {
@@ -35,13 +35,17 @@ class ClientLeaseClient final : public LeaseClient {
   }
 
  private:
-  Client& client_;
+  Client client_;
 };
 
 }  // namespace
 
-std::unique_ptr<LeaseClient> makeLeaseClient(Client& client) {
-  return std::make_unique<ClientLeaseClient>(client);
+std::unique_ptr<LeaseClient> makeLeaseClient(const RestConfig& config,
+                                             std::chrono::milliseconds requestTimeout) {
+  RestConfig c = config;
+  c.maxRetries = 0;
+  c.timeout = requestTimeout;
+  return std::make_unique<ClientLeaseClient>(std::move(c));
 }
 
 }  // namespace kube

@@ -280,8 +280,11 @@ Manager::Manager(RestConfig config, ManagerOptions opts)
     le.onNewLeader = [](const std::string& id) {
       logger().info("New leader elected", {{"identity", id}});
     };
-    auto lc =
-        opts_.leaseClientFactory ? opts_.leaseClientFactory(*client_) : makeLeaseClient(*client_);
+    // A third of renewDeadline per request: two failed attempts and the
+    // retry period between them still fit before the deadline.
+    auto lc = opts_.leaseClientFactory
+                  ? opts_.leaseClientFactory(*client_)
+                  : makeLeaseClient(client_->config(), opts_.renewDeadline / 3);
     impl_->elector = std::make_unique<LeaderElector>(std::move(le), std::move(lc));
   }
   if (opts_.metricsBindAddress != "0" && !opts_.metricsBindAddress.empty()) {

@@ -34,7 +34,8 @@ struct Candidate {
       terms++;
     };
     o.onStoppedLeading = [this] { leading = false; };
-    elector = std::make_unique<LeaderElector>(o, makeLeaseClient(client));
+    elector =
+        std::make_unique<LeaderElector>(o, makeLeaseClient(client.config(), o.renewDeadline / 3));
     thread = std::thread([this] { elector->run(stop.get_token()); });
   }
   void stopAndJoin() {
