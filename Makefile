@@ -4,7 +4,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit integration demo bench format clean control-plane
+.PHONY: all deps build test unit integration demo bench format clean control-plane generate
 
 all: build
 
@@ -16,6 +16,10 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Rewrites crds/ from api/v1alpha1/*.yaml (tools/apigen); commit the result.
+generate: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) --target generate
 
 control-plane: deps
 	@hack/control-plane-binaries.sh >/dev/null

@@ -1,4 +1,7 @@
 // main() of each integration test binary: one control plane for all tests.
+#include <algorithm>
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "runtime/client.h"
@@ -11,6 +14,14 @@ int main(int argc, char** argv) {
   kube::testing::ControlPlaneOptions opts;
   opts.watchCache = KUBEC2_WATCH_CACHE != 0;
   opts.crds = {kube::testing::testdata("widgets-crd.json")};
+#ifdef KUBEC2_COMPUTE_CRDS
+  std::vector<std::string> compute;
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(KUBEC2_SOURCE_DIR) + "/crds"))
+    if (e.path().extension() == ".yaml") compute.push_back(e.path().string());
+  std::sort(compute.begin(), compute.end());
+  opts.crds.insert(opts.crds.end(), compute.begin(), compute.end());
+#endif
   ::testing::AddGlobalTestEnvironment(new kube::testing::ControlPlaneEnvironment(opts));
   return RUN_ALL_TESTS();
 }
