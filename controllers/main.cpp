@@ -1,20 +1,26 @@
-// kubec2-operator: flags, configuration, the manager, and (in later issues)
-// the controllers.
+// kubec2-operator: flags, configuration, the manager, the admission webhook
+// and (in later issues) the controllers.
 //
 // Exit codes: 0 after a graceful stop; 1 for configuration and start-up
 // errors (bad kubeconfig, unreachable server, busy port) and when the manager
 // fails (leader election lost, a controller failed); 2 for usage errors.
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "controllers/webhook/certs.h"
+#include "controllers/webhook/server.h"
 #include "runtime/client.h"
 #include "runtime/config.h"
 #include "runtime/errors.h"
@@ -45,7 +51,29 @@ struct Flags {
   double kubeApiQps = 20;
   int kubeApiBurst = 30;
   std::string logLevel;
+  // Admission webhook (docs/admission-webhook.md).
+  std::string webhookBindAddress;
+  std::string webhookCertSource;
+  std::string webhookCertDir;
+  std::string webhookSecretName;
+  std::string webhookSecretNamespace;
+  std::string webhookHosts;
+  std::string webhookConfigurationName;
 };
+
+std::vector<std::string> splitList(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    const std::string item =
+        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
 
 // One line on stderr, for errors before (or instead of) structured logging.
 int fail(int code, const std::string& msg) {
@@ -65,6 +93,66 @@ std::string checkReachable(kube::RestConfig cfg) {
 // A bind flag is "0" (disabled) or host:port.
 void validateBindFlag(const std::string& value, const std::string& flag) {
   if (value != "0") kube::parseBindAddress(value, flag);
+}
+
+// The self-signed certificates in use, replaced when renewed.
+class SelfSignedState {
+ public:
+  void set(kubec2::webhook::SelfSignedCerts c) {
+    std::lock_guard lock(mu_);
+    certs_ = std::move(c);
+  }
+  kubec2::webhook::SelfSignedCerts get() const {
+    std::lock_guard lock(mu_);
+    return certs_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  kubec2::webhook::SelfSignedCerts certs_;
+};
+
+// Keeps the Secret's certificates fresh and their CA in the webhook
+// configurations, which may be applied after the operator starts (Helm
+// hooks, GitOps ordering) or have their caBundle reset by a re-apply:
+// checked every minute, retried with backoff on errors.
+std::unique_ptr<kube::Runnable> makeCertKeeper(kube::Client& client,
+                                               std::shared_ptr<SelfSignedState> state,
+                                               std::string ns, const Flags& f) {
+  return kube::makeRunnable(
+      "webhook-certificates",
+      [&client, state, ns, name = f.webhookSecretName, hosts = splitList(f.webhookHosts),
+       config = f.webhookConfigurationName](std::stop_token stop) {
+        std::mutex m;
+        std::condition_variable_any cv;
+        auto backoff = std::chrono::seconds(1);
+        int lastFound = -1;
+        while (!stop.stop_requested()) {
+          auto wait = std::chrono::seconds(60);
+          try {
+            state->set(kubec2::webhook::ensureCertSecret(client, ns, name, hosts,
+                                                         std::chrono::system_clock::now()));
+            const int found = kubec2::webhook::injectCaBundle(client, config, state->get().caPem);
+            if (found != lastFound && found < 2) {
+              kube::log::warn(
+                  "Webhook configurations missing: the API server calls the webhook "
+                  "only once both exist",
+                  {{"name", config}, {"found", found}});
+            }
+            lastFound = found;
+            // Until both exist, look again soon.
+            if (found < 2) wait = std::chrono::seconds(5);
+            backoff = std::chrono::seconds(1);
+          } catch (const std::exception& e) {
+            kube::log::error("Keeping the webhook certificates", {{"error", e.what()}});
+            wait = backoff;
+            backoff = std::min(backoff * 2, std::chrono::seconds(60));
+          }
+          std::unique_lock lock(m);
+          cv.wait_for(lock, stop, wait, [] { return false; });
+        }
+      },
+      /*needsLeaderElection=*/false);
 }
 
 int runOperator(const Flags& f) {
@@ -103,6 +191,47 @@ int runOperator(const Flags& f) {
     return fail(kExitConfig, e.what());
   }
 
+  // --- Admission webhook ------------------------------------------------
+  // Serves in every replica (the API server calls whichever it reaches).
+  std::unique_ptr<kubec2::webhook::Server> webhook;
+  if (f.webhookBindAddress != "0") {
+    kubec2::webhook::Server::CertProvider certs;
+    if (f.webhookCertSource == "files") {
+      auto files = std::make_shared<kubec2::webhook::CertFiles>(f.webhookCertDir);
+      try {
+        files->current();
+      } catch (const std::exception& e) {
+        return fail(kExitConfig, std::string("--webhook-cert-dir: ") + e.what());
+      }
+      certs = [files] { return files->current(); };
+    } else {
+      const std::string ns =
+          f.webhookSecretNamespace.empty() ? cfg.defaultNamespace : f.webhookSecretNamespace;
+      if (ns.empty()) {
+        return fail(kExitConfig,
+                    "--webhook-secret-namespace is needed outside a pod (no namespace in the "
+                    "kubeconfig context)");
+      }
+      auto state = std::make_shared<SelfSignedState>();
+      try {
+        state->set(kubec2::webhook::ensureCertSecret(mgr->client(), ns, f.webhookSecretName,
+                                                     splitList(f.webhookHosts),
+                                                     std::chrono::system_clock::now()));
+      } catch (const std::exception& e) {
+        return fail(kExitConfig, "webhook certificates in Secret " + ns + "/" +
+                                     f.webhookSecretName + ": " + e.what());
+      }
+      certs = [state] { return state->get().serving; };
+      mgr->add(makeCertKeeper(mgr->client(), state, ns, f));
+    }
+    webhook = std::make_unique<kubec2::webhook::Server>(f.webhookBindAddress, certs);
+    try {
+      webhook->start();
+    } catch (const std::exception& e) {
+      return fail(kExitConfig, e.what());
+    }
+  }
+
   // --- Controllers -------------------------------------------------------
   // Register controllers here, before run(), e.g.:
   //   auto& instances = mgr->informer<api::Instance>(api::instanceResource());
@@ -113,6 +242,7 @@ int runOperator(const Flags& f) {
   // -----------------------------------------------------------------------
 
   const kube::RunResult res = mgr->run(kube::installSignalHandlers().get_token());
+  if (webhook) webhook->stop();
   if (res.threadsLeftRunning) {
     // Threads still use the manager: leave without destroying anything.
     spdlog::default_logger_raw()->flush();
@@ -158,7 +288,25 @@ int main(int argc, char** argv) {
        "API server requests per second (client-side limit)")
       ("kube-api-burst", po::value(&f.kubeApiBurst)->default_value(30),
        "API server request burst (client-side limit)")
-      ("log-level", po::value(&f.logLevel)->default_value("info"), "debug, info, warn or error");
+      ("log-level", po::value(&f.logLevel)->default_value("info"), "debug, info, warn or error")
+      ("webhook-bind-address", po::value(&f.webhookBindAddress)->default_value(":9443"),
+       "host:port to serve the admission webhook (HTTPS) on; \"0\" disables")
+      ("webhook-cert-source", po::value(&f.webhookCertSource)->default_value("self-signed"),
+       "self-signed: a CA and certificate kept in --webhook-secret-name, CA written into the "
+       "webhook configurations; files: tls.crt and tls.key in --webhook-cert-dir (cert-manager)")
+      ("webhook-cert-dir",
+       po::value(&f.webhookCertDir)->default_value("/tmp/k8s-webhook-server/serving-certs"),
+       "folder with tls.crt and tls.key (--webhook-cert-source=files)")
+      ("webhook-secret-name", po::value(&f.webhookSecretName)->default_value("kubec2-webhook-tls"),
+       "Secret holding the self-signed CA and certificate")
+      ("webhook-secret-namespace", po::value(&f.webhookSecretNamespace),
+       "namespace of that Secret (default: the pod's namespace)")
+      ("webhook-hosts",
+       po::value(&f.webhookHosts)->default_value("kubec2-webhook.kubec2-system.svc"),
+       "comma-separated DNS names and IP addresses the self-signed certificate is valid for")
+      ("webhook-configuration-name",
+       po::value(&f.webhookConfigurationName)->default_value("kubec2"),
+       "Validating- and MutatingWebhookConfiguration whose caBundle the operator writes");
   // clang-format on
 
   po::variables_map vm;
@@ -192,6 +340,14 @@ int main(int argc, char** argv) {
     }
     validateBindFlag(f.metricsBindAddress, "--metrics-bind-address");
     validateBindFlag(f.healthProbeBindAddress, "--health-probe-bind-address");
+    validateBindFlag(f.webhookBindAddress, "--webhook-bind-address");
+    if (f.webhookCertSource != "self-signed" && f.webhookCertSource != "files") {
+      throw std::invalid_argument("--webhook-cert-source must be self-signed or files, not \"" +
+                                  f.webhookCertSource + "\"");
+    }
+    if (f.webhookCertSource == "self-signed" && splitList(f.webhookHosts).empty()) {
+      throw std::invalid_argument("--webhook-hosts must name at least one host");
+    }
   } catch (const std::exception& e) {
     return fail(kExitUsage, e.what());
   }

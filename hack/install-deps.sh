@@ -12,6 +12,7 @@ PKGS=(
   etcd-server etcd-client prometheus
   iproute2 # ss: hack/local-cluster.sh probes for free ports
   clang-format
+  tzdata # /usr/share/zoneinfo: the webhook checks scheduled actions' time zones
 )
 
 missing=()

@@ -11,6 +11,7 @@
 #include "runtime/yaml.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/helpers.h"
+#include "tests/integration/kubectl.h"
 
 namespace kube::testing {
 namespace {
@@ -21,18 +22,6 @@ using namespace std::chrono_literals;
 
 std::string examples() {
   return std::string(KUBEC2_SOURCE_DIR) + "/examples";
-}
-
-// Runs kubectl against the test control plane; returns {exit code, output}.
-std::pair<int, std::string> kubectl(std::vector<std::string> args) {
-  static int n = 0;
-  const std::string log = ControlPlaneEnvironment::get().dir() + "/kubectl-" + std::to_string(++n);
-  std::vector<std::string> argv = {"/usr/bin/env", "kubectl", "--kubeconfig",
-                                   ControlPlaneEnvironment::get().kubeconfig()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  ChildProcess p(argv, log);
-  auto code = p.wait(60s);
-  return {code.value_or(-1), p.output()};
 }
 
 // Every value in `want` is in `got` at the same place (`got` may hold more:
@@ -55,13 +44,6 @@ std::string missingFrom(const nlohmann::json& want, const nlohmann::json& got,
     return "";
   }
   return want == got ? "" : path;
-}
-
-std::vector<nlohmann::json> documents(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return parseYamlDocuments(text.str());
 }
 
 const Resource& resourceOf(const std::string& kind) {

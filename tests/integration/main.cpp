@@ -7,6 +7,9 @@
 #include "runtime/client.h"
 #include "tests/integration/control_plane.h"
 #include "tests/integration/helpers.h"
+#ifdef KUBEC2_COMPUTE_CRDS
+#include "tests/integration/webhook_env.h"
+#endif
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
@@ -23,5 +26,9 @@ int main(int argc, char** argv) {
   opts.crds.insert(opts.crds.end(), compute.begin(), compute.end());
 #endif
   ::testing::AddGlobalTestEnvironment(new kube::testing::ControlPlaneEnvironment(opts));
+#ifdef KUBEC2_COMPUTE_CRDS
+  // After the control plane (environments are set up in order).
+  ::testing::AddGlobalTestEnvironment(new kube::testing::WebhookEnvironment());
+#endif
   return RUN_ALL_TESTS();
 }

@@ -1,0 +1,38 @@
+// kubectl against the test control plane, as a user runs it, and YAML files
+// read as the documents kubectl would send.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/yaml.h"
+#include "tests/integration/child_process.h"
+#include "tests/integration/control_plane.h"
+
+namespace kube::testing {
+
+// Runs kubectl with the admin kubeconfig; returns {exit code, stdout and
+// stderr}. A run over 60 s is a hang and returns -1.
+inline std::pair<int, std::string> kubectl(std::vector<std::string> args) {
+  static int n = 0;
+  const std::string log = ControlPlaneEnvironment::get().dir() + "/kubectl-" + std::to_string(++n);
+  std::vector<std::string> argv = {"/usr/bin/env", "kubectl", "--kubeconfig",
+                                   ControlPlaneEnvironment::get().kubeconfig()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess p(argv, log);
+  auto code = p.wait(std::chrono::seconds(60));
+  return {code.value_or(-1), p.output()};
+}
+
+inline std::vector<nlohmann::json> documents(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseYamlDocuments(text.str());
+}
+
+}  // namespace kube::testing

@@ -1,0 +1,187 @@
+#include "tests/integration/webhook_env.h"
+
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <stdexcept>
+
+#include "tests/integration/helpers.h"
+#include "tests/integration/kubectl.h"
+
+namespace kube::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+WebhookEnvironment* instance = nullptr;
+
+const Resource kSecrets{"", "v1", "secrets", true, "Secret"};
+const Resource kValidating{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+                           false, "ValidatingWebhookConfiguration"};
+const Resource kMutating{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+                         false, "MutatingWebhookConfiguration"};
+
+std::string base64Decode(const std::string& in) {
+  static const std::string t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  unsigned v = 0;
+  int bits = 0;
+  for (char c : in) {
+    const auto p = t.find(c);
+    if (p == std::string::npos) continue;
+    v = (v << 6) | static_cast<unsigned>(p);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((v >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// The webhook configurations of deploy/webhook.yaml, as shipped, with a url
+// to the test's operator instead of the in-cluster Service.
+json shippedConfig(const std::string& kind, int port) {
+  for (const json& doc : documents(std::string(KUBEC2_SOURCE_DIR) + "/deploy/webhook.yaml")) {
+    if (doc.value("kind", "") != kind) continue;
+    json c = doc;
+    c["metadata"]["name"] = WebhookEnvironment::kConfigName;
+    for (auto& w : c["webhooks"]) {
+      const std::string path = w["clientConfig"]["service"].value("path", "/");
+      w["clientConfig"] = {{"url", "https://127.0.0.1:" + std::to_string(port) + path}};
+    }
+    return c;
+  }
+  throw std::runtime_error("deploy/webhook.yaml has no " + kind);
+}
+
+}  // namespace
+
+int freePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("no free port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+WebhookEnvironment& WebhookEnvironment::get() {
+  if (!instance) throw std::logic_error("WebhookEnvironment is not set up");
+  return *instance;
+}
+
+double WebhookEnvironment::deniedReviews() const {
+  std::string text;
+  CURL* c = curl_easy_init();
+  const std::string u = "http://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics";
+  curl_easy_setopt(c, CURLOPT_URL, u.c_str());
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(
+      c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
+        static_cast<std::string*>(ud)->append(p, s * n);
+        return s * n;
+      });
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &text);
+  const CURLcode rc = curl_easy_perform(c);
+  curl_easy_cleanup(c);
+  if (rc != CURLE_OK)
+    throw std::runtime_error(std::string("cannot read the operator's metrics: ") +
+                             curl_easy_strerror(rc));
+  double sum = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("kubec2_webhook_admission_reviews_total{", 0) == 0 &&
+        line.find("allowed=\"false\"") != std::string::npos)
+      sum += std::stod(line.substr(line.rfind(' ') + 1));
+  return sum;
+}
+
+std::string WebhookEnvironment::url(const std::string& path) const {
+  return "https://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+void WebhookEnvironment::SetUp() {
+  instance = this;
+  try {
+    start();
+  } catch (const std::exception& e) {
+    GTEST_FAIL() << "cannot set up the operator's webhook: " << e.what();
+  }
+}
+
+void WebhookEnvironment::start() {
+  Client client(adminConfig());
+  try {
+    client.create(
+        kNamespaces, "",
+        {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNamespace}}}});
+  } catch (const ApiError& e) {
+    if (!e.isAlreadyExists()) throw;
+  }
+  port_ = freePort();
+  metricsPort_ = freePort();
+  // Configurations first, without a caBundle: the operator fills it in.
+  client.create(kValidating, "", shippedConfig(kValidating.kind, port_));
+  client.create(kMutating, "", shippedConfig(kMutating.kind, port_));
+
+  const std::string dir = ControlPlaneEnvironment::get().dir();
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{
+          KUBEC2_OPERATOR_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(),
+          "--metrics-bind-address", "127.0.0.1:" + std::to_string(metricsPort_),
+          "--health-probe-bind-address", "0", "--webhook-bind-address",
+          "127.0.0.1:" + std::to_string(port_), "--webhook-hosts", "127.0.0.1",
+          "--webhook-secret-namespace", kNamespace, "--webhook-configuration-name", kConfigName},
+      dir + "/operator-webhook.log");
+
+  // Ready once both configurations carry the CA of the Secret and the
+  // webhook answers: an invalid ScalingGroup is denied by it.
+  bool ready = eventually(
+      [&] {
+        try {
+          const json s = client.get(kSecrets, kNamespace, "kubec2-webhook-tls");
+          const std::string ca = s["data"].value("ca.crt", "");
+          for (const Resource* r : {&kValidating, &kMutating}) {
+            const json c = client.get(*r, "", kConfigName);
+            if (c["webhooks"][0]["clientConfig"].value("caBundle", "") != ca) return false;
+          }
+          caPem_ = base64Decode(ca);
+          return !caPem_.empty();
+        } catch (const ApiError&) {
+          return false;
+        }
+      },
+      60s);
+  if (!ready) {
+    throw std::runtime_error("the operator did not set up its webhook within 60 s; its log:\n" +
+                             operatorLog());
+  }
+}
+
+void WebhookEnvironment::TearDown() {
+  if (process_) {
+    process_->signal(SIGTERM);
+    process_->wait(30s);
+  }
+  try {
+    Client client(adminConfig());
+    client.del(kValidating, "", kConfigName);
+    client.del(kMutating, "", kConfigName);
+  } catch (const std::exception&) {
+  }
+  instance = nullptr;
+}
+
+}  // namespace kube::testing

@@ -1,0 +1,308 @@
+// The admission webhook on a real API server: the table of invalid manifests
+// (testdata/invalid-manifests.yaml) refused by the schema or the webhook
+// with the field and the rule, defaults filled in, bodies that are not
+// reviews answered with errors, and failurePolicy when the webhook cannot be
+// reached.
+#include <curl/curl.h>
+
+#include <fstream>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "api/v1alpha1/types.h"
+#include "tests/integration/helpers.h"
+#include "tests/integration/kubectl.h"
+#include "tests/integration/webhook_env.h"
+
+namespace kube::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace v1 = kubec2::api::v1alpha1;
+
+const Resource kValidating{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+                           false, "ValidatingWebhookConfiguration"};
+
+const Resource& resourceOf(const std::string& kind) {
+  if (kind == "Instance") return v1::Instance::resource();
+  if (kind == "LaunchTemplate") return v1::LaunchTemplate::resource();
+  if (kind == "ScalingGroup") return v1::ScalingGroup::resource();
+  return v1::LoadBalancer::resource();
+}
+
+std::string writeManifest(const json& manifest) {
+  static int n = 0;
+  const std::string path =
+      ControlPlaneEnvironment::get().dir() + "/manifest-" + std::to_string(++n) + ".json";
+  std::ofstream(path) << manifest.dump(2);
+  return path;
+}
+
+struct HttpReply {
+  long status = 0;
+  std::string body;
+  std::string error;  // transport or TLS error
+};
+
+// POSTs to the webhook over HTTPS, trusting only the CA the operator wrote
+// into its configurations (so this also checks the serving certificate).
+HttpReply post(const std::string& url, const std::string& body) {
+  HttpReply r;
+  CURL* c = curl_easy_init();
+  curl_blob ca{const_cast<char*>(WebhookEnvironment::get().caPem().data()),
+               WebhookEnvironment::get().caPem().size(), CURL_BLOB_COPY};
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(
+      c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
+        static_cast<std::string*>(ud)->append(p, s * n);
+        return s * n;
+      });
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  const CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK) r.error = curl_easy_strerror(rc);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+json review(const json& object, const std::string& op = "CREATE") {
+  return {{"apiVersion", "admission.k8s.io/v1"},
+          {"kind", "AdmissionReview"},
+          {"request",
+           {{"uid", "0d8f1e2a-test"},
+            {"kind",
+             {{"group", "compute.kubec2.io"}, {"version", "v1alpha1"}, {"kind", object["kind"]}}},
+            {"operation", op},
+            {"name", object["metadata"]["name"]},
+            {"namespace", "default"},
+            {"object", object}}}};
+}
+
+json invalidScalingGroup(const std::string& name) {
+  return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+          {"kind", "ScalingGroup"},
+          {"metadata", {{"name", name}}},
+          {"spec", {{"minSize", 5}, {"maxSize", 3}, {"launchTemplateRef", {{"name", "web"}}}}}};
+}
+
+class Webhook : public ::testing::Test {
+ protected:
+  Client client{adminConfig()};
+};
+
+TEST_F(Webhook, EveryInvalidManifestIsRefusedNamingTheFieldAndTheRule) {
+  const auto cases = documents(testdata("invalid-manifests.yaml"));
+  ASSERT_EQ(cases.size(), 1u) << "the file is one YAML list";
+  ASSERT_TRUE(cases[0].is_array());
+  std::set<std::string> names;
+  int byWebhook = 0, bySchema = 0;
+  for (const json& c : cases[0]) {
+    const std::string name = c.at("name");
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(names.insert(name).second) << "duplicate case name";
+    const std::string by = c.at("by");
+    (by == "webhook" ? byWebhook : bySchema)++;
+    const std::string ns = createNamespace(client, "bad");
+    for (const json& b : c.value("before", json::array())) {
+      auto [code, out] = kubectl({"apply", "--validate=true", "-n", ns, "-f", writeManifest(b)});
+      ASSERT_EQ(code, 0) << "a `before` manifest must be valid:\n" << out;
+    }
+    const json& m = c.at("manifest");
+    const std::string kind = m.at("kind"), objName = m.at("metadata").at("name");
+    std::optional<json> stored;
+    try {
+      stored = client.get(resourceOf(kind), ns, objName);
+    } catch (const ApiError& e) {
+      ASSERT_TRUE(e.isNotFound()) << e.what();
+    }
+
+    const bool del = c.value("action", "apply") == "delete";
+    const double deniedBefore = WebhookEnvironment::get().deniedReviews();
+    auto [code, out] =
+        del ? kubectl({"delete", "-n", ns, resourceOf(kind).resource + "/" + objName})
+            : kubectl({"apply", "--validate=true", "-n", ns, "-f", writeManifest(m)});
+    EXPECT_NE(code, 0) << "accepted:\n" << out;
+    for (const auto& want : c.at("expect"))
+      EXPECT_NE(out.find(want.get<std::string>()), std::string::npos)
+          << "missing \"" << want.get<std::string>() << "\" in:\n"
+          << out;
+    // Who refused it: kubectl prints the webhook's causes as it prints the
+    // schema's, so ask the webhook how many reviews it refused.
+    const bool fromWebhook = WebhookEnvironment::get().deniedReviews() > deniedBefore;
+    EXPECT_EQ(fromWebhook, by == "webhook") << out;
+
+    // Nothing changed: not created, not updated, not deleted.
+    std::optional<json> after;
+    try {
+      after = client.get(resourceOf(kind), ns, objName);
+    } catch (const ApiError& e) {
+      ASSERT_TRUE(e.isNotFound()) << e.what();
+    }
+    ASSERT_EQ(after.has_value(), stored.has_value());
+    if (stored) {
+      EXPECT_EQ((*after)["metadata"]["resourceVersion"], (*stored)["metadata"]["resourceVersion"]);
+    }
+  }
+  EXPECT_GE(byWebhook + bySchema, 30);
+  EXPECT_GE(byWebhook, 10);
+  EXPECT_GE(bySchema, 10);
+}
+
+TEST_F(Webhook, ServesWithTheSelfSignedCertificateItKeepsInASecret) {
+  const json s = client.get({"", "v1", "secrets", true, "Secret"}, WebhookEnvironment::kNamespace,
+                            "kubec2-webhook-tls");
+  EXPECT_EQ(s.value("type", ""), "kubernetes.io/tls");
+  for (const char* k : {"ca.crt", "tls.crt", "tls.key"}) EXPECT_TRUE(s["data"].contains(k)) << k;
+  // The CA from the configurations verifies the server at 127.0.0.1.
+  const HttpReply r = post(WebhookEnvironment::get().url("/validate"),
+                           review(invalidScalingGroup("direct")).dump());
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.status, 200);
+  const json answer = json::parse(r.body);
+  EXPECT_EQ(answer["response"]["uid"], "0d8f1e2a-test");
+  EXPECT_EQ(answer["response"]["allowed"], false);
+  EXPECT_EQ(answer["response"]["status"]["code"], 422);
+  EXPECT_NE(answer["response"]["status"]["message"].get<std::string>().find("spec.minSize"),
+            std::string::npos)
+      << r.body;
+}
+
+TEST_F(Webhook, BodiesThatAreNotReviewsGetErrorAnswersAndTheWebhookStaysUp) {
+  const std::string url = WebhookEnvironment::get().url("/validate");
+  HttpReply r = post(url, "this is not json {");
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("not JSON"), std::string::npos) << r.body;
+
+  r = post(url, R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("request.uid"), std::string::npos) << r.body;
+
+  r = post(url, R"([1,2,3])");
+  EXPECT_EQ(r.status, 400);
+
+  // 8 MiB, twice the limit: refused, not read into memory and parsed.
+  r = post(url, "[" + std::string(8 * 1024 * 1024, ' ') + "]");
+  EXPECT_TRUE(r.status == 413 || !r.error.empty()) << r.status << " " << r.body;
+  if (r.status == 413) {
+    EXPECT_NE(r.body.find("over"), std::string::npos) << r.body;
+  }
+
+  r = post(WebhookEnvironment::get().url("/nowhere"), "{}");
+  EXPECT_EQ(r.status, 404);
+
+  // Still serving: a review gets its answer, and the API server's calls too.
+  r = post(url, review(invalidScalingGroup("after-garbage")).dump());
+  EXPECT_EQ(r.status, 200) << r.error;
+  const std::string ns = createNamespace(client, "alive");
+  const double deniedBefore = WebhookEnvironment::get().deniedReviews();
+  auto [code, out] =
+      kubectl({"apply", "-n", ns, "-f", writeManifest(invalidScalingGroup("after-garbage"))});
+  EXPECT_NE(code, 0);
+  EXPECT_NE(out.find("spec.minSize: Invalid value: 5"), std::string::npos) << out;
+  EXPECT_GT(WebhookEnvironment::get().deniedReviews(), deniedBefore);
+}
+
+TEST_F(Webhook, TargetGroupProtocolsDefaultFromTheLoadBalancerType) {
+  const std::string ns = createNamespace(client, "defaults");
+  json lb = {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+             {"kind", "LoadBalancer"},
+             {"metadata", {{"name", "db"}}},
+             {"spec",
+              {{"type", "network"},
+               {"listeners", {{{"port", 5432}, {"protocol", "TCP"}, {"defaultTargetGroup", "db"}}}},
+               {"targetGroups",
+                {{{"name", "db"},
+                  {"port", 5432},
+                  {"targets", {{"instanceRefs", {{{"name", "db-1"}}}}}}}}}}}};
+  auto [code, out] = kubectl({"apply", "--validate=true", "-n", ns, "-f", writeManifest(lb)});
+  ASSERT_EQ(code, 0) << out;
+  const auto got = v1::LoadBalancer::fromJson(client.get(v1::LoadBalancer::resource(), ns, "db"));
+  ASSERT_EQ(got.spec.targetGroups.size(), 1u);
+  EXPECT_EQ(got.spec.targetGroups[0].protocol.value_or("(absent)"), "TCP");
+  ASSERT_TRUE(got.spec.targetGroups[0].healthCheck.has_value());
+  EXPECT_EQ(got.spec.targetGroups[0].healthCheck->protocol.value_or("(absent)"), "TCP");
+}
+
+TEST_F(Webhook, LaunchTemplateAcceptsAnAppendedVersion) {
+  const std::string ns = createNamespace(client, "append");
+  json lt = documents(std::string(KUBEC2_SOURCE_DIR) + "/examples/launchtemplate.yaml")[0];
+  auto [c1, o1] = kubectl({"apply", "-n", ns, "-f", writeManifest(lt)});
+  ASSERT_EQ(c1, 0) << o1;
+  json next = lt["spec"]["versions"].back();
+  next["description"] = "appended by the test";
+  lt["spec"]["versions"].push_back(next);
+  lt["spec"]["defaultVersion"] = lt["spec"]["versions"].size();
+  auto [c2, o2] = kubectl({"apply", "-n", ns, "-f", writeManifest(lt)});
+  EXPECT_EQ(c2, 0) << o2;
+}
+
+// failurePolicy decides what happens when the API server cannot reach the
+// webhook: Fail refuses the request (kubec2's choice, deploy/), Ignore lets
+// it through unchecked. Two configurations pointing at a port nothing
+// listens on, each selecting objects by a label, show both.
+TEST_F(Webhook, UnreachableWebhookFollowsItsFailurePolicy) {
+  const int deadPort = freePort();
+  auto config = [&](const std::string& policy) {
+    return json{
+        {"apiVersion", "admissionregistration.k8s.io/v1"},
+        {"kind", "ValidatingWebhookConfiguration"},
+        {"metadata", {{"name", "kubec2-test-unreachable-" + policy}}},
+        {"webhooks",
+         {{{"name", "unreachable-" + policy + ".compute.kubec2.io"},
+           {"clientConfig",
+            {{"url", "https://127.0.0.1:" + std::to_string(deadPort) + "/validate"}}},
+           {"rules",
+            {{{"apiGroups", {"compute.kubec2.io"}},
+              {"apiVersions", {"v1alpha1"}},
+              {"operations", {"CREATE"}},
+              {"resources", {"launchtemplates"}}}}},
+           {"objectSelector", {{"matchLabels", {{"kubec2.io/failure-policy-test", policy}}}}},
+           {"failurePolicy", policy == "fail" ? "Fail" : "Ignore"},
+           {"sideEffects", "None"},
+           {"timeoutSeconds", 2},
+           {"admissionReviewVersions", {"v1"}}}}}};
+  };
+  client.create(kValidating, "", config("fail"));
+  client.create(kValidating, "", config("ignore"));
+  const std::string ns = createNamespace(client, "policy");
+  json lt = documents(std::string(KUBEC2_SOURCE_DIR) + "/examples/launchtemplate.yaml")[0];
+
+  // The API server picks up new configurations within a moment: wait for
+  // the Fail one to take effect.
+  int n = 0;
+  std::string lastOut;
+  const bool refused = eventually(
+      [&] {
+        json o = lt;
+        o["metadata"]["name"] = "fail-" + std::to_string(++n);
+        o["metadata"]["labels"] = {{"kubec2.io/failure-policy-test", "fail"}};
+        auto [code, out] = kubectl({"apply", "-n", ns, "-f", writeManifest(o)});
+        lastOut = out;
+        return code != 0;
+      },
+      30s);
+  EXPECT_TRUE(refused) << lastOut;
+  EXPECT_NE(lastOut.find("failed calling webhook"), std::string::npos) << lastOut;
+
+  json o = lt;
+  o["metadata"]["name"] = "ignored";
+  o["metadata"]["labels"] = {{"kubec2.io/failure-policy-test", "ignore"}};
+  auto [code, out] = kubectl({"apply", "-n", ns, "-f", writeManifest(o)});
+  EXPECT_EQ(code, 0) << out;
+
+  client.del(kValidating, "", "kubec2-test-unreachable-fail");
+  client.del(kValidating, "", "kubec2-test-unreachable-ignore");
+}
+
+}  // namespace
+}  // namespace kube::testing
