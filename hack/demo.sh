@@ -30,6 +30,19 @@ free_port() {
 }
 METRICS_PORT=$(free_port)
 HEALTH_PORT=$(free_port)
+WEBHOOK_PORT=$(free_port)
+
+# The compute API and its admission webhook, as in a cluster (deploy/), but
+# with the webhook reached at 127.0.0.1 instead of through its Service.
+kubectl apply -f crds/ >/dev/null
+kubectl wait --for condition=established --timeout=60s -f crds/ >/dev/null
+kubectl create namespace kubec2-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -f deploy/webhook.yaml >/dev/null
+for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
+  path=/validate
+  [ "$kind" = mutatingwebhookconfiguration ] && path=/mutate
+  kubectl patch "$kind" kubec2 --type=json -p "[{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$WEBHOOK_PORT$path\"}}]" >/dev/null
+done
 
 if [ -f "$DIR/operator.pid" ] && kill -0 "$(cat "$DIR/operator.pid")" 2>/dev/null; then
   kill "$(cat "$DIR/operator.pid")"
@@ -38,7 +51,9 @@ fi
 build/bin/kubec2-operator --kubeconfig "$KUBECONFIG" --leader-elect \
   --leader-election-namespace default \
   --metrics-bind-address "127.0.0.1:$METRICS_PORT" \
-  --health-probe-bind-address "127.0.0.1:$HEALTH_PORT" </dev/null >"$DIR/operator.log" 2>&1 &
+  --health-probe-bind-address "127.0.0.1:$HEALTH_PORT" \
+  --webhook-bind-address "127.0.0.1:$WEBHOOK_PORT" --webhook-hosts 127.0.0.1 \
+  --webhook-secret-namespace kubec2-system </dev/null >"$DIR/operator.log" 2>&1 &
 echo $! >"$DIR/operator.pid"
 
 ready=""
@@ -62,6 +77,35 @@ for _ in $(seq 50); do
   sleep 0.2
 done
 
+# The webhook is in force once the operator has written its CA into both
+# configurations; then the web tier goes in, and a broken manifest does not.
+webhook=""
+for _ in $(seq 100); do
+  ca=$(kubectl -n kubec2-system get secret kubec2-webhook-tls -o jsonpath='{.data.ca\.crt}' 2>/dev/null || true)
+  v=$(kubectl get validatingwebhookconfiguration kubec2 -o jsonpath='{.webhooks[0].clientConfig.caBundle}')
+  m=$(kubectl get mutatingwebhookconfiguration kubec2 -o jsonpath='{.webhooks[0].clientConfig.caBundle}')
+  if [ -n "$ca" ] && [ "$ca" = "$v" ] && [ "$ca" = "$m" ]; then webhook=yes; break; fi
+  sleep 0.2
+done
+if [ -z "$webhook" ]; then
+  echo "demo: the operator did not set up its webhook; last lines of $DIR/operator.log:" >&2
+  tail -n 20 "$DIR/operator.log" >&2
+  exit 1
+fi
+kubectl create namespace shop --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n shop apply -f examples/web-tier.yaml
+echo
+echo "$ kubectl -n shop get kubec2"
+kubectl -n shop get kubec2
+echo
+echo "A ScalingGroup with minSize 5 and maxSize 3 is refused by the webhook:"
+if kubectl -n shop apply -f - <<'YAML' 2>&1; then echo "demo: it was accepted" >&2; exit 1; fi
+apiVersion: compute.kubec2.io/v1alpha1
+kind: ScalingGroup
+metadata: {name: upside-down}
+spec: {minSize: 5, maxSize: 3, launchTemplateRef: {name: shop-web}}
+YAML
+
 echo
 echo "kubec2 demo: a local control plane and the operator are running."
 echo "  API server:    $(grep -m1 'server:' "$KUBECONFIG" | awk '{print $2}')"
@@ -71,7 +115,9 @@ echo "  readyz:        $(curl -s "http://127.0.0.1:$HEALTH_PORT/readyz")"
 echo "  leader:        ${holder:-none yet} (kubectl -n default get lease kubec2-operator)"
 echo "  metrics:       curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep ^rest_client"
 echo
-echo "The operator runs the manager with no controllers yet: the compute API"
-echo "(Instance, LaunchTemplate, ScalingGroup, LoadBalancer) arrives in the next issues."
+echo "  webhook:       https://127.0.0.1:$WEBHOOK_PORT (docs/admission-webhook.md)"
+echo
+echo "The compute API (kubectl explain instances.spec, examples/) is installed and"
+echo "checked at admission; the controllers that launch instances arrive next."
 echo
 echo "Stop everything (the operator too): hack/local-cluster.sh down $DIR"
