@@ -56,6 +56,9 @@ inline std::string decode(Tag<std::string>, const nlohmann::json& j, const std::
 }
 inline std::int64_t decode(Tag<std::int64_t>, const nlohmann::json& j, const std::string& path) {
   if (!j.is_number_integer()) throw ApiTypeError(path, "expected an integer");
+  // nlohmann keeps integers above int64's range as unsigned: refuse, not wrap.
+  if (j.is_number_unsigned() && j.get<std::uint64_t>() > INT64_MAX)
+    throw ApiTypeError(path, "expected an integer of at most 9223372036854775807");
   return j.get<std::int64_t>();
 }
 inline double decode(Tag<double>, const nlohmann::json& j, const std::string& path) {
@@ -67,7 +70,7 @@ inline bool decode(Tag<bool>, const nlohmann::json& j, const std::string& path) 
   return j.get<bool>();
 }
 inline IntOrString decode(Tag<IntOrString>, const nlohmann::json& j, const std::string& path) {
-  if (j.is_number_integer()) return {j.get<std::int64_t>()};
+  if (j.is_number_integer()) return {decode(Tag<std::int64_t>{}, j, path)};
   if (j.is_string()) return {j.get<std::string>()};
   throw ApiTypeError(path, "expected an integer or a string");
 }

@@ -275,11 +275,17 @@ class PromQLChecker {
   void lex() {
     size_t i = 0;
     const size_t n = q_.size();
+    int inBrackets = 0;  // inside [...] a ':' separates range and step, as in Prometheus' lexer
     while (i < n) {
       const char c = q_[i];
       const size_t start = i;
+      if (c == '[') ++inBrackets;
+      if (c == ']' && inBrackets > 0) --inBrackets;
       if (std::isspace(static_cast<unsigned char>(c))) {
         ++i;
+      } else if (c == ':' && inBrackets > 0) {
+        ++i;
+        push(Kind::Punct, start, i);
       } else if (c == '#') {  // a comment, to the end of the line
         while (i < n && q_[i] != '\n') ++i;
       } else if (identStart(c)) {
@@ -332,8 +338,9 @@ class PromQLChecker {
     while (i < n && digit(q_[i])) ++i;
     auto unit = [&](size_t k) -> size_t {  // length of a duration unit at k
       if (q_.substr(k, 2) == "ms") return 2;
+      // A unit ends where no name letter follows; ':' may follow (x[5m:1m]).
       if (k < n && std::string_view("smhdwy").find(q_[k]) != std::string_view::npos &&
-          !(k + 1 < n && identChar(q_[k + 1]) && !digit(q_[k + 1])))
+          !(k + 1 < n && identChar(q_[k + 1]) && !digit(q_[k + 1]) && q_[k + 1] != ':'))
         return 1;
       return 0;
     };
@@ -827,10 +834,22 @@ void validateInstance(Context& c, const json& specJson, const json* oldSpecJson)
     else if (*now < before)
       c.errs.push_back(invalid(path, *now, detail));
   };
-  const auto& oldVolumes = old->volumes;
+  // The root volume's size in force: the one set, else 10 GiB for http and
+  // registry images; a pvc clone's default (the source's size) is unknown here.
+  auto rootSize = [](const v1::InstanceSpec& s) -> std::optional<std::int64_t> {
+    if (s.volumes && s.volumes->root && s.volumes->root->sizeGiB) return *s.volumes->root->sizeGiB;
+    if (s.image && (s.image->http || s.image->registry)) return 10;
+    return std::nullopt;
+  };
+  const auto rootBefore = rootSize(*old);
+  const auto rootNow = rootSize(*spec);
   const auto& newVolumes = spec->volumes;
-  if (oldVolumes && oldVolumes->root && oldVolumes->root->sizeGiB && newVolumes && newVolumes->root)
-    noShrink("spec.volumes.root.sizeGiB", newVolumes->root->sizeGiB, *oldVolumes->root->sizeGiB);
+  const bool rootSet = newVolumes && newVolumes->root && newVolumes->root->sizeGiB;
+  if (rootBefore && old->volumes && old->volumes->root && old->volumes->root->sizeGiB && !rootSet)
+    noShrink("spec.volumes.root.sizeGiB", std::nullopt, *rootBefore);  // removing it shrinks
+  else if (rootBefore && rootNow)
+    noShrink("spec.volumes.root.sizeGiB", *rootNow, *rootBefore);
+  const auto& oldVolumes = old->volumes;
   if (oldVolumes && oldVolumes->extra && newVolumes && newVolumes->extra) {
     for (size_t i = 0; i < newVolumes->extra->size(); ++i) {
       const auto& v = (*newVolumes->extra)[i];
@@ -1180,7 +1199,10 @@ void validateScalingGroup(Context& c, const json& specJson, const json* oldSpecJ
     const auto& r = *s.instanceRefresh;
     const std::int64_t minHealthy = r.minHealthyPercentage.value_or(90);
     const std::int64_t maxHealthy = r.maxHealthyPercentage.value_or(100);
-    if (maxHealthy - minHealthy > 100)
+    // Unsigned difference: validate() takes any JSON, so the schema's bounds
+    // may not have applied and max - min may not fit an int64.
+    if (maxHealthy > minHealthy &&
+        static_cast<std::uint64_t>(maxHealthy) - static_cast<std::uint64_t>(minHealthy) > 100)
       c.errs.push_back(invalid("spec.instanceRefresh.maxHealthyPercentage", maxHealthy,
                                "must be at most 100 above "
                                "spec.instanceRefresh.minHealthyPercentage (" +
