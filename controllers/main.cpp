@@ -59,6 +59,7 @@ struct Flags {
   std::string webhookSecretNamespace;
   std::string webhookHosts;
   std::string webhookConfigurationName;
+  int webhookCaSyncSeconds = 60;
 };
 
 std::vector<std::string> splitList(const std::string& s) {
@@ -122,13 +123,14 @@ std::unique_ptr<kube::Runnable> makeCertKeeper(kube::Client& client,
   return kube::makeRunnable(
       "webhook-certificates",
       [&client, state, ns, name = f.webhookSecretName, hosts = splitList(f.webhookHosts),
-       config = f.webhookConfigurationName](std::stop_token stop) {
+       config = f.webhookConfigurationName,
+       period = std::chrono::seconds(f.webhookCaSyncSeconds)](std::stop_token stop) {
         std::mutex m;
         std::condition_variable_any cv;
         auto backoff = std::chrono::seconds(1);
         int lastFound = -1;
         while (!stop.stop_requested()) {
-          auto wait = std::chrono::seconds(60);
+          auto wait = period;
           try {
             state->set(kubec2::webhook::ensureCertSecret(client, ns, name, hosts,
                                                          std::chrono::system_clock::now()));
@@ -141,7 +143,7 @@ std::unique_ptr<kube::Runnable> makeCertKeeper(kube::Client& client,
             }
             lastFound = found;
             // Until both exist, look again soon.
-            if (found < 2) wait = std::chrono::seconds(5);
+            if (found < 2) wait = std::min(period, std::chrono::seconds(5));
             backoff = std::chrono::seconds(1);
           } catch (const std::exception& e) {
             kube::log::error("Keeping the webhook certificates", {{"error", e.what()}});
@@ -306,7 +308,10 @@ int main(int argc, char** argv) {
        "comma-separated DNS names and IP addresses the self-signed certificate is valid for")
       ("webhook-configuration-name",
        po::value(&f.webhookConfigurationName)->default_value("kubec2"),
-       "Validating- and MutatingWebhookConfiguration whose caBundle the operator writes");
+       "Validating- and MutatingWebhookConfiguration whose caBundle the operator writes")
+      ("webhook-ca-sync-seconds", po::value(&f.webhookCaSyncSeconds)->default_value(60),
+       "how often the self-signed Secret and the configurations' caBundle are checked and "
+       "repaired");
   // clang-format on
 
   po::variables_map vm;
@@ -344,6 +349,9 @@ int main(int argc, char** argv) {
     if (f.webhookCertSource != "self-signed" && f.webhookCertSource != "files") {
       throw std::invalid_argument("--webhook-cert-source must be self-signed or files, not \"" +
                                   f.webhookCertSource + "\"");
+    }
+    if (f.webhookCaSyncSeconds < 1 || f.webhookCaSyncSeconds > 86400) {
+      throw std::invalid_argument("--webhook-ca-sync-seconds must be 1 to 86400");
     }
     if (f.webhookCertSource == "self-signed" && splitList(f.webhookHosts).empty()) {
       throw std::invalid_argument("--webhook-hosts must name at least one host");

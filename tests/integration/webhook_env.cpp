@@ -143,7 +143,8 @@ void WebhookEnvironment::start() {
           "--metrics-bind-address", "127.0.0.1:" + std::to_string(metricsPort_),
           "--health-probe-bind-address", "0", "--webhook-bind-address",
           "127.0.0.1:" + std::to_string(port_), "--webhook-hosts", "127.0.0.1",
-          "--webhook-secret-namespace", kNamespace, "--webhook-configuration-name", kConfigName},
+          "--webhook-secret-namespace", kNamespace, "--webhook-configuration-name", kConfigName,
+          "--webhook-ca-sync-seconds", "1"},
       dir + "/operator-webhook.log");
 
   // Ready once both configurations carry the CA of the Secret and the

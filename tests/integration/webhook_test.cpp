@@ -5,12 +5,15 @@
 // reached.
 #include <curl/curl.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 
 #include <gtest/gtest.h>
 
 #include "api/v1alpha1/types.h"
+#include "controllers/webhook/certs.h"
+#include "tests/integration/child_process.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/kubectl.h"
 #include "tests/integration/webhook_env.h"
@@ -48,11 +51,11 @@ struct HttpReply {
 
 // POSTs to the webhook over HTTPS, trusting only the CA the operator wrote
 // into its configurations (so this also checks the serving certificate).
-HttpReply post(const std::string& url, const std::string& body) {
+HttpReply post(const std::string& url, const std::string& body,
+               const std::string& caPem = WebhookEnvironment::get().caPem()) {
   HttpReply r;
   CURL* c = curl_easy_init();
-  curl_blob ca{const_cast<char*>(WebhookEnvironment::get().caPem().data()),
-               WebhookEnvironment::get().caPem().size(), CURL_BLOB_COPY};
+  curl_blob ca{const_cast<char*>(caPem.data()), caPem.size(), CURL_BLOB_COPY};
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
@@ -302,6 +305,93 @@ TEST_F(Webhook, UnreachableWebhookFollowsItsFailurePolicy) {
 
   client.del(kValidating, "", "kubec2-test-unreachable-fail");
   client.del(kValidating, "", "kubec2-test-unreachable-ignore");
+}
+
+// A GitOps tool re-applies deploy/webhook.yaml, which has no caBundle: the
+// operator writes it back (here within its --webhook-ca-sync-seconds of 1),
+// and the webhook is called again.
+TEST_F(Webhook, ConfigurationReappliedWithoutCaBundleIsRepaired) {
+  const Resource kSecrets{"", "v1", "secrets", true, "Secret"};
+  const std::string ca =
+      client.get(kSecrets, WebhookEnvironment::kNamespace, "kubec2-webhook-tls")["data"]["ca.crt"];
+  json config = client.get(kValidating, "", WebhookEnvironment::kConfigName);
+  for (auto& w : config["webhooks"]) w["clientConfig"].erase("caBundle");
+  client.update(kValidating, "", config);
+  ASSERT_FALSE(
+      client.get(kValidating, "", WebhookEnvironment::kConfigName)["webhooks"][0]["clientConfig"]
+          .contains("caBundle"));
+
+  EXPECT_TRUE(eventually(
+      [&] {
+        const json c = client.get(kValidating, "", WebhookEnvironment::kConfigName);
+        for (const auto& w : c["webhooks"])
+          if (w["clientConfig"].value("caBundle", "") != ca) return false;
+        return true;
+      },
+      30s));
+  const std::string ns = createNamespace(client, "repaired");
+  // The API server reloads configurations asynchronously: wait for a refusal by the webhook.
+  std::string out;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const double before = WebhookEnvironment::get().deniedReviews();
+        out =
+            kubectl({"apply", "-n", ns, "-f", writeManifest(invalidScalingGroup("again"))}).second;
+        return WebhookEnvironment::get().deniedReviews() > before;
+      },
+      30s))
+      << out;
+  EXPECT_NE(out.find("spec.minSize: Invalid value: 5"), std::string::npos) << out;
+}
+
+// --webhook-cert-source files, as with a cert-manager Certificate mounted
+// into the pod: the operator serves the files' certificate and picks up a
+// rotated one on the next connection, without a restart.
+TEST_F(Webhook, CertManagerFilesAreServedAndRotatedWithoutARestart) {
+  namespace fs = std::filesystem;
+  const std::string dir = ControlPlaneEnvironment::get().dir() + "/cert-manager";
+  fs::create_directories(dir);
+  auto install = [&](const kubec2::webhook::SelfSignedCerts& c) {
+    // As kubelet updates a mounted Secret: new files, then one rename each.
+    for (const auto& [name, pem] :
+         {std::pair{"tls.crt", c.serving.certPem}, std::pair{"tls.key", c.serving.keyPem}}) {
+      std::ofstream(dir + "/." + name) << pem;
+      fs::rename(dir + "/." + name, dir + "/" + name);
+    }
+  };
+  const auto first =
+      kubec2::webhook::generateSelfSigned({"127.0.0.1"}, std::chrono::system_clock::now());
+  install(first);
+
+  const int port = freePort();
+  ChildProcess op({KUBEC2_OPERATOR_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(),
+                   "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+                   "--webhook-bind-address", "127.0.0.1:" + std::to_string(port),
+                   "--webhook-cert-source", "files", "--webhook-cert-dir", dir},
+                  ControlPlaneEnvironment::get().dir() + "/operator-cert-files.log");
+  const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/validate";
+  const std::string body = review(invalidScalingGroup("files")).dump();
+  HttpReply r;
+  EXPECT_TRUE(eventually(
+      [&] {
+        r = post(url, body, first.caPem);
+        return r.status == 200;
+      },
+      30s))
+      << r.error << "\n"
+      << op.output();
+  EXPECT_NE(r.body.find("\"allowed\":false"), std::string::npos) << r.body;
+
+  // Rotated: a client trusting only the new CA gets through, one trusting
+  // only the old CA no longer does.
+  const auto second =
+      kubec2::webhook::generateSelfSigned({"127.0.0.1"}, std::chrono::system_clock::now());
+  install(second);
+  EXPECT_TRUE(eventually([&] { return post(url, body, second.caPem).status == 200; }, 30s));
+  r = post(url, body, first.caPem);
+  EXPECT_FALSE(r.error.empty()) << "still served the old certificate: " << r.status;
+  op.signal(SIGTERM);
+  op.wait(30s);
 }
 
 }  // namespace
