@@ -1,13 +1,12 @@
 #include "controllers/webhook/admission.h"
 
-#include <openssl/evp.h>
-
 #include <exception>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "api/validation.h"
+#include "controllers/webhook/certs.h"
 #include "controllers/webhook/metrics.h"
 
 namespace kubec2::webhook {
@@ -16,15 +15,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kGroup = "compute.kubec2.io";
-
-std::string base64(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 HttpAnswer badRequest(const std::string& cause) {
   return {400, json{{"error", cause}}.dump()};
@@ -87,7 +77,7 @@ HttpAnswer review(Endpoint endpoint, std::string_view body) {
           metrics::reviews("/mutate", kind, op, true).Increment();
           if (patch.is_array() && !patch.empty()) {
             response["patchType"] = "JSONPatch";
-            response["patch"] = base64(patch.dump());
+            response["patch"] = base64Encode(patch.dump());
           }
         }
       } else if (op == "CREATE" || op == "UPDATE" || op == "DELETE") {

@@ -140,30 +140,6 @@ Key readKey(const std::string& text) {
   return k;
 }
 
-std::string base64Encode(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-// "" when `in` is not base64.
-std::string base64Decode(const std::string& in) {
-  if (in.size() % 4 != 0) return "";
-  std::string out(in.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  if (n < 0) return "";
-  size_t len = static_cast<size_t>(n);
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  for (size_t i = in.size(); i > 0 && in[i - 1] == '=' && len > 0; --i) --len;
-  out.resize(len);
-  return out;
-}
-
 std::string readFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("cannot read " + path);
@@ -208,6 +184,30 @@ SelfSignedCerts certsOf(const json& secret) {
 }
 
 }  // namespace
+
+std::string base64Encode(const std::string& in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+// "" when `in` is not base64.
+std::string base64Decode(const std::string& in) {
+  if (in.size() % 4 != 0) return "";
+  std::string out(in.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  if (n < 0) return "";
+  size_t len = static_cast<size_t>(n);
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  for (size_t i = in.size(); i > 0 && in[i - 1] == '=' && len > 0; --i) --len;
+  out.resize(len);
+  return out;
+}
 
 SelfSignedCerts generateSelfSigned(const std::vector<std::string>& hosts,
                                    std::chrono::system_clock::time_point now,

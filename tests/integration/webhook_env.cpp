@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "controllers/webhook/certs.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/kubectl.h"
 
@@ -24,24 +25,6 @@ const Resource kValidating{"admissionregistration.k8s.io", "v1", "validatingwebh
                            false, "ValidatingWebhookConfiguration"};
 const Resource kMutating{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
                          false, "MutatingWebhookConfiguration"};
-
-std::string base64Decode(const std::string& in) {
-  static const std::string t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (char c : in) {
-    const auto p = t.find(c);
-    if (p == std::string::npos) continue;
-    v = (v << 6) | static_cast<unsigned>(p);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((v >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
 
 // The webhook configurations of deploy/webhook.yaml, as shipped, with a url
 // to the test's operator instead of the in-cluster Service.
@@ -158,7 +141,7 @@ void WebhookEnvironment::start() {
             const json c = client.get(*r, "", kConfigName);
             if (c["webhooks"][0]["clientConfig"].value("caBundle", "") != ca) return false;
           }
-          caPem_ = base64Decode(ca);
+          caPem_ = kubec2::webhook::base64Decode(ca);
           return !caPem_.empty();
         } catch (const ApiError&) {
           return false;
