@@ -1354,6 +1354,15 @@ Errors validateUnchecked(const AdmissionInput& in, const TimeZoneExists& tz) {
   // refused, so objects admitted under older rules can still be finalized.
   if (oldSpec != nullptr && *oldSpec == *specIt) return c.errs;
 
+  if (in.kind == "Instance" && in.operation == Operation::Create) {
+    // Its name is the value of the compute.kubec2.io/instance label on its
+    // VM and pod, and label values stop at 63 characters.
+    const std::string name = metadataString(in.object, "name");
+    if (name.size() > 63)
+      c.errs.push_back(invalid("metadata.name", name,
+                               "must be at most 63 characters: an Instance's name is a label "
+                               "value on its VirtualMachine and pod"));
+  }
   if (in.kind == "Instance") validateInstance(c, *specIt, oldSpec);
   if (in.kind == "LaunchTemplate") validateLaunchTemplate(c, *specIt, oldSpec);
   if (in.kind == "ScalingGroup") validateScalingGroup(c, *specIt, oldSpec);

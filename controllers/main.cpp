@@ -19,11 +19,13 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "controllers/instance/instance_controller.h"
 #include "controllers/webhook/certs.h"
 #include "controllers/webhook/server.h"
 #include "runtime/client.h"
 #include "runtime/config.h"
 #include "runtime/errors.h"
+#include "runtime/events.h"
 #include "runtime/health_server.h"
 #include "runtime/log.h"
 #include "runtime/manager.h"
@@ -60,6 +62,9 @@ struct Flags {
   std::string webhookHosts;
   std::string webhookConfigurationName;
   int webhookCaSyncSeconds = 60;
+  std::string operatorNamespace;
+  std::string instanceTypesConfigMap;
+  int terminatedRetentionSeconds = 60;
 };
 
 std::vector<std::string> splitList(const std::string& s) {
@@ -235,12 +240,17 @@ int runOperator(const Flags& f) {
   }
 
   // --- Controllers -------------------------------------------------------
-  // Register controllers here, before run(), e.g.:
-  //   auto& instances = mgr->informer<api::Instance>(api::instanceResource());
-  //   kube::ControllerBuilder(*mgr, "instance")
-  //       .forResource(instances)
-  //       .owns(vms, "Instance", "compute.kubec2.io/v1alpha1")
-  //       .complete(std::make_shared<InstanceReconciler>(...));
+  const std::string operatorNs = !f.operatorNamespace.empty()    ? f.operatorNamespace
+                                 : !cfg.defaultNamespace.empty() ? cfg.defaultNamespace
+                                                                 : "kubec2-system";
+  kube::EventRecorderOptions eo;
+  eo.component = "kubec2";
+  kube::EventRecorder events(kube::makeEventSink(mgr->client()), eo);
+  kubec2::controllers::InstanceControllerOptions io;
+  io.catalogNamespace = operatorNs;
+  io.catalogName = f.instanceTypesConfigMap;
+  io.terminatedRetention = std::chrono::seconds(f.terminatedRetentionSeconds);
+  kubec2::controllers::addInstanceControllers(*mgr, events, io);
   // -----------------------------------------------------------------------
 
   const kube::RunResult res = mgr->run(kube::installSignalHandlers().get_token());
@@ -309,6 +319,16 @@ int main(int argc, char** argv) {
       ("webhook-configuration-name",
        po::value(&f.webhookConfigurationName)->default_value("kubec2"),
        "Validating- and MutatingWebhookConfiguration whose caBundle the operator writes")
+      ("operator-namespace", po::value(&f.operatorNamespace),
+       "the operator's own namespace, for its ConfigMaps (default: the kubeconfig context's "
+       "namespace, else kubec2-system)")
+      ("instance-types-configmap",
+       po::value(&f.instanceTypesConfigMap)->default_value("kubec2-instance-types"),
+       "ConfigMap in the operator's namespace that adds or overrides instance types "
+       "(docs/instances.md)")
+      ("terminated-instance-retention-seconds",
+       po::value(&f.terminatedRetentionSeconds)->default_value(60),
+       "how long a terminated Instance stays visible (state terminated) before it is removed")
       ("webhook-ca-sync-seconds", po::value(&f.webhookCaSyncSeconds)->default_value(60),
        "how often the self-signed Secret and the configurations' caBundle are checked and "
        "repaired");
@@ -349,6 +369,9 @@ int main(int argc, char** argv) {
     if (f.webhookCertSource != "self-signed" && f.webhookCertSource != "files") {
       throw std::invalid_argument("--webhook-cert-source must be self-signed or files, not \"" +
                                   f.webhookCertSource + "\"");
+    }
+    if (f.terminatedRetentionSeconds < 0 || f.terminatedRetentionSeconds > 86400) {
+      throw std::invalid_argument("--terminated-instance-retention-seconds must be 0 to 86400");
     }
     if (f.webhookCaSyncSeconds < 1 || f.webhookCaSyncSeconds > 86400) {
       throw std::invalid_argument("--webhook-ca-sync-seconds must be 1 to 86400");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace kube {
@@ -14,5 +15,9 @@ enum class TimePrecision { Seconds = 0, Millis = 3, Micros = 6 };
 // Times before 1970 are floored to the second below, so the fraction is never negative.
 std::string formatRfc3339(std::chrono::system_clock::time_point t,
                           TimePrecision precision = TimePrecision::Seconds);
+
+// The inverse for UTC times ("Z", optional fraction, dropped): nullopt for
+// anything else.
+std::optional<std::chrono::system_clock::time_point> parseRfc3339Utc(const std::string& s);
 
 }  // namespace kube

@@ -6,8 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "api/validation.h"
-#include "controllers/webhook/certs.h"
 #include "controllers/webhook/metrics.h"
+#include "reconcilers/instance/plan.h"
+#include "runtime/base64.h"
 
 namespace kubec2::webhook {
 namespace {
@@ -42,6 +43,28 @@ json denial(const std::string& kind, const std::string& name,
           {"details", {{"group", kGroup}, {"kind", kind}, {"name", name}, {"causes", causes}}}};
 }
 
+// The Instance controller's finalizer, set at creation so that launching
+// needs no write of its own (the controller adds it when missing, as when
+// the webhook was bypassed). Only on CREATE: on an UPDATE it would come
+// back while the controller removes it from a terminated Instance.
+void addInstanceFinalizer(const json& object, json& patch) {
+  const json* meta =
+      object.is_object() && object.contains("metadata") ? &object["metadata"] : nullptr;
+  if (meta == nullptr || !meta->is_object()) return;
+  const auto f = meta->find("finalizers");
+  if (f == meta->end() || !f->is_array()) {
+    patch.push_back({{"op", "add"},
+                     {"path", "/metadata/finalizers"},
+                     {"value", json::array({reconcilers::kInstanceFinalizer})}});
+    return;
+  }
+  for (const auto& x : *f)
+    if (x == reconcilers::kInstanceFinalizer) return;
+  patch.push_back({{"op", "add"},
+                   {"path", "/metadata/finalizers/-"},
+                   {"value", reconcilers::kInstanceFinalizer}});
+}
+
 }  // namespace
 
 HttpAnswer review(Endpoint endpoint, std::string_view body) {
@@ -73,11 +96,12 @@ HttpAnswer review(Endpoint endpoint, std::string_view body) {
       const json oldObject = req.value("oldObject", json());
       if (endpoint == Endpoint::Mutate) {
         if (op == "CREATE" || op == "UPDATE") {
-          const json patch = api::defaultsPatch(kind, object);
+          json patch = api::defaultsPatch(kind, object);
+          if (op == "CREATE" && kind == "Instance") addInstanceFinalizer(object, patch);
           metrics::reviews("/mutate", kind, op, true).Increment();
           if (patch.is_array() && !patch.empty()) {
             response["patchType"] = "JSONPatch";
-            response["patch"] = base64Encode(patch.dump());
+            response["patch"] = kube::base64Encode(patch.dump());
           }
         }
       } else if (op == "CREATE" || op == "UPDATE" || op == "DELETE") {

@@ -1,5 +1,7 @@
 #include "controllers/webhook/certs.h"
 
+#include "runtime/base64.h"
+
 #include <arpa/inet.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -165,9 +167,9 @@ json secretFor(const std::string& ns, const std::string& name, const SelfSignedC
              {{"app.kubernetes.io/name", "kubec2"}, {"app.kubernetes.io/component", "webhook"}}}}},
           {"type", "kubernetes.io/tls"},
           {"data",
-           {{"ca.crt", base64Encode(c.caPem)},
-            {"tls.crt", base64Encode(c.serving.certPem)},
-            {"tls.key", base64Encode(c.serving.keyPem)}}}};
+           {{"ca.crt", kube::base64Encode(c.caPem)},
+            {"tls.crt", kube::base64Encode(c.serving.certPem)},
+            {"tls.key", kube::base64Encode(c.serving.keyPem)}}}};
 }
 
 SelfSignedCerts certsOf(const json& secret) {
@@ -175,7 +177,9 @@ SelfSignedCerts certsOf(const json& secret) {
   const json data = secret.value("data", json::object());
   if (!data.is_object()) return c;
   auto field = [&](const char* k) {
-    return data.contains(k) && data[k].is_string() ? base64Decode(data[k].get<std::string>()) : "";
+    return data.contains(k) && data[k].is_string()
+               ? kube::base64Decode(data[k].get<std::string>()).value_or("")
+               : "";
   };
   c.caPem = field("ca.crt");
   c.serving.certPem = field("tls.crt");
@@ -184,30 +188,6 @@ SelfSignedCerts certsOf(const json& secret) {
 }
 
 }  // namespace
-
-std::string base64Encode(const std::string& in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-// "" when `in` is not base64.
-std::string base64Decode(const std::string& in) {
-  if (in.size() % 4 != 0) return "";
-  std::string out(in.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  if (n < 0) return "";
-  size_t len = static_cast<size_t>(n);
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  for (size_t i = in.size(); i > 0 && in[i - 1] == '=' && len > 0; --i) --len;
-  out.resize(len);
-  return out;
-}
 
 SelfSignedCerts generateSelfSigned(const std::vector<std::string>& hosts,
                                    std::chrono::system_clock::time_point now,
@@ -283,7 +263,7 @@ SelfSignedCerts ensureCertSecret(kube::Client& client, const std::string& ns,
 }
 
 int injectCaBundle(kube::Client& client, const std::string& configName, const std::string& caPem) {
-  const std::string bundle = base64Encode(caPem);
+  const std::string bundle = kube::base64Encode(caPem);
   int found = 0;
   for (const kube::Resource* r : {&kValidatingConfigs, &kMutatingConfigs}) {
     for (int attempt = 0;; ++attempt) {

@@ -21,11 +21,6 @@
 
 namespace kubec2::webhook {
 
-// Standard base64 without line breaks, as Secrets' data and caBundle carry
-// PEM. base64Decode returns "" for text that is not base64.
-std::string base64Encode(const std::string& in);
-std::string base64Decode(const std::string& in);
-
 struct ServingCert {
   std::string certPem;  // the leaf, then any chain
   std::string keyPem;

@@ -25,6 +25,12 @@ int main(int argc, char** argv) {
   std::sort(compute.begin(), compute.end());
   opts.crds.insert(opts.crds.end(), compute.begin(), compute.end());
 #endif
+#ifdef KUBEC2_KUBEVIRT_CRDS
+  // KubeVirt's real API schema: every VM written is checked against it.
+  for (const char* f :
+       {"kubevirt.io_virtualmachines.json", "kubevirt.io_virtualmachineinstances.json"})
+    opts.crds.push_back(std::string(KUBEC2_SOURCE_DIR) + "/third_party/kubevirt/crds/" + f);
+#endif
   ::testing::AddGlobalTestEnvironment(new kube::testing::ControlPlaneEnvironment(opts));
 #ifdef KUBEC2_COMPUTE_CRDS
   // After the control plane (environments are set up in order).

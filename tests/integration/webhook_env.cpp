@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "controllers/webhook/certs.h"
+#include "runtime/base64.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/kubectl.h"
 
@@ -104,6 +104,43 @@ void WebhookEnvironment::SetUp() {
   }
 }
 
+void WebhookEnvironment::launchOperator() {
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{KUBEC2_OPERATOR_BIN,
+                               "--kubeconfig",
+                               ControlPlaneEnvironment::get().kubeconfig(),
+                               "--metrics-bind-address",
+                               "127.0.0.1:" + std::to_string(metricsPort_),
+                               "--health-probe-bind-address",
+                               "0",
+                               "--webhook-bind-address",
+                               "127.0.0.1:" + std::to_string(port_),
+                               "--webhook-hosts",
+                               "127.0.0.1",
+                               "--webhook-secret-namespace",
+                               kNamespace,
+                               "--webhook-configuration-name",
+                               kConfigName,
+                               "--webhook-ca-sync-seconds",
+                               "1",
+                               "--operator-namespace",
+                               kNamespace,
+                               "--terminated-instance-retention-seconds",
+                               "2"},
+      ControlPlaneEnvironment::get().dir() + "/operator-webhook.log");
+}
+
+void WebhookEnvironment::stopOperator() {
+  if (!process_) return;
+  process_->signal(SIGTERM);
+  process_->wait(30s);
+}
+
+void WebhookEnvironment::restartOperator() {
+  stopOperator();
+  launchOperator();
+}
+
 void WebhookEnvironment::start() {
   Client client(adminConfig());
   try {
@@ -119,16 +156,7 @@ void WebhookEnvironment::start() {
   client.create(kValidating, "", shippedConfig(kValidating.kind, port_));
   client.create(kMutating, "", shippedConfig(kMutating.kind, port_));
 
-  const std::string dir = ControlPlaneEnvironment::get().dir();
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{
-          KUBEC2_OPERATOR_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(),
-          "--metrics-bind-address", "127.0.0.1:" + std::to_string(metricsPort_),
-          "--health-probe-bind-address", "0", "--webhook-bind-address",
-          "127.0.0.1:" + std::to_string(port_), "--webhook-hosts", "127.0.0.1",
-          "--webhook-secret-namespace", kNamespace, "--webhook-configuration-name", kConfigName,
-          "--webhook-ca-sync-seconds", "1"},
-      dir + "/operator-webhook.log");
+  launchOperator();
 
   // Ready once both configurations carry the CA of the Secret and the
   // webhook answers: an invalid ScalingGroup is denied by it.
@@ -141,7 +169,7 @@ void WebhookEnvironment::start() {
             const json c = client.get(*r, "", kConfigName);
             if (c["webhooks"][0]["clientConfig"].value("caBundle", "") != ca) return false;
           }
-          caPem_ = kubec2::webhook::base64Decode(ca);
+          caPem_ = kube::base64Decode(ca).value_or("");
           return !caPem_.empty();
         } catch (const ApiError&) {
           return false;

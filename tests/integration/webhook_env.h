@@ -30,6 +30,11 @@ class WebhookEnvironment : public ::testing::Environment {
   // tells a webhook refusal from a schema one, as kubectl prints both alike.
   double deniedReviews() const;
   std::string operatorLog() const { return process_ ? process_->output() : ""; }
+  // The operator process (the webhook and the controllers): SIGTERM and wait,
+  // and start again with the same flags and ports.
+  void stopOperator();
+  void launchOperator();
+  void restartOperator();
   static constexpr const char* kConfigName = "kubec2-test";
   static constexpr const char* kNamespace = "kubec2-system";
 

@@ -817,6 +817,8 @@ std::vector<Refused> instanceRefused() {
   const json inst = instance();
   const json vols = instanceWithVolumes();
   return {
+      refused("NameLongerThanALabelValue", with(inst, {{"/metadata/name", std::string(64, 'a')}}),
+              "metadata.name", Type::Invalid, "must be at most 63 characters"),
       refused("ReservedTagPrefix", with(inst, {{"/spec/tags/kubec2:owner", "me"}}), "spec.tags",
               Type::Invalid,
               "spec.tags: Invalid value: \"kubec2:owner\": tag keys must not start with "

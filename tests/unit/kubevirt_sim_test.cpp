@@ -1,0 +1,488 @@
+// The KubeVirt simulator's pure parts (tools/kubevirt-sim): addresses,
+// the boot timeline, scheduling, VM -> VMI rendering, status, the load model
+// in simulated time, metrics text and control API parsing.
+#include <gtest/gtest.h>
+
+#include "runtime/fake_clock.h"
+#include "tools/kubevirt-sim/control_api.h"
+#include "tools/kubevirt-sim/ip_allocator.h"
+#include "tools/kubevirt-sim/load_model.h"
+#include "tools/kubevirt-sim/model.h"
+
+namespace kubec2::sim {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// ---- Addresses ------------------------------------------------------------------
+
+TEST(KubevirtSimIpAllocator, HandsOutUpwardSkippingZeroAndBroadcast) {
+  IpAllocator a("127.1.0.253");
+  EXPECT_EQ(a.allocate("a"), "127.1.0.253");
+  EXPECT_EQ(a.allocate("b"), "127.1.0.254");
+  EXPECT_EQ(a.allocate("c"), "127.1.1.1");    // .255 and .0 skipped
+  EXPECT_EQ(a.allocate("a"), "127.1.0.253");  // the owner keeps its address
+  EXPECT_EQ(a.inUse(), 3u);
+}
+
+TEST(KubevirtSimIpAllocator, NeverReusesAnAddressInUseAndReusesFreedOnesLast) {
+  IpAllocator a;
+  EXPECT_EQ(a.allocate("a"), "127.1.0.1");
+  EXPECT_EQ(a.allocate("b"), "127.1.0.2");
+  a.release("a");
+  EXPECT_EQ(a.allocate("c"), "127.1.0.3");    // next-fit: not the one just freed
+  EXPECT_FALSE(a.reserve("d", "127.1.0.2"));  // b holds it
+  EXPECT_TRUE(a.reserve("d", "127.1.0.1"));
+  EXPECT_EQ(a.addressOf("d"), "127.1.0.1");
+  a.block("127.1.0.4");
+  EXPECT_EQ(a.allocate("e"), "127.1.0.5");
+  EXPECT_FALSE(a.reserve("f", "10.0.0.1"));
+  EXPECT_FALSE(a.reserve("f", "127.1.0.0"));
+  EXPECT_FALSE(a.reserve("f", "127.0.0.9"));  // below the start
+  EXPECT_THROW(IpAllocator("10.0.0.1"), std::invalid_argument);
+  EXPECT_THROW(IpAllocator("127.1.0.255"), std::invalid_argument);
+}
+
+TEST(KubevirtSimIpAllocator, ExhaustsAndWraps) {
+  IpAllocator a("127.255.255.253");
+  EXPECT_EQ(a.allocate("a"), "127.255.255.253");
+  EXPECT_EQ(a.allocate("b"), "127.255.255.254");
+  EXPECT_EQ(a.allocate("c"), std::nullopt);
+  a.release("a");
+  EXPECT_EQ(a.allocate("c"), "127.255.255.253");
+}
+
+// ---- Run strategies and the timeline ----------------------------------------------
+
+TEST(KubevirtSimModel, RunStrategies) {
+  EXPECT_EQ(runStrategyOf({{"spec", {{"runStrategy", "RerunOnFailure"}}}}),
+            RunStrategy::RerunOnFailure);
+  EXPECT_EQ(runStrategyOf({{"spec", {{"running", true}}}}), RunStrategy::Always);
+  EXPECT_EQ(runStrategyOf({{"spec", {{"running", false}}}}), RunStrategy::Halted);
+  EXPECT_EQ(runStrategyOf({{"spec", json::object()}}), RunStrategy::Halted);
+  EXPECT_EQ(desireOf(RunStrategy::Once), Desire::Run);
+  EXPECT_EQ(desireOf(RunStrategy::Manual), Desire::Leave);
+  EXPECT_EQ(desireOf(RunStrategy::Halted), Desire::Stop);
+  EXPECT_TRUE(restartsAfter(RunStrategy::Always, "Succeeded"));
+  EXPECT_TRUE(restartsAfter(RunStrategy::RerunOnFailure, "Failed"));
+  EXPECT_FALSE(restartsAfter(RunStrategy::RerunOnFailure, "Succeeded"));
+  EXPECT_FALSE(restartsAfter(RunStrategy::Once, "Failed"));
+}
+
+TEST(KubevirtSimModel, BootTimelineInThirds) {
+  const auto d = std::chrono::nanoseconds(900ms);
+  EXPECT_EQ(bootPhase(0ns, d, false).phase, Phase::Pending);
+  EXPECT_EQ(bootPhase(0ns, d, false).next, std::chrono::nanoseconds(300ms));
+  EXPECT_EQ(bootPhase(std::chrono::nanoseconds(400ms), d, false).phase, Phase::Scheduling);
+  EXPECT_EQ(bootPhase(std::chrono::nanoseconds(700ms), d, false).phase, Phase::Scheduled);
+  EXPECT_EQ(bootPhase(std::chrono::nanoseconds(700ms), d, false).next,
+            std::chrono::nanoseconds(200ms));
+  EXPECT_EQ(bootPhase(d, d, false).phase, Phase::Running);
+  EXPECT_EQ(bootPhase(d, d, false).next, std::nullopt);
+  // Zero delay: Running at once. hang-boot: Scheduled for ever.
+  EXPECT_EQ(bootPhase(0ns, 0ns, false).phase, Phase::Running);
+  EXPECT_EQ(bootPhase(std::chrono::nanoseconds(10s), d, true).phase, Phase::Scheduled);
+  EXPECT_EQ(bootPhase(std::chrono::nanoseconds(10s), d, true).next, std::nullopt);
+  EXPECT_EQ(phaseStart(Phase::Scheduled, d), std::chrono::nanoseconds(600ms));
+}
+
+// ---- Nodes and scheduling -------------------------------------------------------
+
+json zoneAffinity(const std::string& op, std::vector<std::string> zones) {
+  return {{"affinity",
+           {{"nodeAffinity",
+             {{"requiredDuringSchedulingIgnoredDuringExecution",
+               {{"nodeSelectorTerms",
+                 json::array(
+                     {{{"matchExpressions", json::array({{{"key", "topology.kubernetes.io/zone"},
+                                                          {"operator", op},
+                                                          {"values", zones}}})}}})}}}}}}}};
+}
+
+TEST(KubevirtSimModel, ParsesNodes) {
+  auto nodes = parseNodes("a=us-east-1a,b=us-east-1b");
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[1], (SimNode{"b", "us-east-1b"}));
+  EXPECT_THROW(parseNodes("a"), std::invalid_argument);
+  EXPECT_THROW(parseNodes("a=x,a=y"), std::invalid_argument);
+  EXPECT_THROW(parseNodes(""), std::invalid_argument);
+  const json n = renderNode(nodes[0]);
+  EXPECT_EQ(n["metadata"]["labels"]["topology.kubernetes.io/zone"], "us-east-1a");
+  EXPECT_EQ(n["metadata"]["labels"]["kubernetes.io/hostname"], "a");
+  EXPECT_EQ(n["metadata"]["labels"][kSimulatedLabel], "true");
+  EXPECT_EQ(renderNodeStatus(nodes[0], "t")["conditions"][0]["type"], "Ready");
+}
+
+TEST(KubevirtSimModel, SchedulesRoundRobinHonouringZoneAndNodeSelector) {
+  Scheduler s(parseNodes("a=z1,b=z2,c=z3,d=z2"));
+  EXPECT_EQ(s.pick(json::object())->name, "a");
+  EXPECT_EQ(s.pick(json::object())->name, "b");
+  EXPECT_EQ(s.pick(json::object())->name, "c");
+  EXPECT_EQ(s.pick(json::object())->name, "d");
+  const json inZ2 = zoneAffinity("In", {"z2"});
+  EXPECT_EQ(s.pick(inZ2)->name, "b");
+  EXPECT_EQ(s.pick(inZ2)->name, "d");
+  EXPECT_EQ(s.pick(inZ2)->name, "b");
+  EXPECT_EQ(s.pick(zoneAffinity("In", {"z9"})), std::nullopt);
+  EXPECT_EQ(s.pick(zoneAffinity("NotIn", {"z1", "z2"}))->name, "c");
+  EXPECT_EQ(s.pick({{"nodeSelector", {{"kubernetes.io/hostname", "a"}}}})->name, "a");
+  EXPECT_EQ(s.pick({{"nodeSelector", {{"disk", "ssd"}}}}), std::nullopt);
+}
+
+TEST(KubevirtSimModel, NodeEligibilityOperators) {
+  const std::map<std::string, std::string> labels = {{"zone", "z1"}, {"cpus", "8"}};
+  auto term = [](json expr) {
+    return json{{"affinity",
+                 {{"nodeAffinity",
+                   {{"requiredDuringSchedulingIgnoredDuringExecution",
+                     {{"nodeSelectorTerms", json::array({expr})}}}}}}}};
+  };
+  auto req = [](const std::string& key, const std::string& op, json values = json::array()) {
+    return json{
+        {"matchExpressions", json::array({{{"key", key}, {"operator", op}, {"values", values}}})}};
+  };
+  EXPECT_TRUE(nodeEligible(term(req("zone", "Exists")), "n", labels));
+  EXPECT_FALSE(nodeEligible(term(req("gpu", "Exists")), "n", labels));
+  EXPECT_TRUE(nodeEligible(term(req("gpu", "DoesNotExist")), "n", labels));
+  EXPECT_TRUE(nodeEligible(term(req("cpus", "Gt", {"4"})), "n", labels));
+  EXPECT_FALSE(nodeEligible(term(req("cpus", "Lt", {"4"})), "n", labels));
+  EXPECT_TRUE(nodeEligible(
+      term({{"matchFields",
+             json::array({{{"key", "metadata.name"}, {"operator", "In"}, {"values", {"n"}}}})}}),
+      "n", labels));
+  EXPECT_FALSE(nodeEligible(term(json::object()), "n", labels));  // empty term: nothing
+}
+
+// ---- VM -> VMI --------------------------------------------------------------------
+
+json sampleVm() {
+  return json::parse(R"({
+    "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+    "metadata": {"name": "web-1", "namespace": "ns", "uid": "u-1",
+                 "labels": {"vm-only": "x"}},
+    "spec": {"runStrategy": "Always",
+      "template": {
+        "metadata": {"labels": {"compute.kubec2.io/scaling-group": "web"},
+                     "annotations": {"a": "b"}},
+        "spec": {"domain": {"cpu": {"cores": 2, "sockets": 2},
+                            "memory": {"guest": "2Gi"},
+                            "devices": {"interfaces": [{"name": "default", "masquerade": {},
+                              "ports": [{"port": 8080}, {"port": 53, "protocol": "UDP"},
+                                        {"port": 443, "protocol": "TCP"}]}]}},
+                 "networks": [{"name": "default", "pod": {}}]}}}})");
+}
+
+TEST(KubevirtSimModel, RendersTheVmi) {
+  const json vmi = renderVmi(sampleVm(), std::string("node-b"));
+  EXPECT_EQ(vmi["kind"], "VirtualMachineInstance");
+  EXPECT_EQ(vmi["metadata"]["name"], "web-1");
+  EXPECT_EQ(vmi["metadata"]["namespace"], "ns");
+  EXPECT_EQ(vmi["metadata"]["labels"],
+            (json{{"compute.kubec2.io/scaling-group", "web"}, {kNodeNameLabel, "node-b"}}));
+  EXPECT_EQ(vmi["metadata"]["annotations"], (json{{"a", "b"}}));
+  const json& ref = vmi["metadata"]["ownerReferences"][0];
+  EXPECT_EQ(ref["kind"], "VirtualMachine");
+  EXPECT_EQ(ref["uid"], "u-1");
+  EXPECT_EQ(ref["controller"], true);
+  EXPECT_EQ(ref["blockOwnerDeletion"], true);
+  EXPECT_EQ(vmi["spec"], sampleVm()["spec"]["template"]["spec"]);
+  EXPECT_FALSE(renderVmi(sampleVm())["metadata"]["labels"].contains(kNodeNameLabel));
+
+  // A template without labels (pruned by the test CRD): the VM's own.
+  json bare = sampleVm();
+  bare["spec"]["template"].erase("metadata");
+  EXPECT_EQ(renderVmi(bare)["metadata"]["labels"], (json{{"vm-only", "x"}}));
+}
+
+TEST(KubevirtSimModel, PortsCpusAndMemory) {
+  const json spec = sampleVm()["spec"]["template"]["spec"];
+  EXPECT_EQ(servedPorts(spec, {80, 8080}), (std::vector<int>{80, 443, 8080}));
+  EXPECT_EQ(servedPorts(json::object(), {}), std::vector<int>{});
+  EXPECT_EQ(vcpusOf(spec), 4);
+  EXPECT_EQ(vcpusOf({{"domain", {{"resources", {{"requests", {{"cpu", "1500m"}}}}}}}}), 2);
+  EXPECT_EQ(vcpusOf(json::object()), 1);
+  EXPECT_DOUBLE_EQ(memoryBytesOf(spec), 2.0 * 1024 * 1024 * 1024);
+  EXPECT_EQ(parseQuantity("512Mi"), 512.0 * 1024 * 1024);
+  EXPECT_EQ(parseQuantity("1G"), 1e9);
+  EXPECT_EQ(parseQuantity("250m"), 0.25);
+  EXPECT_EQ(parseQuantity("lots"), std::nullopt);
+  EXPECT_EQ(parseQuantity("5Zi"), std::nullopt);
+}
+
+// ---- Status ----------------------------------------------------------------------------
+
+TEST(KubevirtSimModel, VmiStatusByPhase) {
+  VmiStatusInputs in;
+  in.phase = Phase::Running;
+  in.node = "node-a";
+  in.ip = "127.1.0.7";
+  const json s = vmiStatus(in);
+  EXPECT_EQ(s["phase"], "Running");
+  EXPECT_EQ(s["nodeName"], "node-a");
+  EXPECT_EQ(s["interfaces"][0]["name"], "default");
+  EXPECT_EQ(s["interfaces"][0]["ipAddress"], "127.1.0.7");
+  EXPECT_EQ(s["interfaces"][0]["ipAddresses"], json::array({"127.1.0.7"}));
+  EXPECT_EQ(s["conditions"][0], (json{{"type", "Ready"}, {"status", "True"}}));
+
+  in = {};
+  in.phase = Phase::Scheduling;
+  in.unschedulable = true;
+  const json u = vmiStatus(in);
+  EXPECT_TRUE(u["nodeName"].is_null());
+  EXPECT_TRUE(u["interfaces"].is_null());
+  EXPECT_EQ(u["conditions"][0]["type"], "PodScheduled");
+  EXPECT_EQ(u["conditions"][0]["reason"], "Unschedulable");
+}
+
+TEST(KubevirtSimModel, PrintableStatusAsKubevirtShowsIt) {
+  auto ps = [](VmView v) { return printableStatus(v); };
+  VmView v;
+  v.strategy = RunStrategy::Always;
+  EXPECT_EQ(ps(v), "Stopped");
+  v.vmiExists = true;
+  v.vmiPhase = Phase::Pending;
+  EXPECT_EQ(ps(v), "Starting");
+  v.vmiPhase = Phase::Scheduling;
+  v.unschedulable = true;
+  EXPECT_EQ(ps(v), "ErrorUnschedulable");
+  v.unschedulable = false;
+  v.vmiPhase = Phase::Running;
+  EXPECT_EQ(ps(v), "Running");
+  v.vmiPhase = Phase::Failed;
+  EXPECT_EQ(ps(v), "CrashLoopBackOff");
+  v.strategy = RunStrategy::Once;
+  EXPECT_EQ(ps(v), "Stopped");
+  v.vmiDeleting = true;
+  EXPECT_EQ(ps(v), "Stopping");
+  v.vmDeleting = true;
+  EXPECT_EQ(ps(v), "Terminating");
+
+  VmView running;
+  running.strategy = RunStrategy::Always;
+  running.vmiExists = true;
+  running.vmiPhase = Phase::Running;
+  const json s = vmStatus(running);
+  EXPECT_EQ(s["ready"], true);
+  EXPECT_EQ(s["created"], true);
+  EXPECT_EQ(s["conditions"][0]["status"], "True");
+  EXPECT_TRUE(s["startFailure"].is_null());
+  const json stopped = vmStatus(VmView{});
+  EXPECT_EQ(stopped["printableStatus"], "Stopped");
+  EXPECT_EQ(stopped["ready"], false);
+  EXPECT_EQ(stopped["created"], false);
+}
+
+TEST(KubevirtSimModel, UnchangedStatusIsNotRewritten) {
+  VmView running;
+  running.strategy = RunStrategy::Always;
+  running.vmiExists = true;
+  running.vmiPhase = Phase::Running;
+  const json first = withTransitionTimes(vmStatus(running), json::object(), "T1");
+  EXPECT_EQ(first["conditions"][0]["lastTransitionTime"], "T1");
+  // As stored: nulls dropped.
+  json stored = first;
+  stored.erase("startFailure");
+  stored["conditions"][0].erase("lastProbeTime");
+  const json again = withTransitionTimes(vmStatus(running), stored, "T2");
+  EXPECT_EQ(again["conditions"][0]["lastTransitionTime"], "T1");
+  EXPECT_TRUE(satisfies(stored, again));
+  running.vmiPhase = Phase::Scheduled;
+  EXPECT_FALSE(satisfies(stored, withTransitionTimes(vmStatus(running), stored, "T2")));
+  EXPECT_FALSE(satisfies(json{{"startFailure", {{"consecutiveFailCount", 1}}}},
+                         json{{"startFailure", nullptr}}));
+}
+
+// ---- Load model and metrics -----------------------------------------------------------
+
+VmiInfo vmiInfo(const std::string& name, const std::string& group, int vcpus = 2) {
+  VmiInfo v;
+  v.namespace_ = "ns";
+  v.name = name;
+  v.node = "node-a";
+  v.vcpus = vcpus;
+  v.memoryBytes = 1000;
+  if (!group.empty()) v.labels[kScalingGroupLabel] = group;
+  v.labels["app.kubernetes.io/name"] = "web";
+  return v;
+}
+
+TEST(KubevirtSimLoadModel, SpreadsGroupDemandAndIntegratesOverTime) {
+  kube::FakeClock clock;
+  LoadModel m(clock);
+  m.addVmi(vmiInfo("a", "web"));
+  m.addVmi(vmiInfo("b", "web"));
+  m.addVmi(vmiInfo("c", "other"));
+  m.setDemand({"ns", "web", ""}, {1.0, 100, 200});
+  EXPECT_EQ(m.members({"ns", "web", ""}), 2u);
+  clock.advance(10s);
+  auto a = m.counters("ns", "a");
+  ASSERT_TRUE(a);
+  EXPECT_DOUBLE_EQ(a->cpuSeconds, 5.0);  // half a core for 10 s
+  EXPECT_DOUBLE_EQ(a->vcpuSeconds[0], 2.5);
+  EXPECT_DOUBLE_EQ(a->vcpuSeconds[1], 2.5);
+  EXPECT_DOUBLE_EQ(a->rxBytes, 500);
+  EXPECT_DOUBLE_EQ(a->txBytes, 1000);
+  EXPECT_DOUBLE_EQ(m.counters("ns", "c")->cpuSeconds, 0);
+
+  // A third member joins: from now on a third each; the past is kept.
+  m.addVmi(vmiInfo("d", "web"));
+  clock.advance(3s);
+  EXPECT_DOUBLE_EQ(m.counters("ns", "a")->cpuSeconds, 6.0);
+  EXPECT_DOUBLE_EQ(m.counters("ns", "d")->cpuSeconds, 1.0);
+
+  // A VMI's own demand adds to its share; CPU is capped at its vCPUs.
+  m.setDemand({"ns", "", "a"}, {5.0, 0, 0});
+  clock.advance(1s);
+  EXPECT_DOUBLE_EQ(m.counters("ns", "a")->cpuSeconds, 8.0);
+  EXPECT_DOUBLE_EQ(m.counters("ns", "a")->cpuRate, 2.0);
+
+  // A zero demand removes it; a removed VMI loses its series.
+  m.setDemand({"ns", "", "a"}, {});
+  EXPECT_EQ(m.demands().size(), 1u);
+  m.removeVmi("ns", "a");
+  EXPECT_EQ(m.counters("ns", "a"), std::nullopt);
+  m.countRequest("ns", "b");
+  EXPECT_DOUBLE_EQ(m.counters("ns", "b")->httpRequests, 1);
+}
+
+TEST(KubevirtSimLoadModel, RendersKubevirtNamesAndLabels) {
+  kube::FakeClock clock;
+  LoadModel m(clock);
+  m.addVmi(vmiInfo("a", "web", 1));
+  m.setDemand({"ns", "web", ""}, {0.5, 10, 20});
+  clock.advance(2s);
+  const std::string text = m.renderMetrics();
+  const std::string labels =
+      "node=\"node-a\",namespace=\"ns\",name=\"a\","
+      "kubernetes_vmi_label_app_kubernetes_io_name=\"web\","
+      "kubernetes_vmi_label_compute_kubec2_io_scaling_group=\"web\"";
+  EXPECT_NE(text.find("# TYPE kubevirt_vmi_cpu_usage_seconds_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("kubevirt_vmi_cpu_usage_seconds_total{" + labels + "} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("kubevirt_vmi_vcpu_seconds_total{" + labels + ",id=\"0\",state=\"running\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(text.find("kubevirt_vmi_network_receive_bytes_total{" + labels +
+                      ",interface=\"default\"} 20\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("kubevirt_vmi_network_transmit_bytes_total{" + labels +
+                      ",interface=\"default\"} 40\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE kubevirt_vmi_memory_used_bytes gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("kubevirt_vmi_memory_used_bytes{" + labels + "} 450\n"), std::string::npos);
+  EXPECT_NE(text.find("kubec2_sim_http_requests_total{" + labels + "} 0\n"), std::string::npos);
+  EXPECT_EQ(vmiLabelName("compute.example.io/group"),
+            "kubernetes_vmi_label_compute_example_io_group");
+  EXPECT_EQ(escapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+// ---- Control API -------------------------------------------------------------------------
+
+TEST(KubevirtSimControlApi, ParsesLoadRequests) {
+  auto ok = parseLoadRequest(
+      R"({"namespace":"ns","group":"web","cpu":2.5,"networkInBytesPerSecond":10})");
+  ASSERT_TRUE(std::holds_alternative<LoadRequest>(ok));
+  const auto& r = std::get<LoadRequest>(ok);
+  EXPECT_EQ(r.target, (LoadTarget{"ns", "web", ""}));
+  EXPECT_EQ(r.demand, (Demand{2.5, 10, 0}));
+  auto byName = parseLoadRequest(R"({"namespace":"ns","name":"vm-1","cpu":1})");
+  ASSERT_TRUE(std::holds_alternative<LoadRequest>(byName));
+  EXPECT_EQ(std::get<LoadRequest>(byName).target.name, "vm-1");
+
+  auto err = [](const std::string& body) {
+    auto parsed = parseLoadRequest(body);
+    return std::holds_alternative<std::string>(parsed) ? std::get<std::string>(parsed) : "";
+  };
+  EXPECT_NE(err("{oops").find("JSON"), std::string::npos);
+  EXPECT_NE(err("[]").find("object"), std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","group":"g","memory":1})").find("\"memory\""),
+            std::string::npos);
+  EXPECT_NE(err(R"({"group":"g"})").find("\"namespace\""), std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns"})").find("\"group\""), std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","group":"g","name":"n"})").find("exactly one"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","group":"g","cpu":-1})").find("\"cpu\""), std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","group":"","cpu":1})").find("\"group\""), std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","group":"g","networkOutBytesPerSecond":"x"})")
+                .find("networkOutBytesPerSecond"),
+            std::string::npos);
+}
+
+TEST(KubevirtSimControlApi, ParsesFaultRequests) {
+  auto parse = [](const std::string& body) { return parseFaultRequest(body); };
+  auto slow = parse(R"({"namespace":"ns","name":"vm","fault":"slow-boot","bootDelayMs":500})");
+  ASSERT_TRUE(std::holds_alternative<FaultRequest>(slow));
+  EXPECT_EQ(std::get<FaultRequest>(slow).fault, FaultKind::SlowBoot);
+  EXPECT_EQ(std::get<FaultRequest>(slow).bootDelayMs, 500);
+  auto clear = parse(R"({"namespace":"ns","name":"vm","clear":true})");
+  ASSERT_TRUE(std::holds_alternative<FaultRequest>(clear));
+  EXPECT_TRUE(std::get<FaultRequest>(clear).clear);
+
+  auto err = [&](const std::string& body) {
+    auto r = parse(body);
+    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : "";
+  };
+  EXPECT_NE(err(R"({"namespace":"ns","name":"vm","fault":"melt"})").find("\"fault\""),
+            std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","name":"vm","fault":"slow-boot"})").find("bootDelayMs"),
+            std::string::npos);
+  EXPECT_NE(
+      err(R"({"namespace":"ns","name":"vm","fault":"crash","bootDelayMs":5})").find("bootDelayMs"),
+      std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","name":"vm"})").find("\"fault\""), std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","name":"vm","clear":"yes"})").find("\"clear\""),
+            std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","name":"vm","clear":true,"fault":"crash"})").find("clear"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","fault":"crash"})").find("\"name\""), std::string::npos);
+  EXPECT_NE(err(R"({"namespace":"ns","name":"vm","fault":"crash","why":1})").find("\"why\""),
+            std::string::npos);
+  FaultSet f;
+  f.hangBoot = true;
+  f.slowBootMs = 250;
+  EXPECT_EQ(f.toJson(), json::array({"hang-boot", "slow-boot:250ms"}));
+}
+
+class FakeSim : public SimControl {
+ public:
+  HttpResponse setLoad(const LoadRequest& r) override {
+    lastLoad = r;
+    return HttpResponse::json(200, {{"ok", true}});
+  }
+  HttpResponse applyFault(const FaultRequest& r) override {
+    lastFault = r;
+    return HttpResponse::json(200, {{"ok", true}});
+  }
+  json listVms() override { return json::array({{{"name", "vm"}}}); }
+  json loads() override { return json::array(); }
+  std::string metrics() override { throw std::runtime_error("boom"); }
+  std::optional<LoadRequest> lastLoad;
+  std::optional<FaultRequest> lastFault;
+};
+
+TEST(KubevirtSimControlApi, Routes) {
+  FakeSim sim;
+  EXPECT_EQ(handleControl(sim, {"GET", "/healthz", ""}).status, 200);
+  EXPECT_EQ(handleControl(sim, {"GET", "/vms", ""}).body, "[{\"name\":\"vm\"}]\n");
+  EXPECT_EQ(handleControl(sim, {"PUT", "/load", R"({"namespace":"n","group":"g","cpu":1})"}).status,
+            200);
+  ASSERT_TRUE(sim.lastLoad);
+  EXPECT_EQ(sim.lastLoad->target.group, "g");
+  const HttpResponse bad = handleControl(sim, {"PUT", "/load", "nope"});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_TRUE(json::parse(bad.body).contains("error"));
+  EXPECT_EQ(
+      handleControl(sim, {"POST", "/faults", R"({"namespace":"n","name":"v","fault":"crash"})"})
+          .status,
+      200);
+  EXPECT_EQ(sim.lastFault->fault, FaultKind::Crash);
+  EXPECT_EQ(handleControl(sim, {"DELETE", "/load", ""}).status, 405);
+  EXPECT_EQ(handleControl(sim, {"GET", "/faults", ""}).status, 405);
+  EXPECT_EQ(handleControl(sim, {"GET", "/nothing", ""}).status, 404);
+  EXPECT_EQ(handleControl(sim, {"GET", "/metrics", ""}).status, 500);  // never throws
+}
+
+}  // namespace
+}  // namespace kubec2::sim
