@@ -4,7 +4,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit integration demo bench format clean control-plane generate
+.PHONY: all deps build test unit integration demo bench bench-instances format clean control-plane generate
 
 all: build
 
@@ -38,6 +38,9 @@ demo: build control-plane
 
 bench: build control-plane
 	@hack/bench.sh
+
+bench-instances: build control-plane
+	@bench/instance-launch.sh
 
 format:
 	find runtime controllers reconcilers api tests bench tools -name '*.cpp' -o -name '*.h' | xargs clang-format -i

@@ -322,6 +322,9 @@ struct Client::Impl {
         std::chrono::duration<double>(Clock::now() - start).count());
     metrics::restRequests(r.curlCode == CURLE_OK ? std::to_string(r.code) : "<error>", method)
         .Increment();
+    // Every request at debug level (client-go's -v=6): what an operator writes, and why
+    // a count of writes is what it is.
+    spdlog::debug("{} {} {}", method, url, r.curlCode == CURLE_OK ? std::to_string(r.code) : std::string(errbuf));
     if (r.curlCode == CURLE_OK) releaseHandle(std::move(h));  // a failed handle is not reused
     return r;
   }

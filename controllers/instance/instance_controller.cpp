@@ -116,8 +116,9 @@ class InstanceReconciler final : public kube::Reconciler {
         opts_(std::move(opts)) {}
 
   kube::Result reconcile(const kube::Request& req) override {
-    const auto inst = instances_.store().get(req.namespace_, req.name);
+    auto inst = instances_.store().get(req.namespace_, req.name);
     if (!inst) return kube::Result::done();
+    inst = withStatusWritten(req, inst);
 
     rec::InstanceObservation o;
     o.instance = inst.get();
@@ -173,6 +174,36 @@ class InstanceReconciler final : public kube::Reconciler {
   }
 
  private:
+  // The status this controller last wrote, until the cache catches up: a
+  // reconcile that comes before the informer has delivered our own write
+  // (a VMI event, say) would otherwise see the old status, write the same
+  // new one again and repeat its Event. Keyed by the resourceVersion the
+  // write was based on; any other version in the cache is newer.
+  struct WrittenStatus {
+    std::string basedOn;
+    json status;
+  };
+
+  std::shared_ptr<const v1::Instance> withStatusWritten(const kube::Request& req,
+                                                        std::shared_ptr<const v1::Instance> inst) {
+    std::lock_guard lock(writtenMu_);
+    const auto it = written_.find(req.key());
+    if (it == written_.end()) return inst;
+    if (it->second.basedOn != inst->metadata.resourceVersion) {
+      written_.erase(it);
+      return inst;
+    }
+    auto copy = std::make_shared<v1::Instance>(*inst);
+    copy->status = v1::InstanceStatus::fromJson(it->second.status);
+    return copy;
+  }
+
+  void rememberStatus(const v1::Instance& inst, const json& status) {
+    std::lock_guard lock(writtenMu_);
+    written_[kube::makeKey(inst.metadata.namespace_, inst.metadata.name)] = {
+        inst.metadata.resourceVersion, status};
+  }
+
   // The catalog with the ConfigMap applied, rebuilt when the ConfigMap changes.
   struct CatalogCache {
     std::mutex mu;
@@ -318,6 +349,7 @@ class InstanceReconciler final : public kube::Reconciler {
       try {
         client_.patch(res, ns, name, kube::PatchType::Merge, {{"status", body}},
                       {.fieldManager = opts_.fieldManager, .subresource = "status"});
+        if (!plan.addFinalizer) rememberStatus(inst, *plan.status);
       } catch (const kube::ApiError& e) {
         if (!e.isNotFound()) throw;  // deleted meanwhile
       }
@@ -352,6 +384,8 @@ class InstanceReconciler final : public kube::Reconciler {
   kube::Recorder& events_;
   InstanceControllerOptions opts_;
   CatalogCache cache_;
+  std::mutex writtenMu_;
+  std::map<std::string, WrittenStatus> written_;
 };
 
 // LaunchTemplate status: the latest and default version numbers.

@@ -11,6 +11,8 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
+constexpr std::chrono::seconds kPendingGrace{2};
+
 bool hasFinalizer(const v1::Instance& inst) {
   const auto& f = inst.metadata.finalizers;
   return std::find(f.begin(), f.end(), kInstanceFinalizer) != f.end();
@@ -253,7 +255,21 @@ InstancePlan planInstance(const InstanceObservation& o) {
     return plan;
   }
 
-  const LaunchResolution launch = resolveLaunch(inst, o.launchTemplate);
+  // The version a VM was launched from is pinned in status; until status is
+  // written, the VM's annotation says it, so $Latest cannot move meanwhile.
+  LaunchResolution launch;
+  const json* pinned = member(o.vm, {"metadata", "annotations", kLaunchTemplateVersionAnnotation});
+  if (!old.launchTemplateVersion && pinned != nullptr && pinned->is_string()) {
+    v1::Instance withPin = inst;
+    if (!withPin.status) withPin.status = v1::InstanceStatus{};
+    try {
+      withPin.status->launchTemplateVersion = std::stoll(pinned->get<std::string>());
+    } catch (const std::exception&) {
+    }
+    launch = resolveLaunch(withPin, o.launchTemplate);
+  } else {
+    launch = resolveLaunch(inst, o.launchTemplate);
+  }
   if (!launch.ok()) {
     problem(launch.problemReason, launch.problemMessage);
     // The template's watch brings the Instance back when it changes.
@@ -309,7 +325,10 @@ InstancePlan planInstance(const InstanceObservation& o) {
                                  "kubec2); its fields were restored"});
     if (o.vm == nullptr || !isDeleting(o.vm)) plan.applyVm = vm;
   }
-  if (o.vm == nullptr && !old.launchTime) status.launchTime = now;
+  // Launched when the VM was created (its creationTimestamp), as EC2's launchTime.
+  if (const json* created = member(o.vm, {"metadata", "creationTimestamp"});
+      !old.launchTime && created != nullptr && created->is_string())
+    status.launchTime = created->get<std::string>();
   status.instanceType = v1::ResolvedInstanceType{type.name, type.vCPU, type.memoryMiB};
   status.launchTemplateVersion = launch.templateVersion;
 
@@ -322,15 +341,27 @@ InstancePlan planInstance(const InstanceObservation& o) {
   }
 
   // ---------------------------------------------------------------- state
+  // A VM being created: its status is written when the VM's watch event
+  // brings the Instance back, by when KubeVirt may already run it (one
+  // status write fewer per launch; nothing is lost, status is level-based).
+  if (o.vm == nullptr && plan.applyVm && !old.state) return plan;
   const bool wantsRunning = inst.spec.desiredState.value_or("running") != "stopped";
-  // A VM just (re)written is pending until KubeVirt reports on it.
-  const json* vmSeen = o.vm;
-  InstanceStateView view = observeState({false, wantsRunning, vmSeen, o.vmi, false, o.nodeZone});
-  if (o.vm == nullptr) {
-    view = InstanceStateView{};
-    view.state = wantsRunning ? "pending" : "stopped";
-    view.readyReason = wantsRunning ? "Launching" : "Stopped";
-    view.readyMessage = wantsRunning ? "the VirtualMachine is being created" : "stopped";
+  InstanceStateView view =
+      observeState({false, wantsRunning, o.vm != nullptr ? o.vm : &vm, o.vmi, false, o.nodeZone});
+  // A launch's first status waits up to kPendingGrace after the VM's
+  // creation: a VM that boots by then goes straight to running, one status
+  // write and one Event fewer per launch (creationTimestamp has whole
+  // seconds, hence 2 s). A slower boot shows pending from then on.
+  if (!old.state && view.state == "pending" && o.vm != nullptr) {
+    const json* created = member(o.vm, {"metadata", "creationTimestamp"});
+    const auto at = created != nullptr && created->is_string()
+                        ? kube::parseRfc3339Utc(created->get<std::string>())
+                        : std::nullopt;
+    if (at && o.now < *at + kPendingGrace) {
+      plan.requeueAfter =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*at + kPendingGrace - o.now);
+      return plan;
+    }
   }
   observe(view, view.ready ? "True" : "False",
           view.readyReason.empty() ? capitalizedState(view.state) : view.readyReason,

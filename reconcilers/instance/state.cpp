@@ -182,10 +182,10 @@ InstanceStateView observeState(const ObservedInstance& o) {
     v.readyReason = printable;
     v.readyMessage = v.reasonMessage;
   } else {
+    // One message for every step of a start (VM created, VMI scheduling,
+    // booting): each new message would be one more status write per launch.
     v.readyReason = "Pending";
-    v.readyMessage = o.vm == nullptr     ? "The virtual machine is being created"
-                     : printable.empty() ? "The instance is starting"
-                                         : "The instance is starting (" + printable + ")";
+    v.readyMessage = "The instance is starting";
   }
   return v;
 }
