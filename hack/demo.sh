@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: starts a local control plane (etcd, kube-apiserver,
-# kube-controller-manager on 127.0.0.1) and the operator against it with
-# leader election, checks that the operator is ready, holds its Lease and
-# serves metrics, and prints how to use it. Everything keeps running until
+# kube-controller-manager on 127.0.0.1), the KubeVirt simulator and the
+# operator against it with leader election, checks that the operator is
+# ready, holds its Lease and serves metrics, launches an Instance, and prints
+# how to use it. Everything keeps running until
 # `hack/local-cluster.sh down DIR`, which stops the operator too.
 #
 # KUBEC2_DEMO_DIR picks the folder (default /tmp/kubec2-demo); a control
@@ -36,6 +37,10 @@ WEBHOOK_PORT=$(free_port)
 # with the webhook reached at 127.0.0.1 instead of through its Service.
 kubectl apply -f crds/ >/dev/null
 kubectl wait --for condition=established --timeout=60s -f crds/ >/dev/null
+# KubeVirt's API (its CRDs only: no KubeVirt runs here) and the simulator
+# that plays KubeVirt for the demo (tools/kubevirt-sim/README.md).
+kubectl apply -f third_party/kubevirt/crds/ >/dev/null
+kubectl wait --for condition=established --timeout=60s -f third_party/kubevirt/crds/ >/dev/null
 kubectl create namespace kubec2-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl apply -f deploy/webhook.yaml >/dev/null
 for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
@@ -43,6 +48,15 @@ for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
   [ "$kind" = mutatingwebhookconfiguration ] && path=/mutate
   kubectl patch "$kind" kubec2 --type=json -p "[{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$WEBHOOK_PORT$path\"}}]" >/dev/null
 done
+
+SIM_PORT=$(free_port)
+if [ -f "$DIR/kubevirt-sim.pid" ] && kill -0 "$(cat "$DIR/kubevirt-sim.pid")" 2>/dev/null; then
+  kill "$(cat "$DIR/kubevirt-sim.pid")"
+  while kill -0 "$(cat "$DIR/kubevirt-sim.pid")" 2>/dev/null; do sleep 0.1; done
+fi
+build/bin/kubec2-kubevirt-sim --kubeconfig "$KUBECONFIG" --boot-delay-ms 3000 \
+  --control-bind-address "127.0.0.1:$SIM_PORT" </dev/null >"$DIR/kubevirt-sim.log" 2>&1 &
+echo $! >"$DIR/kubevirt-sim.pid"
 
 if [ -f "$DIR/operator.pid" ] && kill -0 "$(cat "$DIR/operator.pid")" 2>/dev/null; then
   kill "$(cat "$DIR/operator.pid")"
@@ -106,6 +120,34 @@ metadata: {name: upside-down}
 spec: {minSize: 5, maxSize: 3, launchTemplateRef: {name: shop-web}}
 YAML
 
+# An EC2-style instance from a launch template version, with its key pair and
+# user data Secrets, booted by the simulator.
+echo
+kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n demo create secret generic deploy-key \
+  --from-literal=key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOnlyForTheDemo demo@kubec2" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n demo create secret generic web-bootstrap \
+  --from-literal=userdata=$'#cloud-config\npackages: [nginx]\n' \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n demo apply -f examples/launchtemplate.yaml -f examples/instance.yaml
+state=""
+for _ in $(seq 150); do
+  state=$(kubectl -n demo get instance web-1 -o jsonpath='{.status.state}' 2>/dev/null || true)
+  [ "$state" = running ] && break
+  sleep 0.2
+done
+echo
+echo "$ kubectl -n demo get instances,launchtemplates"
+kubectl -n demo get instances,launchtemplates
+echo
+echo "$ kubectl -n demo get vm,vmi        # KubeVirt's objects, booted by the simulator"
+kubectl -n demo get vm,vmi
+if [ "$state" != running ]; then
+  echo "demo: web-1 is not running (state \"$state\"); see $DIR/operator.log and $DIR/kubevirt-sim.log" >&2
+  exit 1
+fi
+
 echo
 echo "kubec2 demo: a local control plane and the operator are running."
 echo "  API server:    $(grep -m1 'server:' "$KUBECONFIG" | awk '{print $2}')"
@@ -117,7 +159,10 @@ echo "  metrics:       curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep ^re
 echo
 echo "  webhook:       https://127.0.0.1:$WEBHOOK_PORT (docs/admission-webhook.md)"
 echo
-echo "The compute API (kubectl explain instances.spec, examples/) is installed and"
-echo "checked at admission; the controllers that launch instances arrive next."
+echo "  simulator:     $DIR/kubevirt-sim.log; control API http://127.0.0.1:$SIM_PORT (tools/kubevirt-sim/README.md)"
+echo
+echo "Try: kubectl -n demo patch instance web-1 --type=merge -p '{\"spec\":{\"desiredState\":\"stopped\"}}'"
+echo "     kubectl -n demo delete instance web-1      (docs/instances.md)"
+echo "ScalingGroups and LoadBalancers are validated; their controllers arrive next."
 echo
 echo "Stop everything (the operator too): hack/local-cluster.sh down $DIR"
