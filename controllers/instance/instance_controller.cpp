@@ -63,7 +63,12 @@ std::unique_ptr<kube::Runnable> kubeVirtWatchRunnable(kube::Client& client,
             served = client.isServed("kubevirt.io", "v1", "virtualmachines") &&
                      client.isServed("kubevirt.io", "v1", "virtualmachineinstances");
           } catch (const std::exception& e) {
-            kube::log::warn("Discovery of KubeVirt failed", {{"error", e.what()}});
+            // Not a verdict: Instances wait (state Unknown) rather than all
+            // being told KubeVirt is missing over one failed request.
+            kube::log::warn("Discovery of KubeVirt failed; retrying", {{"error", e.what()}});
+            std::unique_lock lock(m);
+            cv.wait_for(lock, stop, 2s, [] { return false; });
+            continue;
           }
           if (served) {
             kv->state = KubeVirtWatch::Installed;
@@ -117,7 +122,11 @@ class InstanceReconciler final : public kube::Reconciler {
 
   kube::Result reconcile(const kube::Request& req) override {
     auto inst = instances_.store().get(req.namespace_, req.name);
-    if (!inst) return kube::Result::done();
+    if (!inst) {
+      std::lock_guard lock(writtenMu_);
+      written_.erase(req.key());
+      return kube::Result::done();
+    }
     inst = withStatusWritten(req, inst);
 
     rec::InstanceObservation o;

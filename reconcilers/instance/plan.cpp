@@ -1,6 +1,8 @@
 #include "reconcilers/instance/plan.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 
 #include "reconcilers/instance/virtual_machine.h"
 #include "runtime/timefmt.h"
@@ -12,6 +14,8 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr std::chrono::seconds kPendingGrace{2};
+constexpr const char* kKeptVolumesAnnotation = "compute.kubec2.io/volumes-kept-on-termination";
+constexpr const char* kAppliedAnnotation = "compute.kubec2.io/applied";
 
 bool hasFinalizer(const v1::Instance& inst) {
   const auto& f = inst.metadata.finalizers;
@@ -62,7 +66,14 @@ void keepLaunchedCloudInit(json& desired, const json& launched) {
       v = launched;
       replaced = true;
     }
-  if (!replaced) volumes->push_back(launched);
+  if (replaced) return;
+  volumes->push_back(launched);
+  // Its disk too (disks is an atomic list: a volume without one is refused).
+  json& disks = desired["spec"]["template"]["spec"]["domain"]["devices"]["disks"];
+  if (!disks.is_array()) disks = json::array();
+  for (const auto& d : disks)
+    if (d.value("name", "") == "cloudinit") return;
+  disks.push_back({{"name", "cloudinit"}, {"disk", {{"bus", "virtio"}}}});
 }
 
 std::string capitalizedState(const std::string& state) {
@@ -93,7 +104,9 @@ v1::Condition readyCondition(const v1::Instance& inst, const std::string& status
   c.lastTransitionTime = now;
   if (inst.status && inst.status->conditions)
     for (const auto& old : *inst.status->conditions)
-      if (old.type == "Ready" && old.status == status)
+      // Kept while status and reason hold: a reason change (ShuttingDown to
+      // Terminated, say) starts the clock the terminated retention counts on.
+      if (old.type == "Ready" && old.status == status && old.reason == reason)
         c.lastTransitionTime = old.lastTransitionTime;
   return c;
 }
@@ -107,6 +120,49 @@ std::string describe(const InstanceStateView& s, const std::string& name) {
   }
   if (!s.reasonMessage.empty()) m += ": " + s.reasonMessage;
   return m;
+}
+
+std::vector<std::string> keptVolumesOf(const json& vm) {
+  std::vector<std::string> out;
+  const json* a = member(&vm, {"metadata", "annotations", kKeptVolumesAnnotation});
+  if (a == nullptr || !a->is_string()) return out;
+  std::string item;
+  for (char c : a->get<std::string>() + ",") {
+    if (c != ',') {
+      item += c;
+    } else if (!item.empty()) {
+      out.push_back(item);
+      item.clear();
+    }
+  }
+  return out;
+}
+
+// FNV-1a, 64 bits: stable across processes and builds, unlike std::hash.
+std::string fingerprint(const json& j) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (char c : j.dump()) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// The applied configuration's fingerprint, as an annotation of the object:
+// a field the Instance no longer asks for changes it, so the object is
+// applied again and server-side apply removes the field (a subset check
+// alone cannot see removals).
+void stamp(json& obj) {
+  if (json& a = obj["metadata"]["annotations"]; a.is_object()) a.erase(kAppliedAnnotation);
+  const std::string f = fingerprint(obj);
+  obj["metadata"]["annotations"][kAppliedAnnotation] = f;
+}
+
+std::string stampOf(const json* obj) {
+  const json* a = member(obj, {"metadata", "annotations", kAppliedAnnotation});
+  return a != nullptr && a->is_string() ? a->get<std::string>() : "";
 }
 
 // The dataVolumeTemplates (named as renderVirtualMachine names them) whose
@@ -133,7 +189,13 @@ bool containedIn(const json& want, const json& have) {
     if (!have.is_object()) return false;
     for (const auto& [k, v] : want.items()) {
       const auto it = have.find(k);
-      if (it == have.end() || !containedIn(v, *it)) return false;
+      // The API server drops empty lists and maps (omitempty) and nulls.
+      if (it == have.end()) {
+        if ((v.is_array() || v.is_object()) && v.empty()) continue;
+        if (v.is_null()) continue;
+        return false;
+      }
+      if (!containedIn(v, *it)) return false;
     }
     return true;
   }
@@ -186,8 +248,10 @@ InstancePlan planInstance(const InstanceObservation& o) {
   };
   auto problem = [&](const std::string& reason, const std::string& message) {
     InstanceStateView view;
-    view.state = o.vm != nullptr ? observeState({false, true, o.vm, o.vmi, false, o.nodeZone}).state
-                                 : "pending";
+    const bool running = inst.spec.desiredState.value_or("running") != "stopped";
+    view.state = o.vm != nullptr
+                     ? observeState({false, running, o.vm, o.vmi, false, o.nodeZone}).state
+                     : (running ? "pending" : "stopped");
     observe(view, "False", reason, message);
     const bool sameAsBefore = old.conditions && !old.conditions->empty() &&
                               old.conditions->front().reason == reason &&
@@ -205,9 +269,11 @@ InstancePlan planInstance(const InstanceObservation& o) {
     view.reasonCode = "Client.UserInitiatedShutdown";
     view.reasonMessage = "User initiated shutdown";
     if (o.vm != nullptr) {
-      plan.deleteVm = !isDeleting(o.vm) && !controlledByOther(*o.vm, inst.metadata.uid);
-      if (plan.deleteVm)
-        plan.keepVolumes = volumesToKeep(inst, resolveLaunch(inst, o.launchTemplate));
+      const bool ours = !controlledByOther(*o.vm, inst.metadata.uid);
+      plan.deleteVm = ours && !isDeleting(o.vm);
+      // Released while the VM is ours, also when it is already being deleted
+      // (a foreground delete): the list was recorded on the VM at launch.
+      if (ours) plan.keepVolumes = keptVolumesOf(*o.vm);
       view.state = "shutting-down";
       if (controlledByOther(*o.vm, inst.metadata.uid)) view.state = "terminated";
     } else if (o.volumesRemain) {
@@ -223,7 +289,8 @@ InstancePlan planInstance(const InstanceObservation& o) {
       // terminated instances for a while; then the finalizer goes.
       const auto since =
           kube::parseRfc3339Utc(status.conditions->front().lastTransitionTime.value_or(now));
-      const auto until = since.value_or(o.now) + o.terminatedRetention;
+      // A time that does not parse counts as long past: never stuck.
+      const auto until = since.value_or(o.now - o.terminatedRetention) + o.terminatedRetention;
       if (o.now >= until)
         plan.removeFinalizer = true;
       else
@@ -317,12 +384,25 @@ InstancePlan planInstance(const InstanceObservation& o) {
                     : o.userData;
   json vm = renderVirtualMachine(in);
   if (const json* launched = launchedCloudInit(o.vm)) keepLaunchedCloudInit(vm, *launched);
+  if (const auto keep = volumesToKeep(inst, launch); !keep.empty()) {
+    std::string list;
+    for (const auto& k : keep) list += (list.empty() ? "" : ",") + k;
+    vm["metadata"]["annotations"][kKeptVolumesAnnotation] = list;
+  }
+  stamp(vm);
   if (o.vm == nullptr || !containedIn(vm, *o.vm)) {
-    if (o.vm != nullptr && !isDeleting(o.vm))
-      plan.events.push_back({false, "VirtualMachineRestored",
-                             "VirtualMachine " + name +
-                                 " differed from the Instance (edited or stopped outside "
-                                 "kubec2); its fields were restored"});
+    if (o.vm != nullptr && !isDeleting(o.vm)) {
+      if (stampOf(o.vm) == stampOf(&vm))
+        plan.events.push_back({false, "VirtualMachineRestored",
+                               "VirtualMachine " + name +
+                                   " differed from the Instance (edited or stopped outside "
+                                   "kubec2); its fields were restored"});
+      else
+        plan.events.push_back({false, "VirtualMachineUpdated",
+                               "VirtualMachine " + name +
+                                   " updated to the Instance's spec (CPU, memory and "
+                                   "labels of the template apply from its next start)"});
+    }
     if (o.vm == nullptr || !isDeleting(o.vm)) plan.applyVm = vm;
   }
   // Launched when the VM was created (its creationTimestamp), as EC2's launchTime.
@@ -334,6 +414,7 @@ InstancePlan planInstance(const InstanceObservation& o) {
 
   // ---------------------------------------------------------------- security groups
   if (auto np = renderNetworkPolicy(inst, launch.spec)) {
+    stamp(*np);
     if (o.networkPolicy == nullptr || !containedIn(*np, *o.networkPolicy))
       plan.applyNetworkPolicy = *np;
   } else if (o.networkPolicy != nullptr) {
@@ -359,7 +440,7 @@ InstancePlan planInstance(const InstanceObservation& o) {
                         : std::nullopt;
     if (at && o.now < *at + kPendingGrace) {
       plan.requeueAfter =
-          std::chrono::duration_cast<std::chrono::milliseconds>(*at + kPendingGrace - o.now);
+          std::chrono::duration_cast<std::chrono::milliseconds>(*at + kPendingGrace - o.now) + 1ms;
       return plan;
     }
   }

@@ -498,7 +498,7 @@ json renderVirtualMachine(const VmInputs& in) {
   // GPUs (in.type.gpus) are not rendered: KubeVirt's devices.gpus needs a
   // deviceName, the resource name the cluster's device plugin advertises
   // (nvidia.com/GA102GL_A10 and the like), which the catalog cannot know.
-  // The reconciler reports GPU types instead.
+  // Not yet reported on the Instance either (docs/instances.md says so).
 
   json templSpec = {{"domain", std::move(domain)},
                     {"networks", json::array({{{"name", "default"}, {"pod", json::object()}}})},
@@ -528,11 +528,11 @@ json renderVirtualMachine(const VmInputs& in) {
 
 // instanceSelector sources become podSelector peers with the selector as
 // the user wrote it. Pods of VMs carry the VM template's labels (KubeVirt
-// copies them to the VMI and its virt-launcher pod): the kubec2 labels and
-// the tags that are valid labels. The Instance's metadata.labels are not
-// copied, so a selector matches instances by tags (and by
-// compute.kubec2.io/instance or /scaling-group), and, as with any
-// podSelector, any other pod of the namespace with those labels.
+// copies them to the VMI and its virt-launcher pod): the Instance's
+// metadata.labels, its tags that are valid labels and the kubec2 labels
+// (vmLabels), so a selector matches instances by their labels, as the API
+// describes, and, as with any podSelector, any other pod of the namespace
+// with those labels.
 std::optional<json> renderNetworkPolicy(const v1::Instance& instance,
                                         const v1::LaunchSpec& launch) {
   if (!launch.securityGroups) return std::nullopt;
