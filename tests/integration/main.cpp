@@ -7,7 +7,7 @@
 #include "runtime/client.h"
 #include "tests/integration/control_plane.h"
 #include "tests/integration/helpers.h"
-#ifdef KUBEC2_COMPUTE_CRDS
+#ifdef KUBEC2_WEBHOOK_ENV
 #include "tests/integration/webhook_env.h"
 #endif
 
@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     opts.crds.push_back(std::string(KUBEC2_SOURCE_DIR) + "/third_party/kubevirt/crds/" + f);
 #endif
   ::testing::AddGlobalTestEnvironment(new kube::testing::ControlPlaneEnvironment(opts));
-#ifdef KUBEC2_COMPUTE_CRDS
+#ifdef KUBEC2_WEBHOOK_ENV
   // After the control plane (environments are set up in order).
   ::testing::AddGlobalTestEnvironment(new kube::testing::WebhookEnvironment());
 #endif
