@@ -181,17 +181,6 @@ int runOperator(const Flags& f) {
   } catch (const std::exception& e) {
     return fail(kExitConfig, "cannot reach the API server at " + cfg.server + ": " + e.what());
   }
-  try {
-    // Without its CRDs the operator cannot sync its caches: say why at once
-    // (it stays not ready, and exits when the cache sync times out).
-    kube::Client discovery(cfg);
-    if (!discovery.isServed("compute.kubec2.io", "v1alpha1", "instances"))
-      kube::log::error(
-          "The compute.kubec2.io CRDs are not installed: kubectl apply -f crds/ (or install the "
-          "Helm chart); the operator waits for them and is not ready meanwhile");
-  } catch (const std::exception& e) {
-    kube::log::warn("Discovery of compute.kubec2.io failed", {{"error", e.what()}});
-  }
 
   kube::ManagerOptions mo;
   mo.namespace_ = f.namespace_;
@@ -207,6 +196,17 @@ int runOperator(const Flags& f) {
     mgr = std::make_unique<kube::Manager>(cfg, mo);
   } catch (const std::exception& e) {
     return fail(kExitConfig, e.what());
+  }
+
+  try {
+    // Without its CRDs the operator cannot sync its caches: say why at once
+    // (it stays not ready, and exits when the cache sync times out).
+    if (!mgr->client().isServed("compute.kubec2.io", "v1alpha1", "instances"))
+      kube::log::error(
+          "The compute.kubec2.io CRDs are not installed: kubectl apply -f crds/ (or install the "
+          "Helm chart); the operator waits for them and is not ready meanwhile");
+  } catch (const std::exception& e) {
+    kube::log::warn("Discovery of compute.kubec2.io failed", {{"error", e.what()}});
   }
 
   // --- Admission webhook ------------------------------------------------

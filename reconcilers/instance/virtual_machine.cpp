@@ -8,6 +8,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "runtime/base64.h"
+
 namespace kubec2::reconcilers {
 namespace {
 
@@ -342,32 +344,6 @@ bool validUtf8(std::string_view s) {
   return true;
 }
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16) |
-                       (static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8) |
-                       static_cast<unsigned>(static_cast<unsigned char>(in[i + 2]));
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 // ------------------------------------------------------------- VM parts
 
 std::string gi(std::int64_t g) {
@@ -482,7 +458,7 @@ json renderVirtualMachine(const VmInputs& in) {
   // that is not UTF-8 (gzip, say) cannot be a JSON string and goes base64.
   if (const auto cloudInit = renderCloudInit(in.userData, in.sshPublicKeys)) {
     json noCloud = validUtf8(*cloudInit) ? json{{"userData", *cloudInit}}
-                                         : json{{"userDataBase64", base64(*cloudInit)}};
+                                         : json{{"userDataBase64", kube::base64Encode(*cloudInit)}};
     disks.push_back(virtioDisk("cloudinit"));
     volumes.push_back({{"name", "cloudinit"}, {"cloudInitNoCloud", std::move(noCloud)}});
   }

@@ -28,6 +28,15 @@ inline std::pair<int, std::string> kubectl(std::vector<std::string> args) {
   return {code.value_or(-1), p.output()};
 }
 
+// Writes `manifest` as a file in the control plane's folder, for `kubectl -f`.
+inline std::string writeManifest(const nlohmann::json& manifest) {
+  static int n = 0;
+  const std::string path =
+      ControlPlaneEnvironment::get().dir() + "/manifest-" + std::to_string(++n) + ".json";
+  std::ofstream(path) << manifest.dump(2);
+  return path;
+}
+
 inline std::vector<nlohmann::json> documents(const std::filesystem::path& file) {
   std::ifstream in(file);
   std::stringstream text;

@@ -35,14 +35,6 @@ const Resource& resourceOf(const std::string& kind) {
   return v1::LoadBalancer::resource();
 }
 
-std::string writeManifest(const json& manifest) {
-  static int n = 0;
-  const std::string path =
-      ControlPlaneEnvironment::get().dir() + "/manifest-" + std::to_string(++n) + ".json";
-  std::ofstream(path) << manifest.dump(2);
-  return path;
-}
-
 struct HttpReply {
   long status = 0;
   std::string body;

@@ -30,14 +30,6 @@ const Resource kSecrets{"", "v1", "secrets", true, "Secret"};
 // All tests share one namespace, which the simulator of this suite serves.
 constexpr const char* kNs = "instances";
 
-std::string writeManifest(const json& manifest) {
-  static int n = 0;
-  const std::string path =
-      ControlPlaneEnvironment::get().dir() + "/instance-" + std::to_string(++n) + ".json";
-  std::ofstream(path) << manifest.dump(2);
-  return path;
-}
-
 void apply(const json& manifest) {
   auto [code, out] =
       kubectl({"apply", "--validate=true", "-n", kNs, "-f", writeManifest(manifest)});
