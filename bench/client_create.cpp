@@ -30,6 +30,7 @@
 #include "bench/bench_common.h"
 #include "runtime/client.h"
 #include "runtime/config.h"
+#include "runtime/http_transport.h"
 
 namespace {
 
@@ -207,7 +208,7 @@ int main(int argc, char** argv) {
       bodies.push_back(objs.back().dump());
     }
 
-    kube::Client client(cfg);
+    kube::RestClient client(cfg);
     std::printf("create: %zu objects of %zu bytes of JSON, %d connections, %ld rounds\n", count,
                 bodies.front().size(), threads, rounds);
     const auto warmup = std::min(count, static_cast<size_t>(f.num("warmup")));

@@ -26,6 +26,7 @@
 #include "bench/bench_common.h"
 #include "runtime/client.h"
 #include "runtime/config.h"
+#include "runtime/http_transport.h"
 #include "runtime/informer.h"
 #include "runtime/object.h"
 
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
     kube::globalInit();
     kube::RestConfig cfg = kube::loadKubeconfig({f.str("kubeconfig")});
     cfg.qps = 0;
-    kube::Client client(cfg);
+    kube::RestClient client(cfg);
     if (f.num("populate") > 0) {
       int rc = populate(client, f.str("namespace"), static_cast<size_t>(f.num("populate")),
                         static_cast<size_t>(f.num("size")), static_cast<int>(f.num("connections")));

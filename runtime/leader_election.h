@@ -39,6 +39,7 @@
 namespace kube {
 
 struct RestConfig;
+class Client;
 
 // The Lease spec fields leader election reads and writes (client-go's
 // LeaderElectionRecord). Times are MicroTime: RFC 3339 with microseconds.
@@ -112,6 +113,9 @@ class LeaseClient {
 // traffic must not queue behind the controllers' rate limit.
 std::unique_ptr<LeaseClient> makeLeaseClient(const RestConfig& config,
                                              std::chrono::milliseconds requestTimeout);
+// A LeaseClient over an existing client (tests with a FakeClient); `client`
+// must outlive it.
+std::unique_ptr<LeaseClient> makeLeaseClient(Client& client);
 
 struct LeaderElectionOptions {
   std::string namespace_;

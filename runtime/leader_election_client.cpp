@@ -17,7 +17,9 @@ std::string namespaceOf(const nlohmann::json& lease) {
 
 class ClientLeaseClient final : public LeaseClient {
  public:
-  explicit ClientLeaseClient(RestConfig config) : client_(std::move(config)) {}
+  explicit ClientLeaseClient(RestConfig config)
+      : owned_(std::make_unique<RestClient>(std::move(config))), client_(*owned_) {}
+  explicit ClientLeaseClient(Client& client) : client_(client) {}
 
   std::optional<nlohmann::json> get(const std::string& ns, const std::string& name) override {
     try {
@@ -35,7 +37,8 @@ class ClientLeaseClient final : public LeaseClient {
   }
 
  private:
-  Client client_;
+  std::unique_ptr<Client> owned_;
+  Client& client_;
 };
 
 }  // namespace
@@ -46,6 +49,10 @@ std::unique_ptr<LeaseClient> makeLeaseClient(const RestConfig& config,
   c.maxRetries = 0;
   c.timeout = requestTimeout;
   return std::make_unique<ClientLeaseClient>(std::move(c));
+}
+
+std::unique_ptr<LeaseClient> makeLeaseClient(Client& client) {
+  return std::make_unique<ClientLeaseClient>(client);
 }
 
 }  // namespace kube

@@ -247,15 +247,22 @@ struct Manager::Impl {
 };
 
 Manager::Manager(RestConfig config, ManagerOptions opts)
-    : opts_(std::move(opts)), client_(std::make_unique<Client>(std::move(config))) {
+    : Manager(std::make_unique<RestClient>(config), std::move(opts), config) {}
+
+Manager::Manager(std::unique_ptr<Client> client, ManagerOptions opts)
+    : Manager(std::move(client), std::move(opts), std::nullopt) {}
+
+Manager::Manager(std::unique_ptr<Client> client, ManagerOptions opts,
+                 std::optional<RestConfig> restConfig)
+    : opts_(std::move(opts)), client_(std::move(client)) {
   impl_ = std::make_unique<Impl>(*this);
   if (opts_.maxConcurrentReconciles < 1) {
     throw std::invalid_argument("manager: maxConcurrentReconciles must be at least 1");
   }
   if (opts_.leaderElection) {
     LeaderElectionOptions le;
-    le.namespace_ = opts_.leaderElectionNamespace.empty() ? client_->config().defaultNamespace
-                                                          : opts_.leaderElectionNamespace;
+    le.namespace_ = opts_.leaderElectionNamespace;
+    if (le.namespace_.empty() && restConfig) le.namespace_ = restConfig->defaultNamespace;
     if (le.namespace_.empty()) {
       throw ConfigError(
           "leader election needs a namespace for its Lease: set --leader-election-namespace "
@@ -282,9 +289,9 @@ Manager::Manager(RestConfig config, ManagerOptions opts)
     };
     // A third of renewDeadline per request: two failed attempts and the
     // retry period between them still fit before the deadline.
-    auto lc = opts_.leaseClientFactory
-                  ? opts_.leaseClientFactory(*client_)
-                  : makeLeaseClient(client_->config(), opts_.renewDeadline / 3);
+    auto lc = opts_.leaseClientFactory ? opts_.leaseClientFactory(*client_)
+              : restConfig             ? makeLeaseClient(*restConfig, opts_.renewDeadline / 3)
+                                       : makeLeaseClient(*client_);
     impl_->elector = std::make_unique<LeaderElector>(std::move(le), std::move(lc));
   }
   if (opts_.metricsBindAddress != "0" && !opts_.metricsBindAddress.empty()) {

@@ -33,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -102,6 +103,10 @@ class Manager : public ControllerRegistry {
   // leader election has no namespace, std::invalid_argument on bad lease
   // timings.
   Manager(RestConfig config, ManagerOptions opts);
+  // The same over a given client (a FakeClient in tests). Leader election
+  // then needs opts.leaderElectionNamespace, and its Lease goes through
+  // opts.leaseClientFactory or, by default, this client.
+  Manager(std::unique_ptr<Client> client, ManagerOptions opts);
   ~Manager() override;
   Manager(const Manager&) = delete;
   Manager& operator=(const Manager&) = delete;
@@ -136,6 +141,8 @@ class Manager : public ControllerRegistry {
 
  private:
   struct Impl;
+  Manager(std::unique_ptr<Client> client, ManagerOptions opts,
+          std::optional<RestConfig> restConfig);
   InformerBase& registerInformer(const std::string& key, std::unique_ptr<InformerBase> inf);
   InformerBase* findInformer(const std::string& key);
   void checkNotRunning(const char* what) const;

@@ -160,4 +160,20 @@ RawObject RawObject::fromText(std::string_view text) {
   return r;
 }
 
+const nlohmann::json* jsonAt(const nlohmann::json* obj,
+                             std::initializer_list<std::string_view> path) {
+  for (std::string_view key : path) {
+    if (obj == nullptr || !obj->is_object()) return nullptr;
+    const auto it = obj->find(key);
+    if (it == obj->end()) return nullptr;
+    obj = &*it;
+  }
+  return obj;
+}
+
+bool isDeleting(const nlohmann::json* obj) {
+  const nlohmann::json* t = jsonAt(obj, {"metadata", "deletionTimestamp"});
+  return t != nullptr && !t->is_null();
+}
+
 }  // namespace kube

@@ -4,6 +4,7 @@
 // parsed JSON tree costs many times that; see docs/benchmarks.md).
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,6 +72,13 @@ struct RawObject {
   static RawObject fromText(std::string_view text);
   nlohmann::json toJson() const { return nlohmann::json::parse(json); }
 };
+
+// The member at `path` below `obj`: nullptr when `obj` is null or a member
+// on the way is missing or not an object.
+const nlohmann::json* jsonAt(const nlohmann::json* obj,
+                             std::initializer_list<std::string_view> path);
+// Whether the object (as JSON) has a metadata.deletionTimestamp. False for null.
+bool isDeleting(const nlohmann::json* obj);
 
 // Accessor the informer uses to reach metadata of any stored type.
 template <typename T>

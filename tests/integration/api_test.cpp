@@ -55,7 +55,7 @@ const Resource& resourceOf(const std::string& kind) {
 
 class ComputeApi : public ::testing::Test {
  protected:
-  Client client{adminConfig()};
+  RestClient client{adminConfig()};
   std::string ns = createNamespace(client, "api");
 };
 

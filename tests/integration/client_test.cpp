@@ -11,7 +11,7 @@ namespace {
 
 class ClientTest : public ::testing::Test {
  protected:
-  Client client{adminConfig()};
+  RestClient client{adminConfig()};
   std::string ns = createNamespace(client, "client");
 };
 
@@ -246,7 +246,7 @@ TEST(ClientFailures, UnreachableServerIsATransportErrorNotAHang) {
   RestConfig c = adminConfig();
   c.server = "https://127.0.0.1:1";  // nothing listens on port 1
   c.maxRetries = 1;
-  Client client(c);
+  RestClient client(c);
   try {
     client.get(kNamespaces, "", "default");
     FAIL() << "request to a closed port succeeded";
@@ -263,7 +263,7 @@ TEST(ClientFailures, WrongCaIsATlsErrorNotAnInsecureFallback) {
   // itself is a valid PEM certificate, just not the right CA.
   c.caPem = c.clientCertPem;
   c.maxRetries = 0;
-  Client client(c);
+  RestClient client(c);
   try {
     client.get(kNamespaces, "", "default");
     FAIL() << "TLS verification did not reject an untrusted server";
@@ -277,7 +277,7 @@ TEST(ClientFailures, BadTokenIsUnauthorized) {
   c.clientCertPem.clear();
   c.clientKeyPem.clear();
   c.token = "not-a-valid-token";
-  Client client(c);
+  RestClient client(c);
   try {
     client.get(kNamespaces, "", "default");
     FAIL() << "bad token accepted";

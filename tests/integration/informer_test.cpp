@@ -37,7 +37,7 @@ struct Recorder {
 
 class InformerTest : public ::testing::Test {
  protected:
-  Client client{adminConfig()};
+  RestClient client{adminConfig()};
   std::string ns = createNamespace(client, "informer");
 };
 
@@ -77,7 +77,7 @@ TEST_F(InformerTest, SurvivesApiServerRestartWithoutMissingOrDuplicatingEvents) 
 
   ControlPlaneEnvironment::get().restartApiServer();
 
-  Client after(adminConfig());
+  RestClient after(adminConfig());
   for (int i = 0; i < 5; ++i) after.create(kWidgets, ns, widget("after" + std::to_string(i)));
   after.del(kWidgets, ns, "before0");
   ASSERT_TRUE(

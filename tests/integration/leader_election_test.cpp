@@ -20,7 +20,7 @@ struct Candidate {
   std::stop_source stop;
   std::thread thread;
 
-  Candidate(Client& client, const std::string& ns, const std::string& identity, bool release) {
+  Candidate(RestClient& client, const std::string& ns, const std::string& identity, bool release) {
     LeaderElectionOptions o;
     o.namespace_ = ns;
     o.name = "kubec2-test";
@@ -46,7 +46,7 @@ struct Candidate {
 };
 
 TEST(LeaderElection, HandOverOnReleaseAndOnExpiry) {
-  Client client(adminConfig());
+  RestClient client(adminConfig());
   std::string ns = createNamespace(client, "lease");
   auto a = std::make_unique<Candidate>(client, ns, "manager-a", true);
   ASSERT_TRUE(eventually([&] { return a->leading.load(); }));
@@ -74,7 +74,7 @@ TEST(LeaderElection, HandOverOnReleaseAndOnExpiry) {
 }
 
 TEST(LeaderElection, LosingTheLeaseStopsLeading) {
-  Client client(adminConfig());
+  RestClient client(adminConfig());
   std::string ns = createNamespace(client, "steal");
   Candidate a(client, ns, "manager-a", true);
   ASSERT_TRUE(eventually([&] { return a.leading.load(); }));

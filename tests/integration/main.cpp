@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/client.h"
+#include "runtime/http_transport.h"
 #include "tests/integration/control_plane.h"
 #include "tests/integration/helpers.h"
 #ifdef KUBEC2_WEBHOOK_ENV

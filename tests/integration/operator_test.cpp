@@ -171,7 +171,7 @@ TEST_F(OperatorBinary, UnknownFlagIsAUsageError) {
 }
 
 TEST_F(OperatorBinary, BecomesReadyLeadsServesMetricsAndReleasesTheLeaseOnSigterm) {
-  Client client(admin);
+  RestClient client(admin);
   const std::string ns = createNamespace(client, "operator");
   const int health = freePort();
   const int metrics = freePort();

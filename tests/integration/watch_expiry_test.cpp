@@ -11,7 +11,7 @@ namespace kube::testing {
 namespace {
 
 TEST(WatchExpiry, WatchFromACompactedVersionGetsExpiredFrame) {
-  Client client(adminConfig());
+  RestClient client(adminConfig());
   std::string ns = createNamespace(client, "expiry");
   auto l = client.list(kWidgets, ns);
   client.create(kWidgets, ns, widget("a"));
@@ -31,7 +31,7 @@ TEST(WatchExpiry, WatchFromACompactedVersionGetsExpiredFrame) {
 }
 
 TEST(WatchExpiry, InformerRelistsAfterGoneAndConverges) {
-  Client client(adminConfig());
+  RestClient client(adminConfig());
   std::string ns = createNamespace(client, "relist");
   client.create(kWidgets, ns, widget("keep"));
   client.create(kWidgets, ns, widget("drop"));

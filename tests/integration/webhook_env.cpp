@@ -1,5 +1,7 @@
 #include "tests/integration/webhook_env.h"
 
+#include "runtime/http_transport.h"
+
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -65,30 +67,28 @@ WebhookEnvironment& WebhookEnvironment::get() {
   return *instance;
 }
 
-double WebhookEnvironment::deniedReviews() const {
-  std::string text;
-  CURL* c = curl_easy_init();
-  const std::string u = "http://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics";
-  curl_easy_setopt(c, CURLOPT_URL, u.c_str());
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(
-      c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
-        static_cast<std::string*>(ud)->append(p, s * n);
-        return s * n;
-      });
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &text);
-  const CURLcode rc = curl_easy_perform(c);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK)
-    throw std::runtime_error(std::string("cannot read the operator's metrics: ") +
-                             curl_easy_strerror(rc));
+double WebhookEnvironment::metricSum(const std::string& family,
+                                     const std::string& labelsContain) const {
+  HttpOptions o;
+  o.baseUrl = "http://127.0.0.1:" + std::to_string(metricsPort_);
+  o.http2 = false;
+  o.maxRetries = 2;
+  o.timeout = std::chrono::seconds(10);
+  HttpTransport http(o);
+  const HttpResponse r = http.call({.path = "/metrics", .accept = "text/plain"});
+  if (!r.ok())
+    throw std::runtime_error("cannot read the operator's metrics: " +
+                             (r.status ? std::to_string(r.status) : r.failureMessage));
   double sum = 0;
-  std::istringstream lines(text);
+  std::istringstream lines(r.body);
   for (std::string line; std::getline(lines, line);)
-    if (line.rfind("kubec2_webhook_admission_reviews_total{", 0) == 0 &&
-        line.find("allowed=\"false\"") != std::string::npos)
+    if (line.rfind(family + "{", 0) == 0 && line.find(labelsContain) != std::string::npos)
       sum += std::stod(line.substr(line.rfind(' ') + 1));
   return sum;
+}
+
+double WebhookEnvironment::deniedReviews() const {
+  return metricSum("kubec2_webhook_admission_reviews_total", "allowed=\"false\"");
 }
 
 std::string WebhookEnvironment::url(const std::string& path) const {
@@ -142,7 +142,7 @@ void WebhookEnvironment::restartOperator() {
 }
 
 void WebhookEnvironment::start() {
-  Client client(adminConfig());
+  RestClient client(adminConfig());
   try {
     client.create(
         kNamespaces, "",
@@ -188,7 +188,7 @@ void WebhookEnvironment::TearDown() {
     process_->wait(30s);
   }
   try {
-    Client client(adminConfig());
+    RestClient client(adminConfig());
     client.del(kValidating, "", kConfigName);
     client.del(kMutating, "", kConfigName);
   } catch (const std::exception&) {

@@ -29,6 +29,9 @@ class WebhookEnvironment : public ::testing::Environment {
   // (kubec2_webhook_admission_reviews_total{allowed="false"}): how a test
   // tells a webhook refusal from a schema one, as kubectl prints both alike.
   double deniedReviews() const;
+  // The sum of a metric family's series whose labels contain `labelsContain`
+  // (e.g. kubec2_writes_total, "resource=\"virtualmachines.kubevirt.io\"").
+  double metricSum(const std::string& family, const std::string& labelsContain = "") const;
   std::string operatorLog() const { return process_ ? process_->output() : ""; }
   // The operator process (the webhook and the controllers): SIGTERM and wait,
   // and start again with the same flags and ports.

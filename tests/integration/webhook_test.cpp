@@ -91,7 +91,7 @@ json invalidScalingGroup(const std::string& name) {
 
 class Webhook : public ::testing::Test {
  protected:
-  Client client{adminConfig()};
+  RestClient client{adminConfig()};
 };
 
 TEST_F(Webhook, EveryInvalidManifestIsRefusedNamingTheFieldAndTheRule) {

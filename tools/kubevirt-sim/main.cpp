@@ -21,6 +21,7 @@
 #include "runtime/client.h"
 #include "runtime/config.h"
 #include "runtime/health_server.h"
+#include "runtime/http_transport.h"
 #include "runtime/log.h"
 #include "runtime/manager.h"
 #include "tools/kubevirt-sim/simulator.h"
@@ -100,7 +101,7 @@ int run(const Flags& f, const kubec2::sim::SimulatorOptions& base) {
   try {
     kube::RestConfig probeCfg = cfg;
     probeCfg.maxRetries = 0;
-    kube::Client probe(probeCfg);
+    kube::RestClient probe(probeCfg);
     for (const char* r : {"virtualmachines", "virtualmachineinstances"}) {
       if (!probe.isServed("kubevirt.io", "v1", r)) {
         return fail(kExitConfig, std::string("the API server does not serve kubevirt.io/v1 ") + r +

@@ -128,7 +128,7 @@ std::string field(const json& j, std::initializer_list<const char*> path) {
 class KubevirtSim : public ::testing::Test {
  protected:
   void SetUp() override {
-    client_ = std::make_unique<Client>(adminConfig());
+    client_ = std::make_unique<RestClient>(adminConfig());
     ns_ = createNamespace(*client_, "sim");
     startSimulator();
   }
@@ -191,7 +191,7 @@ class KubevirtSim : public ::testing::Test {
   }
   json vmsList() { return json::parse(http("GET", control("/vms")).second, nullptr, false); }
 
-  std::unique_ptr<Client> client_;
+  std::unique_ptr<RestClient> client_;
   std::string ns_;
   int port_ = 0;
   std::string ipStart_;

@@ -1,0 +1,134 @@
+// Clients around a client, after LevelDB's EnvWrapper and controller-runtime's
+// client/interceptor:
+//  - ClientWrapper forwards every call, so a subclass overrides only the
+//    calls it changes;
+//  - FaultInjectingClient fails chosen calls with the errors the API server
+//    sends (409 Conflict, 500, 429 with Retry-After, a timeout) and records
+//    every call, so a test shows that a controller retries, reports the
+//    cause and never acts twice.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime/client.h"
+
+namespace kube {
+
+class ClientWrapper : public Client {
+ public:
+  // `target` must outlive the wrapper.
+  explicit ClientWrapper(Client& target) : target_(target) {}
+  Client& target() { return target_; }
+
+  nlohmann::json get(const Resource& r, const std::string& ns, const std::string& name,
+                     const std::string& subresource = "") override;
+  ListPage listPage(const Resource& r, const std::string& ns,
+                    const ListOptions& opts = {}) override;
+  std::string listEachText(const Resource& r, const std::string& ns, ListOptions opts,
+                           const std::function<void(std::string_view)>& onItem) override;
+  nlohmann::json create(const Resource& r, const std::string& ns, const nlohmann::json& obj,
+                        const WriteOptions& opts = {}) override;
+  nlohmann::json update(const Resource& r, const std::string& ns, const nlohmann::json& obj,
+                        const WriteOptions& opts = {}) override;
+  nlohmann::json patch(const Resource& r, const std::string& ns, const std::string& name,
+                       PatchType type, const nlohmann::json& body,
+                       const PatchOptions& opts = {}) override;
+  std::optional<nlohmann::json> del(const Resource& r, const std::string& ns,
+                                    const std::string& name,
+                                    const DeleteOptions& opts = {}) override;
+  void watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
+             const std::function<bool(WatchEvent&&)>& onEvent, std::stop_token stop = {}) override;
+  bool isServed(const std::string& group, const std::string& version,
+                const std::string& resource) override;
+  std::string request(const std::string& method, const std::string& path,
+                      const std::string& body = "",
+                      const std::string& contentType = "application/json") override;
+
+ private:
+  Client& target_;
+};
+
+// One call as the wrapper saw it.
+struct ClientCall {
+  // get, list, watch, create, update, patch, apply (a patch of type Apply),
+  // delete, discovery, request.
+  std::string verb{};
+  std::string resource{};  // plural, "" for discovery and raw requests
+  std::string namespace_{};
+  std::string name{};
+  std::string subresource{};
+  bool failed = false;  // answered by an injected fault
+
+  std::string str() const;  // "patch instances/web-1/status", for messages
+};
+
+// Which calls a fault hits; empty members match anything.
+struct CallMatch {
+  std::string verb{};
+  std::string resource{};
+  std::string name{};
+  std::string subresource{};
+  bool matches(const ClientCall& c) const;
+};
+
+class FaultInjectingClient final : public ClientWrapper {
+ public:
+  using ClientWrapper::ClientWrapper;
+
+  // Fails `times` matching calls with `error`, after letting the first
+  // `skip` matching calls through. Faults are checked in the order added;
+  // the first that applies answers. A failed call never reaches the target.
+  void inject(CallMatch match, ApiError error, int times = 1, int skip = 0);
+  // Every call so far, in order, with whether a fault answered it.
+  std::vector<ClientCall> calls() const;
+  // Calls that reached the target and match.
+  int succeeded(const CallMatch& match) const;
+  // Faults still waiting to fire.
+  int pendingFaults() const;
+  void clear();
+
+  // The errors the API server answers with.
+  static ApiError conflict(const std::string& what = "the object has been modified");
+  static ApiError internalError();
+  static ApiError tooManyRequests(std::chrono::seconds retryAfter);
+  static ApiError timeout();  // no answer: transport reason Timeout, code 0
+  static ApiError notFound();
+
+  nlohmann::json get(const Resource& r, const std::string& ns, const std::string& name,
+                     const std::string& subresource = "") override;
+  ListPage listPage(const Resource& r, const std::string& ns,
+                    const ListOptions& opts = {}) override;
+  std::string listEachText(const Resource& r, const std::string& ns, ListOptions opts,
+                           const std::function<void(std::string_view)>& onItem) override;
+  nlohmann::json create(const Resource& r, const std::string& ns, const nlohmann::json& obj,
+                        const WriteOptions& opts = {}) override;
+  nlohmann::json update(const Resource& r, const std::string& ns, const nlohmann::json& obj,
+                        const WriteOptions& opts = {}) override;
+  nlohmann::json patch(const Resource& r, const std::string& ns, const std::string& name,
+                       PatchType type, const nlohmann::json& body,
+                       const PatchOptions& opts = {}) override;
+  std::optional<nlohmann::json> del(const Resource& r, const std::string& ns,
+                                    const std::string& name,
+                                    const DeleteOptions& opts = {}) override;
+  void watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
+             const std::function<bool(WatchEvent&&)>& onEvent, std::stop_token stop = {}) override;
+
+ private:
+  struct Fault {
+    CallMatch match;
+    ApiError error;
+    int times;
+    int skip;
+  };
+  // Records the call; throws the fault's error when one applies.
+  void before(ClientCall call);
+
+  mutable std::mutex mu_;
+  std::vector<Fault> faults_{};
+  std::vector<ClientCall> calls_{};
+};
+
+}  // namespace kube
