@@ -19,7 +19,9 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "controllers/common/instance_type_catalog.h"
 #include "controllers/instance/instance_controller.h"
+#include "controllers/launchtemplate/launchtemplate_controller.h"
 #include "controllers/webhook/certs.h"
 #include "controllers/webhook/server.h"
 #include "runtime/client.h"
@@ -27,6 +29,7 @@
 #include "runtime/errors.h"
 #include "runtime/events.h"
 #include "runtime/health_server.h"
+#include "runtime/http_transport.h"
 #include "runtime/log.h"
 #include "runtime/manager.h"
 
@@ -91,7 +94,7 @@ int fail(int code, const std::string& msg) {
 // address fails start-up within one request timeout instead of after minutes.
 std::string checkReachable(kube::RestConfig cfg) {
   cfg.maxRetries = 0;
-  kube::Client probe(std::move(cfg));
+  kube::RestClient probe(std::move(cfg));
   const auto body = nlohmann::json::parse(probe.request("GET", "/version"), nullptr, false);
   return body.is_object() ? body.value("gitVersion", std::string("unknown")) : "unknown";
 }
@@ -257,11 +260,12 @@ int runOperator(const Flags& f) {
   kube::EventRecorderOptions eo;
   eo.component = "kubec2";
   kube::EventRecorder events(kube::makeEventSink(mgr->client()), eo);
+  auto catalog = std::make_shared<kubec2::controllers::InstanceTypeCatalogSource>(
+      *mgr, operatorNs, f.instanceTypesConfigMap);
   kubec2::controllers::InstanceControllerOptions io;
-  io.catalogNamespace = operatorNs;
-  io.catalogName = f.instanceTypesConfigMap;
   io.terminatedRetention = std::chrono::seconds(f.terminatedRetentionSeconds);
-  kubec2::controllers::addInstanceControllers(*mgr, events, io);
+  kubec2::controllers::addInstanceControllers(*mgr, events, catalog, io);
+  kubec2::controllers::addLaunchTemplateController(*mgr, events, io.fieldManager);
   // -----------------------------------------------------------------------
 
   const kube::RunResult res = mgr->run(kube::installSignalHandlers().get_token());

@@ -1,31 +1,33 @@
-// The Instance and LaunchTemplate controllers: what they watch, how events
-// become keys, how the observation for reconcilers/instance/plan.h is
-// gathered and how its plan is written (server-side apply for the VM and
-// the NetworkPolicy, merge patches for status, guarded JSON patches for the
-// finalizer). docs/instances.md describes the behaviour.
+// The Instance controller's wiring: what it watches, how events become keys,
+// and how the observation for reconcilers/instance/plan.h is gathered (the
+// informer caches, plus the Secrets and claims the plan asks for, which are
+// not watched). The plan is written by the common executor
+// (controllers/common/executor.h). docs/instances.md describes the behaviour.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
+#include "controllers/common/instance_type_catalog.h"
 #include "runtime/events.h"
 #include "runtime/manager.h"
 
 namespace kubec2::controllers {
 
 struct InstanceControllerOptions {
-  // The ConfigMap that adds or overrides instance types.
-  std::string catalogNamespace;
-  std::string catalogName = "kubec2-instance-types";
   // How long a terminated Instance stays visible before its finalizer goes.
   std::chrono::seconds terminatedRetention{60};
   // The field manager of everything the operator applies.
   std::string fieldManager = "kubec2-instance";
+  // How often discovery is asked whether KubeVirt is installed, while it is not.
+  std::chrono::milliseconds kubevirtDiscoveryPeriod{30000};
 };
 
-// Registers the informers and both controllers with `mgr` (before run()).
+// Registers the informers and the controller with `mgr` (before run()).
 // `events` must outlive the manager's run().
 void addInstanceControllers(kube::Manager& mgr, kube::Recorder& events,
+                            std::shared_ptr<InstanceTypeCatalogSource> catalog,
                             const InstanceControllerOptions& opts);
 
 }  // namespace kubec2::controllers

@@ -7,7 +7,7 @@
 
 #include "api/validation.h"
 #include "controllers/webhook/metrics.h"
-#include "reconcilers/instance/plan.h"
+#include "api/well_known.h"
 #include "runtime/base64.h"
 
 namespace kubec2::webhook {
@@ -55,14 +55,14 @@ void addInstanceFinalizer(const json& object, json& patch) {
   if (f == meta->end() || !f->is_array()) {
     patch.push_back({{"op", "add"},
                      {"path", "/metadata/finalizers"},
-                     {"value", json::array({reconcilers::kInstanceFinalizer})}});
+                     {"value", json::array({api::kInstanceFinalizer})}});
     return;
   }
   for (const auto& x : *f)
-    if (x == reconcilers::kInstanceFinalizer) return;
+    if (x == api::kInstanceFinalizer) return;
   patch.push_back({{"op", "add"},
                    {"path", "/metadata/finalizers/-"},
-                   {"value", reconcilers::kInstanceFinalizer}});
+                   {"value", api::kInstanceFinalizer}});
 }
 
 }  // namespace

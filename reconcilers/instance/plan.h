@@ -1,31 +1,26 @@
 // The Instance reconciler's decision: from what was observed (the Instance,
-// its template, the VM, its VMI, ...) to the writes that make the cluster
-// match, as a value. Pure, so every path is table-tested without a cluster;
-// controllers/instance does the observing and the writing.
+// its template, the VM, its VMI, ...) to the plan of writes that make the
+// cluster match (reconcilers/common/plan.h). Pure, so every path is
+// table-tested without a cluster; controllers/instance observes and the
+// common executor writes. docs/instances.md describes the behaviour.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "reconcilers/common/applied.h"
+#include "reconcilers/common/plan.h"
+#include "reconcilers/instance/cloud_init.h"
 #include "reconcilers/instance/instance_types.h"
-#include "reconcilers/instance/launch.h"
 #include "reconcilers/instance/state.h"
+#include "reconcilers/launchtemplate/launch.h"
 
 namespace kubec2::reconcilers {
-
-// Keeps an Instance until its VM and its deleteOnTermination volumes are gone.
-inline constexpr const char* kInstanceFinalizer = "compute.kubec2.io/instance";
-
-// A Secret the plan needs to read: the key pair's or the user data's.
-struct SecretNeed {
-  std::string name;
-  std::optional<std::string> key;  // absent: every value (key pair)
-  bool keyPair = false;            // true: SSH keys; false: user data
-};
 
 struct InstanceObservation {
   const v1::Instance* instance = nullptr;              // required
@@ -35,54 +30,37 @@ struct InstanceObservation {
   bool kubevirtInstalled = true;  // the API server serves kubevirt.io/v1 virtualmachines
   const nlohmann::json* vm = nullptr;
   const nlohmann::json* vmi = nullptr;
-  const nlohmann::json* networkPolicy = nullptr;  // "<instance>-sg", if it exists
-  std::optional<std::string> nodeZone;
-  bool volumesRemain = false;  // deleteOnTermination claims still exist
-  // The Secrets of secretsNeeded(), read by the controller: SSH keys and
-  // user data, or what was wrong ("Secret \"deploy-key\" not found").
-  std::vector<std::string> sshPublicKeys;
-  std::optional<std::string> userData;
-  std::string secretProblem;
+  const nlohmann::json* networkPolicy = nullptr;  // networkPolicyName(), if it exists
+  std::optional<std::string> nodeZone;            // of the VMI's node
+  // The Secrets of secretsToRead(), by name (nullopt: not found).
+  std::map<std::string, SecretData> secrets;
+  // Of claimsToCheck(), the claims that still exist.
+  std::vector<std::string> claimsRemaining;
+  // The operator's last apply of each object, when remembered.
+  const AppliedRecord* vmApplied = nullptr;
+  const AppliedRecord* networkPolicyApplied = nullptr;
+  const AppliedRecord* cloudInitApplied = nullptr;
   std::chrono::system_clock::time_point now;
   std::chrono::seconds terminatedRetention{60};
 };
 
-struct InstanceEvent {
-  bool warning = false;
-  std::string reason;
-  std::string message;
-  bool operator==(const InstanceEvent&) const = default;
-};
+// What the Instance launches with: its template's version overlaid with its
+// own fields. The version is the one in status.launchTemplateVersion, or,
+// before status records it, the one the VM's annotation pins, so $Latest
+// cannot move between the VM's creation and the first status.
+LaunchResolution launchOf(const InstanceObservation& o);
 
-struct InstancePlan {
-  bool addFinalizer = false;
-  bool removeFinalizer = false;
-  std::optional<nlohmann::json> applyVm;  // server-side apply configuration
-  bool deleteVm = false;
-  // DataVolumes (and so their claims) to release from the VM before it is
-  // deleted: the volumes with deleteOnTermination false, which must outlive
-  // the instance as EBS volumes do.
-  std::vector<std::string> keepVolumes;
-  std::optional<nlohmann::json> applyNetworkPolicy;
-  bool deleteNetworkPolicy = false;
-  std::optional<nlohmann::json> status;  // the whole new status, when it changed
-  std::vector<InstanceEvent> events;
-  // Come back after this long (a retention to wait out, a poll), or with
-  // the key's exponential backoff (a Secret that has no watch).
-  std::optional<std::chrono::milliseconds> requeueAfter;
-  bool retryWithBackoff = false;
-};
+// The Secrets to read before planning: only when the VM is about to be
+// rendered for a start (no VM or no VMI: user data and keys are read when
+// the instance starts, as EC2 reads them at boot; docs/instances.md).
+std::vector<SecretNeed> secretsToRead(const InstanceObservation& o, const LaunchResolution& launch);
 
-// The Secrets to read before planning: only when a VM is about to be
-// written without the cloud-init it was launched with (user data and keys
-// are read at launch, as EC2 reads them at first boot; docs/instances.md).
-std::vector<SecretNeed> secretsNeeded(const v1::Instance& instance, const LaunchResolution& launch,
-                                      const nlohmann::json* vm);
+// The claims to look for while terminating, once the VM is gone: those that
+// go with the instance (volumes.h, on EC2's defaults).
+std::vector<std::string> claimsToCheck(const InstanceObservation& o,
+                                       const LaunchResolution& launch);
 
-InstancePlan planInstance(const InstanceObservation& o);
-
-// Whether every member of `want` is in `have` with the same value (arrays:
-// same length, element by element): an applied configuration is in force.
-bool containedIn(const nlohmann::json& want, const nlohmann::json& have);
+// The plan. Its subject is the Instance (status, finalizer, Events).
+Plan planInstance(const InstanceObservation& o);
 
 }  // namespace kubec2::reconcilers

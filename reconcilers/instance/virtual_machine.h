@@ -1,6 +1,6 @@
-// The KubeVirt objects an Instance becomes, as server-side apply
-// configurations: only the fields the operator owns, so what KubeVirt and
-// users set elsewhere is left alone. Pure functions of their inputs.
+// The KubeVirt VirtualMachine an Instance becomes, as a server-side apply
+// configuration: only the fields the operator owns, so what KubeVirt and
+// users set elsewhere is left alone. Pure.
 #pragma once
 
 #include <optional>
@@ -10,68 +10,58 @@
 #include <nlohmann/json.hpp>
 
 #include "reconcilers/instance/instance_types.h"
-#include "reconcilers/instance/launch.h"
+#include "reconcilers/launchtemplate/launch.h"
 
 namespace kubec2::reconcilers {
 
-// Labels the operator puts on VMs, their VMIs (so virt-launcher pods and
-// KubeVirt's metrics carry them) and NetworkPolicies.
-inline constexpr const char* kInstanceLabel = "compute.kubec2.io/instance";
-inline constexpr const char* kScalingGroupLabel = "compute.kubec2.io/scaling-group";
-inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";  // = kubec2
-// On the VM: the LaunchTemplate version number it was rendered from.
-inline constexpr const char* kLaunchTemplateVersionAnnotation =
-    "compute.kubec2.io/launch-template-version";
-// On the NetworkPolicy: the security group rules not written in full
-// ("web.ingress[1]: ports 1000-2000, only 1000-1099 written; ..."), for the
-// reconciler to report.
-inline constexpr const char* kTruncatedRulesAnnotation = "compute.kubec2.io/truncated-rules";
-
-struct VmInputs {
-  const v1::Instance* instance = nullptr;  // name, namespace, uid, labels, desiredState
-  const LaunchResolution* launch = nullptr;
+// What a start of the instance uses, as EC2's launch-time fields: the
+// instance type, the volumes, and which user data and key pair were asked
+// for (fingerprints of the spec's fields, not of their contents). Recorded
+// on the VM (annotation compute.kubec2.io/launch-inputs) when it is
+// rendered for a start; while the instance runs, the VM keeps being
+// rendered from the recorded inputs, so a change waits for the next start
+// (the API's promise) and status shows the inputs in force.
+struct LaunchInputs {
   InstanceTypeInfo type;
-  std::vector<std::string> sshPublicKeys;  // from the key pair Secret, in key order
-  std::optional<std::string> userData;     // inline or from its Secret, as the user wrote it
+  std::optional<v1::InstanceVolumes> volumes;
+  std::string userData;  // fingerprint of spec.userData as resolved; "" when none
+  std::string keyPair;   // fingerprint of spec.keyPair as resolved; "" when none
+
+  // From a resolved launch and its resolved instance type.
+  static LaunchInputs of(const v1::LaunchSpec& launch, const InstanceTypeInfo& type);
+  nlohmann::json toJson() const;
+  // nullopt when `j` is not what toJson() writes.
+  static std::optional<LaunchInputs> fromJson(const nlohmann::json& j);
+  // The inputs recorded on a VM, if any.
+  static std::optional<LaunchInputs> onVm(const nlohmann::json* vm);
+  // The API fields that differ ("instanceType", "volumes", "userData", "keyPair").
+  std::vector<std::string> differences(const LaunchInputs& other) const;
+  bool operator==(const LaunchInputs&) const = default;
 };
 
-// The cloud-init user data: the user's #cloud-config with the SSH keys
-// merged into ssh_authorized_keys (kept when the user's data is a shell
-// script or another format cloud-init reads: then the keys go in a
-// multipart MIME message with the user's part unchanged). Empty optional
-// when there is neither user data nor a key.
-std::optional<std::string> renderCloudInit(const std::optional<std::string>& userData,
-                                           const std::vector<std::string>& sshPublicKeys);
+struct VmInputs {
+  const v1::Instance* instance = nullptr;    // name, namespace, uid, labels, desiredState
+  const LaunchResolution* launch = nullptr;  // image, tags, zone, template version
+  LaunchInputs inputs;                       // type and volumes rendered
+  std::optional<nlohmann::json> cloudInit;   // the "cloudinit" volume, when there is one
+};
 
 // The kubevirt.io/v1 VirtualMachine, named as the Instance, in its
-// namespace, with a controller ownerReference to it, labels (kubec2 labels:
-// instance, scaling group when the Instance carries that label,
-// managed-by; plus each tag whose key and value are valid label key and
-// value), runStrategy Always or Halted from spec.desiredState, and a
+// namespace, with a controller ownerReference to it, labels (labels.h),
+// annotations (launch template version, launch inputs, volumes kept on
+// termination), runStrategy Always or Halted from spec.desiredState, and a
 // template with: CPU (cores = vCPU) and memory (guest and the memory
 // request, MiB), a virtio root disk from a containerDisk or a
-// dataVolumeTemplate (http, registry, pvc clone; size from volumes.root,
-// default 10Gi for http/registry), one dataVolumeTemplate per extra volume
-// (blank source, size, storage class), cloudInitNoCloud user data, a
-// masquerade interface on the pod network, and node affinity
+// dataVolumeTemplate (volumes.h: http, registry, pvc clone), one
+// dataVolumeTemplate per extra volume, the cloud-init volume, a masquerade
+// interface on the pod network, and node affinity
 // topology.kubernetes.io/zone In [availabilityZone] when set. Every field
-// must exist in KubeVirt's schema (third_party/kubevirt/crds).
+// must exist in KubeVirt's schema (third_party/kubevirt/crds). Throws
+// std::invalid_argument when instance or launch is missing or the launch
+// has no image (planInstance never calls it so).
 nlohmann::json renderVirtualMachine(const VmInputs& in);
 
-// The networking.k8s.io/v1 NetworkPolicy for the Instance's security groups,
-// named "<instance>-sg", selecting the VM's virt-launcher pod by the
-// instance label: Ingress policy type (deny by default), one ingress rule
-// per security group rule (protocol TCP/UDP/SCTP, or every protocol for
-// `all`; ports fromPort..toPort — one port entry per port for a range, as
-// endPort needs Kubernetes 1.22 — capped at the first 100 ports of a range,
-// the rule then named in the kTruncatedRulesAnnotation annotation, as is a
-// rule whose toPort is below its fromPort, left out; peers from CIDRs
-// (ipBlock) and instance selectors (podSelector on the same labels the VMs
-// carry); a rule without sources is left out, as NetworkPolicy would read
-// it as "from anywhere"). nullopt when
-// the launch has no securityGroups (no policy; the namespace's own apply);
-// an empty list gives a policy allowing no ingress.
-std::optional<nlohmann::json> renderNetworkPolicy(const v1::Instance& instance,
-                                                  const v1::LaunchSpec& launch);
+// The VM's "cloudinit" volume as launched, if it has one.
+const nlohmann::json* launchedCloudInit(const nlohmann::json* vm);
 
 }  // namespace kubec2::reconcilers

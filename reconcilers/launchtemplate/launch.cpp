@@ -1,4 +1,4 @@
-#include "reconcilers/instance/launch.h"
+#include "reconcilers/launchtemplate/launch.h"
 
 #include <string>
 

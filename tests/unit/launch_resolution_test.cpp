@@ -2,7 +2,7 @@
 // overlaid with its own fields.
 #include <gtest/gtest.h>
 
-#include "reconcilers/instance/launch.h"
+#include "reconcilers/launchtemplate/launch.h"
 #include "runtime/yaml.h"
 
 namespace {

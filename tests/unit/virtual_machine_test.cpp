@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "reconcilers/instance/cloud_init.h"
+#include "reconcilers/instance/network_policy.h"
 #include "reconcilers/instance/virtual_machine.h"
 #include "runtime/yaml.h"
 
@@ -12,6 +14,7 @@ namespace {
 
 namespace v1 = kubec2::api::v1alpha1;
 using kubec2::reconcilers::InstanceTypeCatalog;
+using kubec2::reconcilers::LaunchInputs;
 using kubec2::reconcilers::LaunchResolution;
 using kubec2::reconcilers::renderCloudInit;
 using kubec2::reconcilers::renderNetworkPolicy;
@@ -55,9 +58,10 @@ Rendered render(const std::string& yaml, std::vector<std::string> keys = {},
   VmInputs in;
   in.instance = &r.inst;
   in.launch = &r.launch;
-  in.type = *InstanceTypeCatalog::builtIn().find(*r.launch.spec.instanceType);
-  in.sshPublicKeys = std::move(keys);
-  in.userData = std::move(userData);
+  in.inputs = LaunchInputs::of(r.launch.spec,
+                               *InstanceTypeCatalog::builtIn().find(*r.launch.spec.instanceType));
+  if (const auto document = kubec2::reconcilers::renderCloudInit(userData, keys))
+    in.cloudInit = kubec2::reconcilers::cloudInitVolume(r.inst, *document, /*inSecret=*/false);
   r.vm = renderVirtualMachine(in);
   return r;
 }
@@ -116,7 +120,9 @@ spec:
                        {"app", "web"}};
   EXPECT_EQ(vm["metadata"]["labels"], labels);
   EXPECT_EQ(vm["spec"]["template"]["metadata"]["labels"], labels);
-  EXPECT_FALSE(vm["metadata"].contains("annotations"));
+  // Only the launch inputs: no template version, no volumes to keep.
+  EXPECT_EQ(vm["metadata"]["annotations"].size(), 1u) << vm["metadata"]["annotations"];
+  EXPECT_TRUE(vm["metadata"]["annotations"].contains("compute.kubec2.io/launch-inputs"));
   EXPECT_EQ(vm["spec"]["runStrategy"], "Always");
   EXPECT_FALSE(vm["spec"].contains("dataVolumeTemplates"));
   const json& tspec = vm["spec"]["template"]["spec"];
@@ -269,10 +275,15 @@ spec:
                                                              "LaunchTemplate"));
   const LaunchResolution launch = resolveLaunch(inst, &t);
   ASSERT_TRUE(launch.ok());
-  VmInputs in{&inst, &launch, *InstanceTypeCatalog::builtIn().find("t3.nano"), {}, {}};
+  VmInputs in{&inst, &launch,
+              LaunchInputs::of(launch.spec, *InstanceTypeCatalog::builtIn().find("t3.nano")),
+              std::nullopt};
   const json vm = renderVirtualMachine(in);
-  EXPECT_EQ(vm["metadata"]["annotations"],
-            (json{{"compute.kubec2.io/launch-template-version", "2"}}));
+  EXPECT_EQ(vm["metadata"]["annotations"]["compute.kubec2.io/launch-template-version"], "2");
+  // What the start used, so a change while it runs waits for the next start.
+  const auto inputs = LaunchInputs::onVm(&vm);
+  ASSERT_TRUE(inputs);
+  EXPECT_EQ(inputs->type.name, "t3.nano");
   EXPECT_EQ(vm["spec"]["template"]["spec"]["volumes"][0]["containerDisk"]["image"], "b");
 }
 

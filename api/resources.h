@@ -1,0 +1,26 @@
+// The resources of other APIs kubec2 reads and writes, named once. The four
+// kinds of compute.kubec2.io have theirs as Kind::resource() (generated).
+#pragma once
+
+#include "runtime/resource.h"
+
+namespace kubec2::api {
+
+// KubeVirt (third_party/kubevirt; ../shared/kubevirt/README.md).
+inline const kube::Resource kVirtualMachines{"kubevirt.io", "v1", "virtualmachines", true,
+                                             "VirtualMachine"};
+inline const kube::Resource kVirtualMachineInstances{"kubevirt.io", "v1", "virtualmachineinstances",
+                                                     true, "VirtualMachineInstance"};
+// CDI: the volumes of dataVolumeTemplates.
+inline const kube::Resource kDataVolumes{"cdi.kubevirt.io", "v1beta1", "datavolumes", true,
+                                         "DataVolume"};
+// Kubernetes.
+inline const kube::Resource kNetworkPolicies{"networking.k8s.io", "v1", "networkpolicies", true,
+                                             "NetworkPolicy"};
+inline const kube::Resource kSecrets{"", "v1", "secrets", true, "Secret"};
+inline const kube::Resource kConfigMaps{"", "v1", "configmaps", true, "ConfigMap"};
+inline const kube::Resource kNodes{"", "v1", "nodes", false, "Node"};
+inline const kube::Resource kPersistentVolumeClaims{"", "v1", "persistentvolumeclaims", true,
+                                                    "PersistentVolumeClaim"};
+
+}  // namespace kubec2::api

@@ -1,0 +1,60 @@
+// Every label, annotation and finalizer kubec2 puts on objects, in one place
+// (as Kubernetes' well_known_labels.go), so the webhook, the reconcilers and
+// the tests name them the same way. Everything under compute.kubec2.io/ is
+// the operator's: users' tags under that prefix are not copied to labels.
+#pragma once
+
+namespace kubec2::api {
+
+// The API group of the four kinds, and the prefix of kubec2's own names.
+inline constexpr const char* kGroup = "compute.kubec2.io";
+inline constexpr const char* kApiVersion = "compute.kubec2.io/v1alpha1";
+inline constexpr const char* kReservedPrefix = "compute.kubec2.io/";
+
+// --- Labels -----------------------------------------------------------------
+
+// On every object the operator creates for an Instance (VM, its template
+// and so the VMI, its pod and KubeVirt's metrics; NetworkPolicy; volumes;
+// the cloud-init Secret): the Instance's name.
+inline constexpr const char* kInstanceLabel = "compute.kubec2.io/instance";
+// On an Instance a ScalingGroup launched, and copied to its VM: the group's
+// name. The group's selector (status.selector) is this label.
+inline constexpr const char* kScalingGroupLabel = "compute.kubec2.io/scaling-group";
+// app.kubernetes.io/managed-by=kubec2 on everything the operator creates
+// (Kubernetes' recommended label); the operator's informers of
+// NetworkPolicies select on it.
+inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
+inline constexpr const char* kManagedByValue = "kubec2";
+
+// --- Annotations ------------------------------------------------------------
+
+// On every applied object: the fingerprint of the configuration applied
+// (reconcilers/common/applied.h).
+inline constexpr const char* kAppliedAnnotation = "compute.kubec2.io/applied";
+// On the VM: the LaunchTemplate version number it was rendered from.
+inline constexpr const char* kLaunchTemplateVersionAnnotation =
+    "compute.kubec2.io/launch-template-version";
+// On the VM: the instance type in force (what the running VM was started
+// with), and a fingerprint of the launch-time inputs (instance type, user
+// data, key pair) it was rendered from: changes to them wait for the next
+// start (docs/instances.md).
+inline constexpr const char* kInstanceTypeAnnotation = "compute.kubec2.io/instance-type";
+inline constexpr const char* kLaunchInputsAnnotation = "compute.kubec2.io/launch-inputs";
+// On the VM: the DataVolumes kept when the instance terminates
+// (deleteOnTermination false), recorded at launch.
+inline constexpr const char* kKeptVolumesAnnotation =
+    "compute.kubec2.io/volumes-kept-on-termination";
+// On the NetworkPolicy: the security group rules not written in full
+// ("web.ingress[1]: ports 1000-2000, only 1000-1099 written; ...").
+inline constexpr const char* kTruncatedRulesAnnotation = "compute.kubec2.io/truncated-rules";
+
+// --- Finalizers -------------------------------------------------------------
+
+// Keeps an Instance until its VM and its deleteOnTermination volumes are
+// gone (and then for the terminated-instance retention).
+inline constexpr const char* kInstanceFinalizer = "compute.kubec2.io/instance";
+
+// LaunchTemplate, ScalingGroup and LoadBalancer carry no label, annotation
+// or finalizer of kubec2's yet; their controllers add theirs here.
+
+}  // namespace kubec2::api

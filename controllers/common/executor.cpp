@@ -1,0 +1,141 @@
+#include "controllers/common/executor.h"
+
+#include <set>
+
+#include "controllers/common/metrics.h"
+#include "runtime/finalizers.h"
+#include "runtime/log.h"
+#include "runtime/managed_fields.h"
+
+namespace kubec2::controllers {
+namespace {
+
+using nlohmann::json;
+namespace rec = kubec2::reconcilers;
+
+json metaOf(const json& obj) {
+  return obj.is_object() ? obj.value("metadata", json::object()) : json::object();
+}
+
+// The merge patch that turns `old` status into `now`: members `now` drops
+// are set to null.
+json statusPatch(const json& subject, const json& now) {
+  json body = now;
+  if (const auto it = subject.find("status"); it != subject.end() && it->is_object())
+    for (const auto& [k, v] : it->items())
+      if (!body.contains(k)) body[k] = nullptr;
+  return {{"status", body}};
+}
+
+}  // namespace
+
+PlanExecutor::PlanExecutor(kube::Client& client, kube::Recorder& recorder, std::string fieldManager)
+    : client_(client), recorder_(recorder), fieldManager_(std::move(fieldManager)) {}
+
+std::string PlanExecutor::attribution(const rec::ChangeAttribution& a) {
+  try {
+    const auto obj = kube::getIfExists(client_, a.resource, a.namespace_, a.name);
+    if (!obj) return "";
+    std::set<std::string> writers;
+    for (const auto& p : a.pointers)
+      for (const auto& m : kube::managersOf(*obj, p))
+        if (m != fieldManager_) writers.insert(m);
+    std::string out;
+    for (const auto& w : writers) out += (out.empty() ? "" : ", ") + w;
+    return out;
+  } catch (const std::exception& e) {
+    // Attribution is for people; the restore goes ahead without it.
+    kube::log::warn("Reading who changed an object failed",
+                    {{"object", a.namespace_ + "/" + a.name}, {"error", e.what()}});
+    return "";
+  }
+}
+
+kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan) {
+  json current = subject.object;  // the subject as our own writes leave it
+  const json meta = metaOf(subject.object);
+  const std::string ns = meta.value("namespace", "");
+  const std::string name = meta.value("name", "");
+  const std::string key = kube::makeKey(ns, name);
+  // The versions the subject had before each of our writes: a status
+  // written now is the newest the informer can be behind of.
+  std::set<std::string> versions{meta.value("resourceVersion", "")};
+  auto subjectWritten = [&](const json& response) {
+    if (response.is_object() && response.contains("metadata")) {
+      current = response;
+      versions.insert(metaOf(response).value("resourceVersion", ""));
+    }
+  };
+  const kube::ObjectRef ref{subject.object.value("apiVersion", subject.resource.apiVersion()),
+                            subject.resource.kind,
+                            ns,
+                            name,
+                            meta.value("uid", ""),
+                            ""};
+
+  for (const auto& action : plan.actions) {
+    if (const auto* a = std::get_if<rec::ApplyObject>(&action)) {
+      const json m = metaOf(a->object);
+      const json stored = client_.apply(a->resource, m.value("namespace", ns), a->object,
+                                        fieldManager_, /*force=*/true);
+      ledger_.record(a->resource, a->object, stored);
+      metrics::writes("apply", a->resource.groupResource()).Increment();
+      kube::log::debug("Applied",
+                       {{"kind", a->resource.kind}, {"object", m.value("name", "")}, {"for", key}});
+    } else if (const auto* d = std::get_if<rec::DeleteObject>(&action)) {
+      kube::DeleteOptions opts;
+      if (!d->uid.empty()) opts.preconditionUid = d->uid;
+      if (kube::ignoreNotFound([&] { client_.del(d->resource, d->namespace_, d->name, opts); }))
+        metrics::writes("delete", d->resource.groupResource()).Increment();
+      ledger_.forget(d->resource, d->namespace_, d->name);
+    } else if (const auto* r = std::get_if<rec::ReleaseObject>(&action)) {
+      const bool found = kube::ignoreNotFound([&] {
+        client_.patch(r->resource, r->namespace_, r->name, kube::PatchType::Merge,
+                      {{"metadata", {{"ownerReferences", nullptr}}}});
+      });
+      if (found) metrics::writes("release", r->resource.groupResource()).Increment();
+      if (found)
+        kube::log::info(
+            "Released from its owner, so it is kept",
+            {{"kind", r->resource.kind}, {"object", r->namespace_ + "/" + r->name}, {"for", key}});
+    } else if (const auto* s = std::get_if<rec::PatchStatus>(&action)) {
+      const std::set<std::string> before = versions;
+      kube::ignoreNotFound([&] {
+        subjectWritten(client_.patchStatus(subject.resource, ns, name, kube::PatchType::Merge,
+                                           statusPatch(current, s->status), fieldManager_));
+        statuses_.remember(key, before, s->status);
+        metrics::writes("status", subject.resource.groupResource()).Increment();
+      });
+    } else if (const auto* f = std::get_if<rec::AddFinalizer>(&action)) {
+      const auto patch = kube::addFinalizerPatch(current, f->finalizer);
+      if (!patch) continue;
+      const bool found = kube::ignoreNotFound([&] {
+        subjectWritten(client_.patch(subject.resource, ns, name, kube::PatchType::Json, *patch));
+      });
+      if (!found) return kube::Result::done();  // deleted meanwhile: nothing to hold
+      metrics::writes("finalizer", subject.resource.groupResource()).Increment();
+    } else if (const auto* rf = std::get_if<rec::RemoveFinalizer>(&action)) {
+      const auto patch = kube::removeFinalizerPatch(current, rf->finalizer);
+      if (!patch) continue;
+      if (kube::ignoreNotFound([&] {
+            subjectWritten(
+                client_.patch(subject.resource, ns, name, kube::PatchType::Json, *patch));
+          }))
+        metrics::writes("finalizer", subject.resource.groupResource()).Increment();
+      statuses_.forget(key);
+    } else if (const auto* e = std::get_if<rec::RecordEvent>(&action)) {
+      std::string message = e->message;
+      if (e->changedBy) {
+        const std::string who = attribution(*e->changedBy);
+        if (!who.empty()) message += " (changed by " + who + ")";
+      }
+      recorder_.event(ref, e->warning ? kube::EventType::Warning : kube::EventType::Normal,
+                      e->reason, message);
+    }
+  }
+  if (plan.retryWithBackoff) return kube::Result::requeueNow();
+  if (plan.requeueAfter) return kube::Result::after(*plan.requeueAfter);
+  return kube::Result::done();
+}
+
+}  // namespace kubec2::controllers

@@ -1,0 +1,117 @@
+// A reconcile's decision as a value: the ordered writes that make the
+// cluster match what was observed and asked for (kube-rs' "sans-IO" shape:
+// observe -> plan -> apply). Reconcilers build plans with pure functions and
+// table-test them; one executor (controllers/common/executor.h) performs
+// any plan, in order, and stops at the first failure (the key is retried
+// with backoff and the next reconcile plans again from what it observes).
+//
+// A plan is about one object, its subject (the Instance, the ScalingGroup
+// ...): status, finalizers and Events go to the subject; applies and
+// deletes name their own objects.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/resource.h"
+
+namespace kubec2::reconcilers {
+
+// Server-side apply of a configuration (only the fields the operator owns).
+struct ApplyObject {
+  kube::Resource resource;
+  nlohmann::json object;  // apiVersion, kind, metadata.name and .namespace set
+};
+
+// Delete, guarded by the uid that was observed, so an object deleted and
+// re-created meanwhile by somebody else is not deleted unseen (409).
+struct DeleteObject {
+  kube::Resource resource;
+  std::string namespace_;
+  std::string name;
+  std::string uid;  // empty: no precondition
+};
+
+// Removes an object's ownerReferences, so that the garbage collector keeps
+// it when its owner goes (volumes that outlive an instance).
+struct ReleaseObject {
+  kube::Resource resource;
+  std::string namespace_;
+  std::string name;
+};
+
+// The subject's whole new status (members it drops are removed).
+struct PatchStatus {
+  nlohmann::json status;
+};
+
+struct AddFinalizer {
+  std::string finalizer;
+};
+
+struct RemoveFinalizer {
+  std::string finalizer;
+};
+
+// Which field manager changed some fields of an object: the executor reads
+// the object's managedFields (before the actions after this one run) and
+// names the writers other than the operator in the Event's message.
+struct ChangeAttribution {
+  kube::Resource resource;
+  std::string namespace_;
+  std::string name;
+  std::vector<std::string> pointers;  // JSON pointers of the changed fields
+};
+
+// An Event about the subject.
+struct RecordEvent {
+  bool warning = false;
+  std::string reason;   // CamelCase: VirtualMachineRestored
+  std::string message;  // for people; never secret material
+  std::optional<ChangeAttribution> changedBy;
+};
+
+using Action = std::variant<ApplyObject, DeleteObject, ReleaseObject, PatchStatus, AddFinalizer,
+                            RemoveFinalizer, RecordEvent>;
+
+struct Plan {
+  std::vector<Action> actions;
+  // Come back after this long (a retention to wait out, a poll) ...
+  std::optional<std::chrono::milliseconds> requeueAfter;
+  // ... or with the key's exponential backoff (something not watched).
+  bool retryWithBackoff = false;
+
+  Plan& add(Action a) {
+    actions.push_back(std::move(a));
+    return *this;
+  }
+  // Keeps the earliest of two requeue times.
+  void requeueWithin(std::chrono::milliseconds d) {
+    if (!requeueAfter || d < *requeueAfter) requeueAfter = d;
+  }
+
+  // For tests and for plans built in steps.
+  template <typename T>
+  std::vector<const T*> all() const {
+    std::vector<const T*> out;
+    for (const auto& a : actions)
+      if (const T* t = std::get_if<T>(&a)) out.push_back(t);
+    return out;
+  }
+  template <typename T>
+  const T* first() const {
+    for (const auto& a : actions)
+      if (const T* t = std::get_if<T>(&a)) return t;
+    return nullptr;
+  }
+  // The apply of an object of `kind` named `name`, if planned.
+  const ApplyObject* applyOf(const std::string& kind, const std::string& name) const;
+  bool empty() const { return actions.empty(); }
+};
+
+}  // namespace kubec2::reconcilers
