@@ -80,8 +80,8 @@ class Recorder {
 };
 
 struct EventRecorderOptions {
-  std::string component;  // source.component and reportingComponent, e.g. "kubec2"
-  std::string host;       // source.host and reportingInstance; empty: the host name
+  std::string component{};  // source.component and reportingComponent, e.g. "kubec2"
+  std::string host{};       // source.host and reportingInstance; empty: the host name
   std::size_t queueCapacity = 1000;
   int maxAttempts = 3;  // per write, on 5xx, 429 and transport errors
   std::chrono::milliseconds retryDelay{1000};

@@ -76,9 +76,9 @@ struct HttpResponse {
 
 struct HttpRequest {
   std::string method = "GET";
-  std::string path;  // appended to baseUrl, with its query
-  std::string body;
-  std::string contentType;                  // sent when the body is non-empty
+  std::string path{};  // appended to baseUrl, with its query
+  std::string body{};
+  std::string contentType{};                // sent when the body is non-empty
   std::string accept = "application/json";  // empty: no Accept header
   // Safe to send twice: transport failures and 5xx are retried only then
   // (a failure to connect, and 429, are retried for every request: nothing

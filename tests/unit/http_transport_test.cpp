@@ -23,7 +23,7 @@ using tcp = boost::asio::ip::tcp;
 struct Canned {
   int status = 200;
   std::string body = "{}";
-  std::string retryAfter;  // header value, when set
+  std::string retryAfter{};  // header value, when set
 };
 
 struct Seen {

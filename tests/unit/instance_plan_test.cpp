@@ -89,7 +89,7 @@ struct World {
   std::vector<std::string> claims;  // that exist
   std::optional<AppliedRecord> vmRecord, policyRecord, secretRecord;
   // What the API server keeps of an applied VM: by default all of it.
-  std::function<json(json)> server = [](json vm) { return vm; };
+  std::function<json(json)> server = [](json applied) { return applied; };
   std::chrono::system_clock::time_point now = kNow;
 
   InstanceObservation observation() const {

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "api/resources.h"
 #include "runtime/client.h"
 #include "runtime/clock.h"
 #include "runtime/controller.h"
@@ -38,11 +39,10 @@
 
 namespace kubec2::sim {
 
-inline const kube::Resource kVirtualMachines{"kubevirt.io", "v1", "virtualmachines", true,
-                                             "VirtualMachine"};
-inline const kube::Resource kVirtualMachineInstances{"kubevirt.io", "v1", "virtualmachineinstances",
-                                                     true, "VirtualMachineInstance"};
-inline const kube::Resource kNodes{"", "v1", "nodes", false, "Node"};
+// The resources KubeVirt serves, named where the operator names them.
+using api::kNodes;
+using api::kVirtualMachineInstances;
+using api::kVirtualMachines;
 
 struct SimulatorOptions {
   std::string namespace_;  // empty: all

@@ -309,11 +309,14 @@ TEST_F(Instances, KeyPairAndUserDataBecomeCloudInit) {
   spec["userData"] = {{"inline", "#cloud-config\npackages: [nginx]\n"}};
   apply(instance("cloudy", spec));
   expectState("cloudy", "running");
-  std::string userData;
+  // The key pair comes from a Secret: the document is in the operator's
+  // Secret, which the VM refers to.
   const json vm = *get(kVMs, "cloudy");
   SCOPED_TRACE(vm["spec"]["template"]["spec"]["volumes"].dump());
-  for (const auto& v : vm["spec"]["template"]["spec"]["volumes"])
-    if (v.contains("cloudInitNoCloud")) userData = v["cloudInitNoCloud"].value("userData", "");
+  EXPECT_NE(vm.dump().find("\"secretRef\":{\"name\":\"cloudy-cloud-init\"}"), std::string::npos);
+  const auto secret = get(kSecrets, "cloudy-cloud-init");
+  ASSERT_TRUE(secret);
+  const std::string userData = base64Decode((*secret)["data"].value("userdata", "")).value_or("");
   EXPECT_EQ(userData.rfind("#cloud-config", 0), 0u) << userData;
   EXPECT_NE(userData.find("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0test"), std::string::npos)
       << userData;
@@ -481,7 +484,8 @@ TEST_F(Instances, UserDataChangedWhileRunningTakesEffectAtTheNextStart) {
   apply(instance("restarted", spec));
   expectState("restarted", "running");
   auto userData = [&] {
-    for (const auto& v : (*get(kVMs, "restarted"))["spec"]["template"]["spec"]["volumes"])
+    const json vm = *get(kVMs, "restarted");
+    for (const auto& v : vm["spec"]["template"]["spec"]["volumes"])
       if (v.contains("cloudInitNoCloud")) return v["cloudInitNoCloud"].value("userData", "");
     return std::string();
   };
