@@ -5,15 +5,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/wait.h"
+
 namespace kube {
 namespace {
 
 // Sleeps up to `d`, waking early when `stop` is requested.
-void sleepFor(std::stop_token stop, std::chrono::milliseconds d) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock l(m);
-  cv.wait_for(l, stop, d, [] { return false; });
+void sleepFor(const std::stop_token& stop, std::chrono::milliseconds d) {
+  waitFor(SystemClock::instance(), d, stop);
 }
 
 }  // namespace

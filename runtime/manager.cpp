@@ -18,6 +18,7 @@
 #include "runtime/leader_election.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "runtime/wait.h"
 
 namespace kube {
 namespace {
@@ -28,20 +29,6 @@ const log::Logger& logger() {
   static const log::Logger l("manager");
   return l;
 }
-
-class FuncRunnable final : public Runnable {
- public:
-  FuncRunnable(std::string name, std::function<void(std::stop_token)> fn, bool le)
-      : name_(std::move(name)), fn_(std::move(fn)), le_(le) {}
-  std::string name() const override { return name_; }
-  void start(std::stop_token stop) override { fn_(std::move(stop)); }
-  bool needsLeaderElection() const override { return le_; }
-
- private:
-  std::string name_;
-  std::function<void(std::stop_token)> fn_;
-  bool le_;
-};
 
 // Threads that can be waited for with a deadline, and abandoned after it
 // (a reconcile stuck in a call cannot be interrupted in C++).
@@ -119,12 +106,6 @@ std::string civetAddress(const BindAddress& ba) {
 
 }  // namespace
 
-std::unique_ptr<Runnable> makeRunnable(std::string name, std::function<void(std::stop_token)> fn,
-                                       bool needsLeaderElection) {
-  if (!fn) throw std::invalid_argument("makeRunnable: empty function");
-  return std::make_unique<FuncRunnable>(std::move(name), std::move(fn), needsLeaderElection);
-}
-
 struct Manager::Impl {
   Manager& mgr;
   explicit Impl(Manager& m) : mgr(m) {}
@@ -187,16 +168,13 @@ struct Manager::Impl {
   bool waitForSync(const std::stop_token& stop) {
     const auto timeout = mgr.opts_.cacheSyncTimeout;
     const auto until = SteadyClock::now() + timeout;
-    std::mutex m;
-    std::condition_variable_any cv;
     while (!stop.stop_requested()) {
       if (mgr.cachesSynced()) return true;
       if (timeout.count() > 0 && SteadyClock::now() >= until) {
         fail("cache sync", "timed out waiting for informers to sync: " + unsynced());
         return false;
       }
-      std::unique_lock l(m);
-      cv.wait_for(l, stop, std::chrono::milliseconds(50), [] { return false; });
+      waitFor(SystemClock::instance(), std::chrono::milliseconds(50), stop);
     }
     return false;
   }
@@ -436,11 +414,7 @@ RunResult Manager::run(std::stop_token stop) {  // NOLINT(performance-unnecessar
     m.leading = true;
     m.leaderOnly.launch(
         "start", [&m](const std::stop_token& st) { m.startLeaderWork(st); }, m.onError());
-    std::mutex mu;
-    std::condition_variable_any cv;
-    std::unique_lock l(mu);
-    cv.wait(l, runToken, [] { return false; });
-    l.unlock();
+    waitForStop(runToken);
     m.stopLeaderWork(true);
   }
   if (lost) m.runStop.request_stop();  // readyz reports shutting down from here

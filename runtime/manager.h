@@ -43,27 +43,12 @@
 #include "runtime/config.h"
 #include "runtime/controller.h"
 #include "runtime/informer.h"
+#include "runtime/runnable.h"
 
 namespace kube {
 
 class HealthServer;
 class LeaseClient;
-
-// Something the manager starts and stops.
-class Runnable {
- public:
-  virtual ~Runnable() = default;
-  virtual std::string name() const = 0;
-  // Runs until `stop` is requested, then returns. Throwing stops the manager
-  // with that error.
-  virtual void start(std::stop_token stop) = 0;
-  // True: runs only in the leader (controllers). False: in every replica
-  // (servers, webhooks).
-  virtual bool needsLeaderElection() const { return true; }
-};
-
-std::unique_ptr<Runnable> makeRunnable(std::string name, std::function<void(std::stop_token)> fn,
-                                       bool needsLeaderElection);
 
 struct ManagerOptions {
   std::string namespace_;  // informers watch this namespace; empty: all
