@@ -29,12 +29,19 @@ std::string newReconcileID() {
 
 class FuncReconciler final : public Reconciler {
  public:
-  explicit FuncReconciler(std::function<Result(const Request&)> fn) : fn_(std::move(fn)) {}
-  Result reconcile(const Request& req) override { return fn_(req); }
+  using Fn = std::function<Result(const Request&, const ReconcileContext&)>;
+  explicit FuncReconciler(Fn fn) : fn_(std::move(fn)) {}
+  Result reconcile(const Request& req, const ReconcileContext& ctx) override {
+    return fn_(req, ctx);
+  }
 
  private:
-  std::function<Result(const Request&)> fn_;
+  Fn fn_;
 };
+
+// A bounded "no deadline" for the watchdog's waits (time_point::max()
+// overflows in clock arithmetic), as the work queue's.
+constexpr Clock::duration kIdleWait = std::chrono::hours(1);
 
 const log::Logger& logger() {
   static const log::Logger l("controller");
@@ -53,9 +60,25 @@ Request Request::fromKey(std::string_view key) {
   return {std::string(key.substr(0, slash)), std::string(key.substr(slash + 1))};
 }
 
-std::shared_ptr<Reconciler> reconcilerFunc(std::function<Result(const Request&)> fn) {
+void ReconcileContext::throwIfStopped() const {
+  if (stop.stop_requested()) throw ReconcileCancelled("controller " + controller + ": stopped");
+}
+
+void ReconcileContext::event(const ObjectRef& obj, EventType type, const std::string& reason,
+                             const std::string& message) const {
+  if (recorder) recorder->event(obj, type, reason, message);
+}
+
+std::shared_ptr<Reconciler> reconcilerFunc(
+    std::function<Result(const Request&, const ReconcileContext&)> fn) {
   if (!fn) throw std::invalid_argument("reconcilerFunc: empty function");
   return std::make_shared<FuncReconciler>(std::move(fn));
+}
+
+std::shared_ptr<Reconciler> reconcilerFunc(std::function<Result(const Request&)> fn) {
+  if (!fn) throw std::invalid_argument("reconcilerFunc: empty function");
+  return std::make_shared<FuncReconciler>(
+      [fn = std::move(fn)](const Request& req, const ReconcileContext&) { return fn(req); });
 }
 
 std::string_view apiGroupOf(std::string_view apiVersion) {
@@ -70,6 +93,9 @@ ControllerOptions validated(ControllerOptions o) {
     throw std::invalid_argument("controller " + o.name +
                                 ": maxConcurrentReconciles must be at least 1");
   }
+  if (o.reconcileTimeout.count() < 0) {
+    throw std::invalid_argument("controller " + o.name + ": negative reconcileTimeout");
+  }
   o.queue.name = o.name;  // workqueue_* metrics labelled with the controller's name
   return o;
 }
@@ -78,6 +104,7 @@ ControllerOptions validated(ControllerOptions o) {
 Controller::Controller(ControllerOptions opts, std::shared_ptr<Reconciler> reconciler)
     : opts_(validated(std::move(opts))),
       reconciler_(std::move(reconciler)),
+      clock_(opts_.queue.clock ? *opts_.queue.clock : SystemClock::instance()),
       queue_(opts_.queue),
       metrics_(metrics::reconcile(opts_.name)) {
   if (!reconciler_) throw std::invalid_argument("controller " + opts_.name + ": no reconciler");
@@ -110,6 +137,8 @@ void Controller::start(std::stop_token stop) {  // NOLINT(performance-unnecessar
   const int n = opts_.maxConcurrentReconciles;
   metrics_.maxConcurrent->Set(n);
   logger().info("Starting workers", {{"controller", opts_.name}, {"workerCount", n}});
+  std::jthread watchdogThread;
+  if (opts_.reconcileTimeout.count() > 0) watchdogThread = std::jthread([this] { watchdog(); });
   std::vector<std::jthread> workers;
   workers.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) workers.emplace_back([this] { worker(); });
@@ -128,6 +157,14 @@ void Controller::start(std::stop_token stop) {  // NOLINT(performance-unnecessar
     queue_.shutDownWithDrain();
   }
   workers.clear();  // joins
+  if (watchdogThread.joinable()) {
+    {
+      std::lock_guard l(flightMu_);
+      watchdogDone_ = true;
+    }
+    flightCv_.notify_all();
+    watchdogThread.join();
+  }
   logger().info("All workers finished", {{"controller", opts_.name}});
   std::lock_guard l(mu_);
   running_ = false;
@@ -143,6 +180,50 @@ void Controller::stopNow() {
   // Here as well as in start(): workers stop taking keys even before start()
   // wakes, and even if start() is already waiting on a drain.
   queue_.shutDown();
+  // Copies share the state: requested outside the lock, as request_stop()
+  // runs the reconcilers' stop callbacks.
+  std::vector<std::stop_source> stops;
+  {
+    std::lock_guard l(flightMu_);
+    stopAll_ = true;
+    for (auto& [id, f] : inFlight_) {
+      if (f.stopped) continue;
+      f.stopped = true;
+      stops.push_back(f.stop);
+    }
+  }
+  for (auto& s : stops) s.request_stop();
+}
+
+void Controller::watchdog() {
+  std::unique_lock l(flightMu_);
+  while (!watchdogDone_) {
+    const Clock::time_point now = clock_.now();
+    Clock::time_point next = now + kIdleWait;
+    std::vector<std::pair<std::stop_source, std::string>> expired;
+    for (auto& [id, f] : inFlight_) {
+      if (f.stopped) continue;
+      if (f.deadline <= now) {
+        f.stopped = true;
+        expired.emplace_back(f.stop, f.key);
+      } else {
+        next = std::min(next, f.deadline);
+      }
+    }
+    if (expired.empty()) {
+      clock_.waitUntil(flightCv_, l, next);
+      continue;
+    }
+    l.unlock();
+    for (auto& [stop, key] : expired) {
+      logger().warn("Reconcile timed out; its stop token is requested",
+                    {{"controller", opts_.name},
+                     {"object", key},
+                     {"timeoutMs", opts_.reconcileTimeout.count()}});
+      stop.request_stop();
+    }
+    l.lock();
+  }
 }
 
 void Controller::worker() {
@@ -151,15 +232,32 @@ void Controller::worker() {
 
 void Controller::processItem(const std::string& key) {
   const Request req = Request::fromKey(key);
-  const log::LogContext ctx({{"controller", opts_.name},
-                             {"object", key},
-                             {"namespace", req.namespace_},
-                             {"name", req.name},
-                             {"reconcileID", newReconcileID()}});
+  const std::string reconcileID = newReconcileID();
+  const log::LogContext logCtx({{"controller", opts_.name},
+                                {"object", key},
+                                {"namespace", req.namespace_},
+                                {"name", req.name},
+                                {"reconcileID", reconcileID}});
+  std::stop_source stop;
+  std::uint64_t flight = 0;
+  {
+    std::lock_guard l(flightMu_);
+    flight = nextFlight_++;
+    InFlight f{stop, Clock::time_point::max(), key};
+    if (opts_.reconcileTimeout.count() > 0) f.deadline = clock_.now() + opts_.reconcileTimeout;
+    // Handed out just before stopNow(): stopped from the start.
+    if (stopAll_) {
+      f.stopped = true;
+      stop.request_stop();
+    }
+    inFlight_.emplace(flight, std::move(f));
+  }
+  flightCv_.notify_all();  // the watchdog may have an earlier deadline to wait for
+  const ReconcileContext ctx{clock_, stop.get_token(), opts_.name, reconcileID, opts_.recorder};
   metrics_.activeWorkers->Increment();
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    const Result r = reconciler_->reconcile(req);
+    const Result r = reconciler_->reconcile(req, ctx);
     if (r.requeueAfter.count() > 0) {
       logger().debug("Reconcile done, requeueing after",
                      {{"requeueAfterMs", r.requeueAfter.count()}});
@@ -193,10 +291,58 @@ void Controller::processItem(const std::string& key) {
     metrics_.errors->Increment();
     metrics_.error->Increment();
   }
+  {
+    std::lock_guard l(flightMu_);
+    inFlight_.erase(flight);
+  }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
   metrics_.time->Observe(took.count());
   metrics_.activeWorkers->Decrement();
   queue_.done(key);
+}
+
+// --- sources -------------------------------------------------------------
+
+InformerSource::InformerSource(InformerBase& informer, MapFunc map)
+    : informer_(informer), map_(std::move(map)) {
+  if (!map_) throw std::invalid_argument("informer source: empty mapper");
+}
+
+void InformerSource::connect(Controller& c) {
+  informer_.addMetaHandler([&c, map = map_](const ObjectMeta& m) {
+    // Runs on the informer's thread: a throwing mapper must not end the watch.
+    try {
+      for (const auto& r : map(m)) c.enqueue(r);
+    } catch (const std::exception& e) {
+      logger().error("Mapping event to requests failed",
+                     {{"controller", c.name()},
+                      {"object", Request{m.namespace_, m.name}.key()},
+                      {"error", e.what()}});
+    }
+  });
+}
+
+void Channel::send(const Request& req) {
+  std::lock_guard l(mu_);
+  if (targets_.empty()) {
+    if (heldKeys_.insert(req.key()).second) held_.push_back(req);
+    return;
+  }
+  for (Controller* c : targets_) c->enqueue(req);
+}
+
+void Channel::connect(Controller& c) {
+  std::lock_guard l(mu_);
+  targets_.push_back(&c);
+  if (targets_.size() > 1) return;
+  for (const auto& r : held_) c.enqueue(r);
+  held_.clear();
+  heldKeys_.clear();
+}
+
+size_t Channel::held() const {
+  std::lock_guard l(mu_);
+  return held_.size();
 }
 
 // --- builder -------------------------------------------------------------
@@ -205,35 +351,38 @@ ControllerBuilder::ControllerBuilder(ControllerRegistry& registry, std::string n
     : registry_(registry), name_(std::move(name)) {}
 
 ControllerBuilder& ControllerBuilder::forResource(InformerBase& informer) {
-  watches_.push_back({&informer, [](const ObjectMeta& m) {
-                        return std::vector<Request>{{m.namespace_, m.name}};
-                      }});
-  return *this;
+  return watches(informer, [](const ObjectMeta& m) {
+    return std::vector<Request>{{m.namespace_, m.name}};
+  });
 }
 
 ControllerBuilder& ControllerBuilder::owns(InformerBase& informer, std::string ownerKind,
                                            const std::string& ownerApiVersion,
                                            bool ownerNamespaced) {
   std::string group(apiGroupOf(ownerApiVersion));
-  watches_.push_back(
-      {&informer, [kind = std::move(ownerKind), group = std::move(group),
-                   ownerNamespaced](const ObjectMeta& m) {
-         std::vector<Request> out;
-         for (const auto& ref : m.ownerReferences) {
-           if (!ref.controller) continue;  // only the controlling owner, as OnlyControllerOwner
-           if (ref.kind == kind && apiGroupOf(ref.apiVersion) == group) {
-             out.push_back({ownerNamespaced ? m.namespace_ : std::string(), ref.name});
-           }
-           break;  // at most one controller reference
-         }
-         return out;
-       }});
-  return *this;
+  return watches(informer, [kind = std::move(ownerKind), group = std::move(group),
+                            ownerNamespaced](const ObjectMeta& m) {
+    std::vector<Request> out;
+    for (const auto& ref : m.ownerReferences) {
+      if (!ref.controller) continue;  // only the controlling owner, as OnlyControllerOwner
+      if (ref.kind == kind && apiGroupOf(ref.apiVersion) == group) {
+        out.push_back({ownerNamespaced ? m.namespace_ : std::string(), ref.name});
+      }
+      break;  // at most one controller reference
+    }
+    return out;
+  });
 }
 
 ControllerBuilder& ControllerBuilder::watches(InformerBase& informer, MapFunc mapper) {
   if (!mapper) throw std::invalid_argument("controller " + name_ + ": watches() without mapper");
-  watches_.push_back({&informer, std::move(mapper)});
+  owned_.push_back(std::make_unique<InformerSource>(informer, std::move(mapper)));
+  sources_.push_back(owned_.back().get());
+  return *this;
+}
+
+ControllerBuilder& ControllerBuilder::watches(Source& source) {
+  sources_.push_back(&source);
   return *this;
 }
 
@@ -247,9 +396,19 @@ ControllerBuilder& ControllerBuilder::withQueueOptions(WorkQueueOptions q) {
   return *this;
 }
 
+ControllerBuilder& ControllerBuilder::withReconcileTimeout(std::chrono::milliseconds timeout) {
+  timeout_ = timeout;
+  return *this;
+}
+
+ControllerBuilder& ControllerBuilder::withRecorder(Recorder& recorder) {
+  recorder_ = &recorder;
+  return *this;
+}
+
 Controller& ControllerBuilder::complete(std::shared_ptr<Reconciler> reconciler) {
   if (completed_) throw std::logic_error("controller " + name_ + ": complete() called twice");
-  if (watches_.empty()) {
+  if (sources_.empty()) {
     throw std::logic_error("controller " + name_ +
                            ": nothing to watch (call forResource, owns or watches)");
   }
@@ -258,23 +417,14 @@ Controller& ControllerBuilder::complete(std::shared_ptr<Reconciler> reconciler) 
   o.maxConcurrentReconciles =
       maxConcurrent_ > 0 ? maxConcurrent_ : registry_.defaultMaxConcurrentReconciles();
   o.queue = queueOpts_;
+  o.reconcileTimeout = timeout_;
+  o.recorder = recorder_;
   Controller& c =
       registry_.addController(std::make_unique<Controller>(std::move(o), std::move(reconciler)));
   completed_ = true;
-  for (auto& w : watches_) {
-    w.informer->addMetaHandler([&c, map = std::move(w.map)](const ObjectMeta& m) {
-      // Runs on the informer's thread: a throwing mapper must not end the watch.
-      try {
-        for (const auto& r : map(m)) c.enqueue(r);
-      } catch (const std::exception& e) {
-        logger().error("Mapping event to requests failed",
-                       {{"controller", c.name()},
-                        {"object", Request{m.namespace_, m.name}.key()},
-                        {"error", e.what()}});
-      }
-    });
-  }
-  watches_.clear();
+  for (Source* s : sources_) s->connect(c);
+  sources_.clear();
+  owned_.clear();
   return c;
 }
 

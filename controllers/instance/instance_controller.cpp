@@ -58,7 +58,7 @@ class InstanceReconciler final : public kube::Reconciler {
         opts_(std::move(opts)),
         executor_(client, events, opts_.fieldManager) {}
 
-  kube::Result reconcile(const kube::Request& req) override {
+  kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext&) override {
     const std::string key = req.key();
     auto inst = s_.instances.store().get(req.namespace_, req.name);
     if (!inst) {

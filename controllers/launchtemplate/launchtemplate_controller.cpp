@@ -16,7 +16,7 @@ class LaunchTemplateReconciler final : public kube::Reconciler {
                            kube::Recorder& events, std::string fieldManager)
       : templates_(templates), executor_(client, events, std::move(fieldManager)) {}
 
-  kube::Result reconcile(const kube::Request& req) override {
+  kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext&) override {
     auto lt = templates_.store().get(req.namespace_, req.name);
     if (!lt) {
       executor_.statuses().forget(req.key());

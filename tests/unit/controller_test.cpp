@@ -19,9 +19,11 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <nlohmann/json.hpp>
 
+#include "runtime/events.h"
 #include "runtime/fake_clock.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "runtime/wait.h"
 
 namespace {
 
@@ -50,7 +52,7 @@ class FakeReconciler final : public kube::Reconciler {
   using Fn = std::function<Result(const Request&, int call)>;
   explicit FakeReconciler(Fn fn = nullptr) : fn_(std::move(fn)) {}
 
-  Result reconcile(const Request& req) override {
+  Result reconcile(const Request& req, const kube::ReconcileContext&) override {
     int n = 0;
     {
       std::lock_guard l(mu_);
@@ -94,12 +96,16 @@ std::string uniqueName(const std::string& base) {
 class ControllerTest : public ::testing::Test {
  protected:
   // Owned by the fixture, so that it outlives the thread running it.
-  kube::Controller* make(std::shared_ptr<kube::Reconciler> r, int workers = 1) {
+  kube::Controller* make(std::shared_ptr<kube::Reconciler> r, int workers = 1,
+                         std::chrono::milliseconds timeout = 0ms,
+                         kube::Recorder* recorder = nullptr) {
     kube::ControllerOptions o;
     o.name = name_;
     o.maxConcurrentReconciles = workers;
     o.queue.clock = &clock_;
     o.queue.baseDelay = 5ms;
+    o.reconcileTimeout = timeout;
+    o.recorder = recorder;
     controller_ = std::make_unique<kube::Controller>(std::move(o), std::move(r));
     return controller_.get();
   }
@@ -110,7 +116,12 @@ class ControllerTest : public ::testing::Test {
     thread_.request_stop();
     if (thread_.joinable()) thread_.join();
   }
-  void TearDown() override { stop(); }
+  void TearDown() override {
+    // Without drain: a test that failed half way must not hang on a
+    // reconcile still waiting for its stop token.
+    if (controller_) controller_->stopNow();
+    stop();
+  }
 
   kube::FakeClock clock_;
   std::string name_ = uniqueName("test");
@@ -144,6 +155,7 @@ TEST(ControllerOptions, Validated) {
   EXPECT_THROW(kube::Controller({"", 1, {}}, r), std::invalid_argument);
   EXPECT_THROW(kube::Controller({uniqueName("v"), 0, {}}, r), std::invalid_argument);
   EXPECT_THROW(kube::Controller({uniqueName("v"), 1, {}}, nullptr), std::invalid_argument);
+  EXPECT_THROW(kube::Controller({uniqueName("v"), 1, {}, -1ms}, r), std::invalid_argument);
 }
 
 TEST_F(ControllerTest, SuccessForgetsAndCounts) {
@@ -411,6 +423,186 @@ TEST_F(ControllerTest, LogLinesCarryControllerObjectAndReconcileID) {
   EXPECT_EQ(errorLine["reconcileID"], inside[0]["reconcileID"]);
 }
 
+// --- reconcile context ---------------------------------------------------------
+
+class RecordingRecorder final : public kube::Recorder {
+ public:
+  void event(const kube::ObjectRef& obj, kube::EventType type, const std::string& reason,
+             const std::string& message) override {
+    std::lock_guard l(mu_);
+    events_.push_back(obj.name + " " + std::string(kube::toString(type)) + " " + reason + " " +
+                      message);
+  }
+  std::vector<std::string> events() const {
+    std::lock_guard l(mu_);
+    return events_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> events_;
+};
+
+// Blocks on the context's clock (a FakeClock here) until its stop token is
+// requested, as a reconciler waiting for a slow step would; then gives up.
+Result waitForStop(const kube::ReconcileContext& ctx) {
+  kube::waitFor(ctx.clock, 24h, ctx.stop);
+  ctx.throwIfStopped();
+  return Result::done();
+}
+
+TEST(ReconcileContext, DefaultsAndHelpers) {
+  const kube::ReconcileContext none{};
+  EXPECT_EQ(&none.clock, &kube::SystemClock::instance());
+  EXPECT_FALSE(none.stopRequested());
+  EXPECT_NO_THROW(none.throwIfStopped());
+  EXPECT_NO_THROW(none.event({}, kube::EventType::Normal, "R", "m"));  // no recorder: nothing
+
+  kube::FakeClock clock;
+  std::stop_source stop;
+  RecordingRecorder rec;
+  const kube::ReconcileContext ctx{
+      .clock = clock, .stop = stop.get_token(), .controller = "c", .recorder = &rec};
+  kube::ObjectRef web;
+  web.name = "web";
+  ctx.event(web, kube::EventType::Warning, "Failed", "no capacity");
+  EXPECT_EQ(rec.events(), (std::vector<std::string>{"web Warning Failed no capacity"}));
+  stop.request_stop();
+  EXPECT_TRUE(ctx.stopRequested());
+  EXPECT_THROW(ctx.throwIfStopped(), kube::ReconcileCancelled);
+}
+
+TEST_F(ControllerTest, ContextCarriesClockNamesAndRecorder) {
+  RecordingRecorder events;
+  std::mutex mu;
+  std::vector<std::string> ids;
+  const kube::Clock* seenClock = nullptr;
+  std::string seenName;
+  bool stopped = true;
+  auto c = make(kube::reconcilerFunc([&](const Request& r, const kube::ReconcileContext& ctx) {
+                  std::lock_guard l(mu);
+                  seenClock = &ctx.clock;
+                  seenName = ctx.controller;
+                  stopped = ctx.stopRequested();
+                  ids.push_back(ctx.reconcileID);
+                  kube::ObjectRef ref;
+                  ref.name = r.name;
+                  ctx.event(ref, kube::EventType::Normal, "Seen", "reconciled");
+                  return Result::done();
+                }),
+                1, 0ms, &events);
+  c->enqueue({"ns", "a"});
+  run(*c);
+  ASSERT_TRUE(eventually([&] { return value(m_.success) == 1; }));
+  c->enqueue({"ns", "a"});
+  ASSERT_TRUE(eventually([&] { return value(m_.success) == 2; }));
+  std::lock_guard l(mu);
+  EXPECT_EQ(seenClock, &clock_);  // the queue's clock
+  EXPECT_EQ(seenName, name_);
+  EXPECT_FALSE(stopped);
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(ids[0].size(), 36u);
+  EXPECT_NE(ids[0], ids[1]);
+  EXPECT_EQ(events.events(),
+            (std::vector<std::string>{"a Normal Seen reconciled", "a Normal Seen reconciled"}));
+}
+
+TEST_F(ControllerTest, StopNowRequestsTheStopTokenOfReconcilesInFlight) {
+  std::atomic<bool> entered{false}, sawStop{false};
+  auto c = make(kube::reconcilerFunc([&](const Request&, const kube::ReconcileContext& ctx) {
+    entered = true;
+    kube::waitFor(ctx.clock, 24h, ctx.stop);
+    sawStop = ctx.stopRequested();
+    return Result::done();
+  }));
+  run(*c);
+  c->enqueue({"ns", "a"});
+  ASSERT_TRUE(eventually([&] { return entered.load(); }));
+  // The only thread waiting on the fake clock: the reconcile (the one worker is in it).
+  ASSERT_TRUE(clock_.waitForWaiters(1));
+  c->enqueue({"ns", "b"});
+  c->stopNow();  // as on a lost Lease
+  thread_.join();
+  EXPECT_TRUE(sawStop.load());
+  EXPECT_EQ(value(m_.success), 1);  // it returned normally, once its token was requested
+  // Nothing new started, and no simulated time had to pass.
+  EXPECT_EQ(histogramCount(m_.time), 1u);
+}
+
+TEST_F(ControllerTest, GracefulStopLeavesTheStopTokenAlone) {
+  std::atomic<bool> entered{false}, release{false}, sawStop{true};
+  auto c = make(kube::reconcilerFunc([&](const Request&, const kube::ReconcileContext& ctx) {
+    entered = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+    sawStop = ctx.stopRequested();
+    return Result::done();
+  }));
+  run(*c);
+  c->enqueue({"ns", "a"});
+  ASSERT_TRUE(eventually([&] { return entered.load(); }));
+  std::thread stopper([&] { stop(); });
+  settle();
+  release = true;
+  stopper.join();
+  EXPECT_FALSE(sawStop.load());  // drained: allowed to finish
+}
+
+TEST_F(ControllerTest, TimeoutRequestsTheStopTokenAndTheKeyIsRetried) {
+  std::atomic<int> calls{0};
+  auto c = make(kube::reconcilerFunc([&](const Request&, const kube::ReconcileContext& ctx) {
+                  if (++calls == 1) return waitForStop(ctx);  // throws once stopped
+                  return Result::done();
+                }),
+                1, 30s);
+  run(*c);
+  c->enqueue({"ns", "slow"});
+  // Once the reconcile is in flight (its deadline fixed), the watchdog and the
+  // reconcile both wait on the fake clock. (An idle worker waits on it too,
+  // in the queue's get(): hence the first wait.)
+  ASSERT_TRUE(eventually([&] { return calls == 1; }));
+  ASSERT_TRUE(clock_.waitForWaiters(2));
+  clock_.advance(30s - 1ms);
+  // Both woke, looked at the time and went back to waiting: not yet.
+  ASSERT_TRUE(clock_.waitForWaiters(2));
+  EXPECT_EQ(value(m_.errors), 0);
+  clock_.advance(1ms);
+  ASSERT_TRUE(eventually([&] { return value(m_.errors) == 1; }));  // ReconcileCancelled
+  ASSERT_TRUE(eventually([&] { return c->queue().numRequeues("ns/slow") == 1; }));
+  clock_.advance(5ms);  // the key's backoff
+  c->queue().poke();
+  ASSERT_TRUE(eventually([&] { return value(m_.success) == 1; }));
+  EXPECT_EQ(calls.load(), 2);
+}
+
+TEST_F(ControllerTest, TimeoutCountsFromEachReconcilesStart) {
+  std::atomic<int> calls{0};
+  std::atomic<bool> stoppedEarly{false};
+  auto c = make(kube::reconcilerFunc([&](const Request&, const kube::ReconcileContext& ctx) {
+                  ++calls;
+                  // Waits 20 s of a 30 s budget: never timed out.
+                  kube::waitFor(ctx.clock, 20s, ctx.stop);
+                  if (ctx.stopRequested()) stoppedEarly = true;
+                  return Result::done();
+                }),
+                1, 30s);
+  run(*c);
+  c->enqueue({"ns", "a"});
+  ASSERT_TRUE(eventually([&] { return calls == 1; }));
+  ASSERT_TRUE(clock_.waitForWaiters(2));
+  clock_.advance(20s);
+  ASSERT_TRUE(eventually([&] { return value(m_.success) == 1; }));
+  c->enqueue({"ns", "a"});  // starts at +20 s: its deadline is +50 s, not +30 s
+  ASSERT_TRUE(eventually([&] { return calls == 2; }));
+  ASSERT_TRUE(clock_.waitForWaiters(2));
+  clock_.advance(15s);  // +35 s
+  ASSERT_TRUE(clock_.waitForWaiters(2));
+  EXPECT_FALSE(stoppedEarly.load());
+  clock_.advance(5s);
+  ASSERT_TRUE(eventually([&] { return value(m_.success) == 2; }));
+  EXPECT_FALSE(stoppedEarly.load());
+  EXPECT_EQ(value(m_.errors), 0);
+}
+
 // --- builder -----------------------------------------------------------------
 
 class FakeInformer final : public kube::InformerBase {
@@ -555,6 +747,98 @@ TEST(ControllerBuilder, Misuse) {
   b.forResource(inf).complete(std::make_shared<FakeReconciler>());
   EXPECT_THROW(b.complete(std::make_shared<FakeReconciler>()), std::logic_error);
   EXPECT_THROW(kube::ControllerBuilder(reg, "x").watches(inf, nullptr), std::invalid_argument);
+}
+
+// --- sources -------------------------------------------------------------------
+
+TEST(Channel, HoldsKeysUntilAControllerIsConnected) {
+  FakeRegistry reg;
+  kube::Channel ch;
+  ch.send({"ns", "a"});
+  ch.send({"ns", "a"});  // held once
+  ch.send({"", "b"});
+  EXPECT_EQ(ch.held(), 2u);
+  kube::Controller& c = kube::ControllerBuilder(reg, uniqueName("channel"))
+                            .watches(ch)  // a channel alone is enough to build on
+                            .complete(std::make_shared<FakeReconciler>());
+  EXPECT_EQ(ch.held(), 0u);
+  EXPECT_EQ(queued(c), (std::set<std::string>{"ns/a", "b"}));
+  ch.send({"ns", "c"});
+  EXPECT_EQ(queued(c), (std::set<std::string>{"ns/c"}));
+}
+
+TEST(Channel, SendsReachEveryConnectedController) {
+  FakeRegistry reg;
+  kube::Channel ch;
+  ch.send({"ns", "early"});
+  kube::Controller& first = kube::ControllerBuilder(reg, uniqueName("first"))
+                                .watches(ch)
+                                .complete(std::make_shared<FakeReconciler>());
+  kube::Controller& second = kube::ControllerBuilder(reg, uniqueName("second"))
+                                 .watches(ch)
+                                 .complete(std::make_shared<FakeReconciler>());
+  ch.send({"ns", "late"});
+  EXPECT_EQ(queued(first), (std::set<std::string>{"ns/early", "ns/late"}));
+  EXPECT_EQ(queued(second), (std::set<std::string>{"ns/late"}));
+}
+
+TEST(Channel, SendersOnManyThreadsLoseNothing) {
+  FakeRegistry reg;
+  kube::Channel ch;
+  std::vector<std::jthread> senders;
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back([&ch, t] {
+      for (int i = 0; i < 200; ++i) ch.send({"ns", std::to_string(t * 1000 + i)});
+    });
+  }
+  // Connected while the senders run: every key is held or delivered.
+  kube::Controller& c = kube::ControllerBuilder(reg, uniqueName("threads"))
+                            .watches(ch)
+                            .complete(std::make_shared<FakeReconciler>());
+  senders.clear();
+  EXPECT_EQ(queued(c).size(), 800u);
+}
+
+TEST_F(ControllerTest, ChannelKeysAreReconciled) {
+  FakeRegistry reg;
+  FakeInformer inf;
+  kube::Channel health;
+  auto rec = std::make_shared<FakeReconciler>();
+  health.send({"ns", "lb-1"});  // before the controller starts, as a prober's first result
+  kube::WorkQueueOptions q;
+  q.clock = &clock_;
+  kube::Controller& c = kube::ControllerBuilder(reg, name_)
+                            .forResource(inf)
+                            .watches(health)
+                            .withQueueOptions(q)
+                            .withMaxConcurrentReconciles(1)
+                            .complete(rec);
+  run(c);
+  ASSERT_TRUE(eventually([&] { return rec->calls("ns/lb-1") == 1; }));
+  health.send({"ns", "lb-2"});
+  inf.emit(meta("ns", "lb-3"));
+  ASSERT_TRUE(eventually([&] { return rec->calls("ns/lb-2") == 1 && rec->calls("ns/lb-3") == 1; }));
+  stop();
+}
+
+// A source of the test's own: connected once per controller, at complete().
+class CountingSource final : public kube::Source {
+ public:
+  void connect(kube::Controller& c) override { connected.push_back(c.name()); }
+  std::vector<std::string> connected;
+};
+
+TEST(ControllerBuilder, ConnectsSourcesAtComplete) {
+  FakeRegistry reg;
+  CountingSource src;
+  const std::string name = uniqueName("custom");
+  kube::ControllerBuilder b(reg, name);
+  b.watches(src).withReconcileTimeout(5s);
+  EXPECT_TRUE(src.connected.empty());
+  b.complete(std::make_shared<FakeReconciler>());
+  EXPECT_EQ(src.connected, std::vector<std::string>{name});
+  FakeInformer inf;
+  EXPECT_THROW(kube::InformerSource(inf, nullptr), std::invalid_argument);
 }
 
 }  // namespace

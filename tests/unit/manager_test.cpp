@@ -20,6 +20,7 @@
 #include "runtime/errors.h"
 #include "runtime/leader_election.h"
 #include "runtime/object.h"
+#include "runtime/wait.h"
 
 namespace {
 
@@ -298,6 +299,31 @@ TEST(Manager, LosingTheLeaseStopsControllersAndFailsRun) {
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(*counting.calls, 1);
   EXPECT_EQ(leases->holder(), "someone-else");
+}
+
+TEST(Manager, LosingTheLeaseRequestsTheStopTokenOfReconcilesInFlight) {
+  auto leases = std::make_shared<MemLeases>();
+  kube::Manager mgr(unreachable(), leOptions(leases));
+  std::atomic<bool> entered{false}, sawStop{false};
+  kube::Controller& c = mgr.addController(std::make_unique<kube::Controller>(
+      kube::ControllerOptions{uniqueName("cut"), 1, {}},
+      kube::reconcilerFunc([&](const kube::Request&, const kube::ReconcileContext& ctx) {
+        entered = true;
+        // A slow step that waits by the context: far longer than the test.
+        kube::waitFor(ctx.clock, 1h, ctx.stop);
+        sawStop = ctx.stopRequested();
+        return kube::Result::done();
+      })));
+  c.enqueue({"ns", "a"});
+  std::stop_source stop;
+  auto done = std::async(std::launch::async, [&] { return mgr.run(stop.get_token()); });
+  ASSERT_TRUE(eventually([&] { return entered.load(); }));
+  leases->steal();
+  ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
+  const kube::RunResult res = done.get();
+  EXPECT_EQ(res.error, "leader election lost");
+  EXPECT_FALSE(res.threadsLeftRunning);  // the reconcile returned: nothing abandoned
+  EXPECT_TRUE(sawStop.load());
 }
 
 TEST(Manager, StopWhileLeadingDrainsAndReleasesTheLease) {
