@@ -5,13 +5,11 @@
 // errors (bad kubeconfig, unreachable server, busy port) and when the manager
 // fails (leader election lost, a controller failed); 2 for usage errors.
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -22,6 +20,7 @@
 #include "controllers/common/instance_type_catalog.h"
 #include "controllers/instance/instance_controller.h"
 #include "controllers/launchtemplate/launchtemplate_controller.h"
+#include "controllers/webhook/cert_keeper.h"
 #include "controllers/webhook/certs.h"
 #include "controllers/webhook/server.h"
 #include "runtime/client.h"
@@ -104,67 +103,6 @@ void validateBindFlag(const std::string& value, const std::string& flag) {
   if (value != "0") kube::parseBindAddress(value, flag);
 }
 
-// The self-signed certificates in use, replaced when renewed.
-class SelfSignedState {
- public:
-  void set(kubec2::webhook::SelfSignedCerts c) {
-    std::lock_guard lock(mu_);
-    certs_ = std::move(c);
-  }
-  kubec2::webhook::SelfSignedCerts get() const {
-    std::lock_guard lock(mu_);
-    return certs_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  kubec2::webhook::SelfSignedCerts certs_;
-};
-
-// Keeps the Secret's certificates fresh and their CA in the webhook
-// configurations, which may be applied after the operator starts (Helm
-// hooks, GitOps ordering) or have their caBundle reset by a re-apply:
-// checked every minute, retried with backoff on errors.
-std::unique_ptr<kube::Runnable> makeCertKeeper(kube::Client& client,
-                                               std::shared_ptr<SelfSignedState> state,
-                                               std::string ns, const Flags& f) {
-  return kube::makeRunnable(
-      "webhook-certificates",
-      [&client, state, ns, name = f.webhookSecretName, hosts = splitList(f.webhookHosts),
-       config = f.webhookConfigurationName,
-       period = std::chrono::seconds(f.webhookCaSyncSeconds)](std::stop_token stop) {
-        std::mutex m;
-        std::condition_variable_any cv;
-        auto backoff = std::chrono::seconds(1);
-        int lastFound = -1;
-        while (!stop.stop_requested()) {
-          auto wait = period;
-          try {
-            state->set(kubec2::webhook::ensureCertSecret(client, ns, name, hosts,
-                                                         std::chrono::system_clock::now()));
-            const int found = kubec2::webhook::injectCaBundle(client, config, state->get().caPem);
-            if (found != lastFound && found < 2) {
-              kube::log::warn(
-                  "Webhook configurations missing: the API server calls the webhook "
-                  "only once both exist",
-                  {{"name", config}, {"found", found}});
-            }
-            lastFound = found;
-            // Until both exist, look again soon.
-            if (found < 2) wait = std::min(period, std::chrono::seconds(5));
-            backoff = std::chrono::seconds(1);
-          } catch (const std::exception& e) {
-            kube::log::error("Keeping the webhook certificates", {{"error", e.what()}});
-            wait = backoff;
-            backoff = std::min(backoff * 2, std::chrono::seconds(60));
-          }
-          std::unique_lock lock(m);
-          cv.wait_for(lock, stop, wait, [] { return false; });
-        }
-      },
-      /*needsLeaderElection=*/false);
-}
-
 int runOperator(const Flags& f) {
   kube::globalInit();
 
@@ -214,9 +152,9 @@ int runOperator(const Flags& f) {
 
   // --- Admission webhook ------------------------------------------------
   // Serves in every replica (the API server calls whichever it reaches).
-  std::unique_ptr<kubec2::webhook::Server> webhook;
   if (f.webhookBindAddress != "0") {
-    kubec2::webhook::Server::CertProvider certs;
+    kubec2::webhook::ServerOptions so;
+    so.bindAddress = f.webhookBindAddress;
     if (f.webhookCertSource == "files") {
       auto files = std::make_shared<kubec2::webhook::CertFiles>(f.webhookCertDir);
       try {
@@ -224,33 +162,33 @@ int runOperator(const Flags& f) {
       } catch (const std::exception& e) {
         return fail(kExitConfig, std::string("--webhook-cert-dir: ") + e.what());
       }
-      certs = [files] { return files->current(); };
+      so.certs = [files] { return files->current(); };
     } else {
-      const std::string ns =
+      kubec2::webhook::CertKeeperOptions ko;
+      ko.secretNamespace =
           f.webhookSecretNamespace.empty() ? cfg.defaultNamespace : f.webhookSecretNamespace;
-      if (ns.empty()) {
+      if (ko.secretNamespace.empty()) {
         return fail(kExitConfig,
                     "--webhook-secret-namespace is needed outside a pod (no namespace in the "
                     "kubeconfig context)");
       }
-      auto state = std::make_shared<SelfSignedState>();
+      ko.secretName = f.webhookSecretName;
+      ko.hosts = splitList(f.webhookHosts);
+      ko.configurationName = f.webhookConfigurationName;
+      ko.period = std::chrono::seconds(f.webhookCaSyncSeconds);
+      auto keeper = std::make_shared<kubec2::webhook::CertKeeper>(mgr->client(), ko);
       try {
-        state->set(kubec2::webhook::ensureCertSecret(mgr->client(), ns, f.webhookSecretName,
-                                                     splitList(f.webhookHosts),
-                                                     std::chrono::system_clock::now()));
+        keeper->load();
       } catch (const std::exception& e) {
-        return fail(kExitConfig, "webhook certificates in Secret " + ns + "/" +
-                                     f.webhookSecretName + ": " + e.what());
+        return fail(kExitConfig, "webhook certificates in Secret " + ko.secretNamespace + "/" +
+                                     ko.secretName + ": " + e.what());
       }
-      certs = [state] { return state->get().serving; };
-      mgr->add(makeCertKeeper(mgr->client(), state, ns, f));
+      so.certs = [keeper] { return keeper->serving(); };
+      mgr->add(kubec2::webhook::makeCertKeeperRunnable(keeper));
     }
-    webhook = std::make_unique<kubec2::webhook::Server>(f.webhookBindAddress, certs);
-    try {
-      webhook->start();
-    } catch (const std::exception& e) {
-      return fail(kExitConfig, e.what());
-    }
+    // Binds when the manager runs: a busy port fails run() with
+    // "--webhook-bind-address ADDR: cannot listen: ...".
+    mgr->add(std::make_unique<kubec2::webhook::ServerRunnable>(std::move(so)));
   }
 
   // --- Controllers -------------------------------------------------------
@@ -269,7 +207,6 @@ int runOperator(const Flags& f) {
   // -----------------------------------------------------------------------
 
   const kube::RunResult res = mgr->run(kube::installSignalHandlers().get_token());
-  if (webhook) webhook->stop();
   if (res.threadsLeftRunning) {
     // Threads still use the manager: leave without destroying anything.
     spdlog::default_logger_raw()->flush();
@@ -278,7 +215,9 @@ int runOperator(const Flags& f) {
   }
   if (!res.ok) {
     kube::log::error("Manager exited with an error", {{"error", res.error}});
-    return 1;
+    // And one plain line, as for start-up errors: a runnable that fails at
+    // once (the webhook's port is busy) is a start-up error to the user.
+    return fail(kExitConfig, res.error);
   }
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "controllers/webhook/admission.h"
 #include "controllers/webhook/metrics.h"
 #include "runtime/log.h"
+#include "runtime/wait.h"
 
 namespace kubec2::webhook {
 namespace {
@@ -43,15 +44,13 @@ std::optional<std::string> readBody(const http::http_request& req, size_t limit)
 }  // namespace
 
 struct Server::Impl {
-  std::string address;
-  CertProvider certs;
+  ServerOptions opts;
   std::unique_ptr<http_listener> listener;
 };
 
-Server::Server(const std::string& bindAddress, CertProvider certs)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->address = bindAddress;
-  impl_->certs = std::move(certs);
+Server::Server(ServerOptions opts) : impl_(std::make_unique<Impl>()) {
+  if (!opts.certs) throw std::invalid_argument("webhook server: no certificate provider");
+  impl_->opts = std::move(opts);
 }
 
 Server::~Server() {
@@ -59,16 +58,17 @@ Server::~Server() {
 }
 
 void Server::start() {
-  const auto colon = impl_->address.rfind(':');
+  const std::string& address = impl_->opts.bindAddress;
+  const auto colon = address.rfind(':');
   if (colon == std::string::npos)
-    throw std::runtime_error("--webhook-bind-address " + impl_->address + ": want host:port");
-  std::string host = impl_->address.substr(0, colon);
+    throw std::runtime_error("--webhook-bind-address " + address + ": want host:port");
+  std::string host = address.substr(0, colon);
   if (host.empty()) host = "0.0.0.0";
-  const std::string uri = "https://" + host + ":" + impl_->address.substr(colon + 1) + "/";
+  const std::string uri = "https://" + host + ":" + address.substr(colon + 1) + "/";
 
   http_listener_config cfg;
   cfg.set_timeout(utility::seconds(10));
-  CertProvider certs = impl_->certs;
+  CertProvider certs = impl_->opts.certs;
   cfg.set_ssl_context_callback([certs](boost::asio::ssl::context& ctx) {
     try {
       const ServingCert c = certs();
@@ -85,7 +85,7 @@ void Server::start() {
   try {
     impl_->listener = std::make_unique<http_listener>(utility::conversions::to_string_t(uri), cfg);
   } catch (const std::exception& e) {
-    throw std::runtime_error("--webhook-bind-address " + impl_->address + ": " + e.what());
+    throw std::runtime_error("--webhook-bind-address " + address + ": " + e.what());
   }
   impl_->listener->support([](http::http_request req) {
     const std::string path = req.relative_uri().path();
@@ -146,8 +146,7 @@ void Server::start() {
     impl_->listener->open().wait();
   } catch (const std::exception& e) {
     impl_->listener.reset();
-    throw std::runtime_error("--webhook-bind-address " + impl_->address +
-                             ": cannot listen: " + e.what());
+    throw std::runtime_error("--webhook-bind-address " + address + ": cannot listen: " + e.what());
   }
   kube::log::info("Serving the admission webhook", {{"address", uri}});
 }
@@ -160,6 +159,14 @@ void Server::stop() {
     kube::log::warn("Stopping the webhook server", {{"error", e.what()}});
   }
   impl_->listener.reset();
+}
+
+ServerRunnable::ServerRunnable(ServerOptions opts) : server_(std::move(opts)) {}
+
+void ServerRunnable::start(std::stop_token stop) {
+  server_.start();
+  kube::waitForStop(stop);
+  server_.stop();
 }
 
 }  // namespace kubec2::webhook

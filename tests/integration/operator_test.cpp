@@ -170,6 +170,35 @@ TEST_F(OperatorBinary, UnknownFlagIsAUsageError) {
   EXPECT_NE(out.find("no-such-flag"), std::string::npos) << out;
 }
 
+TEST_F(OperatorBinary, BusyWebhookPortFailsStartUpNamingTheFlag) {
+  Client client(admin);
+  const std::string ns = createNamespace(client, "busy-webhook");
+  // Someone else listens on the webhook's port.
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(s, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  ChildProcess op(
+      {KUBEC2_OPERATOR_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(),
+       "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--webhook-bind-address",
+       address, "--webhook-hosts", "127.0.0.1", "--webhook-secret-namespace", ns,
+       "--webhook-configuration-name", "busy-webhook-test"},
+      dir + "/busy-webhook.log");
+  const auto code = op.wait(60s);
+  ::close(s);
+  ASSERT_TRUE(code.has_value()) << "the operator hangs on a busy webhook port\n" << op.output();
+  EXPECT_EQ(*code, 1) << op.output();
+  EXPECT_NE(op.output().find("kubec2-operator: webhook-server: --webhook-bind-address " + address +
+                             ": cannot listen"),
+            std::string::npos)
+      << op.output();
+}
+
 TEST_F(OperatorBinary, BecomesReadyLeadsServesMetricsAndReleasesTheLeaseOnSigterm) {
   RestClient client(admin);
   const std::string ns = createNamespace(client, "operator");
