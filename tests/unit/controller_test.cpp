@@ -112,6 +112,16 @@ class ControllerTest : public ::testing::Test {
   void run(kube::Controller& c) {
     thread_ = std::jthread([&c](std::stop_token st) { c.start(st); });
   }
+  // Runs `c` with a reconcile timeout, queues `key` and returns once its
+  // first reconcile (counted by `calls`) is in flight, its deadline fixed,
+  // and both it and the watchdog wait on the fake clock. (An idle worker
+  // waits on the clock too, in the queue's get(): hence waiting for the call.)
+  void runUntilWaiting(kube::Controller& c, const Request& key, const std::atomic<int>& calls) {
+    run(c);
+    c.enqueue(key);
+    ASSERT_TRUE(eventually([&] { return calls == 1; }));
+    ASSERT_TRUE(clock_.waitForWaiters(2));
+  }
   void stop() {
     thread_.request_stop();
     if (thread_.joinable()) thread_.join();
@@ -554,13 +564,7 @@ TEST_F(ControllerTest, TimeoutRequestsTheStopTokenAndTheKeyIsRetried) {
                   return Result::done();
                 }),
                 1, 30s);
-  run(*c);
-  c->enqueue({"ns", "slow"});
-  // Once the reconcile is in flight (its deadline fixed), the watchdog and the
-  // reconcile both wait on the fake clock. (An idle worker waits on it too,
-  // in the queue's get(): hence the first wait.)
-  ASSERT_TRUE(eventually([&] { return calls == 1; }));
-  ASSERT_TRUE(clock_.waitForWaiters(2));
+  runUntilWaiting(*c, {"ns", "slow"}, calls);
   clock_.advance(30s - 1ms);
   // Both woke, looked at the time and went back to waiting: not yet.
   ASSERT_TRUE(clock_.waitForWaiters(2));
@@ -585,10 +589,7 @@ TEST_F(ControllerTest, TimeoutCountsFromEachReconcilesStart) {
                   return Result::done();
                 }),
                 1, 30s);
-  run(*c);
-  c->enqueue({"ns", "a"});
-  ASSERT_TRUE(eventually([&] { return calls == 1; }));
-  ASSERT_TRUE(clock_.waitForWaiters(2));
+  runUntilWaiting(*c, {"ns", "a"}, calls);
   clock_.advance(20s);
   ASSERT_TRUE(eventually([&] { return value(m_.success) == 1; }));
   c->enqueue({"ns", "a"});  // starts at +20 s: its deadline is +50 s, not +30 s

@@ -26,29 +26,35 @@ using kube::Next;
 
 // --- wait ------------------------------------------------------------------------
 
-TEST(Wait, ReturnsTrueOnceTheClockReachesTheDeadline) {
-  kube::FakeClock clock;
-  std::stop_source stop;
-  std::atomic<int> result{-1};
-  std::jthread t([&] { result = kube::waitFor(clock, 10s, stop.get_token()) ? 1 : 0; });
-  ASSERT_TRUE(clock.waitForWaiters(1));
-  clock.advance(10s - 1ns);
-  ASSERT_TRUE(clock.waitForWaiters(1));  // woke, looked, waits again
-  EXPECT_EQ(result.load(), -1);
-  clock.advance(1ns);
-  t.join();
-  EXPECT_EQ(result.load(), 1);
+// One waitFor(d) on a thread; result: -1 while waiting, then 1 (time passed)
+// or 0 (stopped).
+class WaitTest : public ::testing::Test {
+ protected:
+  void startWaiting(kube::Clock::duration d) {
+    thread_ = std::jthread([this, d] { result_ = kube::waitFor(clock_, d, stop_.get_token()); });
+    ASSERT_TRUE(clock_.waitForWaiters(1));
+  }
+  kube::FakeClock clock_;
+  std::stop_source stop_;
+  std::atomic<int> result_{-1};
+  std::jthread thread_;
+};
+
+TEST_F(WaitTest, ReturnsTrueOnceTheClockReachesTheDeadline) {
+  startWaiting(10s);
+  clock_.advance(10s - 1ns);
+  ASSERT_TRUE(clock_.waitForWaiters(1));  // woke, looked, waits again
+  EXPECT_EQ(result_.load(), -1);
+  clock_.advance(1ns);
+  thread_.join();
+  EXPECT_EQ(result_.load(), 1);
 }
 
-TEST(Wait, StopEndsTheWaitAtOnce) {
-  kube::FakeClock clock;
-  std::stop_source stop;
-  std::atomic<int> result{-1};
-  std::jthread t([&] { result = kube::waitFor(clock, 1h, stop.get_token()) ? 1 : 0; });
-  ASSERT_TRUE(clock.waitForWaiters(1));
-  stop.request_stop();
-  t.join();  // no time passed
-  EXPECT_EQ(result.load(), 0);
+TEST_F(WaitTest, StopEndsTheWaitAtOnce) {
+  startWaiting(1h);
+  stop_.request_stop();
+  thread_.join();  // no time passed
+  EXPECT_EQ(result_.load(), 0);
 }
 
 TEST(Wait, AlreadyStoppedOrAlreadyDue) {
@@ -110,6 +116,17 @@ kube::PeriodicOptions options(const kube::FakeClock& clock) {
   return o;
 }
 
+// Counts its calls and always asks for the period again.
+std::unique_ptr<kube::Runnable> ticker(Calls& calls, const kube::PeriodicOptions& o) {
+  return kube::makePeriodicRunnable(
+      "tick",
+      [&calls](const std::stop_token&) {
+        calls.record();
+        return Next::period();
+      },
+      o);
+}
+
 // Runs `r` on a thread; joined (after a stop request) when destroyed.
 struct Running {
   explicit Running(kube::Runnable& r) : thread([&r](std::stop_token st) { r.start(st); }) {}
@@ -131,13 +148,7 @@ void expectCallAfter(kube::FakeClock& clock, Calls& calls, int n, kube::Clock::d
 TEST(PeriodicRunnable, RunsAtOnceThenEveryPeriod) {
   kube::FakeClock clock;
   Calls calls;
-  auto r = kube::makePeriodicRunnable(
-      "tick",
-      [&](const std::stop_token&) {
-        calls.record();
-        return Next::period();
-      },
-      options(clock));
+  auto r = ticker(calls, options(clock));
   EXPECT_EQ(r->name(), "tick");
   EXPECT_TRUE(r->needsLeaderElection());
   Running run(*r);
@@ -207,13 +218,7 @@ TEST(PeriodicRunnable, FailuresBackOffAreLoggedAndResetOnSuccess) {
 TEST(PeriodicRunnable, StopDuringTheWaitReturnsAtOnce) {
   kube::FakeClock clock;
   Calls calls;
-  auto r = kube::makePeriodicRunnable(
-      "tick",
-      [&](const std::stop_token&) {
-        calls.record();
-        return Next::period();
-      },
-      options(clock));
+  auto r = ticker(calls, options(clock));
   Running run(*r);
   ASSERT_TRUE(calls.waitFor(1));
   ASSERT_TRUE(clock.waitForWaiters(1));
@@ -253,13 +258,7 @@ TEST(PeriodicRunnable, JitterStretchesThePeriodWithinItsBound) {
   auto o = options(clock);
   o.period = 10s;
   o.jitter = 0.5;  // each wait in [10 s, 15 s)
-  auto r = kube::makePeriodicRunnable(
-      "jittered",
-      [&](const std::stop_token&) {
-        calls.record();
-        return Next::period();
-      },
-      o);
+  auto r = ticker(calls, o);
   Running run(*r);
   ASSERT_TRUE(calls.waitFor(1));
   for (int n = 2; n <= 6; ++n) {
