@@ -1,5 +1,7 @@
 #include "runtime/controller.h"
 
+#include "runtime/errors.h"
+
 #include <array>
 #include <cstdio>
 #include <random>
@@ -278,6 +280,18 @@ void Controller::processItem(const std::string& key) {
     // slow down the reconcile the next change to the object triggers.
     logger().error("Reconciler error", {{"error", e.what()}, {"terminal", true}});
     queue_.forget(key);
+    metrics_.errors->Increment();
+    metrics_.error->Increment();
+  } catch (const ApiError& e) {
+    logger().error("Reconciler error", {{"error", e.what()}});
+    // The API server said when to come back (429, or a 5xx with
+    // Retry-After): sooner would only be refused again.
+    if (e.status().retryAfter) {
+      queue_.addAfter(key, std::max<Clock::duration>(*e.status().retryAfter,
+                                                     std::chrono::milliseconds(1)));
+    } else {
+      queue_.addRateLimited(key);
+    }
     metrics_.errors->Increment();
     metrics_.error->Increment();
   } catch (const std::exception& e) {

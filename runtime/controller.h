@@ -10,7 +10,9 @@
 //  - Result::after(d): forgotten, then re-added after d;
 //  - Result::requeueNow(): re-added with the key's rate-limited backoff;
 //  - any exception: logged, counted (result="error" and
-//    controller_runtime_reconcile_errors_total), re-added with backoff;
+//    controller_runtime_reconcile_errors_total), re-added with backoff; an
+//    ApiError carrying Retry-After (429 Too Many Requests) is re-added after
+//    that long instead, as the server asked;
 //  - TerminalError: logged and counted as an error, but not retried (the
 //    key's backoff is forgotten too, so the next event reconciles at once).
 #pragma once

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -12,6 +11,8 @@
 #include <thread>
 
 #include <spdlog/spdlog.h>
+
+#include "runtime/wait.h"
 
 namespace kube {
 namespace {
@@ -177,14 +178,6 @@ void setFailure(HttpResponse& r, const std::string& method, const std::string& u
   }
   r.failureMessage = method + " " + url + ": " + curl_easy_strerror(c) +
                      (detail.empty() ? "" : " (" + detail + ")");
-}
-
-// Waits `d` or until `stop`; false when stopped.
-bool waitFor(std::stop_token stop, std::chrono::milliseconds d) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  return !cv.wait_for(lock, stop, d, [] { return false; }) && !stop.stop_requested();
 }
 
 }  // namespace
@@ -393,7 +386,8 @@ struct HttpTransport::Impl {
           static_cast<long>(static_cast<double>(wait.count()) * jitter(rng)));
       spdlog::debug("{} retrying {} {} after {} ms (attempt {}, status {})", opts.logName,
                     req.method, req.path, wait.count(), attempt + 1, r.status);
-      if (!(opts.sleep ? opts.sleep(stop, wait) : waitFor(stop, wait))) return r;
+      if (!(opts.sleep ? opts.sleep(stop, wait) : waitFor(SystemClock::instance(), wait, stop)))
+        return r;
     }
   }
 

@@ -1,10 +1,9 @@
 #include "runtime/optional_api.h"
 
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "runtime/log.h"
+#include "runtime/wait.h"
 
 namespace kube {
 
@@ -31,12 +30,7 @@ std::unique_ptr<Runnable> OptionalApi::runnable(std::shared_ptr<OptionalApi> api
 }
 
 void OptionalApi::run(std::stop_token stop) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  auto wait = [&](std::chrono::milliseconds d) {
-    std::unique_lock lock(m);
-    cv.wait_for(lock, stop, d, [] { return false; });
-  };
+  auto wait = [&](std::chrono::milliseconds d) { waitFor(*opts_.clock, d, stop); };
   bool loggedMissing = false;
   while (!stop.stop_requested()) {
     bool served = true;

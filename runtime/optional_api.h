@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "runtime/client.h"
+#include "runtime/clock.h"
 #include "runtime/informer.h"
 #include "runtime/manager.h"
 
@@ -35,6 +36,7 @@ class OptionalApi {
     std::string namespace_;                          // the informers'; empty: all
     std::chrono::milliseconds retryPeriod{2000};     // after a failed discovery
     std::chrono::milliseconds missingPeriod{30000};  // while not installed
+    const Clock* clock = &SystemClock::instance();   // of the waits between asks
   };
 
   // `client` must outlive this object.

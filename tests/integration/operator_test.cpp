@@ -171,7 +171,7 @@ TEST_F(OperatorBinary, UnknownFlagIsAUsageError) {
 }
 
 TEST_F(OperatorBinary, BusyWebhookPortFailsStartUpNamingTheFlag) {
-  Client client(admin);
+  RestClient client(admin);
   const std::string ns = createNamespace(client, "busy-webhook");
   // Someone else listens on the webhook's port.
   const int s = ::socket(AF_INET, SOCK_STREAM, 0);

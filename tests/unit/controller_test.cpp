@@ -272,6 +272,26 @@ TEST_F(ControllerTest, RequeueAfterIsHonoured) {
   EXPECT_EQ(c->queue().numRequeues("ns/a"), 0);  // requeue-after is not a failure
 }
 
+TEST_F(ControllerTest, RetryAfterFromTheServerIsHonoured) {
+  auto rec = std::make_shared<FakeReconciler>([](const Request&, int call) -> Result {
+    if (call == 1)
+      throw kube::ApiError(kube::Status{429, "TooManyRequests", "slow down", {}, 3s});
+    return Result::done();
+  });
+  auto c = make(rec);
+  run(*c);
+  c->enqueue({"ns", "a"});
+  ASSERT_TRUE(eventually([&] { return value(m_.errors) == 1; }));
+  clock_.advance(2s);  // far past the 5 ms backoff, short of Retry-After
+  c->queue().poke();
+  settle();
+  EXPECT_EQ(rec->calls("ns/a"), 1);
+  clock_.advance(1s);
+  c->queue().poke();
+  ASSERT_TRUE(eventually([&] { return rec->calls("ns/a") == 2; }));
+  EXPECT_TRUE(eventually([&] { return value(m_.success) == 1; }));
+}
+
 TEST_F(ControllerTest, RequeueNowUsesRateLimitedBackoff) {
   auto rec = std::make_shared<FakeReconciler>(
       [](const Request&, int call) { return call == 1 ? Result::requeueNow() : Result::done(); });

@@ -1,5 +1,7 @@
 #include "tools/kubevirt-sim/simulator.h"
 
+#include "runtime/wait.h"
+
 #include <algorithm>
 #include <condition_variable>
 #include <stdexcept>
@@ -138,14 +140,7 @@ std::unique_ptr<kube::Runnable> Simulator::nodeHeartbeat() {
   return kube::makeRunnable(
       "node-heartbeat",
       [this](std::stop_token stop) {
-        std::mutex m;
-        std::condition_variable_any cv;
-        while (!stop.stop_requested()) {
-          {
-            std::unique_lock l(m);
-            cv.wait_for(l, stop, opts_.nodeHeartbeat, [] { return false; });
-          }
-          if (stop.stop_requested()) break;
+        while (kube::waitFor(kube::SystemClock::instance(), opts_.nodeHeartbeat, stop)) {
           try {
             const std::string t = now();
             for (const SimNode& n : opts_.nodes) {
