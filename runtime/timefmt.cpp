@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cctype>
-#include <cstdio>
 #include <ctime>
 
 namespace kube {
@@ -32,24 +31,70 @@ std::string formatRfc3339(std::chrono::system_clock::time_point t, TimePrecision
   return out;
 }
 
-std::optional<std::chrono::system_clock::time_point> parseRfc3339Utc(const std::string& s) {
-  std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-      consumed != 19)
+namespace {
+
+// The number in s[pos, pos + n), all digits, or -1.
+int digitsAt(std::string_view s, size_t pos, size_t n) {
+  if (pos + n > s.size()) return -1;
+  int v = 0;
+  for (size_t k = pos; k < pos + n; ++k) {
+    if (!std::isdigit(static_cast<unsigned char>(s[k]))) return -1;
+    v = v * 10 + (s[k] - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+std::optional<Rfc3339Time> parseRfc3339(std::string_view s) {
+  using namespace std::chrono;
+  const int y = digitsAt(s, 0, 4), mo = digitsAt(s, 5, 2), d = digitsAt(s, 8, 2),
+            h = digitsAt(s, 11, 2), mi = digitsAt(s, 14, 2), se = digitsAt(s, 17, 2);
+  if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || se < 0 || s[4] != '-' || s[7] != '-' ||
+      s[13] != ':' || s[16] != ':' || (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
     return std::nullopt;
+  if (h > 23 || mi > 59 || se > 59) return std::nullopt;
   size_t i = 19;
+  long long nanos = 0;
   if (i < s.size() && s[i] == '.') {
     ++i;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    int n = 0;
+    for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i, ++n)
+      if (n < 9) nanos = nanos * 10 + (s[i] - '0');
+    if (n == 0) return std::nullopt;
+    for (; n < 9; ++n) nanos *= 10;
   }
-  if (i + 1 != s.size() || s[i] != 'Z') return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  const time_t t = timegm(&tm);
-  if (t == -1 && s.rfind("1969-12-31T23:59:59", 0) != 0) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(t);
+  int offsetMinutes = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    ++i;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    const int oh = digitsAt(s, i + 1, 2), om = digitsAt(s, i + 4, 2);
+    if (oh < 0 || om < 0 || s[i + 3] != ':' || oh > 23 || om > 59) return std::nullopt;
+    offsetMinutes = (s[i] == '+' ? 1 : -1) * (oh * 60 + om);
+    i += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  const year_month_day date{year{y} / month{static_cast<unsigned>(mo)} /
+                            day{static_cast<unsigned>(d)}};
+  if (!date.ok()) return std::nullopt;
+  Rfc3339Time t;
+  t.offset = minutes(offsetMinutes);
+  t.utc = sys_days{date} + hours(h) + minutes(mi) + seconds(se) - t.offset;
+  t.fraction = nanoseconds(nanos);
+  return t;
+}
+
+std::optional<std::chrono::system_clock::time_point> parseRfc3339Utc(const std::string& s) {
+  using namespace std::chrono;
+  const auto t = parseRfc3339(s);
+  if (!t || t->offset != minutes(0)) return std::nullopt;
+  // What a system_clock::time_point holds, in seconds, with a margin.
+  constexpr auto kLimit = duration_cast<seconds>(system_clock::duration::max()) - seconds(1);
+  const seconds sinceEpoch = t->utc.time_since_epoch();
+  if (sinceEpoch > kLimit || sinceEpoch < -kLimit) return std::nullopt;
+  return system_clock::time_point(duration_cast<system_clock::duration>(sinceEpoch));
 }
 
 }  // namespace kube
