@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api/validation.h"
+#include "api/validation/kinds.h"
+#include "api/validation/lookups.h"
 #include "controllers/webhook/metrics.h"
 #include "api/well_known.h"
 #include "runtime/base64.h"
@@ -15,15 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kGroup = "compute.kubec2.io";
-
 HttpAnswer badRequest(const std::string& cause) {
   return {400, json{{"error", cause}}.dump()};
-}
-
-bool isComputeKind(const std::string& kind) {
-  return kind == "Instance" || kind == "LaunchTemplate" || kind == "ScalingGroup" ||
-         kind == "LoadBalancer";
 }
 
 // A denial as the API server words its own validation failures (422
@@ -31,16 +26,26 @@ bool isComputeKind(const std::string& kind) {
 // so kubectl prints it as it prints a schema error:
 //   The ScalingGroup "web" is invalid: spec.minSize: Invalid value: 5: ...
 // The message (which the API server prefixes with the webhook's name) is
-// what clients without kubectl's cause printing show.
-json denial(const std::string& kind, const std::string& name,
+// what clients without kubectl's cause printing show. A rule that could not
+// be decided (an Internal error: a lookup failed) makes it a 500, as the
+// API server answers an internal error, so that clients retry rather than
+// read it as a verdict on the value.
+json denial(const api::ComputeKind& kind, const std::string& name,
             const std::vector<api::FieldError>& errors) {
   json causes = json::array();
-  for (const auto& e : errors)
+  bool internal = false;
+  for (const auto& e : errors) {
     causes.push_back({{"reason", e.causeType()}, {"message", e.body()}, {"field", e.field}});
-  return {{"code", 422},
-          {"reason", "Invalid"},
-          {"message", api::invalidMessage(kind, name, errors)},
-          {"details", {{"group", kGroup}, {"kind", kind}, {"name", name}, {"causes", causes}}}};
+    internal = internal || e.type == api::FieldError::Type::Internal;
+  }
+  return {{"code", internal ? 500 : 422},
+          {"reason", internal ? "InternalError" : "Invalid"},
+          {"message", api::invalidMessage(kind.resource.kind, name, errors)},
+          {"details",
+           {{"group", kind.resource.group},
+            {"kind", kind.resource.kind},
+            {"name", name},
+            {"causes", causes}}}};
 }
 
 // The Instance controller's finalizer, set at creation so that launching
@@ -67,7 +72,7 @@ void addInstanceFinalizer(const json& object, json& patch) {
 
 }  // namespace
 
-HttpAnswer review(Endpoint endpoint, std::string_view body) {
+HttpAnswer review(Endpoint endpoint, std::string_view body, const api::AdmissionLookups& lookups) {
   if (body.size() > kMaxReviewBytes) {
     return {
         413,
@@ -87,18 +92,32 @@ HttpAnswer review(Endpoint endpoint, std::string_view body) {
 
   try {
     json response = {{"uid", req["uid"]}, {"allowed", true}};
-    const json& k = req.value("kind", json::object());
-    const std::string kind = k.is_object() ? k.value("kind", "") : "";
-    const std::string group = k.is_object() ? k.value("group", "") : "";
     const std::string op = req.value("operation", "");
-    if (group == kGroup && isComputeKind(kind)) {
+    const std::string subResource = req.value("subResource", "");
+    // The object's kind: request.kind for the object itself; for a
+    // subresource request.kind is the subresource's (autoscaling/v1 Scale),
+    // and request.resource names the object's.
+    const api::ComputeKind* kind = nullptr;
+    if (subResource.empty()) {
+      const json& k = req.value("kind", json::object());
+      if (k.is_object())
+        if (const auto* found = api::findComputeKind(k.value("kind", ""));
+            found != nullptr && found->resource.group == k.value("group", ""))
+          kind = found;
+    } else {
+      const json& r = req.value("resource", json::object());
+      if (r.is_object())
+        kind = api::findComputeResource(r.value("group", ""), r.value("resource", ""));
+    }
+    if (kind != nullptr) {
+      const std::string& kindName = kind->resource.kind;
       const json object = req.value("object", json());
       const json oldObject = req.value("oldObject", json());
       if (endpoint == Endpoint::Mutate) {
-        if (op == "CREATE" || op == "UPDATE") {
-          json patch = api::defaultsPatch(kind, object);
-          if (op == "CREATE" && kind == "Instance") addInstanceFinalizer(object, patch);
-          metrics::reviews("/mutate", kind, op, true).Increment();
+        if (subResource.empty() && (op == "CREATE" || op == "UPDATE")) {
+          json patch = api::defaultsPatch(kindName, object);
+          if (op == "CREATE" && kindName == "Instance") addInstanceFinalizer(object, patch);
+          metrics::reviews("/mutate", kindName, op, true).Increment();
           if (patch.is_array() && !patch.empty()) {
             response["patchType"] = "JSONPatch";
             response["patch"] = kube::base64Encode(patch.dump());
@@ -106,21 +125,26 @@ HttpAnswer review(Endpoint endpoint, std::string_view body) {
         }
       } else if (op == "CREATE" || op == "UPDATE" || op == "DELETE") {
         api::AdmissionInput ai;
-        ai.kind = kind;
+        ai.kind = kindName;
         ai.operation = op == "CREATE"   ? api::Operation::Create
                        : op == "UPDATE" ? api::Operation::Update
                                         : api::Operation::Delete;
         ai.object = object;
         ai.oldObject = oldObject;
-        const auto errors = api::validate(ai);
-        metrics::reviews("/validate", kind, op, errors.empty()).Increment();
+        ai.subResource = subResource;
+        ai.name = req.value("name", "");
+        ai.namespace_ = req.value("namespace", "");
+        const auto errors = api::validate(ai, api::timeZoneExistsInZoneinfo, lookups);
+        metrics::reviews("/validate", kindName, op, errors.empty()).Increment();
         if (!errors.empty()) {
-          std::string name = req.value("name", "");
+          std::string name = ai.name;
           if (name.empty() && object.is_object() && object.contains("metadata") &&
               object["metadata"].is_object())
             name = object["metadata"].value("name", "");
           response["allowed"] = false;
-          response["status"] = denial(kind, name, errors);
+          response["status"] = denial(*kind, name, errors);
+        } else if (auto warnings = api::warnings(ai, lookups); !warnings.empty()) {
+          response["warnings"] = std::move(warnings);
         }
       }
     }

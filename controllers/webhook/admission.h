@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "api/validation/lookups.h"
+
 namespace kubec2::webhook {
 
 // The largest request body accepted. The API server caps an object at
@@ -23,9 +25,14 @@ struct HttpAnswer {
 
 // Answers one review. A body that is not an AdmissionReview (not JSON, no
 // request.uid, an unknown apiVersion) gets 400 with {"error": cause}; a kind
-// outside compute.kubec2.io/v1alpha1 is allowed untouched (the webhook
-// configurations do not send others, so this is only a safety net).
+// outside compute.kubec2.io/v1alpha1 (api/validation/kinds.h) is allowed
+// untouched (the webhook configurations do not send others, so this is
+// only a safety net). /validate also reviews the scale subresource
+// (request.subResource "scale", an autoscaling/v1 Scale), and answers an
+// admitted object's warnings (response.warnings, which kubectl prints as
+// "Warning: ..."); `lookups` is the view of the cluster both need.
 // Never throws.
-HttpAnswer review(Endpoint endpoint, std::string_view body);
+HttpAnswer review(Endpoint endpoint, std::string_view body,
+                  const api::AdmissionLookups& lookups = api::noLookups());
 
 }  // namespace kubec2::webhook

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "api/validation/lookups.h"
 #include "controllers/webhook/admission.h"
 #include "controllers/webhook/certs.h"
 
@@ -132,6 +133,107 @@ TEST(AdmissionReview, MutateWithNothingToDefaultSendsNoPatch) {
       json::parse(review(Endpoint::Mutate, reviewOf(scalingGroup(1, 2)).dump()).body)["response"];
   EXPECT_EQ(out["allowed"], true);
   EXPECT_FALSE(out.contains("patch"));
+}
+
+// kubectl scale, a PATCH or a PUT of /scale as the HPA sends: the API
+// server reviews an autoscaling/v1 Scale, naming the ScalingGroup by
+// request.resource and request.subResource.
+json scaleReview(int replicas, const std::string& apiVersion = "admission.k8s.io/v1") {
+  const json scale = {{"apiVersion", "autoscaling/v1"},
+                      {"kind", "Scale"},
+                      {"metadata", {{"name", "web"}, {"namespace", "shop"}}},
+                      {"spec", {{"replicas", replicas}}}};
+  return {
+      {"apiVersion", apiVersion},
+      {"kind", "AdmissionReview"},
+      {"request",
+       {{"uid", "u-2"},
+        {"kind", {{"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"}}},
+        {"resource",
+         {{"group", "compute.kubec2.io"}, {"version", "v1alpha1"}, {"resource", "scalinggroups"}}},
+        {"subResource", "scale"},
+        {"operation", "UPDATE"},
+        {"name", "web"},
+        {"namespace", "shop"},
+        {"object", scale},
+        {"oldObject", scale}}}};
+}
+
+api::StaticLookups groupOf2To12() {
+  api::StaticLookups l;
+  json g = scalingGroup(2, 12);
+  l.cachedScalingGroups["shop/web"] = g;
+  return l;
+}
+
+TEST(AdmissionReview, ScaleWritesPastTheBoundsAreDeniedAsTheMainResourceIs) {
+  const auto lookups = groupOf2To12();
+  for (const char* v : {"admission.k8s.io/v1", "admission.k8s.io/v1beta1"}) {
+    const HttpAnswer a = review(Endpoint::Validate, scaleReview(50, v).dump(), lookups);
+    ASSERT_EQ(a.status, 200) << a.body;
+    const json r = json::parse(a.body)["response"];
+    EXPECT_EQ(r["uid"], "u-2");
+    EXPECT_EQ(r["allowed"], false);
+    EXPECT_EQ(r["status"]["code"], 422);
+    EXPECT_EQ(r["status"]["details"]["kind"], "ScalingGroup");
+    EXPECT_EQ(r["status"]["details"]["causes"][0]["field"], "spec.replicas");
+    const std::string msg = r["status"]["message"];
+    EXPECT_NE(msg.find("ScalingGroup.compute.kubec2.io \"web\" is invalid: spec.replicas: Invalid "
+                       "value: 50: must be less than or equal to spec.maxSize (12)"),
+              std::string::npos)
+        << msg;
+  }
+  const json ok =
+      json::parse(review(Endpoint::Validate, scaleReview(12).dump(), lookups).body)["response"];
+  EXPECT_EQ(ok["allowed"], true);
+  // /mutate has nothing to do for a Scale.
+  const json m =
+      json::parse(review(Endpoint::Mutate, scaleReview(50).dump(), lookups).body)["response"];
+  EXPECT_EQ(m["allowed"], true);
+  EXPECT_FALSE(m.contains("patch"));
+}
+
+TEST(AdmissionReview, AScaleWhoseGroupCannotBeReadIsAnInternalError) {
+  api::StaticLookups l;
+  l.scalingGroupError = "timeout";
+  const json r = json::parse(review(Endpoint::Validate, scaleReview(5).dump(), l).body)["response"];
+  EXPECT_EQ(r["allowed"], false);
+  EXPECT_EQ(r["status"]["code"], 500);
+  EXPECT_EQ(r["status"]["reason"], "InternalError");
+}
+
+TEST(AdmissionReview, SubresourcesOfOtherGroupsOrKindsPassUntouched) {
+  json r = scaleReview(50);
+  r["request"]["resource"]["group"] = "apps";
+  r["request"]["resource"]["resource"] = "deployments";
+  EXPECT_EQ(
+      json::parse(review(Endpoint::Validate, r.dump(), groupOf2To12()).body)["response"]["allowed"],
+      true);
+}
+
+TEST(AdmissionReview, AdmittedObjectsCarryTheirWarnings) {
+  api::StaticLookups l;
+  l.instanceTypeNames = std::vector<std::string>{"m5.large", "m5.xlarge"};
+  const json inst = {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+                     {"kind", "Instance"},
+                     {"metadata", {{"name", "web-1"}, {"namespace", "shop"}}},
+                     {"spec",
+                      {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
+                       {"instanceType", "m5.gigantic"}}}};
+  const json r = json::parse(review(Endpoint::Validate, reviewOf(inst).dump(), l).body)["response"];
+  EXPECT_EQ(r["allowed"], true);
+  ASSERT_EQ(r.value("warnings", json::array()).size(), 1u) << r;
+  EXPECT_NE(r["warnings"][0].get<std::string>().find("m5 has m5.large, m5.xlarge"),
+            std::string::npos);
+  // Without knowledge, none; a refused object gets its refusal only.
+  EXPECT_FALSE(
+      json::parse(review(Endpoint::Validate, reviewOf(inst).dump()).body)["response"].contains(
+          "warnings"));
+  json bad = inst;
+  bad["spec"]["tags"] = {{"kubec2:x", "y"}};
+  const json d = json::parse(review(Endpoint::Validate, reviewOf(bad).dump(), l).body)["response"];
+  EXPECT_EQ(d["allowed"], false);
+  EXPECT_FALSE(d.contains("warnings"));
 }
 
 const auto kNow = std::chrono::system_clock::now();
