@@ -22,6 +22,7 @@
 #include "controllers/launchtemplate/launchtemplate_controller.h"
 #include "controllers/webhook/cert_keeper.h"
 #include "controllers/webhook/certs.h"
+#include "controllers/webhook/lookups.h"
 #include "controllers/webhook/server.h"
 #include "runtime/client.h"
 #include "runtime/config.h"
@@ -150,6 +151,14 @@ int runOperator(const Flags& f) {
     kube::log::warn("Discovery of compute.kubec2.io failed", {{"error", e.what()}});
   }
 
+  const std::string operatorNs = !f.operatorNamespace.empty()    ? f.operatorNamespace
+                                 : !cfg.defaultNamespace.empty() ? cfg.defaultNamespace
+                                                                 : "kubec2-system";
+  // The instance types in force: the Instance controller launches with
+  // them, and the webhook warns of types they do not have.
+  const auto catalog = std::make_shared<kubec2::controllers::InstanceTypeCatalogSource>(
+      *mgr, operatorNs, f.instanceTypesConfigMap);
+
   // --- Admission webhook ------------------------------------------------
   // Serves in every replica (the API server calls whichever it reaches).
   if (f.webhookBindAddress != "0") {
@@ -186,20 +195,16 @@ int runOperator(const Flags& f) {
       so.certs = [keeper] { return keeper->serving(); };
       mgr->add(kubec2::webhook::makeCertKeeperRunnable(keeper));
     }
+    so.lookups = std::make_shared<kubec2::webhook::ClusterLookups>(*mgr, catalog);
     // Binds when the manager runs: a busy port fails run() with
     // "--webhook-bind-address ADDR: cannot listen: ...".
     mgr->add(std::make_unique<kubec2::webhook::ServerRunnable>(std::move(so)));
   }
 
   // --- Controllers -------------------------------------------------------
-  const std::string operatorNs = !f.operatorNamespace.empty()    ? f.operatorNamespace
-                                 : !cfg.defaultNamespace.empty() ? cfg.defaultNamespace
-                                                                 : "kubec2-system";
   kube::EventRecorderOptions eo;
   eo.component = "kubec2";
   kube::EventRecorder events(kube::makeEventSink(mgr->client()), eo);
-  auto catalog = std::make_shared<kubec2::controllers::InstanceTypeCatalogSource>(
-      *mgr, operatorNs, f.instanceTypesConfigMap);
   kubec2::controllers::InstanceControllerOptions io;
   io.terminatedRetention = std::chrono::seconds(f.terminatedRetentionSeconds);
   kubec2::controllers::addInstanceControllers(*mgr, events, catalog, io);

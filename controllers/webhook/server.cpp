@@ -87,7 +87,7 @@ void Server::start() {
   } catch (const std::exception& e) {
     throw std::runtime_error("--webhook-bind-address " + address + ": " + e.what());
   }
-  impl_->listener->support([](http::http_request req) {
+  impl_->listener->support([lookups = impl_->opts.lookups](http::http_request req) {
     const std::string path = req.relative_uri().path();
     Endpoint ep;
     if (path == "/validate") {
@@ -128,7 +128,7 @@ void Server::start() {
               jsonError("request body over " + std::to_string(kMaxReviewBytes) + " bytes"));
         return;
       }
-      const HttpAnswer a = review(ep, *body);
+      const HttpAnswer a = review(ep, *body, lookups ? *lookups : api::noLookups());
       if (a.status != 200)
         kube::log::warn("Refused a malformed admission request",
                         {{"path", path}, {"status", a.status}});

@@ -10,6 +10,7 @@
 #include <stop_token>
 #include <string>
 
+#include "api/validation/lookups.h"
 #include "controllers/webhook/certs.h"
 #include "runtime/runnable.h"
 
@@ -24,6 +25,9 @@ using CertProvider = std::function<ServingCert()>;
 struct ServerOptions {
   std::string bindAddress;  // host:port, or :port for every interface
   CertProvider certs;       // required
+  // The admission rules' view of the cluster (admission.h: warnings, scale
+  // writes); null: api::noLookups(), which knows nothing.
+  std::shared_ptr<const api::AdmissionLookups> lookups{};
 };
 
 class Server {

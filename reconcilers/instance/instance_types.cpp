@@ -1,10 +1,12 @@
 #include "reconcilers/instance/instance_types.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <string_view>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -308,6 +310,21 @@ InstanceTypeCatalog InstanceTypeCatalog::withOverrides(
     }
     out.types_[name] = info;
   }
+  return out;
+}
+
+std::vector<std::string> InstanceTypeCatalog::namesBySize() const {
+  std::vector<const InstanceTypeInfo*> types;
+  types.reserve(types_.size());
+  for (const auto& [name, info] : types_) types.push_back(&info);
+  auto family = [](const InstanceTypeInfo* t) { return t->name.substr(0, t->name.find('.')); };
+  std::sort(types.begin(), types.end(), [&](const InstanceTypeInfo* a, const InstanceTypeInfo* b) {
+    return std::make_tuple(family(a), a->vCPU, a->memoryMiB, a->name) <
+           std::make_tuple(family(b), b->vCPU, b->memoryMiB, b->name);
+  });
+  std::vector<std::string> out;
+  out.reserve(types.size());
+  for (const auto* t : types) out.push_back(t->name);
   return out;
 }
 

@@ -38,6 +38,10 @@ class InstanceTypeCatalog {
   // nullptr when unknown.
   const InstanceTypeInfo* find(const std::string& name) const;
   std::size_t size() const { return types_.size(); }
+  // Every name, grouped by family (the part before the dot, in name order),
+  // each family from its smallest size up (vCPU, then memory): m5.large,
+  // m5.xlarge, m5.2xlarge, ... as EC2's documentation lists them.
+  std::vector<std::string> namesBySize() const;
 
  private:
   std::map<std::string, InstanceTypeInfo> types_;

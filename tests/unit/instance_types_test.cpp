@@ -1,4 +1,8 @@
 // The instance type catalog: EC2's figures, and ConfigMap overrides.
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "reconcilers/instance/instance_types.h"
@@ -85,6 +89,23 @@ TEST(InstanceTypeOverrides, AddsAndOverridesTypes) {
   EXPECT_EQ(c.size(), InstanceTypeCatalog::builtIn().size() + 2);
   // The built-in catalog is unchanged.
   EXPECT_EQ(InstanceTypeCatalog::builtIn().find("t3.micro")->memoryMiB, 1024);
+}
+
+// Families in name order, each from its smallest size up, as EC2 lists
+// them; an added type takes its place by size.
+TEST(InstanceTypeCatalog, NamesBySizeGroupFamiliesSmallestFirst) {
+  std::vector<std::string> problems;
+  const auto c = InstanceTypeCatalog::builtIn().withOverrides(
+      {{"m5.medium", "{vCPU: 1, memory: 4Gi}"}, {"a1.one", "{vCPU: 1, memory: 1Gi}"}}, problems);
+  const std::vector<std::string> names = c.namesBySize();
+  ASSERT_EQ(names.size(), c.size());
+  EXPECT_EQ(names.front(), "a1.one");
+  const auto m5 = std::find(names.begin(), names.end(), "m5.medium");
+  ASSERT_NE(m5, names.end());
+  EXPECT_EQ(std::vector<std::string>(m5, m5 + 10),
+            (std::vector<std::string>{"m5.medium", "m5.large", "m5.xlarge", "m5.2xlarge",
+                                      "m5.4xlarge", "m5.8xlarge", "m5.12xlarge", "m5.16xlarge",
+                                      "m5.24xlarge", "m6i.large"}));
 }
 
 struct QuantityCase {
