@@ -17,7 +17,6 @@
 namespace kubec2::api {
 namespace {
 
-using json = nlohmann::json;
 using namespace validation;
 
 Errors validateUnchecked(const AdmissionInput& in, const TimeZoneExists& tz,

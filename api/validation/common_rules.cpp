@@ -5,8 +5,6 @@
 namespace kubec2::api::validation {
 namespace {
 
-using json = nlohmann::json;
-
 bool isReferenceKey(const std::string& key) {
   auto endsWith = [&](std::string_view suffix) {
     return key.size() >= suffix.size() &&

@@ -14,9 +14,6 @@
 namespace kubec2::api::validation {
 namespace {
 
-namespace v1 = v1alpha1;
-using json = nlohmann::json;
-
 // The spec rules, on create and on update (oldSpecJson set).
 void checkSpec(Context& c, const json& specJson, const json* oldSpecJson) {
   const auto spec = decode<v1::InstanceSpec>(specJson, "spec", c.root, c.errs);
@@ -132,8 +129,7 @@ class InstanceValidator final : public KindValidator {
 }  // namespace
 
 const KindValidator& instanceValidator() {
-  static const InstanceValidator v;
-  return v;
+  return theValidator<InstanceValidator>();
 }
 
 }  // namespace kubec2::api::validation

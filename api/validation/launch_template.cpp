@@ -13,9 +13,6 @@
 namespace kubec2::api::validation {
 namespace {
 
-namespace v1 = v1alpha1;
-using json = nlohmann::json;
-
 // The spec rules, on create and on update (oldSpecJson set).
 void checkSpec(Context& c, const json& specJson, const json* oldSpecJson) {
   const auto spec = decode<v1::LaunchTemplateSpec>(specJson, "spec", c.root, c.errs);
@@ -73,8 +70,7 @@ class LaunchTemplateValidator final : public KindValidator {
 }  // namespace
 
 const KindValidator& launchTemplateValidator() {
-  static const LaunchTemplateValidator v;
-  return v;
+  return theValidator<LaunchTemplateValidator>();
 }
 
 }  // namespace kubec2::api::validation

@@ -15,9 +15,6 @@
 namespace kubec2::api::validation {
 namespace {
 
-namespace v1 = v1alpha1;
-using json = nlohmann::json;
-
 // The spec rules, on create and on update alike: a load balancer has no
 // field that cannot change.
 void checkSpec(Context& c, const json& specJson) {
@@ -149,8 +146,7 @@ class LoadBalancerValidator final : public KindValidator {
 }  // namespace
 
 const KindValidator& loadBalancerValidator() {
-  static const LoadBalancerValidator v;
-  return v;
+  return theValidator<LoadBalancerValidator>();
 }
 
 }  // namespace kubec2::api::validation

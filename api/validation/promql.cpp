@@ -179,9 +179,7 @@ class Checker {
   void expect(Kind k, std::string_view text) {
     if (!is(k, text)) {
       const Token& t = peek();
-      fail("expected " + goQuote(std::string(text)) + " but found " +
-               (t.kind == Kind::End ? std::string("the end of the query") : goQuote(t.text)),
-           t.pos);
+      fail("expected " + goQuote(std::string(text)) + " but found " + describe(t), t.pos);
     }
     ++pos_;
   }
@@ -279,9 +277,7 @@ class Checker {
   void duration() {
     if (peek().kind != Kind::Duration) {
       const Token& t = peek();
-      fail("expected a duration such as 5m but found " +
-               (t.kind == Kind::End ? std::string("the end of the query") : goQuote(t.text)),
-           t.pos);
+      fail("expected a duration such as 5m but found " + describe(t), t.pos);
     }
     ++pos_;
   }
@@ -368,46 +364,49 @@ class Checker {
   int matchers() {
     expect(Kind::Punct, "{");
     int count = 0;
-    while (!is(Kind::Punct, "}")) {
+    commaList("}", [&] {
       if (peek().kind != Kind::Ident && peek().kind != Kind::String) unexpected();
       ++pos_;
       const Token& op = peek();
       if (op.kind != Kind::Op ||
           (op.text != "=" && op.text != "!=" && op.text != "=~" && op.text != "!~"))
-        fail("expected a label matcher (=, !=, =~ or !~) but found " +
-                 (op.kind == Kind::End ? std::string("the end of the query") : goQuote(op.text)),
-             op.pos);
+        fail("expected a label matcher (=, !=, =~ or !~) but found " + describe(op), op.pos);
       ++pos_;
       if (peek().kind != Kind::String)
-        fail("expected a quoted label value but found " + (peek().kind == Kind::End
-                                                               ? std::string("the end of the query")
-                                                               : goQuote(peek().text)),
-             peek().pos);
+        fail("expected a quoted label value but found " + describe(peek()), peek().pos);
       ++pos_;
       ++count;
-      if (is(Kind::Punct, ",")) {
-        ++pos_;
-        continue;
-      }
-      if (!is(Kind::Punct, "}")) unexpected();
-    }
-    ++pos_;
+    });
     return count;
   }
 
   // (label, ...) after by, without, on, ignoring, group_left and group_right.
   void labelList() {
     expect(Kind::Punct, "(");
-    while (!is(Kind::Punct, ")")) {
+    commaList(")", [&] {
       if (peek().kind != Kind::Ident) unexpected();
       ++pos_;
+    });
+  }
+
+  // Items up to and including `close`, separated by commas; a comma may
+  // follow the last one, as Prometheus allows in matchers and label lists.
+  template <typename Item>
+  void commaList(std::string_view close, Item item) {
+    while (!is(Kind::Punct, close)) {
+      item();
       if (is(Kind::Punct, ",")) {
         ++pos_;
         continue;
       }
-      if (!is(Kind::Punct, ")")) unexpected();
+      if (!is(Kind::Punct, close)) unexpected();
     }
     ++pos_;
+  }
+
+  // A token in a message: quoted, or "the end of the query".
+  static std::string describe(const Token& t) {
+    return t.kind == Kind::End ? std::string("the end of the query") : goQuote(t.text);
   }
 
   std::string_view q_;

@@ -26,9 +26,6 @@
 namespace kubec2::api::validation {
 namespace {
 
-namespace v1 = v1alpha1;
-using json = nlohmann::json;
-
 bool isBlank(const std::string& s) {
   return std::all_of(s.begin(), s.end(),
                      [](char ch) { return std::isspace(static_cast<unsigned char>(ch)) != 0; });
@@ -79,6 +76,15 @@ void checkExactlyOne(Context& c, const std::string& path, bool first, const char
                                                firstName + ": exactly one of them must be set"));
 }
 
+// A policy's metric: exactly one of the predefined one and a custom query,
+// and resourceLabel as checkResourceLabel says.
+void checkMetric(Context& c, const v1::ScalingGroupSpec& sg, const std::string& path,
+                 const char* predefinedField, const std::optional<std::string>& predefined,
+                 bool custom, const char* countMetric, const std::optional<std::string>& label) {
+  checkExactlyOne(c, path, predefined.has_value(), predefinedField, custom, "customMetric");
+  checkResourceLabel(c, sg, path, predefinedField, predefined, countMetric, label);
+}
+
 void checkStepAdjustments(Context& c, const std::string& path,
                           const std::vector<v1::StepAdjustment>& steps) {
   const size_t errorsBefore = c.errs.size();
@@ -97,22 +103,21 @@ void checkStepAdjustments(Context& c, const std::string& path,
       c.errs.push_back(invalid(p + ".metricIntervalUpperBound", *s.metricIntervalUpperBound,
                                "must be greater than metricIntervalLowerBound (" +
                                    formatNumber(*s.metricIntervalLowerBound) + ")"));
-    if (!s.metricIntervalLowerBound) {
-      if (openLower)
-        c.errs.push_back(required(
-            p + ".metricIntervalLowerBound",
-            "only one step may have no lower bound, and " + at(path, *openLower) + " has none"));
+    // At most one step is open below, and one above: the first is remembered.
+    auto atMostOneOpen = [&](bool bounded, std::optional<size_t>& open, const char* member,
+                             const char* side) {
+      if (bounded) return;
+      if (open)
+        c.errs.push_back(required(p + "." + member, std::string("only one step may have no ") +
+                                                        side + " bound, and " + at(path, *open) +
+                                                        " has none"));
       else
-        openLower = i;
-    }
-    if (!s.metricIntervalUpperBound) {
-      if (openUpper)
-        c.errs.push_back(required(
-            p + ".metricIntervalUpperBound",
-            "only one step may have no upper bound, and " + at(path, *openUpper) + " has none"));
-      else
-        openUpper = i;
-    }
+        open = i;
+    };
+    atMostOneOpen(s.metricIntervalLowerBound.has_value(), openLower, "metricIntervalLowerBound",
+                  "lower");
+    atMostOneOpen(s.metricIntervalUpperBound.has_value(), openUpper, "metricIntervalUpperBound",
+                  "upper");
   }
   if (c.errs.size() != errorsBefore) return;  // contiguity only means something past those
 
@@ -169,10 +174,8 @@ void validatePolicy(Context& c, const v1::ScalingGroupSpec& sg, const std::strin
   if (policy.type == "TargetTracking" && policy.targetTracking) {
     const auto& t = *policy.targetTracking;
     const std::string tp = p + ".targetTracking";
-    checkExactlyOne(c, tp, t.predefinedMetric.has_value(), "predefinedMetric",
-                    t.customMetric.has_value(), "customMetric");
-    checkResourceLabel(c, sg, tp, "predefinedMetric", t.predefinedMetric,
-                       "ALBRequestCountPerTarget", t.resourceLabel);
+    checkMetric(c, sg, tp, "predefinedMetric", t.predefinedMetric, t.customMetric.has_value(),
+                "ALBRequestCountPerTarget", t.resourceLabel);
     if (t.customMetric) checkQuery(c, tp + ".customMetric.query", t.customMetric->query);
   }
 
@@ -191,10 +194,8 @@ void validatePolicy(Context& c, const v1::ScalingGroupSpec& sg, const std::strin
                                    "the capacity to set"));
     const auto& a = s.alarm;
     const std::string ap = sp + ".alarm";
-    checkExactlyOne(c, ap, a.predefinedMetric.has_value(), "predefinedMetric",
-                    a.customMetric.has_value(), "customMetric");
-    checkResourceLabel(c, sg, ap, "predefinedMetric", a.predefinedMetric, "RequestCountPerTarget",
-                       a.resourceLabel);
+    checkMetric(c, sg, ap, "predefinedMetric", a.predefinedMetric, a.customMetric.has_value(),
+                "RequestCountPerTarget", a.resourceLabel);
     if (a.customMetric) {
       checkQuery(c, ap + ".customMetric.query", a.customMetric->query);
       if (s.metricAggregationType)
@@ -212,10 +213,8 @@ void validatePolicy(Context& c, const v1::ScalingGroupSpec& sg, const std::strin
   if (policy.type == "Predictive" && policy.predictive) {
     const auto& pr = *policy.predictive;
     const std::string pp = p + ".predictive";
-    checkExactlyOne(c, pp, pr.predefinedMetricPair.has_value(), "predefinedMetricPair",
-                    pr.customMetric.has_value(), "customMetric");
-    checkResourceLabel(c, sg, pp, "predefinedMetricPair", pr.predefinedMetricPair,
-                       "ALBRequestCount", pr.resourceLabel);
+    checkMetric(c, sg, pp, "predefinedMetricPair", pr.predefinedMetricPair,
+                pr.customMetric.has_value(), "ALBRequestCount", pr.resourceLabel);
     if (pr.customMetric) {
       checkQuery(c, pp + ".customMetric.loadQuery", pr.customMetric->loadQuery);
       if (pr.customMetric->scalingQuery)
@@ -491,8 +490,7 @@ class ScalingGroupValidator final : public KindValidator {
 }  // namespace
 
 const KindValidator& scalingGroupValidator() {
-  static const ScalingGroupValidator v;
-  return v;
+  return theValidator<ScalingGroupValidator>();
 }
 
 }  // namespace kubec2::api::validation

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/v1alpha1/types.h"
 #include "api/validation/field_error.h"
 #include "api/validation/lookups.h"
 
@@ -21,6 +22,10 @@ namespace kubec2::api {
 using TimeZoneExists = std::function<bool(const std::string&)>;
 
 namespace validation {
+
+// The rules read JSON of any shape, and decode it into the generated types.
+using json = nlohmann::json;
+namespace v1 = v1alpha1;
 
 // What a rule sees besides the spec, and where it reports.
 struct Context {
@@ -64,6 +69,13 @@ class KindValidator {
   virtual void warnings(const nlohmann::json& /*spec*/, const std::string& /*ns*/,
                         const AdmissionLookups& /*lookups*/, Warnings& /*out*/) const {}
 };
+
+// The one instance of validator class V, for the table of kinds (kinds.cpp).
+template <typename V>
+const KindValidator& theValidator() {
+  static const V v;
+  return v;
+}
 
 }  // namespace validation
 }  // namespace kubec2::api

@@ -141,30 +141,14 @@ std::string messages(const std::vector<FieldError>& errs) {
   return errs.empty() ? "no errors" : out;
 }
 
-const char* typeName(Type t) {
-  switch (t) {
-    case Type::Invalid:
-      return "Invalid";
-    case Type::Required:
-      return "Required";
-    case Type::Forbidden:
-      return "Forbidden";
-    case Type::Duplicate:
-      return "Duplicate";
-    case Type::NotFound:
-      return "NotFound";
-    case Type::Internal:
-      return "Internal";
-  }
-  return "?";
-}
-
 // The one error validate() returns, with the field, type and words expected.
 void expectOneError(const std::vector<FieldError>& errs, const std::string& field, Type type,
                     const std::string& words) {
   ASSERT_EQ(errs.size(), 1u) << messages(errs);
   EXPECT_EQ(errs[0].field, field) << errs[0].message();
-  EXPECT_STREQ(typeName(errs[0].type), typeName(type)) << errs[0].message();
+  // By the metav1 cause type, which names the type in the failure output.
+  EXPECT_EQ(errs[0].causeType(), (FieldError{type, "", nullptr, ""}.causeType()))
+      << errs[0].message();
   EXPECT_THAT(errs[0].message(), HasSubstr(words));
 }
 

@@ -76,7 +76,6 @@ std::vector<FieldError> update(const json& old, const json& object);
 
 // For failure output: what validate() said.
 std::string messages(const std::vector<FieldError>& errs);
-const char* typeName(Type t);
 // The one error validate() returns, with the field, type and words expected.
 void expectOneError(const std::vector<FieldError>& errs, const std::string& field, Type type,
                     const std::string& words);
