@@ -17,7 +17,8 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Rewrites crds/ from api/v1alpha1/*.yaml (tools/apigen); commit the result.
+# Rewrites crds/ and api/v1alpha1/types.{h,cpp} from api/v1alpha1/*.yaml
+# (tools/apigen); commit the result.
 generate: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) --target generate
 
