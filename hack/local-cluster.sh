@@ -3,6 +3,8 @@
 # kube-controller-manager) on 127.0.0.1, for integration tests and the demo.
 #
 #   local-cluster.sh up DIR [--watch-cache=false] [--parent-pid PID] [--crd FILE]...
+#                           [--extra-controllers=LIST]  (more kube-controller-manager
+#                           controllers, such as horizontalpodautoscaling)
 #   local-cluster.sh down DIR                 (KEEP=1 keeps DIR and its logs)
 #   local-cluster.sh restart-apiserver DIR
 #   local-cluster.sh compact DIR              (prints the compacted revision)
@@ -39,7 +41,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,12p' "$SELF" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -331,14 +333,14 @@ first_start_apiserver() {
 }
 
 start_controller_manager() {
-  local dir="$1" port p="$1/pki"
+  local dir="$1" extra="$2" port p="$1/pki"
   for _ in 1 2 3; do # attempts
     port="$(free_port)"
     : >"$dir/kube-controller-manager.log"
     start_proc "$dir" kube-controller-manager "$BIN/kube-controller-manager" \
       --kubeconfig="$dir/kubeconfig" --bind-address=127.0.0.1 --secure-port="$port" --port=0 \
       --cert-dir="$dir/kcm-certs" --leader-elect=false \
-      --controllers=garbagecollector,namespace,serviceaccount-token \
+      --controllers=garbagecollector,namespace,serviceaccount-token${extra:+,$extra} \
       --service-account-private-key-file="$p/sa.key" --root-ca-file="$p/ca.crt" \
       --use-service-account-credentials=false
     # /healthz is served without authentication: it says the controllers run.
@@ -428,10 +430,11 @@ on_up_exit() {
 }
 
 cmd_up() {
-  local dir="" watch_cache=true parent="" crds=()
+  local dir="" watch_cache=true parent="" crds=() extra_controllers=""
   while (($#)); do
     case "$1" in
     --watch-cache=*) watch_cache="${1#*=}" ;;
+    --extra-controllers=*) extra_controllers="${1#*=}" ;;
     --parent-pid) parent="${2:?--parent-pid needs a pid}"; shift ;;
     --parent-pid=*) parent="${1#*=}" ;;
     --crd) crds+=("${2:?--crd needs a file}"); shift ;;
@@ -473,7 +476,7 @@ cmd_up() {
   # CRDs given to `up` are installed before the controller manager starts:
   # its garbage collector only discovers later CRDs at its next resync (~30 s).
   for f in "${crds[@]}"; do install_crd "$dir" "$f"; done
-  start_controller_manager "$dir"
+  start_controller_manager "$dir" "$extra_controllers"
   # /readyz answers before the bootstrap controller has made `default`.
   wait_for "$dir" kube-apiserver "the default namespace" http_ok "$dir" /api/v1/namespaces/default
 

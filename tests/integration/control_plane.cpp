@@ -87,13 +87,19 @@ ControlPlane& ControlPlane::start(const ControlPlaneOptions& options) {
   static ControlPlane plane;
   std::lock_guard lock(plane.mu_);
   if (plane.running_) {
-    if (plane.options_.watchCache != options.watchCache || plane.options_.crds != options.crds)
+    if (plane.options_.watchCache != options.watchCache || plane.options_.crds != options.crds ||
+        plane.options_.extraControllers != options.extraControllers)
       throw std::logic_error("ControlPlane::start: already running with other options");
     return plane;
   }
   std::string dir = makeTempDir();
   std::vector<std::string> args = {"--parent-pid", std::to_string(::getpid())};
   if (!options.watchCache) args.emplace_back("--watch-cache=false");
+  if (!options.extraControllers.empty()) {
+    std::string list;
+    for (const auto& c : options.extraControllers) list += (list.empty() ? "" : ",") + c;
+    args.push_back("--extra-controllers=" + list);
+  }
   for (const auto& crd : options.crds) {
     args.emplace_back("--crd");
     args.push_back(crd);

@@ -25,6 +25,9 @@ struct ControlPlaneOptions {
   // CRD files (JSON or YAML, one object each) installed before the
   // controller manager starts, so its garbage collector knows them at once.
   std::vector<std::string> crds;
+  // kube-controller-manager controllers beyond garbagecollector, namespace
+  // and serviceaccount-token (such as horizontalpodautoscaling).
+  std::vector<std::string> extraControllers;
 };
 
 class ControlPlane {

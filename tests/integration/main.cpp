@@ -32,6 +32,11 @@ int main(int argc, char** argv) {
        {"kubevirt.io_virtualmachines.json", "kubevirt.io_virtualmachineinstances.json"})
     opts.crds.push_back(std::string(KUBEC2_SOURCE_DIR) + "/third_party/kubevirt/crds/" + f);
 #endif
+#ifdef KUBEC2_HPA_CONTROLLER
+  // A real HorizontalPodAutoscaler scales a ScalingGroup through its scale
+  // subresource (webhook_test.cpp).
+  opts.extraControllers = {"horizontalpodautoscaling"};
+#endif
   ::testing::AddGlobalTestEnvironment(new kube::testing::ControlPlaneEnvironment(opts));
 #ifdef KUBEC2_WEBHOOK_ENV
   // After the control plane (environments are set up in order).

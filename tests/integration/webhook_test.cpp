@@ -5,9 +5,11 @@
 // reached.
 #include <curl/curl.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -346,6 +348,188 @@ TEST_F(Webhook, InstancesSayKubeVirtIsMissingAndGetTheirFinalizerAtAdmission) {
         }
       },
       30s));
+}
+
+// An instance type the catalog does not know is accepted (the instance
+// type ConfigMap may add it later), and kubectl says so at once.
+TEST_F(Webhook, AnUnknownInstanceTypeIsCreatedWithAWarningNamingKnownOnes) {
+  const std::string ns = createNamespace(client, "warn");
+  const json inst = {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+                     {"kind", "Instance"},
+                     {"metadata", {{"name", "typo"}}},
+                     {"spec",
+                      {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
+                       {"instanceType", "m5.gigantic"}}}};
+  const std::string file = writeManifest(inst);
+  // The operator's caches sync after it starts, and until then it warns of
+  // nothing: a server-side dry run (admission, nothing stored) says when.
+  std::string out;
+  EXPECT_TRUE(eventually(
+      [&] {
+        out = kubectl({"apply", "--dry-run=server", "-n", ns, "-f", file}).second;
+        return out.find("Warning:") != std::string::npos;
+      },
+      30s))
+      << out;
+  int code = 0;
+  std::tie(code, out) = kubectl({"apply", "-n", ns, "-f", file});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("Warning: spec.instanceType: m5.gigantic is not a known instance type"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("m5 has m5.large ... m5.24xlarge"), std::string::npos) << out;
+  EXPECT_NE(out.find("instance.compute.kubec2.io/typo created"), std::string::npos) << out;
+  EXPECT_EQ(client.get(v1::Instance::resource(), ns, "typo")["spec"]["instanceType"],
+            "m5.gigantic");
+  // A known type: nothing to say.
+  json known = inst;
+  known["metadata"]["name"] = "fine";
+  known["spec"]["instanceType"] = "m5.large";
+  std::tie(code, out) = kubectl({"apply", "-n", ns, "-f", writeManifest(known)});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out.find("Warning:"), std::string::npos) << out;
+}
+
+// ScalingGroup web, minSize 2, maxSize 12, desiredCapacity 3, in `ns`.
+void createBoundedGroup(const std::string& ns) {
+  const json sg = {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+                   {"kind", "ScalingGroup"},
+                   {"metadata", {{"name", "web"}}},
+                   {"spec",
+                    {{"minSize", 2},
+                     {"maxSize", 12},
+                     {"desiredCapacity", 3},
+                     {"launchTemplateRef", {{"name", "web"}}}}}};
+  auto [code, out] = kubectl({"apply", "-n", ns, "-f", writeManifest(sg)});
+  ASSERT_EQ(code, 0) << out;
+}
+
+std::int64_t desiredCapacity(Client& client, const std::string& ns) {
+  return client.get(v1::ScalingGroup::resource(), ns, "web")["spec"].value("desiredCapacity", -1);
+}
+
+// Every way of writing a ScalingGroup's capacity through its scale
+// subresource is held to the group's bounds, as a write of the group is,
+// and works within them.
+TEST_F(Webhook, ScaleWritesPastTheBoundsAreRefusedOnEveryPath) {
+  const std::string ns = createNamespace(client, "scale");
+  createBoundedGroup(ns);
+  const Resource& sg = v1::ScalingGroup::resource();
+  PatchOptions patchScale;
+  patchScale.subresource = "scale";
+  WriteOptions putScale;
+  putScale.subresource = "scale";
+  const std::string words =
+      "spec.replicas: Invalid value: 50: must be less than or equal to spec.maxSize (12)";
+
+  // kubectl scale.
+  auto [code, out] = kubectl({"scale", "-n", ns, "scalinggroup/web", "--replicas=50"});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find(words), std::string::npos) << out;
+  EXPECT_NE(out.find("spec.desiredCapacity"), std::string::npos) << out;
+  EXPECT_EQ(desiredCapacity(client, ns), 3);
+
+  // A merge PATCH of /scale.
+  try {
+    client.patch(sg, ns, "web", PatchType::Merge, {{"spec", {{"replicas", 50}}}}, patchScale);
+    ADD_FAILURE() << "a PATCH of /scale to 50 was admitted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code(), 422) << e.what();
+    EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+  }
+  // A PUT of /scale, as the HPA controller sends: the Scale read, changed.
+  json scale = client.get(sg, ns, "web", "scale");
+  EXPECT_EQ(scale["spec"]["replicas"], 3);
+  scale["spec"]["replicas"] = 50;
+  try {
+    client.update(sg, ns, scale, putScale);
+    ADD_FAILURE() << "a PUT of /scale to 50 was admitted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code(), 422) << e.what();
+    EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+  }
+  // Below minSize too.
+  std::tie(code, out) = kubectl({"scale", "-n", ns, "scalinggroup/web", "--replicas=1"});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("spec.replicas: Invalid value: 1: must be greater than or equal to "
+                     "spec.minSize (2)"),
+            std::string::npos)
+      << out;
+  // And through the main resource, in the same words but its own field.
+  std::tie(code, out) = kubectl({"patch", "-n", ns, "scalinggroup/web", "--type=merge", "-p",
+                                 R"({"spec":{"desiredCapacity":50}})"});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("spec.desiredCapacity: Invalid value: 50: must be less than or equal to "
+                     "spec.maxSize (12)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(desiredCapacity(client, ns), 3);
+
+  // Within the bounds, every path works.
+  std::tie(code, out) = kubectl({"scale", "-n", ns, "scalinggroup/web", "--replicas=7"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(desiredCapacity(client, ns), 7);
+  client.patch(sg, ns, "web", PatchType::Merge, {{"spec", {{"replicas", 8}}}}, patchScale);
+  EXPECT_EQ(desiredCapacity(client, ns), 8);
+  scale = client.get(sg, ns, "web", "scale");
+  scale["spec"]["replicas"] = 12;
+  client.update(sg, ns, scale, putScale);
+  EXPECT_EQ(desiredCapacity(client, ns), 12);
+  // Raising maxSize lets a scale past the old bound through at once (the
+  // webhook confirms a refusal against the API server, not only its cache).
+  std::tie(code, out) = kubectl(
+      {"patch", "-n", ns, "scalinggroup/web", "--type=merge", "-p", R"({"spec":{"maxSize":60}})"});
+  ASSERT_EQ(code, 0) << out;
+  std::tie(code, out) = kubectl({"scale", "-n", ns, "scalinggroup/web", "--replicas=50"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(desiredCapacity(client, ns), 50);
+}
+
+// A real HorizontalPodAutoscaler (kube-controller-manager's
+// horizontalpodautoscaling controller, started for this binary): below its
+// minReplicas it scales the target to minReplicas without metrics, with a
+// PUT of /scale. Past the group's maxSize that write is refused, and the
+// HPA reports the webhook's words in a FailedRescale event; within the
+// bounds it scales the group.
+TEST_F(Webhook, AHorizontalPodAutoscalerIsHeldToTheGroupsBounds) {
+  const std::string ns = createNamespace(client, "hpa");
+  createBoundedGroup(ns);
+  const Resource kHpa{"autoscaling", "v1", "horizontalpodautoscalers", true,
+                      "HorizontalPodAutoscaler"};
+  const Resource kEvents{"", "v1", "events", true, "Event"};
+  json hpa = {
+      {"apiVersion", "autoscaling/v1"},
+      {"kind", "HorizontalPodAutoscaler"},
+      {"metadata", {{"name", "web"}}},
+      {"spec",
+       {{"scaleTargetRef",
+         {{"apiVersion", "compute.kubec2.io/v1alpha1"}, {"kind", "ScalingGroup"}, {"name", "web"}}},
+        {"minReplicas", 20},
+        {"maxReplicas", 30},
+        {"targetCPUUtilizationPercentage", 50}}}};
+  client.create(kHpa, ns, hpa);
+  std::string message;
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (const auto& e : client.list(kEvents, ns).items)
+          if (e.value("reason", "") == "FailedRescale") message = e.value("message", "");
+        return !message.empty();
+      },
+      120s))
+      << "no FailedRescale event from the HPA controller";
+  EXPECT_NE(message.find("spec.replicas: Invalid value: 20: must be less than or equal to "
+                         "spec.maxSize (12)"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(desiredCapacity(client, ns), 3);
+
+  hpa = client.get(kHpa, ns, "web");
+  hpa["spec"]["minReplicas"] = 5;
+  hpa["spec"]["maxReplicas"] = 10;
+  client.update(kHpa, ns, hpa);
+  EXPECT_TRUE(eventually([&] { return desiredCapacity(client, ns) == 5; }, 120s))
+      << "the HPA did not scale the group to its minReplicas 5: spec.desiredCapacity is "
+      << desiredCapacity(client, ns);
 }
 
 // A GitOps tool re-applies deploy/webhook.yaml, which has no caBundle: the
