@@ -41,6 +41,11 @@ struct Context {
 // the user meant. Field path first, as a field error.
 using Warnings = std::vector<std::string>;
 
+// Each method reports through its arguments and should not throw on any
+// JSON; should one throw all the same, api/validation.h turns it into a
+// field error (validate) or nothing (defaultsPatch, warnings), so a request
+// never fails on an exception. Implementations hold no state: one instance
+// serves every request thread.
 class KindValidator {
  public:
   virtual ~KindValidator() = default;
