@@ -1,24 +1,10 @@
 #include "api/validation/json_helpers.h"
 
+#include "runtime/managed_fields.h"
+
 namespace kubec2::api::validation {
-namespace {
 
 using json = nlohmann::json;
-
-std::string pointerToken(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '~')
-      out += "~0";
-    else if (ch == '/')
-      out += "~1";
-    else
-      out += ch;
-  }
-  return out;
-}
-
-}  // namespace
 
 const json* member(const json& object, const char* key) {
   if (!object.is_object()) return nullptr;
@@ -43,9 +29,7 @@ std::string metadataString(const json& object, const char* key) {
 }
 
 json addOp(const std::vector<std::string>& tokens, json value) {
-  std::string path;
-  for (const auto& t : tokens) path += "/" + pointerToken(t);
-  return {{"op", "add"}, {"path", path}, {"value", std::move(value)}};
+  return {{"op", "add"}, {"path", kube::pointerOf(tokens)}, {"value", std::move(value)}};
 }
 
 }  // namespace kubec2::api::validation

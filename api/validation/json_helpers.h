@@ -21,7 +21,7 @@ bool absent(const nlohmann::json& object, const char* key);
 // metadata.<key> of an object as a string; empty when missing.
 std::string metadataString(const nlohmann::json& object, const char* key);
 // {"op": "add", "path": "/a/b", "value": value} for the path tokens
-// {"a", "b"}, escaped as RFC 6901 requires (~ and /).
+// {"a", "b"}, escaped as RFC 6901 requires (~ and /; kube::pointerOf).
 nlohmann::json addOp(const std::vector<std::string>& tokens, nlohmann::json value);
 
 }  // namespace kubec2::api::validation

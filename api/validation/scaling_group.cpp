@@ -280,6 +280,21 @@ void validateAction(Context& c, const std::string& p, const v1::ScheduledAction&
                              "must be after " + p + ".startTime (" + *a.startTime + ")"));
 }
 
+// Checks each item of `items` (at `path`) with `check(itemPath, item)`, and
+// that their names are unique, as EC2 names a group's policies and actions.
+template <typename T, typename Check>
+void eachUniquelyNamed(Context& c, const std::optional<std::vector<T>>& items,
+                       const std::string& path, Check check) {
+  if (!items) return;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < items->size(); ++i) {
+    const T& item = (*items)[i];
+    const std::string p = at(path, i);
+    if (!seen.insert(item.name).second) c.errs.push_back(duplicate(p + ".name", item.name));
+    check(p, item);
+  }
+}
+
 // A new desired capacity must lie within the bounds; one that an update of
 // the bounds leaves outside is clamped by the operator instead
 // (docs/scaling-group-capacity.md). `field` is where the value was written
@@ -364,24 +379,14 @@ void checkSpec(Context& c, const json& specJson, const json* oldSpecJson) {
     c.errs.push_back(
         invalid("spec.warmPool.maxGroupPreparedCapacity", *s.warmPool->maxGroupPreparedCapacity,
                 "must be greater than or equal to spec.minSize (" + num(s.minSize) + ")"));
-  if (s.scalingPolicies) {
-    std::set<std::string> seen;
-    for (size_t i = 0; i < s.scalingPolicies->size(); ++i) {
-      const auto& policy = (*s.scalingPolicies)[i];
-      const std::string p = at("spec.scalingPolicies", i);
-      if (!seen.insert(policy.name).second) c.errs.push_back(duplicate(p + ".name", policy.name));
-      validatePolicy(c, s, p, policy);
-    }
-  }
-  if (s.scheduledActions) {
-    std::set<std::string> seen;
-    for (size_t i = 0; i < s.scheduledActions->size(); ++i) {
-      const auto& action = (*s.scheduledActions)[i];
-      const std::string p = at("spec.scheduledActions", i);
-      if (!seen.insert(action.name).second) c.errs.push_back(duplicate(p + ".name", action.name));
-      validateAction(c, p, action);
-    }
-  }
+  eachUniquelyNamed(c, s.scalingPolicies, "spec.scalingPolicies",
+                    [&](const std::string& p, const v1::ScalingPolicy& policy) {
+                      validatePolicy(c, s, p, policy);
+                    });
+  eachUniquelyNamed(c, s.scheduledActions, "spec.scheduledActions",
+                    [&](const std::string& p, const v1::ScheduledAction& action) {
+                      validateAction(c, p, action);
+                    });
 }
 
 // What the scale subresource's spec.replicas is, in the words of its refusals.

@@ -8,8 +8,8 @@
 #include "api/validation.h"
 #include "api/validation/kinds.h"
 #include "api/validation/lookups.h"
-#include "controllers/webhook/metrics.h"
 #include "api/well_known.h"
+#include "controllers/webhook/metrics.h"
 #include "runtime/base64.h"
 
 namespace kubec2::webhook {
@@ -65,9 +65,8 @@ void addInstanceFinalizer(const json& object, json& patch) {
   }
   for (const auto& x : *f)
     if (x == api::kInstanceFinalizer) return;
-  patch.push_back({{"op", "add"},
-                   {"path", "/metadata/finalizers/-"},
-                   {"value", api::kInstanceFinalizer}});
+  patch.push_back(
+      {{"op", "add"}, {"path", "/metadata/finalizers/-"}, {"value", api::kInstanceFinalizer}});
 }
 
 }  // namespace
