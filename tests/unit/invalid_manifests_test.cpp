@@ -1,7 +1,7 @@
 // The webhook's half of tests/integration/testdata/invalid-manifests.yaml,
 // run through api::validate() directly: the integration test proves the API
 // server refuses each case, this one pins each refusal to the rule in
-// api/validation.cpp and runs in milliseconds.
+// api/validation/ and runs in milliseconds.
 #include <fstream>
 #include <sstream>
 
