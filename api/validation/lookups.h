@@ -37,7 +37,9 @@ struct StoredObject {
 // Every answer may be "not known yet" (nullopt, or State::Unknown): while the
 // operator starts, its caches are empty, and an empty cache must not be
 // read as "nothing exists". Implementations are called from the webhook's
-// request threads concurrently and must be thread-safe.
+// request threads concurrently and must be thread-safe; they report a
+// failed read as Unknown rather than throw (the rules would turn an
+// exception into a refusal or no warning, but not say why).
 class AdmissionLookups {
  public:
   virtual ~AdmissionLookups() = default;
