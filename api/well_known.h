@@ -34,11 +34,10 @@ inline constexpr const char* kAppliedAnnotation = "compute.kubec2.io/applied";
 // On the VM: the LaunchTemplate version number it was rendered from.
 inline constexpr const char* kLaunchTemplateVersionAnnotation =
     "compute.kubec2.io/launch-template-version";
-// On the VM: the instance type in force (what the running VM was started
-// with), and a fingerprint of the launch-time inputs (instance type, user
-// data, key pair) it was rendered from: changes to them wait for the next
-// start (docs/instances.md).
-inline constexpr const char* kInstanceTypeAnnotation = "compute.kubec2.io/instance-type";
+// On the VM and its template (so on the VMI): the launch-time inputs it was
+// rendered from (instance type, volumes, fingerprints of the user data and
+// key pair asked for): changes to them wait for the next start
+// (docs/instances.md).
 inline constexpr const char* kLaunchInputsAnnotation = "compute.kubec2.io/launch-inputs";
 // On the VM: the DataVolumes kept when the instance terminates
 // (deleteOnTermination false), recorded at launch.

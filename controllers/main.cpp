@@ -208,7 +208,7 @@ int runOperator(const Flags& f) {
   kubec2::controllers::InstanceControllerOptions io;
   io.terminatedRetention = std::chrono::seconds(f.terminatedRetentionSeconds);
   kubec2::controllers::addInstanceControllers(*mgr, events, catalog, io);
-  kubec2::controllers::addLaunchTemplateController(*mgr, events, io.fieldManager);
+  kubec2::controllers::addLaunchTemplateController(*mgr, events, "kubec2-launchtemplate");
   // -----------------------------------------------------------------------
 
   const kube::RunResult res = mgr->run(kube::installSignalHandlers().get_token());

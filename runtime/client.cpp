@@ -41,6 +41,7 @@ HttpOptions transportOptions(const RestConfig& cfg) {
   o.connectTimeout = cfg.connectTimeout;
   o.maxRetries = cfg.maxRetries;
   o.userAgent = cfg.userAgent;
+  o.maxResponseBytes = cfg.maxResponseBytes;
   o.logName = "kube";
   o.observe = [](const std::string& method, const std::string& code, double seconds) {
     metrics::restLatency(method).Observe(seconds);
@@ -145,6 +146,24 @@ std::optional<nlohmann::json> getIfExists(Reader& reader, const Resource& r, con
   }
 }
 
+// ------------------------------------------------------------ RequestStop
+
+namespace {
+thread_local std::stop_token tlsStop;
+}
+
+RequestStop::RequestStop(std::stop_token stop) : previous_(tlsStop) {
+  tlsStop = std::move(stop);
+}
+
+RequestStop::~RequestStop() {
+  tlsStop = previous_;
+}
+
+std::stop_token RequestStop::current() {
+  return tlsStop;
+}
+
 // ------------------------------------------------------------ RestClient
 
 RestClient::RestClient(RestConfig config)
@@ -165,7 +184,7 @@ std::string RestClient::call(const std::string& method, const std::string& path,
   req.body = body;
   req.contentType = contentType;
   req.idempotent = idempotent;
-  HttpResponse r = http_->call(req);
+  HttpResponse r = http_->call(req, RequestStop::current());
   if (!r.ok()) throwFor(method, path, r);
   return std::move(r.body);
 }

@@ -192,6 +192,25 @@ bool ignoreNotFound(Op&& op) {
 
 class HttpTransport;
 
+// Requests a RestClient makes on this thread while a RequestStop is in
+// scope end early when its token is requested, and so do their retries'
+// waits (ApiError, code 0, reason Stopped). The controller puts each
+// reconcile's stop token here, so a lost Lease or a reconcile timeout cuts
+// the reconcile's I/O short without every call taking a token. Scopes nest;
+// the innermost wins.
+class RequestStop {
+ public:
+  explicit RequestStop(std::stop_token stop);
+  ~RequestStop();
+  RequestStop(const RequestStop&) = delete;
+  RequestStop& operator=(const RequestStop&) = delete;
+  // The token in scope on this thread; one that is never requested outside any scope.
+  static std::stop_token current();
+
+ private:
+  std::stop_token previous_;
+};
+
 // The API server over HTTPS: requests are rate limited (QPS and burst),
 // retried with backoff on 429, 5xx and transport errors (honouring
 // Retry-After; see docs/runtime.md for which verbs), and counted in

@@ -1,5 +1,7 @@
 #include "runtime/client_wrapper.h"
 
+#include <type_traits>
+
 namespace kube {
 
 using nlohmann::json;
@@ -61,9 +63,9 @@ bool CallMatch::matches(const ClientCall& c) const {
          (name.empty() || name == c.name) && (subresource.empty() || subresource == c.subresource);
 }
 
-void FaultInjectingClient::inject(CallMatch match, ApiError error, int times, int skip) {
+void FaultInjectingClient::inject(CallMatch match, ApiError error, int times, int skip, When when) {
   std::lock_guard l(mu_);
-  faults_.push_back({std::move(match), std::move(error), times, skip});
+  faults_.push_back({std::move(match), std::move(error), times, skip, when});
 }
 
 std::vector<ClientCall> FaultInjectingClient::calls() const {
@@ -92,20 +94,49 @@ void FaultInjectingClient::clear() {
   calls_.clear();
 }
 
-void FaultInjectingClient::before(ClientCall call) {
+std::optional<ApiError> FaultInjectingClient::strike(const ClientCall& call, When when) {
   std::lock_guard l(mu_);
   for (auto& f : faults_) {
-    if (f.times <= 0 || !f.match.matches(call)) continue;
+    if (f.when != when || f.times <= 0 || !f.match.matches(call)) continue;
     if (f.skip > 0) {
       --f.skip;
       continue;
     }
     --f.times;
-    call.failed = true;
-    calls_.push_back(std::move(call));
-    throw f.error;
+    return f.error;
   }
-  calls_.push_back(std::move(call));
+  return std::nullopt;
+}
+
+template <typename Op>
+auto FaultInjectingClient::guarded(ClientCall call, Op&& op) -> decltype(op()) {
+  if (auto e = strike(call, When::Before)) {
+    call.failed = true;
+    std::lock_guard l(mu_);
+    calls_.push_back(std::move(call));
+    throw *e;
+  }
+  auto record = [&](bool failed) {
+    call.failed = failed;
+    std::lock_guard l(mu_);
+    calls_.push_back(call);
+  };
+  if constexpr (std::is_void_v<decltype(op())>) {
+    op();
+    if (auto e = strike(call, When::After)) {
+      record(true);
+      throw *e;
+    }
+    record(false);
+  } else {
+    auto result = op();
+    if (auto e = strike(call, When::After)) {
+      record(true);
+      throw *e;
+    }
+    record(false);
+    return result;
+  }
 }
 
 ApiError FaultInjectingClient::conflict(const std::string& what) {
@@ -132,47 +163,58 @@ ApiError FaultInjectingClient::notFound() {
 
 json FaultInjectingClient::get(const Resource& r, const std::string& ns, const std::string& name,
                                const std::string& subresource) {
-  before({"get", r.resource, ns, name, subresource});
-  return ClientWrapper::get(r, ns, name, subresource);
+  return guarded({"get", r.resource, ns, name, subresource},
+                 [&] { return ClientWrapper::get(r, ns, name, subresource); });
 }
 ListPage FaultInjectingClient::listPage(const Resource& r, const std::string& ns,
                                         const ListOptions& opts) {
-  before({"list", r.resource, ns, "", ""});
-  return ClientWrapper::listPage(r, ns, opts);
+  return guarded({"list", r.resource, ns, "", ""},
+                 [&] { return ClientWrapper::listPage(r, ns, opts); });
 }
 std::string FaultInjectingClient::listEachText(
     const Resource& r, const std::string& ns, ListOptions opts,
     const std::function<void(std::string_view)>& onItem) {
-  before({"list", r.resource, ns, "", ""});
-  return ClientWrapper::listEachText(r, ns, std::move(opts), onItem);
+  return guarded({"list", r.resource, ns, "", ""},
+                 [&] { return ClientWrapper::listEachText(r, ns, std::move(opts), onItem); });
 }
 json FaultInjectingClient::create(const Resource& r, const std::string& ns, const json& obj,
                                   const WriteOptions& opts) {
   const json meta = obj.is_object() ? obj.value("metadata", json::object()) : json::object();
-  before({"create", r.resource, ns, meta.value("name", ""), opts.subresource});
-  return ClientWrapper::create(r, ns, obj, opts);
+  return guarded({"create", r.resource, ns, meta.value("name", ""), opts.subresource},
+                 [&] { return ClientWrapper::create(r, ns, obj, opts); });
 }
 json FaultInjectingClient::update(const Resource& r, const std::string& ns, const json& obj,
                                   const WriteOptions& opts) {
   const json meta = obj.is_object() ? obj.value("metadata", json::object()) : json::object();
-  before({"update", r.resource, ns, meta.value("name", ""), opts.subresource});
-  return ClientWrapper::update(r, ns, obj, opts);
+  return guarded({"update", r.resource, ns, meta.value("name", ""), opts.subresource},
+                 [&] { return ClientWrapper::update(r, ns, obj, opts); });
 }
 json FaultInjectingClient::patch(const Resource& r, const std::string& ns, const std::string& name,
                                  PatchType type, const json& body, const PatchOptions& opts) {
-  before({type == PatchType::Apply ? "apply" : "patch", r.resource, ns, name, opts.subresource});
-  return ClientWrapper::patch(r, ns, name, type, body, opts);
+  return guarded(
+      {type == PatchType::Apply ? "apply" : "patch", r.resource, ns, name, opts.subresource},
+      [&] { return ClientWrapper::patch(r, ns, name, type, body, opts); });
 }
 std::optional<json> FaultInjectingClient::del(const Resource& r, const std::string& ns,
                                               const std::string& name, const DeleteOptions& opts) {
-  before({"delete", r.resource, ns, name, ""});
-  return ClientWrapper::del(r, ns, name, opts);
+  return guarded({"delete", r.resource, ns, name, ""},
+                 [&] { return ClientWrapper::del(r, ns, name, opts); });
 }
 void FaultInjectingClient::watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
                                  const std::function<bool(WatchEvent&&)>& onEvent,
                                  std::stop_token stop) {
-  before({"watch", r.resource, ns, "", ""});
-  ClientWrapper::watch(r, ns, opts, onEvent, stop);
+  guarded({"watch", r.resource, ns, "", ""},
+          [&] { ClientWrapper::watch(r, ns, opts, onEvent, stop); });
+}
+bool FaultInjectingClient::isServed(const std::string& group, const std::string& version,
+                                    const std::string& resource) {
+  return guarded({"discovery", resource, "", "", ""},
+                 [&] { return ClientWrapper::isServed(group, version, resource); });
+}
+std::string FaultInjectingClient::request(const std::string& method, const std::string& path,
+                                          const std::string& body, const std::string& contentType) {
+  return guarded({"request", "", "", path, ""},
+                 [&] { return ClientWrapper::request(method, path, body, contentType); });
 }
 
 }  // namespace kube

@@ -56,11 +56,11 @@ struct ClientCall {
   // get, list, watch, create, update, patch, apply (a patch of type Apply),
   // delete, discovery, request.
   std::string verb{};
-  std::string resource{};  // plural, "" for discovery and raw requests
+  std::string resource{};  // plural (discovery: the one asked about; "" for raw requests)
   std::string namespace_{};
-  std::string name{};
+  std::string name{};  // raw requests: the path
   std::string subresource{};
-  bool failed = false;  // answered by an injected fault
+  bool failed = false;  // answered by an injected fault (before or after the target)
 
   std::string str() const;  // "patch instances/web-1/status", for messages
 };
@@ -78,10 +78,16 @@ class FaultInjectingClient final : public ClientWrapper {
  public:
   using ClientWrapper::ClientWrapper;
 
+  // When a fault strikes: before the call reaches the target (the server
+  // never saw it), or after it did (the write happened, the answer was
+  // lost: a timeout or a dropped connection after the server committed).
+  enum class When { Before, After };
+
   // Fails `times` matching calls with `error`, after letting the first
   // `skip` matching calls through. Faults are checked in the order added;
-  // the first that applies answers. A failed call never reaches the target.
-  void inject(CallMatch match, ApiError error, int times = 1, int skip = 0);
+  // the first that applies answers.
+  void inject(CallMatch match, ApiError error, int times = 1, int skip = 0,
+              When when = When::Before);
   // Every call so far, in order, with whether a fault answered it.
   std::vector<ClientCall> calls() const;
   // Calls that reached the target and match.
@@ -115,6 +121,11 @@ class FaultInjectingClient final : public ClientWrapper {
                                     const DeleteOptions& opts = {}) override;
   void watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
              const std::function<bool(WatchEvent&&)>& onEvent, std::stop_token stop = {}) override;
+  bool isServed(const std::string& group, const std::string& version,
+                const std::string& resource) override;
+  std::string request(const std::string& method, const std::string& path,
+                      const std::string& body = "",
+                      const std::string& contentType = "application/json") override;
 
  private:
   struct Fault {
@@ -122,9 +133,14 @@ class FaultInjectingClient final : public ClientWrapper {
     ApiError error;
     int times;
     int skip;
+    When when;
   };
-  // Records the call; throws the fault's error when one applies.
-  void before(ClientCall call);
+  // Records the call and runs `op` on the target between the faults that
+  // strike before and after it.
+  template <typename Op>
+  auto guarded(ClientCall call, Op&& op) -> decltype(op());
+  // The fault that strikes `call` at `when`, consumed; nullopt when none.
+  std::optional<ApiError> strike(const ClientCall& call, When when);
 
   mutable std::mutex mu_;
   std::vector<Fault> faults_{};

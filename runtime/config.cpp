@@ -20,32 +20,14 @@
 #include <sstream>
 #include <string_view>
 
+#include "runtime/strings.h"
+
 namespace kube {
 namespace {
 
 namespace fs = std::filesystem;
 
 // ---------------------------------------------------------------- small helpers
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
-
-std::string trim(std::string s) {
-  const char* ws = " \t\r\n\f\v";
-  s.erase(s.find_last_not_of(ws) + 1);
-  s.erase(0, s.find_first_not_of(ws));
-  return s;
-}
-
-bool startsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  return true;
-}
 
 bool fileExists(const std::string& path) {
   std::error_code ec;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,9 @@ struct RestConfig {
   std::chrono::milliseconds timeout{30000};  // per request, except watches
   std::chrono::milliseconds connectTimeout{10000};
   int maxRetries = 5;  // for 429, 5xx and transport errors on idempotent verbs
+  // A response body larger than this fails (ApiError reason TooLarge) rather
+  // than grow memory without bound; a list of 100,000 large objects fits.
+  std::size_t maxResponseBytes = std::size_t{1} << 30;  // 1 GiB
   std::string userAgent = "kubec2";
 };
 

@@ -1,5 +1,6 @@
 #include "runtime/controller.h"
 
+#include "runtime/client.h"
 #include "runtime/errors.h"
 
 #include <array>
@@ -259,6 +260,8 @@ void Controller::processItem(const std::string& key) {
   metrics_.activeWorkers->Increment();
   const auto t0 = std::chrono::steady_clock::now();
   try {
+    // The client's requests on this thread end when the reconcile's stop is requested.
+    const RequestStop requests(ctx.stop);
     const Result r = reconciler_->reconcile(req, ctx);
     if (r.requeueAfter.count() > 0) {
       logger().debug("Reconcile done, requeueing after",
@@ -287,8 +290,8 @@ void Controller::processItem(const std::string& key) {
     // The API server said when to come back (429, or a 5xx with
     // Retry-After): sooner would only be refused again.
     if (e.status().retryAfter) {
-      queue_.addAfter(key, std::max<Clock::duration>(*e.status().retryAfter,
-                                                     std::chrono::milliseconds(1)));
+      queue_.addAfter(
+          key, std::max<Clock::duration>(*e.status().retryAfter, std::chrono::milliseconds(1)));
     } else {
       queue_.addRateLimited(key);
     }

@@ -15,6 +15,12 @@
 //   for (...) try { create(...); } catch (...) { exp.creationObserved(key); throw; }
 //   // child informer: onAdd -> creationObserved(ownerKey(child))
 //   //                 onDelete -> deletionObserved(ownerKey(child), child.uid)
+//   //                 onUpdate with a deletionTimestamp -> deletionObserved(...)
+//
+// A child that has a deletionTimestamp is being deleted: count its
+// deletion as observed then, as the ReplicaSet controller does, not when it
+// finally goes (a child held by a finalizer, such as an Instance waiting
+// out its terminated retention, would stall its owner that long).
 //
 // A create or delete that fails must be reported as observed too (no event
 // will come for it), as the ReplicaSet controller does.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "runtime/json_pointer.h"
 #include "runtime/managed_fields.h"
 #include "runtime/selector.h"
 #include "runtime/timefmt.h"
@@ -70,36 +71,7 @@ std::set<std::string> ownableLeaves(const json& obj) {
 }
 
 const json* at(const json& j, const std::string& pointer) {
-  const json* node = &j;
-  for (const auto& t : pointerTokens(pointer)) {
-    if (!node->is_object()) return nullptr;
-    const auto it = node->find(t);
-    if (it == node->end()) return nullptr;
-    node = &*it;
-  }
-  return node;
-}
-
-void setAt(json& j, const std::string& pointer, const json& value) {
-  json* node = &j;
-  for (const auto& t : pointerTokens(pointer)) {
-    if (!node->is_object()) *node = json::object();
-    node = &(*node)[t];
-  }
-  *node = value;
-}
-
-void eraseAt(json& j, const std::string& pointer) {
-  auto tokens = pointerTokens(pointer);
-  if (tokens.empty()) return;
-  const std::string last = tokens.back();
-  tokens.pop_back();
-  json* node = &j;
-  for (const auto& t : tokens) {
-    if (!node->is_object() || !node->contains(t)) return;
-    node = &(*node)[t];
-  }
-  if (node->is_object()) node->erase(last);
+  return valueAt(j, pointer);
 }
 
 // RFC 7386.
@@ -256,18 +228,29 @@ FakeClient::Stored& FakeClient::mustFind(const Resource& r, const std::string& n
   return it->second;
 }
 
+FakeClient::Owner& FakeClient::Stored::owner(const std::string& manager,
+                                             const std::string& operation,
+                                             const std::string& subresource) {
+  Owner& o = owners[manager + "|" + operation + "|" + subresource];
+  o.manager = manager;
+  o.operation = operation;
+  o.subresource = subresource;
+  return o;
+}
+
 json FakeClient::withManagedFields(const Stored& s) const {
   json out = s.object;
   json entries = json::array();
-  for (const auto& [manager, pointers] : s.owned) {
-    if (pointers.empty()) continue;
-    const auto op = s.operation.find(manager);
-    entries.push_back({{"manager", manager},
-                       {"operation", op == s.operation.end() ? "Update" : op->second},
-                       {"apiVersion", s.object.value("apiVersion", "")},
-                       {"time", now()},
-                       {"fieldsType", "FieldsV1"},
-                       {"fieldsV1", fieldsV1Of(pointers)}});
+  for (const auto& [key, o] : s.owners) {
+    if (o.fields.empty()) continue;
+    json e = {{"manager", o.manager},
+              {"operation", o.operation.empty() ? "Update" : o.operation},
+              {"apiVersion", s.object.value("apiVersion", "")},
+              {"time", o.time},
+              {"fieldsType", "FieldsV1"},
+              {"fieldsV1", fieldsV1Of(o.fields)}};
+    if (!o.subresource.empty()) e["subresource"] = o.subresource;
+    entries.push_back(std::move(e));
   }
   if (!entries.empty()) out["metadata"]["managedFields"] = std::move(entries);
   return out;
@@ -402,6 +385,10 @@ json FakeClient::createLocked(const Resource& r, const std::string& ns, const js
   meta["uid"] = uid;
   meta["creationTimestamp"] = now();
   meta["generation"] = 1;
+  if (!meta.value("resourceVersion", "").empty())
+    throw apiError(500, "InternalError",
+                   "Internal error occurred: resourceVersion should not be set on objects to be "
+                   "created");
   meta.erase("deletionTimestamp");
   meta.erase("managedFields");
   meta.erase("resourceVersion");
@@ -410,11 +397,11 @@ json FakeClient::createLocked(const Resource& r, const std::string& ns, const js
   meta["resourceVersion"] = nextRv();
   Stored s;
   s.object = o;
-  const std::string manager = opts.fieldManager.empty() ? "unknown" : opts.fieldManager;
-  s.owned[manager] = ownableLeaves(o);
-  s.operation[manager] = "Update";
+  Owner& owner = s.owner(opts.fieldManager.empty() ? "unknown" : opts.fieldManager, "Update", "");
+  owner.fields = ownableLeaves(o);
+  owner.time = now();
   objects_[key] = s;
-  record(r, "ADDED", o);
+  record(r, "ADDED", withManagedFields(s));
   return withManagedFields(s);
 }
 
@@ -448,22 +435,23 @@ json FakeClient::commit(const Resource& r, const Key& key, Stored& s, json next,
   }
   // Ownership: what this write set becomes the writer's; applied fields
   // were settled by the caller.
+  const std::string sub = isStatus ? "status" : "";
   if (!isApply) {
-    const std::set<std::string> oldLeaves = ownableLeaves(old), newLeaves = ownableLeaves(next);
+    const std::set<std::string> newLeaves = ownableLeaves(next);
     std::set<std::string> changed;
     for (const auto& p : newLeaves) {
       const json* before = at(old, p);
       if (before == nullptr || *before != *at(next, p)) changed.insert(p);
     }
-    for (auto& [m, set] : s.owned) {
-      for (auto it = set.begin(); it != set.end();)
-        it = (!newLeaves.count(*it) || (changed.count(*it) && m != manager)) ? set.erase(it)
-                                                                             : std::next(it);
-    }
+    const std::string mine = manager + "|Update|" + sub;
+    for (auto& [k, o] : s.owners)
+      for (auto it = o.fields.begin(); it != o.fields.end();)
+        it = (!newLeaves.count(*it) || (changed.count(*it) && k != mine)) ? o.fields.erase(it)
+                                                                          : std::next(it);
     if (!changed.empty()) {
-      s.owned[manager].insert(changed.begin(), changed.end());
-      if (!s.operation.count(manager) || s.operation[manager] != "Apply")
-        s.operation[manager] = "Update";
+      Owner& o = s.owner(manager, "Update", sub);
+      o.fields.insert(changed.begin(), changed.end());
+      o.time = now();
     }
   }
   if (next == old) return withManagedFields(s);  // a no-op write changes nothing
@@ -476,7 +464,7 @@ json FakeClient::commit(const Resource& r, const Key& key, Stored& s, json next,
   if (gone) {
     removeLocked(r, key);
   } else {
-    record(r, "MODIFIED", s.object, old);
+    record(r, "MODIFIED", out, old);
   }
   return out;
 }
@@ -559,7 +547,8 @@ json FakeClient::patch(const Resource& r, const std::string& ns, const std::stri
   json next;
   if (scale) {
     next = s.object;
-    setAt(next, jsonPathToPointer(sv.opts.specReplicasPath), patched["spec"].value("replicas", 0));
+    setValueAt(next, jsonPathToPointer(sv.opts.specReplicasPath),
+               patched["spec"].value("replicas", 0));
   } else if (status) {
     next = s.object;
     if (patched.contains("status"))
@@ -597,49 +586,52 @@ json FakeClient::applyConfig(const Resource& r, const std::string& ns, const std
   if (it == objects_.end()) {
     if (status) throw notFound(r, name);
     json obj = json::object();
-    for (const auto& p : applied) setAt(obj, p, *at(config, p));
+    for (const auto& p : applied) setValueAt(obj, p, *at(config, p));
     obj["metadata"]["name"] = name;
     // Counted and recorded as a create; the fields are the applier's, as Apply.
     WriteOptions create;
     create.fieldManager = opts.fieldManager;
     createLocked(r, ns, obj, create);
     Stored& s = objects_.at(key);
-    s.owned.clear();
-    s.operation.clear();
-    s.owned[opts.fieldManager] = applied;
-    s.operation[opts.fieldManager] = "Apply";
+    s.owners.clear();
+    Owner& o = s.owner(opts.fieldManager, "Apply", "");
+    o.fields = applied;
+    o.time = now();
     return withManagedFields(s);
   }
   Stored& s = it->second;
+  const std::string mineKey = opts.fieldManager + "|Apply|" + (status ? "status" : "");
   if (!opts.force) {
     for (const auto& p : applied) {
       const json* current = at(s.object, p);
       if (current == nullptr || *current == *at(config, p)) continue;
-      for (const auto& [m, set] : s.owned)
-        if (m != opts.fieldManager && set.count(p))
+      for (const auto& [k, o] : s.owners)
+        if (k != mineKey && o.fields.count(p))
           throw apiError(409, "Conflict",
-                         "Apply failed with 1 conflict: conflict with \"" + m + "\": " + p);
+                         "Apply failed with 1 conflict: conflict with \"" + o.manager + "\": " + p);
     }
   }
   json next = s.object;
-  std::set<std::string>& mine = s.owned[opts.fieldManager];
-  for (const auto& p : mine) {
+  Owner& mine = s.owner(opts.fieldManager, "Apply", status ? "status" : "");
+  // Fields this manager applied before and no longer does go, unless
+  // another entry owns them too.
+  for (const auto& p : mine.fields) {
     if (applied.count(p)) continue;
     bool ownedByOther = false;
-    for (const auto& [m, set] : s.owned)
-      if (m != opts.fieldManager && set.count(p)) ownedByOther = true;
-    if (!ownedByOther) eraseAt(next, p);
+    for (const auto& [k, o] : s.owners)
+      if (k != mineKey && o.fields.count(p)) ownedByOther = true;
+    if (!ownedByOther) eraseValueAt(next, p);
   }
   for (const auto& p : applied) {
     const json* current = at(s.object, p);
     const bool differs = current == nullptr || *current != *at(config, p);
     if (differs)
-      for (auto& [m, set] : s.owned)
-        if (m != opts.fieldManager) set.erase(p);
-    setAt(next, p, *at(config, p));
+      for (auto& [k, o] : s.owners)
+        if (k != mineKey) o.fields.erase(p);
+    setValueAt(next, p, *at(config, p));
   }
-  mine = applied;
-  s.operation[opts.fieldManager] = "Apply";
+  mine.fields = applied;
+  mine.time = now();
   countWrite("patch", r);
   return commit(r, key, s, std::move(next), opts.fieldManager, true, status);
 }
@@ -665,8 +657,9 @@ std::optional<json> FakeClient::del(const Resource& r, const std::string& ns,
   const std::string uid = meta.value("uid", "");
   if (opts.propagationPolicy == "Orphan") {
     for (auto& [k, d] : objects_) {
-      json* refs = &d.object["metadata"]["ownerReferences"];
-      if (!refs->is_array()) continue;
+      const auto found = d.object["metadata"].find("ownerReferences");
+      if (found == d.object["metadata"].end() || !found->is_array()) continue;
+      json* refs = &*found;
       const auto before = refs->size();
       refs->erase(std::remove_if(refs->begin(), refs->end(),
                                  [&](const json& ref) { return ref.value("uid", "") == uid; }),
@@ -674,27 +667,33 @@ std::optional<json> FakeClient::del(const Resource& r, const std::string& ns,
       if (refs->size() != before) {
         if (refs->empty()) d.object["metadata"].erase("ownerReferences");
         d.object["metadata"]["resourceVersion"] = nextRv();
-        record(served_.at(k.substr(0, k.find('|'))).resource, "MODIFIED", d.object);
+        record(served_.at(k.substr(0, k.find('|'))).resource, "MODIFIED", withManagedFields(d));
       }
     }
   }
   if (!meta.value("finalizers", json::array()).empty()) {
-    if (!meta.contains("deletionTimestamp")) {
-      meta["deletionTimestamp"] = now();
-      meta["deletionGracePeriodSeconds"] = 0;
-      meta["resourceVersion"] = nextRv();
-      record(r, "MODIFIED", s.object);
-    }
+    if (!meta.contains("deletionTimestamp")) markDeleting(r, s);
     return withManagedFields(s);
   }
   removeLocked(r, key);
   return std::nullopt;
 }
 
+void FakeClient::markDeleting(const Resource& r, Stored& s) {
+  json& meta = s.object["metadata"];
+  meta["deletionTimestamp"] = now();
+  meta["deletionGracePeriodSeconds"] = 0;
+  // The server bumps the generation when deletion starts (registry's
+  // markAsDeleting), so controllers see a new generation to observe.
+  if (meta.value("generation", 0) > 0) meta["generation"] = meta.value("generation", 0) + 1;
+  meta["resourceVersion"] = nextRv();
+  record(r, "MODIFIED", withManagedFields(s));
+}
+
 void FakeClient::removeLocked(const Resource& r, const Key& key) {
   const auto it = objects_.find(key);
   if (it == objects_.end()) return;
-  json last = it->second.object;
+  json last = withManagedFields(it->second);
   const std::string uid = last["metadata"].value("uid", "");
   objects_.erase(it);
   ++rv_;
@@ -724,11 +723,7 @@ void FakeClient::collectGarbageLocked(const std::string& ownerUid) {
     const Resource& dr = served_.at(k.substr(0, k.find('|'))).resource;
     json& meta = it->second.object["metadata"];
     if (!meta.value("finalizers", json::array()).empty()) {
-      if (!meta.contains("deletionTimestamp")) {
-        meta["deletionTimestamp"] = now();
-        meta["resourceVersion"] = nextRv();
-        record(dr, "MODIFIED", it->second.object);
-      }
+      if (!meta.contains("deletionTimestamp")) markDeleting(dr, it->second);
       continue;
     }
     removeLocked(dr, k);

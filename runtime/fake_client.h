@@ -8,8 +8,9 @@
 //  - label selectors and the metadata.name / metadata.namespace field
 //    selectors on list and watch; paging with limit and continue;
 //  - finalizers and deletionTimestamp (a delete with finalizers only marks
-//    the object; it goes when the last finalizer is removed; no new
-//    finalizer once deleting), delete preconditions (uid, resourceVersion);
+//    the object, bumping its generation as the server does; it goes when the
+//    last finalizer is removed; no new finalizer once deleting), delete
+//    preconditions (uid, resourceVersion);
 //  - owner references: when an object goes, its dependents go too
 //    (background propagation, synchronously) or are released (Orphan);
 //    Foreground is treated as Background;
@@ -32,7 +33,8 @@
 // without that CRD does, and isServed() says false.
 // Not modelled: admission, validation against schemas, pruning, defaults,
 // bookmarks, real field-manager names from user agents ("unknown" when a
-// write names none).
+// write names none), and the garbage collector's delay (dependents go at
+// once, not some seconds later).
 // Thread-safe: informers may watch on their threads while a test writes.
 #pragma once
 
@@ -118,11 +120,22 @@ class FakeClient final : public Client {
     Resource resource;
     FakeResourceOptions opts;
   };
+  // One metadata.managedFields entry: a field manager's fields written
+  // through one subresource ("" or "status") by one operation.
+  struct Owner {
+    std::string manager;
+    std::string subresource;
+    std::string operation;         // Apply or Update
+    std::string time;              // of its last write
+    std::set<std::string> fields;  // leaf JSON pointers
+  };
   struct Stored {
     nlohmann::json object;  // without managedFields
-    // Leaf paths (JSON pointers) each manager owns, and how it wrote them.
-    std::map<std::string, std::set<std::string>> owned;
-    std::map<std::string, std::string> operation;  // manager -> Apply or Update
+    // By manager, operation and subresource ("ctrl|Apply|status"), as the
+    // server keys managedFields entries.
+    std::map<std::string, Owner> owners;
+    Owner& owner(const std::string& manager, const std::string& operation,
+                 const std::string& subresource);
   };
   struct Event {
     std::uint64_t rv;
@@ -149,6 +162,7 @@ class FakeClient final : public Client {
   nlohmann::json commit(const Resource& r, const Key& key, Stored& s, nlohmann::json next,
                         const std::string& manager, bool isApply, bool isStatus);
   void removeLocked(const Resource& r, const Key& key);
+  void markDeleting(const Resource& r, Stored& s);
   void collectGarbageLocked(const std::string& ownerUid);
   nlohmann::json scaleOf(const Served& sv, const nlohmann::json& obj) const;
   nlohmann::json applyConfig(const Resource& r, const std::string& ns, const std::string& name,

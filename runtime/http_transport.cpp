@@ -28,8 +28,9 @@ class RateLimiter {
         burst_(std::max(1, burst)),
         tokens_(std::max(1, burst)),
         last_(SteadyClock::now()) {}
-  void acquire() {
-    if (qps_ <= 0) return;  // unlimited
+  // False when `stop` ended the wait.
+  bool acquire(std::stop_token stop) {
+    if (qps_ <= 0) return true;  // unlimited
     std::chrono::duration<double> wait{0};
     {
       std::lock_guard l(mu_);
@@ -40,7 +41,9 @@ class RateLimiter {
       tokens_ -= 1;  // reserve now; a negative balance is the wait
       if (tokens_ < 0) wait = std::chrono::duration<double>(-tokens_ / qps_);
     }
-    if (wait.count() > 0) std::this_thread::sleep_for(wait);
+    if (wait.count() <= 0) return true;
+    return waitFor(SystemClock::instance(), std::chrono::duration_cast<Clock::duration>(wait),
+                   stop);
   }
 
  private:
@@ -314,9 +317,13 @@ struct HttpTransport::Impl {
   }
 
   HttpResponse perform(const HttpRequest& req, std::stop_token stop) {
-    limiter.acquire();
     HttpResponse r;
     const std::string url = opts.baseUrl + req.path;
+    if (!limiter.acquire(stop)) {
+      r.failureReason = "Stopped";
+      r.failureMessage = req.method + " " + url + ": stopped";
+      return r;
+    }
     CurlHandle h = acquireHandle();
     if (!h) {
       r.failureReason = "TransportError";
@@ -393,7 +400,7 @@ struct HttpTransport::Impl {
 
   HttpResponse stream(const std::string& path, const std::function<bool(std::string_view)>& onData,
                       std::stop_token stop, long maxSeconds) {
-    limiter.acquire();
+    limiter.acquire(stop);
     HttpRequest req;
     req.path = path;
     HttpResponse r;

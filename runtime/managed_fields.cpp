@@ -1,51 +1,10 @@
 #include "runtime/managed_fields.h"
 
+#include "runtime/json_pointer.h"
+
 namespace kube {
 
 using nlohmann::json;
-
-std::vector<std::string> pointerTokens(const std::string& pointer) {
-  std::vector<std::string> out;
-  if (pointer.empty()) return out;
-  std::string cur;
-  for (std::size_t i = 1; i <= pointer.size(); ++i) {
-    if (i == pointer.size() || pointer[i] == '/') {
-      out.push_back(cur);
-      cur.clear();
-    } else if (pointer[i] == '~' && i + 1 < pointer.size() &&
-               (pointer[i + 1] == '0' || pointer[i + 1] == '1')) {
-      cur += pointer[i + 1] == '0' ? '~' : '/';
-      ++i;
-    } else {
-      cur += pointer[i];
-    }
-  }
-  return out;
-}
-
-std::string pointerOf(const std::vector<std::string>& tokens) {
-  std::string out;
-  for (const auto& t : tokens) {
-    out += '/';
-    for (char c : t) {
-      if (c == '~')
-        out += "~0";
-      else if (c == '/')
-        out += "~1";
-      else
-        out += c;
-    }
-  }
-  return out;
-}
-
-void leafPointers(const json& j, const std::string& prefix, std::set<std::string>& out) {
-  if (!j.is_object() || j.empty()) {
-    out.insert(prefix);
-    return;
-  }
-  for (const auto& [k, v] : j.items()) leafPointers(v, prefix + pointerOf({k}), out);
-}
 
 std::vector<ManagedFieldsEntry> managedFieldsOf(const json& obj) {
   std::vector<ManagedFieldsEntry> out;

@@ -34,12 +34,4 @@ std::vector<std::string> managersOf(const nlohmann::json& obj, const std::string
 // FieldsV1 of a set of owned paths (the writer's side, for the fake API).
 nlohmann::json fieldsV1Of(const std::set<std::string>& pointers);
 
-// Splits and escapes RFC 6901 pointers ("/a/b~1c" <-> {"a", "b/c"}).
-std::vector<std::string> pointerTokens(const std::string& pointer);
-std::string pointerOf(const std::vector<std::string>& tokens);
-
-// The JSON pointers of every leaf of `j`: scalars, nulls, lists (atomic)
-// and empty objects. `prefix` is prepended.
-void leafPointers(const nlohmann::json& j, const std::string& prefix, std::set<std::string>& out);
-
 }  // namespace kube

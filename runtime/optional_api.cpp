@@ -63,6 +63,7 @@ void OptionalApi::run(std::stop_token stop) {
   if (stop.stop_requested()) return;
   state_ = State::Served;
   log::info(opts_.name + " found: watching its resources");
+  if (opts_.onServed) opts_.onServed();
   std::vector<std::jthread> threads;
   for (std::size_t i = 1; i < informers_.size(); ++i)
     threads.emplace_back([this, i, stop](std::stop_token) { informers_[i]->run(stop); });

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,11 +33,14 @@ class OptionalApi {
   };
 
   struct Options {
-    std::string name;                                // for logs: "KubeVirt"
-    std::string namespace_;                          // the informers'; empty: all
+    std::string name{};                              // for logs: "KubeVirt"
+    std::string namespace_{};                        // the informers'; empty: all
     std::chrono::milliseconds retryPeriod{2000};     // after a failed discovery
     std::chrono::milliseconds missingPeriod{30000};  // while not installed
     const Clock* clock = &SystemClock::instance();   // of the waits between asks
+    // Called once, when every resource is served (before the informers
+    // sync): objects waiting for the API can be looked at again.
+    std::function<void()> onServed{};
   };
 
   // `client` must outlive this object.

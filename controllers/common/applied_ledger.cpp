@@ -9,12 +9,14 @@ std::string AppliedLedger::key(const kube::Resource& r, const std::string& ns,
   return r.groupResource() + "|" + ns + "|" + name;
 }
 
-void AppliedLedger::record(const kube::Resource& r, const json& config, const json& stored) {
+void AppliedLedger::record(const kube::Resource& r, const json& config, const json& stored,
+                           const std::string& decidedFrom) {
   const json meta = stored.value("metadata", json::object());
   reconcilers::AppliedRecord rec;
   rec.stamp = reconcilers::stampOf(&config);
   rec.resourceVersion = meta.value("resourceVersion", "");
   rec.notKept = reconcilers::notKept(config, stored);
+  rec.decidedFrom = decidedFrom;
   std::lock_guard l(mu_);
   records_[key(r, meta.value("namespace", ""), meta.value("name", ""))] = std::move(rec);
 }

@@ -20,8 +20,9 @@ namespace kubec2::controllers {
 
 class AppliedLedger {
  public:
-  // After an apply of `config` answered with `stored`.
-  void record(const kube::Resource& r, const nlohmann::json& config, const nlohmann::json& stored);
+  // After an apply of `config`, decided on version `decidedFrom`, answered with `stored`.
+  void record(const kube::Resource& r, const nlohmann::json& config, const nlohmann::json& stored,
+              const std::string& decidedFrom);
   std::optional<reconcilers::AppliedRecord> find(const kube::Resource& r, const std::string& ns,
                                                  const std::string& name) const;
   void forget(const kube::Resource& r, const std::string& ns, const std::string& name);

@@ -1,11 +1,13 @@
 #include "controllers/common/executor.h"
 
+#include <optional>
 #include <set>
 
 #include "controllers/common/metrics.h"
 #include "runtime/finalizers.h"
 #include "runtime/log.h"
 #include "runtime/managed_fields.h"
+#include "runtime/patch.h"
 
 namespace kubec2::controllers {
 namespace {
@@ -17,14 +19,28 @@ json metaOf(const json& obj) {
   return obj.is_object() ? obj.value("metadata", json::object()) : json::object();
 }
 
-// The merge patch that turns `old` status into `now`: members `now` drops
-// are set to null.
+// The merge patch (RFC 7386) that turns the subject's status into `now`,
+// members it drops (at any depth) set to null.
 json statusPatch(const json& subject, const json& now) {
-  json body = now;
-  if (const auto it = subject.find("status"); it != subject.end() && it->is_object())
-    for (const auto& [k, v] : it->items())
-      if (!body.contains(k)) body[k] = nullptr;
-  return {{"status", body}};
+  const auto it = subject.find("status");
+  const json old = it != subject.end() && it->is_object() ? *it : json::object();
+  return kube::createMergePatch({{"status", old}}, {{"status", now}});
+}
+
+// A JSON patch removing the ownerReference to `ownerUid` from `obj`, guarded
+// by the object's uid and the reference's position; nullopt when there is none.
+std::optional<json> releasePatch(const json& obj, const std::string& ownerUid) {
+  const json m = metaOf(obj);
+  const json refs = m.value("ownerReferences", json::array());
+  for (std::size_t i = 0; i < refs.size(); ++i)
+    if (refs[i].value("uid", "") == ownerUid) {
+      const std::string at = "/metadata/ownerReferences/" + std::to_string(i);
+      return json::array(
+          {{{"op", "test"}, {"path", "/metadata/uid"}, {"value", m.value("uid", "")}},
+           {{"op", "test"}, {"path", at + "/uid"}, {"value", ownerUid}},
+           {{"op", "remove"}, {"path", at}}});
+    }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -51,20 +67,15 @@ std::string PlanExecutor::attribution(const rec::ChangeAttribution& a) {
   }
 }
 
-kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan) {
+kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan,
+                                   const kube::ReconcileContext& ctx) {
   json current = subject.object;  // the subject as our own writes leave it
   const json meta = metaOf(subject.object);
   const std::string ns = meta.value("namespace", "");
   const std::string name = meta.value("name", "");
   const std::string key = kube::makeKey(ns, name);
-  // The versions the subject had before each of our writes: a status
-  // written now is the newest the informer can be behind of.
-  std::set<std::string> versions{meta.value("resourceVersion", "")};
   auto subjectWritten = [&](const json& response) {
-    if (response.is_object() && response.contains("metadata")) {
-      current = response;
-      versions.insert(metaOf(response).value("resourceVersion", ""));
-    }
+    if (response.is_object() && response.contains("metadata")) current = response;
   };
   const kube::ObjectRef ref{subject.object.value("apiVersion", subject.resource.apiVersion()),
                             subject.resource.kind,
@@ -74,11 +85,13 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
                             ""};
 
   for (const auto& action : plan.actions) {
+    // A lost Lease or a reconcile past its timeout: no further writes.
+    ctx.throwIfStopped();
     if (const auto* a = std::get_if<rec::ApplyObject>(&action)) {
       const json m = metaOf(a->object);
       const json stored = client_.apply(a->resource, m.value("namespace", ns), a->object,
                                         fieldManager_, /*force=*/true);
-      ledger_.record(a->resource, a->object, stored);
+      ledger_.record(a->resource, a->object, stored, a->observedResourceVersion);
       metrics::writes("apply", a->resource.groupResource()).Increment();
       kube::log::debug("Applied",
                        {{"kind", a->resource.kind}, {"object", m.value("name", "")}, {"for", key}});
@@ -89,21 +102,24 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
         metrics::writes("delete", d->resource.groupResource()).Increment();
       ledger_.forget(d->resource, d->namespace_, d->name);
     } else if (const auto* r = std::get_if<rec::ReleaseObject>(&action)) {
-      const bool found = kube::ignoreNotFound([&] {
-        client_.patch(r->resource, r->namespace_, r->name, kube::PatchType::Merge,
-                      {{"metadata", {{"ownerReferences", nullptr}}}});
-      });
-      if (found) metrics::writes("release", r->resource.groupResource()).Increment();
-      if (found)
+      // Not watched: read, then remove only that owner's reference.
+      const auto obj = kube::getIfExists(client_, r->resource, r->namespace_, r->name);
+      const auto patch = obj ? releasePatch(*obj, r->ownerUid) : std::nullopt;
+      if (!patch) continue;
+      if (kube::ignoreNotFound([&] {
+            client_.patch(r->resource, r->namespace_, r->name, kube::PatchType::Json, *patch);
+          })) {
+        metrics::writes("release", r->resource.groupResource()).Increment();
         kube::log::info(
             "Released from its owner, so it is kept",
             {{"kind", r->resource.kind}, {"object", r->namespace_ + "/" + r->name}, {"for", key}});
+      }
     } else if (const auto* s = std::get_if<rec::PatchStatus>(&action)) {
-      const std::set<std::string> before = versions;
+      const json replaced = current.value("status", json());
       kube::ignoreNotFound([&] {
         subjectWritten(client_.patchStatus(subject.resource, ns, name, kube::PatchType::Merge,
                                            statusPatch(current, s->status), fieldManager_));
-        statuses_.remember(key, before, s->status);
+        statuses_.remember(key, replaced, s->status);
         metrics::writes("status", subject.resource.groupResource()).Increment();
       });
     } else if (const auto* f = std::get_if<rec::AddFinalizer>(&action)) {

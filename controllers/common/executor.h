@@ -5,10 +5,11 @@
 //   forced (the operator owns what it applies); what the server kept is
 //   recorded in the AppliedLedger.
 // - DeleteObject: delete with the observed uid as precondition.
-// - ReleaseObject: ownerReferences removed (a merge patch).
+// - ReleaseObject: the object is read and the ownerReference to the given
+//   owner removed (a JSON patch guarded by uid and position).
 // - PatchStatus: a merge patch of the status subresource that turns the
-//   subject's status into the new one (dropped members set to null), then
-//   remembered in the StatusCache until the informer catches up.
+//   subject's status into the new one (members dropped at any depth set to
+//   null), then remembered in the StatusCache until the informer catches up.
 // - AddFinalizer / RemoveFinalizer: JSON patches guarded by the subject's
 //   uid and finalizer list (runtime/finalizers.h), so a concurrent change
 //   fails the patch (422) instead of being overwritten.
@@ -24,7 +25,9 @@
 // guarded by uid).
 #pragma once
 
+#include <memory>
 #include <string>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -34,6 +37,7 @@
 #include "runtime/client.h"
 #include "runtime/controller.h"
 #include "runtime/events.h"
+#include "runtime/informer.h"
 
 namespace kubec2::controllers {
 
@@ -50,8 +54,12 @@ class PlanExecutor {
   // `client` and `recorder` must outlive the executor.
   PlanExecutor(kube::Client& client, kube::Recorder& recorder, std::string fieldManager);
 
-  // Performs `plan` and turns its requeue wishes into a Result.
-  kube::Result execute(const Subject& subject, const reconcilers::Plan& plan);
+  // Performs `plan` and turns its requeue wishes into a Result. Before each
+  // action, a stop requested on `ctx` (lost Lease, reconcile timeout) throws
+  // kube::ReconcileCancelled; the client's requests are cut short by it too
+  // (kube::RequestStop, set by the controller).
+  kube::Result execute(const Subject& subject, const reconcilers::Plan& plan,
+                       const kube::ReconcileContext& ctx);
 
   const std::string& fieldManager() const { return fieldManager_; }
   // What the last applies left on the server, for the next plans.
@@ -69,5 +77,27 @@ class PlanExecutor {
   AppliedLedger ledger_;
   StatusCache statuses_;
 };
+
+// The object `req` names, from the cache, with the status `exec` last wrote
+// laid over it until the cache shows that write (StatusCache): controller-
+// runtime's AsReconciler (fetch, ignore NotFound) plus read-your-writes.
+// nullptr when the object is gone (what was remembered of it is forgotten).
+// T is a generated kind: `metadata`, `std::optional<Status> status`, toJson().
+template <typename T>
+std::shared_ptr<const T> fetchSubject(const kube::Informer<T>& informer, const kube::Request& req,
+                                      PlanExecutor& exec) {
+  auto obj = informer.store().get(req.namespace_, req.name);
+  if (!obj) {
+    exec.statuses().forget(req.key());
+    return nullptr;
+  }
+  const nlohmann::json cached = obj->status ? obj->status->toJson() : nlohmann::json();
+  if (auto written = exec.statuses().lookup(req.key(), cached)) {
+    auto copy = std::make_shared<T>(*obj);
+    copy->status = std::decay_t<decltype(*copy->status)>::fromJson(*written);
+    return copy;
+  }
+  return obj;
+}
 
 }  // namespace kubec2::controllers

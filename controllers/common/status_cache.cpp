@@ -1,23 +1,32 @@
 #include "controllers/common/status_cache.h"
 
+#include <algorithm>
+
 namespace kubec2::controllers {
 
-void StatusCache::remember(const std::string& key, std::set<std::string> basedOn,
-                           nlohmann::json status) {
+void StatusCache::remember(const std::string& key, nlohmann::json replaced,
+                           nlohmann::json written) {
   std::lock_guard l(mu_);
-  entries_[key] = {std::move(basedOn), std::move(status)};
+  const auto it = entries_.find(key);
+  if (it != entries_.end() && it->second.written == replaced) {
+    it->second.replaced.push_back(std::move(replaced));
+    it->second.written = std::move(written);
+    return;
+  }
+  entries_[key] = {{std::move(replaced)}, std::move(written)};
 }
 
 std::optional<nlohmann::json> StatusCache::lookup(const std::string& key,
-                                                  const std::string& resourceVersion) {
+                                                  const nlohmann::json& cached) {
   std::lock_guard l(mu_);
   const auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
-  if (!it->second.basedOn.count(resourceVersion)) {
-    entries_.erase(it);
+  const auto& r = it->second.replaced;
+  if (std::find(r.begin(), r.end(), cached) == r.end()) {
+    entries_.erase(it);  // caught up with the write, or somebody wrote after it
     return std::nullopt;
   }
-  return it->second.status;
+  return it->second.written;
 }
 
 void StatusCache::forget(const std::string& key) {

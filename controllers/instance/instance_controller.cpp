@@ -49,6 +49,7 @@ class InstanceReconciler final : public kube::Reconciler {
     kube::Informer<kube::RawObject>& vms;
     kube::Informer<kube::RawObject>& vmis;
     std::shared_ptr<InstanceTypeCatalogSource> catalog;
+    std::shared_ptr<kube::Channel> kubevirtFound;  // kept alive with the controller
   };
 
   InstanceReconciler(kube::Client& client, Sources sources, kube::Recorder& events,
@@ -58,19 +59,11 @@ class InstanceReconciler final : public kube::Reconciler {
         opts_(std::move(opts)),
         executor_(client, events, opts_.fieldManager) {}
 
-  kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext&) override {
-    const std::string key = req.key();
-    auto inst = s_.instances.store().get(req.namespace_, req.name);
+  kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext& ctx) override {
+    const auto inst = fetchSubject(s_.instances, req, executor_);
     if (!inst) {
-      executor_.statuses().forget(key);
       forgetApplies(req);
       return kube::Result::done();
-    }
-    // Read-your-writes: the status this controller wrote, until the cache has it.
-    if (auto written = executor_.statuses().lookup(key, inst->metadata.resourceVersion)) {
-      auto copy = std::make_shared<v1::Instance>(*inst);
-      copy->status = v1::InstanceStatus::fromJson(*written);
-      inst = copy;
     }
 
     const auto kv = s_.kubevirt->state();
@@ -80,7 +73,7 @@ class InstanceReconciler final : public kube::Reconciler {
 
     rec::InstanceObservation o;
     o.instance = inst.get();
-    o.now = std::chrono::system_clock::now();
+    o.now = ctx.clock.wallNow();
     o.terminatedRetention = opts_.terminatedRetention;
     const auto catalog = s_.catalog->current();
     o.catalog = catalog.catalog.get();
@@ -120,11 +113,16 @@ class InstanceReconciler final : public kube::Reconciler {
     const rec::LaunchResolution launch = rec::launchOf(o);
     for (const auto& need : rec::secretsToRead(o, launch))
       o.secrets[need.name] = readSecret(client_, req.namespace_, need.name);
+    std::optional<json> cloudInitSecret;
+    if (rec::cloudInitSecretToRead(o, launch))
+      cloudInitSecret = kube::getIfExists(client_, api::kSecrets, req.namespace_,
+                                          rec::cloudInitSecretName(req.name));
+    o.cloudInitSecret = cloudInitSecret ? &*cloudInitSecret : nullptr;
     for (const auto& claim : rec::claimsToCheck(o, launch))
       if (kube::getIfExists(client_, api::kPersistentVolumeClaims, req.namespace_, claim))
         o.claimsRemaining.push_back(claim);
 
-    return executor_.execute({v1::Instance::resource(), inst->toJson()}, rec::planInstance(o));
+    return executor_.execute({v1::Instance::resource(), inst->toJson()}, rec::planInstance(o), ctx);
   }
 
  private:
@@ -152,13 +150,20 @@ void addInstanceControllers(kube::Manager& mgr, kube::Recorder& events,
   auto& policies = mgr.informer<kube::RawObject>(
       api::kNetworkPolicies,
       {.labelSelector = std::string(api::kManagedByLabel) + "=" + api::kManagedByValue});
+  // When KubeVirt appears, every Instance is looked at again at once (their
+  // plans asked for a look every 30 s meanwhile).
+  auto kubevirtFound = std::make_shared<kube::Channel>();
   auto kubevirt = std::make_shared<kube::OptionalApi>(
       mgr.client(),
       kube::OptionalApi::Options{
           .name = "KubeVirt",
           .namespace_ = mgr.options().namespace_,
           .retryPeriod = std::min(opts.kubevirtDiscoveryPeriod, std::chrono::milliseconds(2000)),
-          .missingPeriod = opts.kubevirtDiscoveryPeriod});
+          .missingPeriod = opts.kubevirtDiscoveryPeriod,
+          .onServed = [&instances, kubevirtFound] {
+            for (const auto& i : instances.store().list())
+              kubevirtFound->send({i->metadata.namespace_, i->metadata.name});
+          }});
   auto& vms = kubevirt->informer(api::kVirtualMachines);
   auto& vmis = kubevirt->informer(api::kVirtualMachineInstances);
   mgr.add(kube::OptionalApi::runnable(kubevirt));
@@ -195,10 +200,11 @@ void addInstanceControllers(kube::Manager& mgr, kube::Recorder& events,
       .owns(policies, "Instance", api::kApiVersion)
       .watches(templates, instanceKeysUsing)
       .watches(catalog->informer(), allInstances)
+      .watches(*kubevirtFound)
       .complete(std::make_shared<InstanceReconciler>(
           mgr.client(),
           InstanceReconciler::Sources{instances, templates, nodes, policies, kubevirt, vms, vmis,
-                                      catalog},
+                                      catalog, kubevirtFound},
           events, opts));
 }
 

@@ -16,20 +16,11 @@ class LaunchTemplateReconciler final : public kube::Reconciler {
                            kube::Recorder& events, std::string fieldManager)
       : templates_(templates), executor_(client, events, std::move(fieldManager)) {}
 
-  kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext&) override {
-    auto lt = templates_.store().get(req.namespace_, req.name);
-    if (!lt) {
-      executor_.statuses().forget(req.key());
-      return kube::Result::done();
-    }
-    if (auto written = executor_.statuses().lookup(req.key(), lt->metadata.resourceVersion)) {
-      auto copy = std::make_shared<v1::LaunchTemplate>(*lt);
-      copy->status = v1::LaunchTemplateStatus::fromJson(*written);
-      lt = copy;
-    }
-    return executor_.execute(
-        {v1::LaunchTemplate::resource(), lt->toJson()},
-        reconcilers::planLaunchTemplate(*lt, std::chrono::system_clock::now()));
+  kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext& ctx) override {
+    const auto lt = fetchSubject(templates_, req, executor_);
+    if (!lt) return kube::Result::done();
+    return executor_.execute({v1::LaunchTemplate::resource(), lt->toJson()},
+                             reconcilers::planLaunchTemplate(*lt, ctx.clock.wallNow()), ctx);
   }
 
  private:

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "api/well_known.h"
-#include "runtime/managed_fields.h"
+#include "runtime/json_pointer.h"
 
 namespace kubec2::reconcilers {
 namespace {
@@ -95,24 +95,8 @@ std::vector<std::string> notKept(const json& applied, const json& stored) {
 
 json without(json config, const std::vector<std::string>& pointers) {
   for (const auto& p : pointers) {
-    auto tokens = kube::pointerTokens(p);
-    if (tokens.empty()) return json::object();
-    const std::string last = tokens.back();
-    tokens.pop_back();
-    json* node = &config;
-    for (const auto& t : tokens) {
-      if (node->is_object() && node->contains(t)) {
-        node = &(*node)[t];
-      } else if (node->is_array() && !t.empty() &&
-                 t.find_first_not_of("0123456789") == std::string::npos &&
-                 std::stoul(t) < node->size()) {
-        node = &(*node)[std::stoul(t)];
-      } else {
-        node = nullptr;
-        break;
-      }
-    }
-    if (node != nullptr && node->is_object()) node->erase(last);
+    if (p.empty()) return json::object();
+    kube::eraseValueAt(config, p);
   }
   return config;
 }
@@ -133,11 +117,15 @@ std::string fieldPathOf(const std::string& pointer) {
 ApplyDecision decideApply(const json& desired, const json* observed, const AppliedRecord* record) {
   if (observed == nullptr) return {ApplyNeed::Create, {}};
   const std::string want = stampOf(&desired);
+  const std::string rv = observed->value("metadata", json::object()).value("resourceVersion", "");
+  const bool appliedThis = record != nullptr && record->stamp == want;
+  // The cache still shows the object as it was when this very configuration
+  // was applied: the apply is in, the cache behind.
+  if (appliedThis && !rv.empty() && rv == record->decidedFrom) return {};
   if (stampOf(observed) != want) return {ApplyNeed::Change, {}};
-  if (record != nullptr && record->stamp == want) {
+  if (appliedThis) {
     // Nothing has written the object since the operator's own apply: what
     // differs is what the server did to it.
-    const std::string rv = observed->value("metadata", json::object()).value("resourceVersion", "");
     if (!rv.empty() && rv == record->resourceVersion) return {};
     auto changed = notKept(without(desired, record->notKept), *observed);
     if (changed.empty()) return {};

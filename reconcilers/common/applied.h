@@ -51,6 +51,9 @@ struct AppliedRecord {
   std::string stamp;                 // of the configuration applied
   std::string resourceVersion;       // of the stored object right after the apply
   std::vector<std::string> notKept;  // notKept(configuration, stored object)
+  // The version the apply was decided on (ApplyObject::observedResourceVersion):
+  // a cache still showing it has not caught up with the apply yet.
+  std::string decidedFrom{};
 };
 
 enum class ApplyNeed {
@@ -69,7 +72,13 @@ struct ApplyDecision {
 };
 
 // `desired` is stamped; `observed` is the object from the cache (null when
-// absent); `record` the last apply of this object, if remembered.
+// absent); `record` the last apply of this object, if remembered. An
+// observed object at the version that apply produced, or still at the
+// version it was decided on (the cache behind the operator's own write),
+// is in force. An
+// observed object at the version the last apply was decided on, or at the
+// version it produced, is in force: the cache has not moved past the
+// operator's own write, or nothing has written since.
 ApplyDecision decideApply(const nlohmann::json& desired, const nlohmann::json* observed,
                           const AppliedRecord* record);
 

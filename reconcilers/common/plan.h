@@ -26,6 +26,10 @@ namespace kubec2::reconcilers {
 struct ApplyObject {
   kube::Resource resource;
   nlohmann::json object;  // apiVersion, kind, metadata.name and .namespace set
+  // The resourceVersion of the object this apply was decided on ("" when
+  // it did not exist or was not observed): until the cache moves past it,
+  // what the cache shows is not a change (applied.h, decideApply).
+  std::string observedResourceVersion{};
 };
 
 // Delete, guarded by the uid that was observed, so an object deleted and
@@ -37,12 +41,14 @@ struct DeleteObject {
   std::string uid;  // empty: no precondition
 };
 
-// Removes an object's ownerReferences, so that the garbage collector keeps
-// it when its owner goes (volumes that outlive an instance).
+// Removes an object's ownerReference to `ownerUid`, so that the garbage
+// collector keeps it when that owner goes (volumes that outlive an
+// instance). Other owners stay.
 struct ReleaseObject {
   kube::Resource resource;
   std::string namespace_;
   std::string name;
+  std::string ownerUid;
 };
 
 // The subject's whole new status (members it drops are removed).

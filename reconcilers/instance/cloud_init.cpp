@@ -9,22 +9,14 @@
 #include "api/well_known.h"
 #include "runtime/base64.h"
 #include "runtime/finalizers.h"
+#include "runtime/strings.h"
 
 namespace kubec2::reconcilers {
 namespace {
 
+using kube::startsWith;
+using kube::trim;
 using nlohmann::json;
-
-bool startsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
-std::string trim(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return "";
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 std::string_view firstLine(std::string_view s) {
   const auto nl = s.find('\n');

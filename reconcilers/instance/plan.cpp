@@ -11,6 +11,7 @@
 #include "reconcilers/instance/volumes.h"
 #include "runtime/finalizers.h"
 #include "runtime/object.h"
+#include "runtime/strings.h"
 #include "runtime/timefmt.h"
 
 namespace kubec2::reconcilers {
@@ -46,12 +47,6 @@ std::string describe(const InstanceStateView& s, const std::string& name) {
   }
   if (!s.reasonMessage.empty()) m += ": " + s.reasonMessage;
   return m;
-}
-
-std::string join(const std::vector<std::string>& items, const std::string& sep = ", ") {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
-  return out;
 }
 
 std::vector<std::string> keptVolumesOf(const json& vm) {
@@ -137,6 +132,18 @@ class StatusBuilder {
       events_.push_back({true, reason, message, {}});
   }
 
+  // Something wrong with what the next start would use, while the instance
+  // runs as it started: UpToDate False with `reason`, and a Warning once per
+  // distinct problem. Ready is left to the state.
+  void nextStartProblem(const std::string& reason, const std::string& message) {
+    const std::string words =
+        message + " (the instance runs as it started; this stops its next start)";
+    setOnlyWhenFalse("UpToDate", true, reason, words);
+    const v1::Condition* before = findCondition(old_.conditions, "UpToDate");
+    if (before == nullptr || before->reason != reason || before->message != words)
+      events_.push_back({true, reason, words, {}});
+  }
+
   // A condition that is there only while False (its absence means all is well).
   void setOnlyWhenFalse(const std::string& type, bool isFalse, const std::string& reason,
                         const std::string& message) {
@@ -182,7 +189,7 @@ CleanupResult terminate(const InstanceObservation& o) {
     // Released first (while the VM is ours, also when it is already being
     // deleted, as in a foreground delete): the list was recorded at launch.
     for (const auto& dv : keptVolumesOf(*o.vm))
-      plan.add(ReleaseObject{api::kDataVolumes, inst.metadata.namespace_, dv});
+      plan.add(ReleaseObject{api::kDataVolumes, inst.metadata.namespace_, dv, uidOf(o.vm)});
     if (!kube::isDeleting(o.vm))
       plan.add(DeleteObject{api::kVirtualMachines, inst.metadata.namespace_, inst.metadata.name,
                             uidOf(o.vm)});
@@ -214,6 +221,23 @@ CleanupResult terminate(const InstanceObservation& o) {
 
 // ------------------------------------------------------------------ launch and run
 
+std::string uidOf(const json& obj) {
+  return uidOf(&obj);
+}
+
+std::string rvOf(const json* obj) {
+  const json* v = kube::jsonAt(obj, {"metadata", "resourceVersion"});
+  return v != nullptr && v->is_string() ? v->get<std::string>() : "";
+}
+
+// The launch inputs the instance runs with: what its VMI was started from
+// (the template's annotation, which KubeVirt copies to the VMI), else what
+// the VM records (a schema that prunes the template's metadata), else none.
+std::optional<LaunchInputs> inputsInForce(const InstanceObservation& o) {
+  if (auto fromVmi = LaunchInputs::onVm(o.vmi)) return fromVmi;
+  return LaunchInputs::onVm(o.vm);
+}
+
 Plan run(const InstanceObservation& o) {
   const v1::Instance& inst = *o.instance;
   const std::string& ns = inst.metadata.namespace_;
@@ -238,9 +262,20 @@ Plan run(const InstanceObservation& o) {
     sb.finish();
     return plan;
   }
+  // While a VMI runs, the VM keeps what it started with: a problem with
+  // what the next start would use waits for that start (UpToDate False and
+  // a Warning) instead of taking a running instance's Ready away.
+  const bool forStart = renderedForStart(o);
   const LaunchResolution launch = launchOf(o);
   if (!launch.ok()) {
-    sb.problem(launch.problemReason, launch.problemMessage);
+    if (forStart) {
+      sb.problem(launch.problemReason, launch.problemMessage);
+    } else {
+      // Nothing to render the VM from: it stays as it runs.
+      sb.nextStartProblem(launch.problemReason, launch.problemMessage);
+      sb.observe(observeState({false, inst.spec.desiredState.value_or("running") != "stopped", o.vm,
+                               o.vmi, false, o.nodeZone}));
+    }
     // The template's watch brings the Instance back when it changes.
     plan.requeueWithin(5min);
     sb.finish();
@@ -250,7 +285,8 @@ Plan run(const InstanceObservation& o) {
   // The instance type: kept as resolved at launch while the name is
   // unchanged, so editing the catalog does not resize instances.
   const std::string typeName = launch.spec.instanceType.value_or("");
-  InstanceTypeInfo type;
+  InstanceTypeInfo type{typeName, 0, 0, 0};
+  std::string typeProblem;
   if (old.instanceType && old.instanceType->name == typeName && old.instanceType->vCPU &&
       old.instanceType->memoryMiB) {
     type = {typeName, *old.instanceType->vCPU, *old.instanceType->memoryMiB, 0};
@@ -258,12 +294,14 @@ Plan run(const InstanceObservation& o) {
   } else if (const InstanceTypeInfo* t = o.catalog->find(typeName)) {
     type = *t;
   } else {
-    std::string message = "instance type \"" + typeName +
-                          "\" is not in the catalog (built-in families t3, m5, m6i, c5, c6i, "
-                          "r5, r6i, i3, g5, or the kubec2-instance-types ConfigMap)";
+    typeProblem = "instance type \"" + typeName +
+                  "\" is not in the catalog (built-in families t3, m5, m6i, c5, c6i, r5, r6i, i3, "
+                  "g5, or the kubec2-instance-types ConfigMap)";
     if (!o.catalogProblems.empty())
-      message += "; the ConfigMap has errors: " + o.catalogProblems.front();
-    sb.problem("InstanceTypeNotFound", message);
+      typeProblem += "; the ConfigMap has errors: " + o.catalogProblems.front();
+  }
+  if (!typeProblem.empty() && forStart) {
+    sb.problem("InstanceTypeNotFound", typeProblem);
     plan.requeueWithin(5min);
     sb.finish();
     return plan;
@@ -276,7 +314,7 @@ Plan run(const InstanceObservation& o) {
   LaunchInputs inForce = asked;
   std::optional<json> cloudInit;
   std::optional<json> cloudInitSecret;
-  if (renderedForStart(o)) {
+  if (forStart) {
     const CloudInitInputs ci = cloudInitInputs(launch.spec, o.secrets, ns);
     if (!ci.problem.empty()) {
       sb.problem("SecretNotFound", ci.problem);
@@ -291,8 +329,19 @@ Plan run(const InstanceObservation& o) {
         stamp(*cloudInitSecret);
       }
     }
+    // A Secret of that name that is not this Instance's is never taken over.
+    if (cloudInitSecret && o.cloudInitSecret != nullptr &&
+        !kube::isControlledBy(*o.cloudInitSecret, inst.metadata.uid)) {
+      sb.problem("CloudInitSecretConflict",
+                 "a Secret named " + cloudInitSecretName(name) +
+                     " exists and is not controlled by this Instance; the operator keeps the "
+                     "instance's cloud-init there: delete or rename it");
+      plan.requeueWithin(60s);
+      sb.finish();
+      return plan;
+    }
   } else {
-    if (const auto recorded = LaunchInputs::onVm(o.vm)) inForce = *recorded;
+    if (const auto recorded = inputsInForce(o)) inForce = *recorded;
     if (const json* launched = launchedCloudInit(o.vm)) cloudInit = *launched;
   }
   const std::vector<std::string> waiting = asked.differences(inForce);
@@ -302,9 +351,16 @@ Plan run(const InstanceObservation& o) {
   stamp(vm);
   const ApplyDecision vmNeed = decideApply(vm, o.vm, o.vmApplied);
   const bool vmGoing = kube::isDeleting(o.vm);
-  if (cloudInitSecret &&
-      (o.cloudInitApplied == nullptr || o.cloudInitApplied->stamp != stampOf(&*cloudInitSecret)))
-    plan.add(ApplyObject{api::kSecrets, *cloudInitSecret});
+  if (cloudInitSecret) {
+    // Watched by nobody: read for this start (o.cloudInitSecret), and
+    // written again when missing or different.
+    if (decideApply(*cloudInitSecret, o.cloudInitSecret, o.cloudInitApplied).apply())
+      plan.add(ApplyObject{api::kSecrets, *cloudInitSecret, rvOf(o.cloudInitSecret)});
+  } else if (forStart && o.cloudInitSecret != nullptr &&
+             kube::isControlledBy(*o.cloudInitSecret, inst.metadata.uid)) {
+    // A start without Secret inputs: this Instance's old cloud-init Secret goes.
+    plan.add(DeleteObject{api::kSecrets, ns, cloudInitSecretName(name), uidOf(*o.cloudInitSecret)});
+  }
   if (vmNeed.apply() && !vmGoing) {
     switch (vmNeed.need) {
       case ApplyNeed::Create:
@@ -328,20 +384,15 @@ Plan run(const InstanceObservation& o) {
         for (const auto& p : vmNeed.changed) fields.push_back(fieldPathOf(p));
         plan.add(RecordEvent{false, "VirtualMachineRestored",
                              "VirtualMachine " + name + " was changed outside kubec2 (" +
-                                 join(fields) + "); the Instance's values were restored",
+                                 kube::join(fields) + "); the Instance's values were restored",
                              ChangeAttribution{api::kVirtualMachines, ns, name, vmNeed.changed}});
         break;
       }
       default:
         break;
     }
-    plan.add(ApplyObject{api::kVirtualMachines, vm});
+    plan.add(ApplyObject{api::kVirtualMachines, vm, rvOf(o.vm)});
   }
-  // A Secret the VM no longer uses (a start without Secret inputs).
-  if (renderedForStart(o) && !cloudInitSecret)
-    if (const json* launched = launchedCloudInit(o.vm);
-        launched != nullptr && kube::jsonAt(launched, {"cloudInitNoCloud", "secretRef"}))
-      plan.add(DeleteObject{api::kSecrets, ns, cloudInitSecretName(name), ""});
 
   // Launched when the VM was created (its creationTimestamp), as EC2's launchTime.
   if (const json* created = kube::jsonAt(o.vm, {"metadata", "creationTimestamp"});
@@ -355,23 +406,26 @@ Plan run(const InstanceObservation& o) {
   if (auto np = renderNetworkPolicy(inst, launch.spec)) {
     stamp(*np);
     if (decideApply(*np, o.networkPolicy, o.networkPolicyApplied).apply())
-      plan.add(ApplyObject{api::kNetworkPolicies, *np});
+      plan.add(ApplyObject{api::kNetworkPolicies, *np, rvOf(o.networkPolicy)});
   } else if (o.networkPolicy != nullptr) {
     plan.add(
         DeleteObject{api::kNetworkPolicies, ns, networkPolicyName(name), uidOf(o.networkPolicy)});
   }
 
   // ------------------------------------------------ conditions beside Ready
-  sb.setOnlyWhenFalse("UpToDate", !waiting.empty(), "WaitingForStart",
-                      join(waiting) + (waiting.size() == 1 ? " takes" : " take") +
-                          " effect at the instance's next start: stop and start it to apply " +
-                          (waiting.size() == 1 ? "it" : "them") + " now");
+  if (!typeProblem.empty())
+    sb.nextStartProblem("InstanceTypeNotFound", typeProblem);
+  else
+    sb.setOnlyWhenFalse("UpToDate", !waiting.empty(), "WaitingForStart",
+                        kube::join(waiting) + (waiting.size() == 1 ? " takes" : " take") +
+                            " effect at the instance's next start: stop and start it to apply " +
+                            (waiting.size() == 1 ? "it" : "them") + " now");
   std::vector<std::string> dropped;
   if (o.vmApplied != nullptr && o.vmApplied->stamp == stampOf(&vm))
     for (const auto& p : o.vmApplied->notKept) dropped.push_back(fieldPathOf(p));
   sb.setOnlyWhenFalse("VirtualMachineSynced", !dropped.empty(), "FieldsNotKept",
-                      "the API server does not keep " + join(dropped) + " of VirtualMachine " +
-                          name +
+                      "the API server does not keep " + kube::join(dropped) +
+                          " of VirtualMachine " + name +
                           " as applied (its schema prunes or rewrites them; KubeVirt's own CRDs "
                           "keep them); what depends on them, such as the pod's labels, is missing");
 
@@ -434,6 +488,15 @@ std::vector<SecretNeed> secretsToRead(const InstanceObservation& o,
       (o.vm != nullptr && !vmIsOurs(o)) || !renderedForStart(o))
     return {};
   return secretsOf(launch.spec);
+}
+
+bool cloudInitSecretToRead(const InstanceObservation& o, const LaunchResolution& launch) {
+  if (o.instance->metadata.deletionTimestamp || !o.kubevirtInstalled || !launch.ok() ||
+      (o.vm != nullptr && !vmIsOurs(o)) || !renderedForStart(o))
+    return false;
+  const json* launched = launchedCloudInit(o.vm);
+  return !secretsOf(launch.spec).empty() ||
+         (launched != nullptr && kube::jsonAt(launched, {"cloudInitNoCloud", "secretRef"}));
 }
 
 std::vector<std::string> claimsToCheck(const InstanceObservation& o,

@@ -34,6 +34,9 @@ struct InstanceObservation {
   std::optional<std::string> nodeZone;            // of the VMI's node
   // The Secrets of secretsToRead(), by name (nullopt: not found).
   std::map<std::string, SecretData> secrets;
+  // The operator's cloud-init Secret (cloudInitSecretName()), when
+  // cloudInitSecretToRead() asked for it and it exists.
+  const nlohmann::json* cloudInitSecret = nullptr;
   // Of claimsToCheck(), the claims that still exist.
   std::vector<std::string> claimsRemaining;
   // The operator's last apply of each object, when remembered.
@@ -54,6 +57,10 @@ LaunchResolution launchOf(const InstanceObservation& o);
 // rendered for a start (no VM or no VMI: user data and keys are read when
 // the instance starts, as EC2 reads them at boot; docs/instances.md).
 std::vector<SecretNeed> secretsToRead(const InstanceObservation& o, const LaunchResolution& launch);
+
+// Whether to read the operator's cloud-init Secret: for a start whose user
+// data or keys come from a Secret, or whose VM used one (it may go).
+bool cloudInitSecretToRead(const InstanceObservation& o, const LaunchResolution& launch);
 
 // The claims to look for while terminating, once the VM is gone: those that
 // go with the instance (volumes.h, on EC2's defaults).

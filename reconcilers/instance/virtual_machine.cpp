@@ -106,7 +106,8 @@ json renderVirtualMachine(const VmInputs& in) {
   const json volumeLabels = instanceLabels(inst);
   const InstanceVolumes persistent = volumesOf(name, ns, launch);
 
-  json annotations = {{api::kLaunchInputsAnnotation, in.inputs.toJson().dump()}};
+  const std::string inputs = in.inputs.toJson().dump();
+  json annotations = {{api::kLaunchInputsAnnotation, inputs}};
   if (in.launch->templateVersion)
     annotations[api::kLaunchTemplateVersionAnnotation] =
         std::to_string(*in.launch->templateVersion);
@@ -171,9 +172,12 @@ json renderVirtualMachine(const VmInputs& in) {
                                   {"values", json::array({*launch.availabilityZone})}}})}}})}}}}}};
   }
 
+  // The inputs on the template too: KubeVirt copies them to the VMI, so
+  // what a running instance started with is read from it.
+  json templMeta = {{"labels", labels}, {"annotations", {{api::kLaunchInputsAnnotation, inputs}}}};
   json spec = {{"runStrategy",
                 inst.spec.desiredState.value_or("running") == "stopped" ? "Halted" : "Always"},
-               {"template", {{"metadata", {{"labels", labels}}}, {"spec", std::move(templSpec)}}}};
+               {"template", {{"metadata", std::move(templMeta)}, {"spec", std::move(templSpec)}}}};
   if (!dataVolumeTemplates.empty()) spec["dataVolumeTemplates"] = std::move(dataVolumeTemplates);
 
   return json{{"apiVersion", "kubevirt.io/v1"},

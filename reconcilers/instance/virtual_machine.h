@@ -18,9 +18,10 @@ namespace kubec2::reconcilers {
 // instance type, the volumes, and which user data and key pair were asked
 // for (fingerprints of the spec's fields, not of their contents). Recorded
 // on the VM (annotation compute.kubec2.io/launch-inputs) when it is
-// rendered for a start; while the instance runs, the VM keeps being
-// rendered from the recorded inputs, so a change waits for the next start
-// (the API's promise) and status shows the inputs in force.
+// rendered for a start, and on its template (so KubeVirt copies it to the
+// VMI); while the instance runs, the VM keeps being rendered from the
+// inputs its VMI started with, so a change waits for the next start (the
+// API's promise) and status shows the inputs in force.
 struct LaunchInputs {
   InstanceTypeInfo type;
   std::optional<v1::InstanceVolumes> volumes;
@@ -32,8 +33,8 @@ struct LaunchInputs {
   nlohmann::json toJson() const;
   // nullopt when `j` is not what toJson() writes.
   static std::optional<LaunchInputs> fromJson(const nlohmann::json& j);
-  // The inputs recorded on a VM, if any.
-  static std::optional<LaunchInputs> onVm(const nlohmann::json* vm);
+  // The inputs recorded on a VM or a VMI (from the VM's template), if any.
+  static std::optional<LaunchInputs> onVm(const nlohmann::json* vmOrVmi);
   // The API fields that differ ("instanceType", "volumes", "userData", "keyPair").
   std::vector<std::string> differences(const LaunchInputs& other) const;
   bool operator==(const LaunchInputs&) const = default;

@@ -23,10 +23,11 @@ const kube::Resource kMutating{"admissionregistration.k8s.io", "v1",
                                "MutatingWebhookConfiguration"};
 
 json configuration(const std::string& kind) {
-  return {{"apiVersion", "admissionregistration.k8s.io/v1"},
-          {"kind", kind},
-          {"metadata", {{"name", "kubec2"}}},
-          {"webhooks", {{{"name", "v.compute.kubec2.io"}, {"clientConfig", {{"url", "https://x"}}}}}}};
+  return {
+      {"apiVersion", "admissionregistration.k8s.io/v1"},
+      {"kind", kind},
+      {"metadata", {{"name", "kubec2"}}},
+      {"webhooks", {{{"name", "v.compute.kubec2.io"}, {"clientConfig", {{"url", "https://x"}}}}}}};
 }
 
 // When a sync asks to be run again.

@@ -274,8 +274,7 @@ TEST_F(ControllerTest, RequeueAfterIsHonoured) {
 
 TEST_F(ControllerTest, RetryAfterFromTheServerIsHonoured) {
   auto rec = std::make_shared<FakeReconciler>([](const Request&, int call) -> Result {
-    if (call == 1)
-      throw kube::ApiError(kube::Status{429, "TooManyRequests", "slow down", {}, 3s});
+    if (call == 1) throw kube::ApiError(kube::Status{429, "TooManyRequests", "slow down", {}, 3s});
     return Result::done();
   });
   auto c = make(rec);

@@ -48,12 +48,13 @@ class ExecutorTest : public ::testing::Test {
   Captured events;
   PlanExecutor exec{faulty, events, "kubec2-test"};
   Subject subject;
+  kube::ReconcileContext ctx{};
 };
 
 TEST_F(ExecutorTest, AppliesAndRemembersWhatTheServerKept) {
   rec::Plan p;
   p.add(rec::ApplyObject{kMaps, configMap("c", {{"a", "1"}})});
-  EXPECT_EQ(exec.execute(subject, p), kube::Result::done());
+  EXPECT_EQ(exec.execute(subject, p, ctx), kube::Result::done());
   const auto stored = api.object(kMaps, "ns", "c");
   ASSERT_TRUE(stored);
   EXPECT_EQ((*stored)["data"]["a"], "1");
@@ -67,20 +68,33 @@ TEST_F(ExecutorTest, StatusIsReplacedWholeAndRememberedUntilTheCacheCatchesUp) {
   api.patchStatus(kWidgets, "ns", "w", kube::PatchType::Merge,
                   {{"status", {{"old", true}, {"state", "a"}}}});
   subject.object = api.get(kWidgets, "ns", "w");
-  const std::string observedRv = subject.object["metadata"]["resourceVersion"];
+  const json before = subject.object["status"];
   rec::Plan p;
-  p.add(rec::PatchStatus{{{"state", "b"}}});
-  exec.execute(subject, p);
-  EXPECT_EQ(api.get(kWidgets, "ns", "w")["status"], (json{{"state", "b"}}))
+  p.add(rec::PatchStatus{{{"state", "b"}, {"nested", {{"kept", 1}}}}});
+  exec.execute(subject, p, ctx);
+  EXPECT_EQ(api.get(kWidgets, "ns", "w")["status"],
+            (json{{"state", "b"}, {"nested", {{"kept", 1}}}}))
       << "members the new status drops are removed";
-  EXPECT_EQ(exec.statuses().lookup("ns/w", observedRv), (json{{"state", "b"}}));
-  EXPECT_FALSE(exec.statuses().lookup("ns/w", "newer"));
+  // While the cache still shows the replaced status (whatever else moved),
+  // the written one stands in for it; once the cache has it, the entry goes.
+  EXPECT_EQ(exec.statuses().lookup("ns/w", before),
+            (json{{"state", "b"}, {"nested", {{"kept", 1}}}}));
+  EXPECT_EQ(exec.statuses().lookup("ns/w", before),
+            (json{{"state", "b"}, {"nested", {{"kept", 1}}}}));
+  EXPECT_FALSE(exec.statuses().lookup("ns/w", json{{"state", "b"}, {"nested", {{"kept", 1}}}}));
+  EXPECT_FALSE(exec.statuses().lookup("ns/w", before)) << "gone once caught up";
+  // Nested members go too (a merge patch, not a replacement of the top level).
+  subject.object = api.get(kWidgets, "ns", "w");
+  rec::Plan q;
+  q.add(rec::PatchStatus{{{"state", "b"}, {"nested", json::object()}}});
+  exec.execute(subject, q, ctx);
+  EXPECT_FALSE(api.get(kWidgets, "ns", "w")["status"]["nested"].contains("kept"));
 }
 
 TEST_F(ExecutorTest, FinalizersAreAddedAndRemovedWithGuards) {
   rec::Plan add;
   add.add(rec::AddFinalizer{"example.io/f"});
-  exec.execute(subject, add);
+  exec.execute(subject, add, ctx);
   json w = api.get(kWidgets, "ns", "w");
   EXPECT_EQ(w["metadata"]["finalizers"], json::array({"example.io/f"}));
   // Somebody else changed the finalizers since `subject` was read: the
@@ -89,25 +103,25 @@ TEST_F(ExecutorTest, FinalizersAreAddedAndRemovedWithGuards) {
             {{"metadata", {{"finalizers", {"example.io/f", "other.io/g"}}}}});
   rec::Plan remove;
   remove.add(rec::RemoveFinalizer{"example.io/f"});
-  EXPECT_THROW(exec.execute({kWidgets, w}, remove), kube::ApiError);
-  exec.execute({kWidgets, api.get(kWidgets, "ns", "w")}, remove);
+  EXPECT_THROW(exec.execute({kWidgets, w}, remove, ctx), kube::ApiError);
+  exec.execute({kWidgets, api.get(kWidgets, "ns", "w")}, remove, ctx);
   EXPECT_EQ(api.get(kWidgets, "ns", "w")["metadata"]["finalizers"], json::array({"other.io/g"}));
 }
 
 TEST_F(ExecutorTest, GoneObjectsCountAsDone) {
   rec::Plan p;
   p.add(rec::DeleteObject{kMaps, "ns", "never-there", "uid-x"});
-  p.add(rec::ReleaseObject{kMaps, "ns", "never-there"});
+  p.add(rec::ReleaseObject{kMaps, "ns", "never-there", "uid-x"});
   p.add(rec::RemoveFinalizer{"example.io/f"});
-  EXPECT_EQ(exec.execute(subject, p), kube::Result::done());
+  EXPECT_EQ(exec.execute(subject, p, ctx), kube::Result::done());
   api.del(kWidgets, "ns", "w");
   rec::Plan status;
   status.add(rec::PatchStatus{{{"state", "x"}}});
-  EXPECT_NO_THROW(exec.execute(subject, status)) << "a status for a deleted subject is moot";
+  EXPECT_NO_THROW(exec.execute(subject, status, ctx)) << "a status for a deleted subject is moot";
   rec::Plan finalizer;
   finalizer.add(rec::AddFinalizer{"example.io/f"});
   finalizer.add(rec::ApplyObject{kMaps, configMap("after", {})});
-  exec.execute(subject, finalizer);
+  exec.execute(subject, finalizer, ctx);
   EXPECT_FALSE(api.object(kMaps, "ns", "after")) << "nothing is created for a deleted subject";
 }
 
@@ -123,7 +137,7 @@ TEST_F(ExecutorTest, DeletesOnlyTheObjectThatWasObserved) {
   rec::Plan p;
   p.add(rec::DeleteObject{kMaps, "ns", "vm", uid});
   try {
-    exec.execute(subject, p);
+    exec.execute(subject, p, ctx);
     FAIL() << "deleted an object it never saw";
   } catch (const kube::ApiError& e) {
     EXPECT_TRUE(e.isConflict()) << e.what();
@@ -138,24 +152,51 @@ TEST_F(ExecutorTest, AFaultStopsThePlanAndARetryDoesNotRepeatWhatHeld) {
   p.add(rec::ApplyObject{kMaps, configMap("c", {{"a", "1"}})});
   p.add(rec::PatchStatus{{{"state", "x"}}});
   p.add(rec::RecordEvent{false, "Done", "done", {}});
-  EXPECT_THROW(exec.execute(subject, p), kube::ApiError);
+  EXPECT_THROW(exec.execute(subject, p, ctx), kube::ApiError);
   EXPECT_TRUE(events.events.empty()) << "nothing after the failed action";
   EXPECT_TRUE(api.object(kMaps, "ns", "c"));
   const std::string rv = (*api.object(kMaps, "ns", "c"))["metadata"]["resourceVersion"];
-  exec.execute(subject, p);
+  exec.execute(subject, p, ctx);
   EXPECT_EQ((*api.object(kMaps, "ns", "c"))["metadata"]["resourceVersion"], rv)
       << "the second apply of the same configuration changes nothing";
   EXPECT_EQ(api.get(kWidgets, "ns", "w")["status"]["state"], "x");
   EXPECT_EQ(events.events.size(), 1u);
 }
 
+TEST_F(ExecutorTest, ReleaseRemovesOnlyThatOwnersReference) {
+  json dv = configMap("data", {});
+  dv["metadata"]["ownerReferences"] = {
+      {{"apiVersion", "v1"}, {"kind", "A"}, {"name", "a"}, {"uid", "uid-a"}},
+      {{"apiVersion", "v1"}, {"kind", "B"}, {"name", "b"}, {"uid", "uid-b"}}};
+  api.create(kMaps, "ns", dv);
+  rec::Plan p;
+  p.add(rec::ReleaseObject{kMaps, "ns", "data", "uid-a"});
+  exec.execute(subject, p, ctx);
+  const json refs = (*api.object(kMaps, "ns", "data"))["metadata"]["ownerReferences"];
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(refs[0]["uid"], "uid-b");
+  exec.execute(subject, p, ctx);  // again: nothing to remove, nothing written
+  EXPECT_EQ(api.writes("patch", "configmaps"), 1);
+}
+
+TEST_F(ExecutorTest, AStoppedReconcileWritesNothingMore) {
+  std::stop_source stop;
+  const kube::ReconcileContext stopping{.stop = stop.get_token()};
+  stop.request_stop();
+  rec::Plan p;
+  p.add(rec::ApplyObject{kMaps, configMap("c", {})});
+  EXPECT_THROW(exec.execute(subject, p, stopping), kube::ReconcileCancelled);
+  EXPECT_FALSE(api.object(kMaps, "ns", "c"));
+}
+
 TEST_F(ExecutorTest, RequeueWishesBecomeTheResult) {
   rec::Plan later;
   later.requeueAfter = std::chrono::milliseconds(1500);
-  EXPECT_EQ(exec.execute(subject, later), kube::Result::after(std::chrono::milliseconds(1500)));
+  EXPECT_EQ(exec.execute(subject, later, ctx),
+            kube::Result::after(std::chrono::milliseconds(1500)));
   rec::Plan backoff;
   backoff.retryWithBackoff = true;
-  EXPECT_EQ(exec.execute(subject, backoff), kube::Result::requeueNow());
+  EXPECT_EQ(exec.execute(subject, backoff, ctx), kube::Result::requeueNow());
 }
 
 TEST_F(ExecutorTest, EventsNameWhoChangedAField) {
@@ -166,7 +207,7 @@ TEST_F(ExecutorTest, EventsNameWhoChangedAField) {
   p.add(rec::RecordEvent{false, "Restored", "c was changed",
                          rec::ChangeAttribution{kMaps, "ns", "c", {"/data/a"}}});
   p.add(rec::ApplyObject{kMaps, configMap("c", {{"a", "1"}})});
-  exec.execute(subject, p);
+  exec.execute(subject, p, ctx);
   ASSERT_EQ(events.events.size(), 1u);
   EXPECT_EQ(events.events[0].message, "c was changed (changed by kubectl-edit)");
   EXPECT_EQ((*api.object(kMaps, "ns", "c"))["data"]["a"], "1");

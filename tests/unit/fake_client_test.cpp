@@ -254,6 +254,58 @@ TEST_F(FakeClientTest, ServerSideApplyOwnsRemovesAndConflicts) {
   EXPECT_EQ(api.get(kWidgets, "ns", "a")["metadata"]["resourceVersion"], rv);
 }
 
+// Field ownership is per manager, operation and subresource, as the server
+// keys managedFields: a status apply and a spec apply by the same manager
+// leave each other's fields alone.
+TEST_F(FakeClientTest, ApplyOwnershipIsPerSubresourceAndOperation) {
+  api.apply(kWidgets, "ns", widget("a", {{"size", 1}}), "ctrl");
+  json status = {{"apiVersion", "example.io/v1"},
+                 {"kind", "Widget"},
+                 {"metadata", {{"name", "a"}}},
+                 {"status", {{"ready", true}}}};
+  api.apply(kWidgets, "ns", status, "ctrl", true, "status");
+  json w = api.get(kWidgets, "ns", "a");
+  EXPECT_EQ(w["spec"]["size"], 1) << "a status apply leaves the spec";
+  EXPECT_EQ(w["status"]["ready"], true);
+  api.apply(kWidgets, "ns", widget("a", {{"size", 2}}), "ctrl");
+  w = api.get(kWidgets, "ns", "a");
+  EXPECT_EQ(w["status"]["ready"], true) << "a spec apply leaves the status";
+  EXPECT_EQ(w["spec"]["size"], 2);
+  // A merge patch by the applier is an Update entry of its own: the next
+  // apply without that field does not remove it.
+  api.patch(kWidgets, "ns", "a", PatchType::Merge, {{"spec", {{"color", "red"}}}},
+            {.fieldManager = "ctrl"});
+  api.apply(kWidgets, "ns", widget("a", {{"size", 2}}), "ctrl");
+  EXPECT_EQ(api.get(kWidgets, "ns", "a")["spec"]["color"], "red");
+  int entries = 0;
+  const json fields = api.get(kWidgets, "ns", "a")["metadata"]["managedFields"];
+  for (const auto& e : fields) {
+    ++entries;
+    EXPECT_EQ(e["manager"], "ctrl");
+    EXPECT_FALSE(e.value("time", "").empty());
+  }
+  EXPECT_EQ(entries, 3) << "Apply, Apply/status and Update";
+}
+
+TEST_F(FakeClientTest, DeletionBumpsTheGenerationAndOrphansTouchOnlyDependents) {
+  json w = widget("a");
+  w["metadata"]["finalizers"] = {"example.io/keep"};
+  api.create(kWidgets, "ns", w);
+  api.create(kMaps, "ns", {{"metadata", {{"name", "bystander"}}}});
+  const std::string rv = (*api.object(kMaps, "ns", "bystander"))["metadata"]["resourceVersion"];
+  api.del(kWidgets, "ns", "a", {.propagationPolicy = "Orphan"});
+  EXPECT_EQ((*api.object(kWidgets, "ns", "a"))["metadata"]["generation"], 2);
+  const json bystander = *api.object(kMaps, "ns", "bystander");
+  EXPECT_FALSE(bystander["metadata"].contains("ownerReferences"));
+  EXPECT_EQ(bystander["metadata"]["resourceVersion"], rv);
+}
+
+TEST_F(FakeClientTest, CreateRefusesAResourceVersion) {
+  json w = widget("a");
+  w["metadata"]["resourceVersion"] = "12";
+  EXPECT_EQ(code([&] { api.create(kWidgets, "ns", w); }), 500);
+}
+
 TEST_F(FakeClientTest, InformerListsAndWatchesThroughTheFake) {
   api.create(kWidgets, "ns", widget("before"));
   Informer<RawObject> inf(api, kWidgets,
@@ -291,6 +343,11 @@ TEST_F(FakeClientTest, WatchSeesObjectsMoveInAndOutOfASelector) {
     return types.size() < 2;
   });
   EXPECT_EQ(types, (std::vector<std::string>{"ADDED", "DELETED"}));
+  // Watch events carry managedFields, as GETs do.
+  api.watch(kWidgets, "ns", {.resourceVersion = rv}, [&](WatchEvent&& e) {
+    EXPECT_TRUE(e.object["metadata"].contains("managedFields")) << e.object.dump();
+    return false;
+  });
 }
 
 TEST(FaultInjectingClient, FailsChosenCallsAndRecordsEveryCall) {
@@ -322,6 +379,21 @@ TEST(FaultInjectingClient, FailsChosenCallsAndRecordsEveryCall) {
   EXPECT_TRUE(faulty.calls()[1].failed);
   EXPECT_EQ(faulty.pendingFaults(), 0);
   EXPECT_TRUE(FaultInjectingClient::timeout().isTransport());
+}
+
+// A lost answer: the write happened, the caller sees an error.
+TEST(FaultInjectingClient, AfterFaultsLetTheWriteHappen) {
+  FakeClient api;
+  api.serve(kMaps, {.statusSubresource = false});
+  FaultInjectingClient faulty(api);
+  faulty.inject({.verb = "create"}, FaultInjectingClient::timeout(), 1, 0,
+                FaultInjectingClient::When::After);
+  faulty.inject({.verb = "discovery"}, FaultInjectingClient::internalError());
+  EXPECT_THROW(faulty.create(kMaps, "ns", {{"metadata", {{"name", "c"}}}}), ApiError);
+  EXPECT_TRUE(api.object(kMaps, "ns", "c")) << "the server has it";
+  EXPECT_TRUE(faulty.calls()[0].failed);
+  EXPECT_THROW(faulty.isServed("", "v1", "configmaps"), ApiError);
+  EXPECT_TRUE(faulty.isServed("", "v1", "configmaps"));
 }
 
 }  // namespace

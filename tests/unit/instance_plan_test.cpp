@@ -86,7 +86,8 @@ struct World {
   std::optional<json> vm, vmi, policy;
   bool kubevirt = true;
   std::map<std::string, SecretData> secrets;
-  std::vector<std::string> claims;  // that exist
+  std::vector<std::string> claims;      // that exist
+  std::optional<json> cloudInitSecret;  // the operator's, as the API holds it
   std::optional<AppliedRecord> vmRecord, policyRecord, secretRecord;
   // What the API server keeps of an applied VM: by default all of it.
   std::function<json(json)> server = [](json applied) { return applied; };
@@ -116,6 +117,7 @@ struct World {
       const auto it = secrets.find(need.name);
       o.secrets[need.name] = it == secrets.end() ? SecretData{} : it->second;
     }
+    if (cloudInitSecretToRead(o, launch) && cloudInitSecret) o.cloudInitSecret = &*cloudInitSecret;
     for (const auto& c : claimsToCheck(o, launch))
       if (std::find(claims.begin(), claims.end(), c) != claims.end())
         o.claimsRemaining.push_back(c);
@@ -132,14 +134,20 @@ struct World {
           stored["metadata"]["creationTimestamp"] = (*vm)["metadata"]["creationTimestamp"];
         vm = stored;
         vmRecord = AppliedRecord{stampOf(&a->object), stored["metadata"]["resourceVersion"],
-                                 notKept(a->object, stored)};
+                                 notKept(a->object, stored), a->observedResourceVersion};
       } else if (a->resource.kind == "NetworkPolicy") {
         policy = a->object;
         policyRecord = AppliedRecord{stampOf(&a->object), "", {}};
       } else if (a->resource.kind == "Secret") {
-        secretRecord = AppliedRecord{stampOf(&a->object), "", {}};
+        cloudInitSecret = a->object;
+        (*cloudInitSecret)["metadata"]["resourceVersion"] = std::to_string(++rv);
+        (*cloudInitSecret)["metadata"]["uid"] = "uid-secret";
+        secretRecord = AppliedRecord{
+            stampOf(&a->object), (*cloudInitSecret)["metadata"]["resourceVersion"], {}};
       }
     }
+    for (const auto* d : p.all<DeleteObject>())
+      if (d->resource.kind == "Secret") cloudInitSecret.reset();
     if (const auto s = statusOf(p)) {
       json j = inst.toJson();
       j["status"] = *s;
@@ -688,6 +696,126 @@ TEST(InstancePlan, SecretUserDataGoesIntoAnOperatorOwnedSecret) {
   EXPECT_LT(position("Secret"), position("VirtualMachine"));
   for (const auto* e : p.all<RecordEvent>())
     EXPECT_EQ(e->message.find("hunter2"), std::string::npos);
+}
+
+// A problem with what the next start would use (here an instance type the
+// catalog does not know) waits for that start: the running instance stays
+// as it is, Ready and all, and says so in UpToDate and a Warning.
+TEST(InstancePlan, AProblemForTheNextStartLeavesARunningInstanceAlone) {
+  World w{instanceOf(launchSpec())};
+  w.afterWrites(w.plan());
+  w.vmi = runningVmi();
+  w.afterWrites(w.plan());
+  w.inst =
+      v1::Instance::fromJson(withSpec(w.inst, [](json& s) { s["instanceType"] = "m5.gigantic"; }));
+  Plan p = w.plan();
+  EXPECT_FALSE(vmApplied(p));
+  ASSERT_TRUE(statusOf(p));
+  const json s = *statusOf(p);
+  EXPECT_EQ(s["state"], "running");
+  EXPECT_EQ(readyReason(s), "Running");
+  bool upToDate = false;
+  for (const auto& c : s["conditions"])
+    if (c["type"] == "UpToDate") {
+      upToDate = true;
+      EXPECT_EQ(c["reason"], "InstanceTypeNotFound");
+    }
+  EXPECT_TRUE(upToDate) << s.dump();
+  EXPECT_EQ(reasons(p), std::vector<std::string>{"!InstanceTypeNotFound"});
+  w.afterWrites(p);
+  EXPECT_TRUE(reasons(w.plan()).empty()) << "the Warning once";
+  // Drift is still restored meanwhile.
+  (*w.vm)["spec"]["runStrategy"] = "Halted";
+  (*w.vm)["metadata"]["resourceVersion"] = "900";
+  p = w.plan();
+  ASSERT_TRUE(vmApplied(p));
+  EXPECT_EQ((*vmApplied(p))["spec"]["runStrategy"], "Always");
+}
+
+// After the operator restores a VM, the cache may still show the edited
+// one for a moment: that is not a second outside change.
+TEST(InstancePlan, ACacheBehindTheRestoreIsNotASecondChange) {
+  World w{instanceOf(launchSpec())};
+  w.afterWrites(w.plan());
+  w.vmi = runningVmi();
+  w.afterWrites(w.plan());
+  (*w.vm)["spec"]["runStrategy"] = "Halted";
+  (*w.vm)["metadata"]["resourceVersion"] = "500";
+  const json edited = *w.vm;
+  const Plan restore = w.plan();
+  ASSERT_TRUE(vmApplied(restore));
+  w.afterWrites(restore);
+  w.vm = edited;  // the informer has not delivered the restore yet
+  const Plan again = w.plan();
+  EXPECT_FALSE(vmApplied(again));
+  EXPECT_TRUE(reasons(again).empty()) << reasons(again)[0];
+}
+
+// What a running instance runs with is read from its VMI (KubeVirt copies
+// the template's annotations to it), not from the VM, which may already
+// hold what the next start uses.
+TEST(InstancePlan, TheInputsInForceComeFromTheVmi) {
+  World w{instanceOf(launchSpec("t3.micro"))};
+  w.afterWrites(w.plan());
+  w.vmi = runningVmi();
+  (*w.vmi)["metadata"]["annotations"] = (*w.vm)["spec"]["template"]["metadata"]["annotations"];
+  w.afterWrites(w.plan());
+  // The VM got the next start's inputs (m5.large) while the VMI was gone
+  // for a moment, but KubeVirt had restarted it from the old template.
+  w.inst =
+      v1::Instance::fromJson(withSpec(w.inst, [](json& s) { s["instanceType"] = "m5.large"; }));
+  const Plan p = w.plan();
+  ASSERT_TRUE(statusOf(p));
+  EXPECT_EQ((*statusOf(p))["instanceType"]["name"], "t3.micro");
+}
+
+// A Secret of the cloud-init Secret's name that is not this Instance's is
+// never taken over (nor deleted): the launch waits, and says why.
+TEST(InstancePlan, SomeoneElsesSecretOfTheCloudInitNameIsLeftAlone) {
+  json spec = launchSpec();
+  spec["userData"] = {{"secretRef", {{"name", "boot"}}}};
+  World w{instanceOf(spec)};
+  w.secrets["boot"] = std::map<std::string, std::string>{{"userdata", "#!/bin/sh\n"}};
+  w.cloudInitSecret = json{{"apiVersion", "v1"},
+                           {"kind", "Secret"},
+                           {"metadata", {{"name", "web-1-cloud-init"}, {"uid", "theirs"}}},
+                           {"data", {{"userdata", "b3duZWQ="}}}};
+  const Plan p = w.plan();
+  EXPECT_FALSE(p.applyOf("Secret", "web-1-cloud-init"));
+  EXPECT_FALSE(vmApplied(p));
+  EXPECT_TRUE(p.all<DeleteObject>().empty());
+  ASSERT_TRUE(statusOf(p));
+  EXPECT_EQ(readyReason(*statusOf(p)), "CloudInitSecretConflict");
+}
+
+// A start without Secret inputs deletes this Instance's old cloud-init
+// Secret, guarded by its uid; one deleted by hand before a start is
+// written again.
+TEST(InstancePlan, TheCloudInitSecretFollowsTheStarts) {
+  json spec = launchSpec();
+  spec["userData"] = {{"secretRef", {{"name", "boot"}}}};
+  World w{instanceOf(spec)};
+  w.secrets["boot"] = std::map<std::string, std::string>{{"userdata", "#!/bin/sh\n"}};
+  w.afterWrites(w.plan());
+  ASSERT_TRUE(w.cloudInitSecret);
+  (*w.cloudInitSecret)["metadata"]["ownerReferences"] =
+      json::array({{{"uid", "uid-web-1"}, {"controller", true}}});
+  // Deleted by hand while stopped: the next start writes it again.
+  w.cloudInitSecret.reset();
+  Plan p = w.plan();
+  EXPECT_TRUE(p.applyOf("Secret", "web-1-cloud-init"));
+  w.afterWrites(p);
+  (*w.cloudInitSecret)["metadata"]["ownerReferences"] =
+      json::array({{{"uid", "uid-web-1"}, {"controller", true}}});
+  // Switched to inline user data: at the next start the Secret goes.
+  w.inst = v1::Instance::fromJson(withSpec(w.inst, [](json& s) {
+    s["userData"] = {{"inline", "#!/bin/sh\necho hi\n"}};
+  }));
+  p = w.plan();
+  const auto deletes = p.all<DeleteObject>();
+  ASSERT_EQ(deletes.size(), 1u);
+  EXPECT_EQ(deletes[0]->name, "web-1-cloud-init");
+  EXPECT_EQ(deletes[0]->uid, "uid-secret");
 }
 
 TEST(ContainedIn, ObjectsAreSubsetsArraysAreElementWise) {

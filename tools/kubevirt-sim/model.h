@@ -21,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/well_known.h"
+
 namespace kubec2::sim {
 
 using nlohmann::json;
@@ -29,7 +31,8 @@ inline constexpr const char* kNodeNameLabel = "kubevirt.io/nodeName";
 inline constexpr const char* kZoneLabel = "topology.kubernetes.io/zone";
 inline constexpr const char* kHostnameLabel = "kubernetes.io/hostname";
 inline constexpr const char* kSimulatedLabel = "kubevirt-sim.kubec2.io/simulated";
-inline constexpr const char* kScalingGroupLabel = "compute.kubec2.io/scaling-group";
+// The label the operator puts on a scaling group's VMs (api/well_known.h).
+using api::kScalingGroupLabel;
 
 // ---- Run strategies ---------------------------------------------------------
 
