@@ -329,6 +329,23 @@ nlohmann::json InstanceStateReason::toJson() const {
   return j;
 }
 
+InstanceVolumeStatus InstanceVolumeStatus::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  InstanceVolumeStatus o;
+  codec::read(j, "name", path, o.name);
+  codec::read(j, "claimName", path, o.claimName);
+  codec::read(j, "deleteOnTermination", path, o.deleteOnTermination);
+  return o;
+}
+
+nlohmann::json InstanceVolumeStatus::toJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  codec::write(j, "name", name);
+  codec::write(j, "claimName", claimName);
+  codec::write(j, "deleteOnTermination", deleteOnTermination);
+  return j;
+}
+
 ResolvedInstanceType ResolvedInstanceType::fromJson(const nlohmann::json& j, const std::string& path) {
   codec::requireObject(j, path);
   ResolvedInstanceType o;
@@ -357,6 +374,7 @@ InstanceStatus InstanceStatus::fromJson(const nlohmann::json& j, const std::stri
   codec::read(j, "launchTime", path, o.launchTime);
   codec::read(j, "instanceType", path, o.instanceType);
   codec::read(j, "launchTemplateVersion", path, o.launchTemplateVersion);
+  codec::read(j, "volumes", path, o.volumes);
   codec::read(j, "conditions", path, o.conditions);
   codec::read(j, "observedGeneration", path, o.observedGeneration);
   return o;
@@ -372,6 +390,7 @@ nlohmann::json InstanceStatus::toJson() const {
   codec::write(j, "launchTime", launchTime);
   codec::write(j, "instanceType", instanceType);
   codec::write(j, "launchTemplateVersion", launchTemplateVersion);
+  codec::write(j, "volumes", volumes);
   codec::write(j, "conditions", conditions);
   codec::write(j, "observedGeneration", observedGeneration);
   return j;

@@ -354,6 +354,22 @@ struct InstanceStateReason {
   bool operator==(const InstanceStateReason&) const = default;
 };
 
+// One persistent volume of the instance, as EC2's block device mapping shows it.
+struct InstanceVolumeStatus {
+  // root, or the extra volume's name.
+  std::string name{};
+  // The PersistentVolumeClaim (and CDI DataVolume) holding it, INSTANCE-root or
+  // INSTANCE-VOLUME.
+  std::string claimName{};
+  // Whether it is deleted when the instance terminates; false means it is kept, released from
+  // the instance.
+  bool deleteOnTermination{};
+
+  static InstanceVolumeStatus fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  bool operator==(const InstanceVolumeStatus&) const = default;
+};
+
 // The instance type the instance runs with, as the catalog resolved it at its last start.
 struct ResolvedInstanceType {
   // The instance type's name, such as m5.large.
@@ -387,6 +403,11 @@ struct InstanceStatus {
   // The LaunchTemplate version number the instance was launched from, when it has a
   // launchTemplateRef.
   std::optional<std::int64_t> launchTemplateVersion{};
+  // The instance's persistent volumes as its last start made them, like EC2's block device
+  // mappings: the claim of each and whether it is deleted when the instance terminates.
+  // Termination waits for the claims marked deleteOnTermination and keeps the others,
+  // whatever the spec says by then.
+  std::optional<std::vector<InstanceVolumeStatus>> volumes{};
   // The instance's conditions, such as Ready.
   std::optional<std::vector<Condition>> conditions{};
   // The metadata.generation this status was computed from.

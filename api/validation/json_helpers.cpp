@@ -1,6 +1,6 @@
 #include "api/validation/json_helpers.h"
 
-#include "runtime/managed_fields.h"
+#include "runtime/json_pointer.h"
 
 namespace kubec2::api::validation {
 

@@ -188,7 +188,11 @@ CleanupResult terminate(const InstanceObservation& o) {
   if (ours) {
     // Released first (while the VM is ours, also when it is already being
     // deleted, as in a foreground delete): the list was recorded at launch.
-    for (const auto& dv : keptVolumesOf(*o.vm))
+    std::vector<std::string> kept = keptVolumesOf(*o.vm);
+    if (kept.empty() && inst.status && inst.status->volumes)
+      for (const auto& v : *inst.status->volumes)
+        if (!v.deleteOnTermination) kept.push_back(v.claimName);
+    for (const auto& dv : kept)
       plan.add(ReleaseObject{api::kDataVolumes, inst.metadata.namespace_, dv, uidOf(o.vm)});
     if (!kube::isDeleting(o.vm))
       plan.add(DeleteObject{api::kVirtualMachines, inst.metadata.namespace_, inst.metadata.name,
@@ -401,6 +405,15 @@ Plan run(const InstanceObservation& o) {
   sb.status().instanceType =
       v1::ResolvedInstanceType{inForce.type.name, inForce.type.vCPU, inForce.type.memoryMiB};
   sb.status().launchTemplateVersion = launch.templateVersion;
+  // The volumes as this start made them: what termination waits for or keeps.
+  v1::LaunchSpec started = launch.spec;
+  started.volumes = inForce.volumes;
+  std::vector<v1::InstanceVolumeStatus> volumes;
+  for (const PersistentVolume& v : volumesOf(name, ns, started).volumes)
+    volumes.push_back({v.disk, v.dataVolume, v.deleteOnTermination});
+  sb.status().volumes = volumes.empty()
+                            ? std::nullopt
+                            : std::optional<std::vector<v1::InstanceVolumeStatus>>(volumes);
 
   // ------------------------------------------------ security groups
   if (auto np = renderNetworkPolicy(inst, launch.spec)) {
@@ -501,7 +514,17 @@ bool cloudInitSecretToRead(const InstanceObservation& o, const LaunchResolution&
 
 std::vector<std::string> claimsToCheck(const InstanceObservation& o,
                                        const LaunchResolution& launch) {
-  if (!o.instance->metadata.deletionTimestamp || vmIsOurs(o) || !launch.ok()) return {};
+  if (!o.instance->metadata.deletionTimestamp || vmIsOurs(o)) return {};
+  // As the last start made them (status.volumes), whatever the spec or its
+  // template says by now; an instance from before status recorded them
+  // falls back to its launch.
+  std::vector<std::string> out;
+  if (o.instance->status && o.instance->status->volumes) {
+    for (const auto& v : *o.instance->status->volumes)
+      if (v.deleteOnTermination) out.push_back(v.claimName);
+    return out;
+  }
+  if (!launch.ok()) return out;
   return volumesOf(o.instance->metadata.name, o.instance->metadata.namespace_, launch.spec)
       .deletedWithInstance();
 }

@@ -63,7 +63,8 @@ std::vector<SecretNeed> secretsToRead(const InstanceObservation& o, const Launch
 bool cloudInitSecretToRead(const InstanceObservation& o, const LaunchResolution& launch);
 
 // The claims to look for while terminating, once the VM is gone: those that
-// go with the instance (volumes.h, on EC2's defaults).
+// go with the instance, as its last start made them (status.volumes;
+// volumes.h applies EC2's defaults).
 std::vector<std::string> claimsToCheck(const InstanceObservation& o,
                                        const LaunchResolution& launch);
 

@@ -818,6 +818,50 @@ TEST(InstancePlan, TheCloudInitSecretFollowsTheStarts) {
   EXPECT_EQ(deletes[0]->uid, "uid-secret");
 }
 
+// Termination waits for the claims the last start made to go with the
+// instance, and keeps the others, whatever the spec (or a template gone
+// meanwhile) says by the time it is deleted.
+TEST(InstancePlan, TerminationFollowsTheVolumesOfTheLastStart) {
+  json spec = {{"image", {{"http", "https://example.com/disk.qcow2"}}},
+               {"instanceType", "t3.micro"},
+               {"volumes", {{"root", {{"deleteOnTermination", false}}}}}};
+  World w{instanceOf(spec)};
+  w.afterWrites(w.plan());
+  w.vmi = runningVmi();
+  w.afterWrites(w.plan());
+  ASSERT_TRUE(w.inst.status && w.inst.status->volumes);
+  EXPECT_FALSE(w.inst.status->volumes->front().deleteOnTermination);
+  // While it runs, the user drops spec.volumes (the default would delete the root).
+  w.inst = v1::Instance::fromJson(withSpec(w.inst, [](json& s) { s.erase("volumes"); }));
+  w.afterWrites(w.plan());
+  w.inst.metadata.deletionTimestamp = kube::formatRfc3339(kNow);
+  Plan p = w.plan();
+  EXPECT_EQ(released(p), std::vector<std::string>{"web-1-root"});
+  w.vm.reset();
+  w.vmi.reset();
+  w.claims = {"web-1-root"};  // kept: it stays, and termination does not wait for it
+  p = w.plan();
+  ASSERT_TRUE(statusOf(p));
+  EXPECT_EQ((*statusOf(p))["state"], "terminated");
+}
+
+TEST(InstancePlan, TerminationWaitsForTheRootEvenWhenItsTemplateIsGone) {
+  World w{instanceOf({{"launchTemplateRef", {{"name", "web"}}}})};
+  w.templ = templateOf(
+      {{{"image", {{"http", "https://example.com/disk.qcow2"}}}, {"instanceType", "t3.micro"}}});
+  w.afterWrites(w.plan());
+  w.vmi = runningVmi();
+  w.afterWrites(w.plan());
+  w.templ.reset();
+  w.inst.metadata.deletionTimestamp = kube::formatRfc3339(kNow);
+  w.vm.reset();
+  w.vmi.reset();
+  w.claims = {"web-1-root"};
+  const Plan p = w.plan();
+  ASSERT_TRUE(statusOf(p));
+  EXPECT_EQ((*statusOf(p))["state"], "shutting-down");
+}
+
 TEST(ContainedIn, ObjectsAreSubsetsArraysAreElementWise) {
   EXPECT_TRUE(containedIn(json::parse(R"({"a":1})"), json::parse(R"({"a":1,"b":2})")));
   EXPECT_FALSE(containedIn(json::parse(R"({"a":1,"b":2})"), json::parse(R"({"a":1})")));
