@@ -68,7 +68,8 @@ std::string PlanExecutor::attribution(const rec::ChangeAttribution& a) {
 }
 
 kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan,
-                                   const kube::ReconcileContext& ctx) {
+                                   const kube::ReconcileContext& ctx, std::size_t* completed) {
+  if (completed) *completed = 0;
   json current = subject.object;  // the subject as our own writes leave it
   const json meta = metaOf(subject.object);
   const std::string ns = meta.value("namespace", "");
@@ -85,6 +86,8 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
                             ""};
 
   for (const auto& action : plan.actions) {
+    // Counted before each action: a `continue` below is a completed action too.
+    if (completed) *completed = static_cast<std::size_t>(&action - plan.actions.data());
     // A lost Lease or a reconcile past its timeout: no further writes.
     ctx.throwIfStopped();
     if (const auto* a = std::get_if<rec::ApplyObject>(&action)) {
@@ -95,6 +98,13 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
       metrics::writes("apply", a->resource.groupResource()).Increment();
       kube::log::debug("Applied",
                        {{"kind", a->resource.kind}, {"object", m.value("name", "")}, {"for", key}});
+    } else if (const auto* c = std::get_if<rec::CreateObject>(&action)) {
+      const json m = metaOf(c->object);
+      const json created = client_.create(c->resource, m.value("namespace", ns), c->object);
+      metrics::writes("create", c->resource.groupResource()).Increment();
+      kube::log::debug("Created", {{"kind", c->resource.kind},
+                                   {"object", metaOf(created).value("name", "")},
+                                   {"for", key}});
     } else if (const auto* d = std::get_if<rec::DeleteObject>(&action)) {
       kube::DeleteOptions opts;
       if (!d->uid.empty()) opts.preconditionUid = d->uid;
@@ -149,6 +159,7 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
                       e->reason, message);
     }
   }
+  if (completed) *completed = plan.actions.size();
   if (plan.retryWithBackoff) return kube::Result::requeueNow();
   if (plan.requeueAfter) return kube::Result::after(*plan.requeueAfter);
   return kube::Result::done();

@@ -4,6 +4,8 @@
 // - ApplyObject: server-side apply with the controller's field manager,
 //   forced (the operator owns what it applies); what the server kept is
 //   recorded in the AppliedLedger.
+// - CreateObject: a create (the server names the object from its
+//   generateName); the caller tracks it with runtime/expectations.h.
 // - DeleteObject: delete with the observed uid as precondition.
 // - ReleaseObject: the object is read and the ownerReference to the given
 //   owner removed (a JSON patch guarded by uid and position).
@@ -58,8 +60,13 @@ class PlanExecutor {
   // action, a stop requested on `ctx` (lost Lease, reconcile timeout) throws
   // kube::ReconcileCancelled; the client's requests are cut short by it too
   // (kube::RequestStop, set by the controller).
+  // `completed`, when given, receives how many of the plan's actions took
+  // effect, also when execute throws (the failed action is not counted): a
+  // controller tracking creations and deletions with expectations lowers
+  // them for the actions that did not happen, as the ReplicaSet controller
+  // does for a failed create.
   kube::Result execute(const Subject& subject, const reconcilers::Plan& plan,
-                       const kube::ReconcileContext& ctx);
+                       const kube::ReconcileContext& ctx, std::size_t* completed = nullptr);
 
   const std::string& fieldManager() const { return fieldManager_; }
   // What the last applies left on the server, for the next plans.

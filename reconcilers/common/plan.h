@@ -32,6 +32,16 @@ struct ApplyObject {
   std::string observedResourceVersion{};
 };
 
+// Create an object the server names (metadata.generateName): what a
+// controller makes many of, as a ReplicaSet its pods, where a name chosen
+// by the server is never one in use. Not idempotent: a controller creating
+// this way tracks its creations in flight (runtime/expectations.h) so a
+// stale cache never makes it create twice.
+struct CreateObject {
+  kube::Resource resource;
+  nlohmann::json object;  // apiVersion, kind, metadata.generateName and .namespace set
+};
+
 // Delete, guarded by the uid that was observed, so an object deleted and
 // re-created meanwhile by somebody else is not deleted unseen (409).
 struct DeleteObject {
@@ -82,8 +92,8 @@ struct RecordEvent {
   std::optional<ChangeAttribution> changedBy;
 };
 
-using Action = std::variant<ApplyObject, DeleteObject, ReleaseObject, PatchStatus, AddFinalizer,
-                            RemoveFinalizer, RecordEvent>;
+using Action = std::variant<ApplyObject, CreateObject, DeleteObject, ReleaseObject, PatchStatus,
+                            AddFinalizer, RemoveFinalizer, RecordEvent>;
 
 struct Plan {
   std::vector<Action> actions;

@@ -1,0 +1,68 @@
+// A ScalingGroup's instances as the group sees them: where each is in its
+// life (EC2 Auto Scaling's lifecycle states), its zone, its launch template
+// version and what protects it. Pure.
+//
+// Health, as EC2's health checks (docs/scaling-groups.md):
+//  - an instance being deleted is Terminating;
+//  - a warm-pool instance (label compute.kubec2.io/warm-pool) is Warm;
+//  - otherwise it is InService when running and Ready (and, for
+//    healthCheck.type LoadBalancer, no LoadBalancer of the group reports
+//    it unhealthy); Pending while it launches within the grace period;
+//  - after healthCheck.gracePeriodSeconds from its creation it is Unhealthy
+//    when it is not running (stopped behind the group's back, or still
+//    pending: a VM that never boots), when its VMI failed, or when a
+//    LoadBalancer reports it unhealthy (type LoadBalancer);
+//  - with the HealthCheck process suspended nothing is Unhealthy: what
+//    would be is Pending.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/target_health.h"
+#include "api/v1alpha1/types.h"
+
+namespace kubec2::reconcilers {
+
+namespace v1 = kubec2::api::v1alpha1;
+using Time = std::chrono::system_clock::time_point;
+
+enum class Lifecycle { Pending, InService, Unhealthy, Terminating, Warm };
+std::string_view toString(Lifecycle l);
+
+struct Member {
+  const v1::Instance* instance = nullptr;  // the cached object; never null
+  std::string name;
+  std::string uid;
+  // status.zone, else spec.availabilityZone (pinned by the group at launch), else "".
+  std::string zone;
+  // status.launchTemplateVersion, else the number in spec.launchTemplateRef.version; 0 unknown.
+  std::int64_t launchTemplateVersion = 0;
+  Time created{};  // metadata.creationTimestamp
+  // When it last came into service: its Ready condition's lastTransitionTime
+  // while Ready is True; nullopt otherwise.
+  std::optional<Time> inServiceSince;
+  bool warm = false;                  // in the warm pool
+  bool protectedFromScaleIn = false;  // annotation compute.kubec2.io/protected-from-scale-in=true
+  Lifecycle lifecycle = Lifecycle::Pending;
+  std::string unhealthyReason;  // Unhealthy: why, in words ("did not start within 300 s")
+};
+
+struct HealthSettings {
+  bool loadBalancerChecks = false;  // healthCheck.type LoadBalancer
+  std::chrono::seconds gracePeriod{300};
+  bool suspended = false;  // the HealthCheck process is suspended
+};
+
+// The settings of `group` (defaults applied: type Instance, 300 s).
+HealthSettings healthSettingsOf(const v1::ScalingGroupSpec& group);
+
+// One instance as a member. `targets` is what the group's LoadBalancers
+// report (api/target_health.h), used only with loadBalancerChecks.
+Member memberOf(const v1::Instance& instance, const HealthSettings& health,
+                const api::TargetHealthIndex& targets, Time now);
+
+}  // namespace kubec2::reconcilers
