@@ -26,7 +26,15 @@ inline constexpr const char* kScalingGroupLabel = "compute.kubec2.io/scaling-gro
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr const char* kManagedByValue = "kubec2";
 
+// On a ScalingGroup's warm pool instances: "true" (spec.warmPool; not in
+// the group's capacity, not in its load balancers).
+inline constexpr const char* kWarmPoolLabel = "compute.kubec2.io/warm-pool";
+
 // --- Annotations ------------------------------------------------------------
+
+// On a warm pool instance: "true" once it has run (its user data done) and
+// waits in the pool's state.
+inline constexpr const char* kWarmPoolPreparedAnnotation = "compute.kubec2.io/warm-pool-prepared";
 
 // On every applied object: the fingerprint of the configuration applied
 // (reconcilers/common/applied.h).
@@ -47,13 +55,20 @@ inline constexpr const char* kKeptVolumesAnnotation =
 // ("web.ingress[1]: ports 1000-2000, only 1000-1099 written; ...").
 inline constexpr const char* kTruncatedRulesAnnotation = "compute.kubec2.io/truncated-rules";
 
+// On an Instance a ScalingGroup launched above its capacity on purpose:
+// "rebalance" (AZRebalance launches before it terminates) or "replacement"
+// (an instance refresh or lifetime replacement launching first). While such
+// an instance is pending, the group does not scale in the surplus.
+inline constexpr const char* kLaunchedForAnnotation = "compute.kubec2.io/launched-for";
+
 // --- Finalizers -------------------------------------------------------------
 
 // Keeps an Instance until its VM and its deleteOnTermination volumes are
 // gone (and then for the terminated-instance retention).
 inline constexpr const char* kInstanceFinalizer = "compute.kubec2.io/instance";
 
-// LaunchTemplate, ScalingGroup and LoadBalancer carry no label, annotation
-// or finalizer of kubec2's yet; their controllers add theirs here.
+// Keeps a ScalingGroup until every instance it launched is gone, so no VM
+// outlives its group (EC2's force delete; docs/scaling-groups.md).
+inline constexpr const char* kScalingGroupFinalizer = "compute.kubec2.io/scaling-group";
 
 }  // namespace kubec2::api

@@ -20,6 +20,7 @@
 #include "controllers/common/instance_type_catalog.h"
 #include "controllers/instance/instance_controller.h"
 #include "controllers/launchtemplate/launchtemplate_controller.h"
+#include "controllers/scalinggroup/scalinggroup_controller.h"
 #include "controllers/webhook/cert_keeper.h"
 #include "controllers/webhook/certs.h"
 #include "controllers/webhook/lookups.h"
@@ -209,6 +210,7 @@ int runOperator(const Flags& f) {
   io.terminatedRetention = std::chrono::seconds(f.terminatedRetentionSeconds);
   kubec2::controllers::addInstanceControllers(*mgr, events, catalog, io);
   kubec2::controllers::addLaunchTemplateController(*mgr, events, "kubec2-launchtemplate");
+  kubec2::controllers::addScalingGroupController(*mgr, events, {});
   // -----------------------------------------------------------------------
 
   const kube::RunResult res = mgr->run(kube::installSignalHandlers().get_token());

@@ -1,0 +1,209 @@
+#include "controllers/scalinggroup/scalinggroup_controller.h"
+
+#include <prometheus/family.h>
+
+#include "api/resources.h"
+#include "api/target_health.h"
+#include "api/v1alpha1/types.h"
+#include "api/well_known.h"
+#include "controllers/common/executor.h"
+#include "reconcilers/scalinggroup/plan.h"
+#include "runtime/controller.h"
+#include "runtime/errors.h"
+#include "runtime/expectations.h"
+#include "runtime/finalizers.h"
+#include "runtime/log.h"
+#include "runtime/metrics.h"
+
+namespace kubec2::controllers {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace v1 = kubec2::api::v1alpha1;
+namespace rec = kubec2::reconcilers;
+
+// kubec2_scaling_activities_total{namespace, scaling_group, kind}: every
+// scaling activity a group recorded (status.activities keeps only the last 50).
+prometheus::Counter& activities(const std::string& ns, const std::string& group,
+                                const std::string& kind) {
+  static prometheus::Family<prometheus::Counter>& family =
+      prometheus::BuildCounter()
+          .Name("kubec2_scaling_activities_total")
+          .Help(
+              "Scaling activities of ScalingGroups (launches, terminations, replacements, "
+              "capacity changes), by kind.")
+          .Register(*kube::metrics::registry());
+  return family.Add({{"namespace", ns}, {"scaling_group", group}, {"kind", kind}});
+}
+
+// The work-queue key of the group controlling an Instance, if any.
+std::optional<std::string> groupKeyOf(const kube::ObjectMeta& inst) {
+  const kube::OwnerReference* owner = inst.controllerRef();
+  if (owner == nullptr || owner->kind != "ScalingGroup") return std::nullopt;
+  return kube::makeKey(inst.namespace_, owner->name);
+}
+
+rec::NodeView nodeView(const kube::RawObject& node) {
+  rec::NodeView v;
+  const auto zone = node.metadata.labels.find("topology.kubernetes.io/zone");
+  if (zone != node.metadata.labels.end()) v.zone = zone->second;
+  const json n = node.toJson();
+  bool ready = false;
+  if (const json* conds = kube::jsonAt(&n, {"status"}); conds && conds->contains("conditions"))
+    for (const auto& c : (*conds)["conditions"])
+      if (c.value("type", "") == "Ready") ready = c.value("status", "") == "True";
+  const json* spec = kube::jsonAt(&n, {"spec"});
+  const bool cordoned = spec && spec->value("unschedulable", false);
+  v.schedulable = ready && !cordoned;
+  return v;
+}
+
+class ScalingGroupReconciler final : public kube::Reconciler {
+ public:
+  struct Sources {
+    kube::Informer<v1::ScalingGroup>& groups;
+    kube::Informer<v1::Instance>& instances;
+    kube::Informer<v1::LaunchTemplate>& templates;
+    kube::Informer<kube::RawObject>& nodes;
+    kube::Informer<v1::LoadBalancer>& loadBalancers;
+  };
+
+  ScalingGroupReconciler(kube::Client& client, Sources s, kube::Recorder& events,
+                         std::shared_ptr<kube::Expectations> expectations,
+                         const ScalingGroupControllerOptions& opts)
+      : s_(s),
+        expectations_(std::move(expectations)),
+        executor_(client, events, opts.fieldManager) {}
+
+  kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext& ctx) override {
+    const auto group = fetchSubject(s_.groups, req, executor_);
+    const std::string key = req.key();
+    if (!group) {
+      expectations_->deleteExpectations(key);
+      return kube::Result::done();
+    }
+
+    rec::ScalingGroupObservation o;
+    o.group = group.get();
+    o.now = ctx.clock.wallNow();
+    std::vector<std::shared_ptr<const v1::Instance>> keep;  // alive while planning
+    for (const auto& i : s_.instances.store().byNamespace(req.namespace_))
+      if (kube::isControlledBy(i->metadata, group->metadata.uid)) {
+        keep.push_back(i);
+        o.instances.push_back(i.get());
+      }
+    const auto templ = s_.templates.store().get(req.namespace_, group->spec.launchTemplateRef.name);
+    o.launchTemplate = templ.get();
+    for (const auto& n : s_.nodes.store().list()) o.nodes.push_back(nodeView(*n));
+    api::TargetHealthIndex targets;
+    for (const auto& ref :
+         group->spec.loadBalancerRefs.value_or(std::vector<v1::LocalObjectReference>{}))
+      if (auto lb = s_.loadBalancers.store().get(req.namespace_, ref.name)) targets.add(*lb);
+    o.targets = &targets;
+    o.expectationsSatisfied = expectations_->satisfied(key);
+
+    auto decision = rec::planScalingGroup(o);
+    if (decision.creations > 0 || !decision.deletionUids.empty())
+      expectations_->expect(key, decision.creations, decision.deletionUids);
+
+    const Subject subject{v1::ScalingGroup::resource(), group->toJson()};
+    std::size_t completed = 0;
+    try {
+      auto result = executor_.execute(subject, decision.plan, ctx, &completed);
+      for (const auto& a : decision.activities)
+        activities(req.namespace_, req.name, a.kind).Increment();
+      return result;
+    } catch (const kube::ApiError& e) {
+      // What did not happen will never be seen: lower the expectations for
+      // it, as the ReplicaSet controller does for a failed create.
+      std::string what = "writing the group's status";
+      for (std::size_t i = completed; i < decision.plan.actions.size(); ++i) {
+        const auto& action = decision.plan.actions[i];
+        if (std::holds_alternative<rec::CreateObject>(action)) {
+          expectations_->creationObserved(key);
+          if (i == completed) what = "launching an instance";
+        } else if (const auto* d = std::get_if<rec::DeleteObject>(&action)) {
+          expectations_->deletionObserved(key, d->uid);
+          if (i == completed) what = "terminating instance " + d->name;
+        } else if (i == completed && std::holds_alternative<rec::ApplyObject>(action)) {
+          what = "updating an instance";
+        }
+      }
+      try {
+        kube::ReconcileContext quiet = ctx;
+        executor_.execute(subject, rec::planWriteFailure(*group, what, e.what(), o.now), quiet);
+      } catch (const std::exception& e2) {
+        kube::log::warn("Recording a ScalingGroup's failure failed",
+                        {{"group", key}, {"error", e2.what()}});
+      }
+      throw;
+    }
+  }
+
+ private:
+  Sources s_;
+  std::shared_ptr<kube::Expectations> expectations_;
+  PlanExecutor executor_;
+};
+
+}  // namespace
+
+void addScalingGroupController(kube::Manager& mgr, kube::Recorder& events,
+                               const ScalingGroupControllerOptions& opts) {
+  auto& groups = mgr.informer<v1::ScalingGroup>(v1::ScalingGroup::resource());
+  auto& instances = mgr.informer<v1::Instance>(v1::Instance::resource());
+  auto& templates = mgr.informer<v1::LaunchTemplate>(v1::LaunchTemplate::resource());
+  auto& nodes = mgr.informer<kube::RawObject>(api::kNodes);
+  auto& lbs = mgr.informer<v1::LoadBalancer>(v1::LoadBalancer::resource());
+  auto expectations = std::make_shared<kube::Expectations>();
+
+  // Registered before the controller's own handlers, so a reconcile woken by
+  // an Instance event already sees that event's expectation lowered.
+  instances.addHandler({[expectations](const auto& i) {
+                          if (auto k = groupKeyOf(i->metadata)) expectations->creationObserved(*k);
+                        },
+                        [expectations](const auto& old, const auto& now) {
+                          if (!old->metadata.deletionTimestamp && now->metadata.deletionTimestamp)
+                            if (auto k = groupKeyOf(now->metadata))
+                              expectations->deletionObserved(*k, now->metadata.uid);
+                        },
+                        [expectations](const auto& i) {
+                          if (auto k = groupKeyOf(i->metadata))
+                            expectations->deletionObserved(*k, i->metadata.uid);
+                        }});
+
+  auto groupsUsingTemplate = [&groups](const kube::ObjectMeta& lt) {
+    std::vector<kube::Request> out;
+    for (const auto& g : groups.store().byNamespace(lt.namespace_))
+      if (g->spec.launchTemplateRef.name == lt.name)
+        out.push_back({g->metadata.namespace_, g->metadata.name});
+    return out;
+  };
+  auto allGroups = [&groups](const kube::ObjectMeta&) {
+    std::vector<kube::Request> out;
+    for (const auto& g : groups.store().list())
+      out.push_back({g->metadata.namespace_, g->metadata.name});
+    return out;
+  };
+  auto groupsOfLoadBalancer = [&groups](const kube::ObjectMeta& lb) {
+    std::vector<kube::Request> out;
+    for (const auto& g : groups.store().byNamespace(lb.namespace_))
+      for (const auto& ref :
+           g->spec.loadBalancerRefs.value_or(std::vector<v1::LocalObjectReference>{}))
+        if (ref.name == lb.name) out.push_back({g->metadata.namespace_, g->metadata.name});
+    return out;
+  };
+
+  kube::ControllerBuilder(mgr, "scalinggroup")
+      .forResource(groups)
+      .owns(instances, "ScalingGroup", api::kApiVersion)
+      .watches(templates, groupsUsingTemplate)
+      .watches(nodes, allGroups)
+      .watches(lbs, groupsOfLoadBalancer)
+      .complete(std::make_shared<ScalingGroupReconciler>(
+          mgr.client(), ScalingGroupReconciler::Sources{groups, instances, templates, nodes, lbs},
+          events, expectations, opts));
+}
+
+}  // namespace kubec2::controllers

@@ -1,0 +1,25 @@
+// The ScalingGroup controller's wiring: what it watches (groups, their
+// Instances, LaunchTemplates, Nodes for zones, LoadBalancers for target
+// health), how Instance events lower the group's creations and deletions
+// in flight (runtime/expectations.h, as the ReplicaSet controller), and the
+// observation for reconcilers/scalinggroup/plan.h. The plan is written by
+// the common executor. docs/scaling-groups.md describes the behaviour.
+#pragma once
+
+#include <string>
+
+#include "runtime/events.h"
+#include "runtime/manager.h"
+
+namespace kubec2::controllers {
+
+struct ScalingGroupControllerOptions {
+  std::string fieldManager = "kubec2-scalinggroup";
+};
+
+// Registers the informers and the controller with `mgr` (before run()).
+// `events` must outlive the manager's run().
+void addScalingGroupController(kube::Manager& mgr, kube::Recorder& events,
+                               const ScalingGroupControllerOptions& opts);
+
+}  // namespace kubec2::controllers
