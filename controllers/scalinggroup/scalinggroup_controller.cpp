@@ -114,28 +114,16 @@ class ScalingGroupReconciler final : public kube::Reconciler {
       for (const auto& a : decision.activities)
         activities(req.namespace_, req.name, a.kind).Increment();
       return result;
-    } catch (const kube::ApiError& e) {
+    } catch (const kube::ApiError&) {
       // What did not happen will never be seen: lower the expectations for
-      // it, as the ReplicaSet controller does for a failed create.
-      std::string what = "writing the group's status";
+      // it, as the ReplicaSet controller does for a failed create. (The
+      // executor has reported the failure on the group: Ready WriteFailed.)
       for (std::size_t i = completed; i < decision.plan.actions.size(); ++i) {
         const auto& action = decision.plan.actions[i];
-        if (std::holds_alternative<rec::CreateObject>(action)) {
+        if (std::holds_alternative<rec::CreateObject>(action))
           expectations_->creationObserved(key);
-          if (i == completed) what = "launching an instance";
-        } else if (const auto* d = std::get_if<rec::DeleteObject>(&action)) {
+        else if (const auto* d = std::get_if<rec::DeleteObject>(&action))
           expectations_->deletionObserved(key, d->uid);
-          if (i == completed) what = "terminating instance " + d->name;
-        } else if (i == completed && std::holds_alternative<rec::ApplyObject>(action)) {
-          what = "updating an instance";
-        }
-      }
-      try {
-        kube::ReconcileContext quiet = ctx;
-        executor_.execute(subject, rec::planWriteFailure(*group, what, e.what(), o.now), quiet);
-      } catch (const std::exception& e2) {
-        kube::log::warn("Recording a ScalingGroup's failure failed",
-                        {{"group", key}, {"error", e2.what()}});
       }
       throw;
     }

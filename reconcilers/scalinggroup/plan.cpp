@@ -193,24 +193,6 @@ json instanceToLaunch(const v1::ScalingGroup& group, std::int64_t version, const
   return inst;
 }
 
-Plan planWriteFailure(const v1::ScalingGroup& group, const std::string& what,
-                      const std::string& error, Time now) {
-  Plan p;
-  auto status = group.status.value_or(v1::ScalingGroupStatus{});
-  const std::string message = "Failed " + what + ": " + error + "; retrying with backoff";
-  const auto* ready = findCondition(status.conditions, "Ready");
-  const bool known = ready && ready->reason == "WriteFailed" && ready->message == message;
-  setCondition(status.conditions,
-               condition(status.conditions, "Ready", "False", "WriteFailed", message,
-                         group.metadata.generation, kube::formatRfc3339(now)));
-  if (!known) {
-    p.add(PatchStatus{status.toJson()});
-    p.add(RecordEvent{true, "WriteFailed", message, std::nullopt});
-  }
-  p.retryWithBackoff = true;
-  return p;
-}
-
 ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   const auto& g = *o.group;
   if (g.metadata.deletionTimestamp) return planDeletion(o);

@@ -85,13 +85,6 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o);
 nlohmann::json instanceToLaunch(const v1::ScalingGroup& group, std::int64_t version,
                                 const std::string& zone, bool warm);
 
-// When a reconcile's writes failed (`what`: "launching instances"; `error`:
-// the API server's answer): the status condition and Warning Event that say
-// so, the capacity and instances left as they are. The group is retried
-// with backoff by its controller.
-Plan planWriteFailure(const v1::ScalingGroup& group, const std::string& what,
-                      const std::string& error, Time now);
-
 // The label selector of a group's instances, status.selector.
 std::string selectorOf(const v1::ScalingGroup& group);
 

@@ -16,6 +16,7 @@
 #include "runtime/errors.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/helpers.h"
+#include "tests/integration/http.h"
 #include "tests/integration/webhook_env.h"
 
 #ifndef KUBEC2_SIM_BIN
@@ -33,34 +34,6 @@ const Resource kVmis{"kubevirt.io", "v1", "virtualmachineinstances", true,
                      "VirtualMachineInstance"};
 const Resource kNodes{"", "v1", "nodes", false, "Node"};
 
-size_t append(char* p, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
-}
-
-// One HTTP request: {status, body}; status 0 when nothing answers.
-std::pair<long, std::string> http(const std::string& method, const std::string& url,
-                                  const std::string& body = "") {
-  CURL* c = curl_easy_init();
-  std::string out;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_slist* headers = nullptr;
-  if (!body.empty() || method == "PUT" || method == "POST") {
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  long code = 0;
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(c);
-  return {code, out};
-}
 
 struct VmOptions {
   std::string runStrategy = "Always";

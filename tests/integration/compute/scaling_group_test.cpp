@@ -1,0 +1,363 @@
+// ScalingGroups on a real API server with KubeVirt's CRDs: the operator
+// binary (its ScalingGroup and Instance controllers, its webhook) and the
+// KubeVirt simulator with its three zones and fault API run as processes;
+// the tests act as a user would, through kubectl, and check what a user
+// checks: instances, their zones, the group's status and Events.
+#include <map>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "runtime/timefmt.h"
+#include "tests/integration/child_process.h"
+#include "tests/integration/helpers.h"
+#include "tests/integration/http.h"
+#include "tests/integration/kubectl.h"
+#include "tests/integration/webhook_env.h"
+
+namespace kube::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
+const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
+const Resource kEvents{"", "v1", "events", true, "Event"};
+
+constexpr const char* kNs = "groups";
+constexpr const char* kGroupLabel = "compute.kubec2.io/scaling-group";
+
+void apply(const json& manifest) {
+  auto [code, out] =
+      kubectl({"apply", "--validate=true", "-n", kNs, "-f", writeManifest(manifest)});
+  ASSERT_EQ(code, 0) << out;
+}
+
+json launchTemplate(const std::string& name) {
+  return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+          {"kind", "LaunchTemplate"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"versions",
+             {{{"spec",
+                {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
+                 {"instanceType", "t3.micro"}}}}}}}}}};
+}
+
+json group(const std::string& name, json spec) {
+  spec["launchTemplateRef"] = {{"name", "web"}};
+  return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+          {"kind", "ScalingGroup"},
+          {"metadata", {{"name", name}}},
+          {"spec", std::move(spec)}};
+}
+
+class ScalingGroups : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    RestClient c(adminConfig());
+    try {
+      c.create(kNamespaces, "",
+               {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNs}}}});
+    } catch (const ApiError& e) {
+      if (!e.isAlreadyExists()) throw;
+    }
+    controlPort_ = freePort();
+    // Boots take 1 s, so a fault can be set on a new instance before it boots.
+    sim_ = new ChildProcess({KUBEC2_SIM_BIN, "--kubeconfig",
+                             ControlPlaneEnvironment::get().kubeconfig(), "--namespace", kNs,
+                             "--boot-delay-ms", "1000", "--ip-range-start", "127.7.0.1",
+                             "--control-bind-address",
+                             "127.0.0.1:" + std::to_string(controlPort_)},
+                            ControlPlaneEnvironment::get().dir() + "/sim-groups.log");
+    auto [code, out] = kubectl({"apply", "-n", kNs, "-f", writeManifest(launchTemplate("web"))});
+    ASSERT_EQ(code, 0) << out;
+  }
+  static void TearDownTestSuite() {
+    sim_->signal(SIGTERM);
+    sim_->wait(30s);
+    delete sim_;
+  }
+  void TearDown() override {
+    // Each test's group goes with its instances, so the next starts clean.
+    for (const auto& g : client.list(kGroups, kNs).items)
+      kubectl({"delete", "scalinggroup", "-n", kNs, g["metadata"]["name"], "--wait=false"});
+    EXPECT_TRUE(eventually([&] { return client.list(kGroups, kNs).items.empty(); }, 90s))
+        << "groups left behind\n"
+        << tail(WebhookEnvironment::get().operatorLog());
+  }
+
+  // The group's instances that are not being deleted.
+  std::vector<json> members(const std::string& g) {
+    std::vector<json> out;
+    for (auto& i : client.list(kInstances, kNs, {.labelSelector = std::string(kGroupLabel) + "=" + g}).items)
+      if (!i["metadata"].contains("deletionTimestamp")) out.push_back(std::move(i));
+    return out;
+  }
+  std::vector<json> running(const std::string& g) {
+    std::vector<json> out;
+    for (auto& i : members(g))
+      if (i.value("status", json::object()).value("state", "") == "running") out.push_back(i);
+    return out;
+  }
+  json status(const std::string& g) {
+    try {
+      return client.get(kGroups, kNs, g).value("status", json::object());
+    } catch (const ApiError& e) {
+      if (e.isNotFound()) return json::object();
+      throw;
+    }
+  }
+  std::string condition(const std::string& g, const std::string& type) {
+    for (const auto& c : status(g).value("conditions", json::array()))
+      if (c.value("type", "") == type) return c.value("status", "") + "/" + c.value("reason", "");
+    return "";
+  }
+  static std::map<std::string, int> zonesOf(const std::vector<json>& instances) {
+    std::map<std::string, int> out;
+    for (const auto& i : instances) ++out[i.value("status", json::object()).value("zone", "")];
+    return out;
+  }
+  std::vector<std::string> groupEvents(const std::string& g, const std::string& reason) {
+    std::vector<std::string> out;
+    for (const auto& e : client.list(kEvents, kNs).items)
+      if (e["involvedObject"].value("name", "") == g &&
+          e["involvedObject"].value("kind", "") == "ScalingGroup" && e.value("reason", "") == reason)
+        out.push_back(e.value("message", ""));
+    return out;
+  }
+  bool eventSeen(const std::string& g, const std::string& reason) {
+    return eventually([&] { return !groupEvents(g, reason).empty(); }, 30s);
+  }
+  // Waits until `n` instances run and the group says so, keeping the most
+  // instances seen at any sample in `peak`.
+  bool settlesAt(const std::string& g, std::size_t n, std::size_t* peak = nullptr,
+                 std::chrono::milliseconds within = 90s) {
+    return eventually(
+        [&] {
+          const auto all = members(g);
+          if (peak) *peak = std::max(*peak, all.size());
+          const json s = status(g);
+          return all.size() == n && running(g).size() == n && s.value("inServiceCount", -1) == int(n) &&
+                 s.value("currentCapacity", -1) == int(n);
+        },
+        within);
+  }
+  void fault(const std::string& instance, const std::string& kind) {
+    const auto [code, body] =
+        http("POST", "http://127.0.0.1:" + std::to_string(controlPort_) + "/faults",
+             json{{"namespace", kNs}, {"name", instance}, {"fault", kind}}.dump());
+    ASSERT_EQ(code, 200) << body;
+  }
+  static std::string tail(const std::string& s) {
+    return s.size() > 4000 ? s.substr(s.size() - 4000) : s;
+  }
+  std::string explain(const std::string& g) {
+    std::string out = "group status: " + status(g).dump() + "\ninstances:";
+    for (const auto& i : members(g))
+      out += "\n  " + i["metadata"].value("name", "") + " " + i.value("status", json::object()).dump();
+    return out + "\noperator log tail:\n" + tail(WebhookEnvironment::get().operatorLog());
+  }
+
+  RestClient client{adminConfig()};
+  static ChildProcess* sim_;
+  static int controlPort_;
+};
+ChildProcess* ScalingGroups::sim_ = nullptr;
+int ScalingGroups::controlPort_ = 0;
+
+TEST_F(ScalingGroups, KubectlScaleFromZeroToSixAcrossZonesAndBackToZero) {
+  apply(group("web", {{"minSize", 0}, {"maxSize", 6}, {"desiredCapacity", 0}}));
+  ASSERT_TRUE(eventually([&] { return status("web").value("desiredCapacity", -1) == 0; }))
+      << explain("web");
+  EXPECT_EQ(status("web").value("selector", ""), "compute.kubec2.io/scaling-group=web");
+
+  auto [code, out] = kubectl({"scale", "scalinggroup", "web", "-n", kNs, "--replicas=6"});
+  ASSERT_EQ(code, 0) << out;
+  std::size_t peak = 0;
+  ASSERT_TRUE(settlesAt("web", 6, &peak)) << explain("web");
+  EXPECT_LE(peak, 6u) << "never more instances than the capacity in force";
+  const auto six = members("web");
+  EXPECT_EQ(zonesOf(six), (std::map<std::string, int>{{"us-east-1a", 2}, {"us-east-1b", 2},
+                                                      {"us-east-1c", 2}}));
+  for (const auto& i : six) {
+    EXPECT_EQ(i["metadata"]["name"].get<std::string>().rfind("web-", 0), 0u) << i["metadata"];
+    EXPECT_EQ(i["metadata"]["ownerReferences"][0]["kind"], "ScalingGroup");
+    EXPECT_EQ(i["metadata"]["ownerReferences"][0]["controller"], true);
+  }
+  EXPECT_TRUE(eventually([&] { return condition("web", "Ready") == "True/InService"; }))
+      << explain("web");
+  EXPECT_TRUE(eventSeen("web", "Launch"));
+  // The scale subresource, as HPA and KEDA read it.
+  auto [rc, raw] = kubectl({"get", "--raw",
+                            "/apis/compute.kubec2.io/v1alpha1/namespaces/groups/scalinggroups/web/scale"});
+  ASSERT_EQ(rc, 0) << raw;
+  const json scale = json::parse(raw);
+  EXPECT_EQ(scale["spec"]["replicas"], 6);
+  EXPECT_EQ(scale["status"]["replicas"], 6);
+  EXPECT_EQ(scale["status"]["selector"], "compute.kubec2.io/scaling-group=web");
+  // Activities record the cause in words.
+  const auto activities = status("web").value("activities", json::array());
+  ASSERT_FALSE(activities.empty());
+  EXPECT_NE(activities.dump().find("spec.desiredCapacity"), std::string::npos) << activities.dump();
+
+  std::tie(code, out) = kubectl({"scale", "scalinggroup", "web", "-n", kNs, "--replicas=0"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_TRUE(eventually([&] { return members("web").empty() && status("web").value("currentCapacity", -1) == 0; }, 60s))
+      << explain("web");
+  EXPECT_TRUE(eventSeen("web", "Terminate"));
+}
+
+TEST_F(ScalingGroups, AnInstanceDeletedByHandIsReplacedInItsZone) {
+  apply(group("hand", {{"minSize", 3}, {"maxSize", 3}}));
+  ASSERT_TRUE(settlesAt("hand", 3)) << explain("hand");
+  const json gone = members("hand").front();
+  const std::string name = gone["metadata"]["name"];
+  const std::string zone = gone["status"]["zone"];
+  auto [code, out] = kubectl({"delete", "instance", name, "-n", kNs, "--wait=false"});
+  ASSERT_EQ(code, 0) << out;
+  ASSERT_TRUE(eventually([&] {
+    const auto now = running("hand");
+    if (now.size() != 3) return false;
+    for (const auto& i : now)
+      if (i["metadata"]["name"] == name) return false;
+    return true;
+  }, 60s)) << explain("hand");
+  EXPECT_EQ(zonesOf(members("hand"))[zone], 1) << "the replacement launched where one was missing";
+}
+
+TEST_F(ScalingGroups, MoreZonesRebalanceByLaunchingBeforeTerminating) {
+  apply(group("spread", {{"minSize", 3}, {"maxSize", 3}, {"availabilityZones", {"us-east-1a"}}}));
+  ASSERT_TRUE(settlesAt("spread", 3)) << explain("spread");
+  EXPECT_EQ(zonesOf(members("spread")), (std::map<std::string, int>{{"us-east-1a", 3}}));
+
+  apply(group("spread", {{"minSize", 3},
+                         {"maxSize", 3},
+                         {"availabilityZones", {"us-east-1a", "us-east-1b", "us-east-1c"}}}));
+  std::size_t peak = 0;
+  std::size_t fewestRunning = 3;
+  ASSERT_TRUE(eventually([&] {
+    const auto all = members("spread");
+    peak = std::max(peak, all.size());
+    fewestRunning = std::min(fewestRunning, running("spread").size());
+    return zonesOf(all) == std::map<std::string, int>{{"us-east-1a", 1}, {"us-east-1b", 1}, {"us-east-1c", 1}} &&
+           running("spread").size() == 3;
+  }, 120s)) << explain("spread");
+  EXPECT_LE(peak, 4u) << "one launch above the capacity at a time";
+  EXPECT_GE(fewestRunning, 3u) << "launch before terminate: never fewer in service";
+  EXPECT_TRUE(eventSeen("spread", "AZRebalance"));
+}
+
+TEST_F(ScalingGroups, ACrashedInstanceIsReplacedAfterTheGracePeriodNotBefore) {
+  apply(group("crash", {{"minSize", 1}, {"maxSize", 1}, {"healthCheck", {{"gracePeriodSeconds", 20}}}}));
+  ASSERT_TRUE(settlesAt("crash", 1)) << explain("crash");
+  const std::string first = members("crash").front()["metadata"]["name"];
+  const auto launched = std::chrono::steady_clock::now();
+  // Within the grace period a failure is not held against it.
+  fault(first, "crash");
+  while (std::chrono::steady_clock::now() < launched + 15s) {
+    const auto now = members("crash");
+    ASSERT_EQ(now.size(), 1u) << explain("crash");
+    ASSERT_EQ(now.front()["metadata"]["name"], first) << "replaced within the grace period";
+    std::this_thread::sleep_for(500ms);
+  }
+  ASSERT_TRUE(settlesAt("crash", 1)) << explain("crash");
+  std::this_thread::sleep_for(6s);  // past the 20 s grace period from the launch
+  fault(first, "crash");
+  ASSERT_TRUE(eventually([&] {
+    const auto now = running("crash");
+    return now.size() == 1 && now.front()["metadata"]["name"] != first;
+  }, 60s)) << explain("crash");
+  EXPECT_TRUE(eventSeen("crash", "ReplaceUnhealthy"));
+  bool named = false;
+  for (const auto& m : groupEvents("crash", "ReplaceUnhealthy"))
+    named = named || m.find(first) != std::string::npos;
+  EXPECT_TRUE(named) << "the Event names the instance replaced";
+}
+
+TEST_F(ScalingGroups, AVmThatNeverBootsIsReplacedAfterTheGracePeriod) {
+  apply(group("stuck", {{"minSize", 0}, {"maxSize", 1}, {"desiredCapacity", 0},
+                        {"healthCheck", {{"gracePeriodSeconds", 8}}}}));
+  ASSERT_TRUE(eventually([&] { return status("stuck").value("desiredCapacity", -1) == 0; }));
+  auto [code, out] = kubectl({"scale", "scalinggroup", "stuck", "-n", kNs, "--replicas=1"});
+  ASSERT_EQ(code, 0) << out;
+  std::string first;
+  ASSERT_TRUE(eventually([&] {
+    const auto m = members("stuck");
+    if (m.empty()) return false;
+    first = m.front()["metadata"]["name"];
+    return true;
+  }, 30s));
+  fault(first, "hang-boot");  // before its 1 s boot ends
+  const auto since = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] {
+    const auto now = running("stuck");
+    return now.size() == 1 && now.front()["metadata"]["name"] != first;
+  }, 60s)) << explain("stuck");
+  EXPECT_GE(std::chrono::steady_clock::now() - since, 6s) << "not replaced before its grace period";
+  EXPECT_TRUE(eventSeen("stuck", "ReplaceUnhealthy"));
+}
+
+TEST_F(ScalingGroups, ScaleInFollowsThePolicyAndNeverTakesAProtectedInstance) {
+  apply(group("order", {{"minSize", 0}, {"maxSize", 3}, {"desiredCapacity", 3},
+                        {"terminationPolicies", {"NewestInstance"}}}));
+  ASSERT_TRUE(settlesAt("order", 3)) << explain("order");
+  auto all = members("order");
+  std::sort(all.begin(), all.end(), [](const json& a, const json& b) {
+    return a["metadata"]["creationTimestamp"].get<std::string>() <
+           b["metadata"]["creationTimestamp"].get<std::string>();
+  });
+  // Protect the first one; scale to 1: the two others go, whatever their age.
+  const std::string kept = all.front()["metadata"]["name"];
+  auto [code, out] = kubectl({"annotate", "instance", kept, "-n", kNs,
+                              "compute.kubec2.io/protected-from-scale-in=true"});
+  ASSERT_EQ(code, 0) << out;
+  std::tie(code, out) = kubectl({"scale", "scalinggroup", "order", "-n", kNs, "--replicas=1"});
+  ASSERT_EQ(code, 0) << out;
+  ASSERT_TRUE(settlesAt("order", 1)) << explain("order");
+  EXPECT_EQ(members("order").front()["metadata"]["name"], kept);
+  // Scale to 0: the protected instance stays, and the group says why.
+  std::tie(code, out) = kubectl({"scale", "scalinggroup", "order", "-n", kNs, "--replicas=0"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_TRUE(eventually([&] { return status("order").value("desiredCapacity", -1) == 0; }));
+  std::this_thread::sleep_for(3s);
+  ASSERT_EQ(members("order").size(), 1u) << explain("order");
+  EXPECT_EQ(members("order").front()["metadata"]["name"], kept);
+}
+
+TEST_F(ScalingGroups, DeletingTheGroupTerminatesEveryInstanceEvenProtectedOnes) {
+  apply(group("bye", {{"minSize", 2}, {"maxSize", 2}}));
+  ASSERT_TRUE(settlesAt("bye", 2)) << explain("bye");
+  const std::string guarded = members("bye").front()["metadata"]["name"];
+  auto [code, out] = kubectl({"patch", "instance", guarded, "-n", kNs, "--type=merge", "-p",
+                              R"({"spec":{"disableApiTermination":true}})"});
+  ASSERT_EQ(code, 0) << out;
+  std::tie(code, out) = kubectl({"delete", "scalinggroup", "bye", "-n", kNs, "--wait=false"});
+  ASSERT_EQ(code, 0) << out;
+  // The group stays (its finalizer) until its instances are gone.
+  EXPECT_TRUE(eventually([&] {
+    return client.list(kInstances, kNs, {.labelSelector = std::string(kGroupLabel) + "=bye"}).items.empty();
+  }, 90s)) << explain("bye");
+  EXPECT_TRUE(eventually([&] { return status("bye").empty(); }, 30s));
+}
+
+TEST_F(ScalingGroups, ReapplyingTheManifestAfterAScheduledActionDoesNotMoveTheCapacityBack) {
+  const std::string soon = formatRfc3339(std::chrono::system_clock::now() + 3s);
+  const json manifest = group("sched", {{"minSize", 0},
+                                        {"maxSize", 3},
+                                        {"desiredCapacity", 1},
+                                        {"scheduledActions",
+                                         {{{"name", "morning"}, {"startTime", soon}, {"desiredCapacity", 2}}}}});
+  apply(manifest);
+  ASSERT_TRUE(settlesAt("sched", 2)) << explain("sched");
+  EXPECT_TRUE(eventSeen("sched", "ScheduledAction"));
+  apply(manifest);  // as Git would, unchanged
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(status("sched").value("desiredCapacity", -1), 2) << explain("sched");
+  EXPECT_EQ(members("sched").size(), 2u);
+}
+
+}  // namespace
+}  // namespace kube::testing

@@ -1,0 +1,263 @@
+// The ScalingGroup plan as a whole: how capacity, members, zones and the
+// processes combine into launches, terminations, status and Events. The
+// rules of each part have their own tests (scaling_group_*_test.cpp).
+#include "reconcilers/scalinggroup/plan.h"
+
+#include <gtest/gtest.h>
+
+#include "api/well_known.h"
+#include "runtime/timefmt.h"
+
+namespace kubec2::reconcilers {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const auto kNow = std::chrono::system_clock::from_time_t(1800000000);
+
+v1::ScalingGroup groupOf(json spec, json status = nullptr) {
+  spec["launchTemplateRef"] = {{"name", "web"}};
+  json g = {{"metadata",
+             {{"name", "web"},
+              {"namespace", "ns"},
+              {"uid", "uid-group"},
+              {"generation", 1},
+              {"finalizers", {api::kScalingGroupFinalizer}}}},
+            {"spec", spec}};
+  if (!status.is_null()) g["status"] = status;
+  return v1::ScalingGroup::fromJson(g);
+}
+
+v1::LaunchTemplate templ(int versions = 1) {
+  json vs = json::array();
+  for (int i = 0; i < versions; ++i)
+    vs.push_back({{"spec",
+                   {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
+                    {"instanceType", "t3.micro"}}}});
+  return v1::LaunchTemplate::fromJson(
+      {{"metadata", {{"name", "web"}, {"namespace", "ns"}}}, {"spec", {{"versions", vs}}}});
+}
+
+// An instance of the group: running and Ready since an hour (in service),
+// unless `state` says otherwise.
+v1::Instance member(const std::string& name, const std::string& zone,
+                    const std::string& state = "running", int version = 1) {
+  const std::string hourAgo = kube::formatRfc3339(kNow - 1h);
+  json i = {{"metadata",
+             {{"name", name},
+              {"namespace", "ns"},
+              {"uid", "uid-" + name},
+              {"creationTimestamp", hourAgo},
+              {"labels", {{api::kScalingGroupLabel, "web"}}},
+              {"ownerReferences",
+               {{{"apiVersion", api::kApiVersion},
+                 {"kind", "ScalingGroup"},
+                 {"name", "web"},
+                 {"uid", "uid-group"},
+                 {"controller", true}}}}}},
+            {"spec",
+             {{"launchTemplateRef", {{"name", "web"}, {"version", std::to_string(version)}}},
+              {"availabilityZone", zone}}},
+            {"status",
+             {{"state", state},
+              {"zone", zone},
+              {"launchTemplateVersion", version},
+              {"conditions",
+               {{{"type", "Ready"},
+                 {"status", state == "running" ? "True" : "False"},
+                 {"reason", state == "running" ? "Running" : "Pending"},
+                 {"lastTransitionTime", hourAgo}}}}}}};
+  return v1::Instance::fromJson(i);
+}
+
+std::vector<NodeView> threeZones() {
+  return {{"us-east-1a", true}, {"us-east-1b", true}, {"us-east-1c", true}};
+}
+
+struct World {
+  v1::ScalingGroup group;
+  std::vector<v1::Instance> instances;
+  std::optional<v1::LaunchTemplate> launchTemplate = templ();
+  std::vector<NodeView> nodes = threeZones();
+  bool satisfied = true;
+
+  ScalingGroupDecision plan() const {
+    ScalingGroupObservation o;
+    o.group = &group;
+    for (const auto& i : instances) o.instances.push_back(&i);
+    o.launchTemplate = launchTemplate ? &*launchTemplate : nullptr;
+    o.nodes = nodes;
+    o.expectationsSatisfied = satisfied;
+    o.now = kNow;
+    return planScalingGroup(o);
+  }
+};
+
+std::vector<std::string> launchZones(const Plan& p) {
+  std::vector<std::string> out;
+  for (const auto* c : p.all<CreateObject>())
+    out.push_back(c->object["spec"].value("availabilityZone", ""));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+std::vector<std::string> terminated(const Plan& p) {
+  std::vector<std::string> out;
+  for (const auto* d : p.all<DeleteObject>()) out.push_back(d->name);
+  return out;
+}
+json statusOf(const Plan& p) {
+  const auto* s = p.first<PatchStatus>();
+  return s ? s->status : json();
+}
+std::string conditionOf(const json& status, const std::string& type) {
+  for (const auto& c : status.value("conditions", json::array()))
+    if (c["type"] == type) return c.value("status", "") + "/" + c.value("reason", "");
+  return "";
+}
+std::vector<std::string> eventReasons(const Plan& p) {
+  std::vector<std::string> out;
+  for (const auto* e : p.all<RecordEvent>()) out.push_back((e->warning ? "!" : "") + e->reason);
+  return out;
+}
+
+TEST(ScalingGroupPlan, LaunchesTheCapacityAcrossZonesAsTheGroupsInstances) {
+  World w{groupOf({{"minSize", 3}, {"maxSize", 6}})};
+  const auto d = w.plan();
+  EXPECT_EQ(launchZones(d.plan),
+            (std::vector<std::string>{"us-east-1a", "us-east-1b", "us-east-1c"}));
+  EXPECT_EQ(d.creations, 3);
+  const json inst = d.plan.first<CreateObject>()->object;
+  EXPECT_EQ(inst["metadata"]["generateName"], "web-");
+  EXPECT_EQ(inst["metadata"]["labels"][api::kScalingGroupLabel], "web");
+  EXPECT_EQ(inst["metadata"]["ownerReferences"][0]["uid"], "uid-group");
+  EXPECT_EQ(inst["metadata"]["ownerReferences"][0]["controller"], true);
+  EXPECT_EQ(inst["spec"]["launchTemplateRef"]["version"], "1") << "a number, pinned at launch";
+  const json s = statusOf(d.plan);
+  EXPECT_EQ(s["desiredCapacity"], 3);
+  EXPECT_EQ(s["selector"], "compute.kubec2.io/scaling-group=web");
+  EXPECT_EQ(s["launchTemplateVersion"], 1);
+  ASSERT_EQ(s["activities"].size(), 1u);
+  EXPECT_EQ(s["activities"][0]["result"], "InProgress");
+  EXPECT_NE(s["activities"][0]["message"].get<std::string>().find("launching 3"), std::string::npos);
+  EXPECT_EQ(d.activities.size(), 1u);
+  EXPECT_EQ(eventReasons(d.plan), std::vector<std::string>{"Launch"});
+}
+
+TEST(ScalingGroupPlan, NothingIsCreatedOrDeletedWhileEarlierWritesAreNotSeen) {
+  World w{groupOf({{"minSize", 3}, {"maxSize", 6}})};
+  w.satisfied = false;
+  const auto d = w.plan();
+  EXPECT_TRUE(d.plan.all<CreateObject>().empty());
+  EXPECT_EQ(d.creations, 0);
+  EXPECT_TRUE(d.plan.requeueAfter);
+}
+
+TEST(ScalingGroupPlan, ScaleInTerminatesTheSurplusGuardedByUid) {
+  World w{groupOf({{"minSize", 0}, {"maxSize", 6}, {"desiredCapacity", 2}},
+                  {{"desiredCapacity", 4}, {"requested", {{"minSize", 0}, {"maxSize", 6}, {"desiredCapacity", 4}}}})};
+  w.instances = {member("web-a", "us-east-1a"), member("web-b", "us-east-1a"),
+                 member("web-c", "us-east-1b"), member("web-d", "us-east-1c")};
+  const auto d = w.plan();
+  const auto gone = terminated(d.plan);
+  ASSERT_EQ(gone.size(), 2u);
+  EXPECT_TRUE(gone[0] == "web-a" || gone[0] == "web-b") << "the fullest zone first";
+  EXPECT_EQ(d.deletionUids.size(), 2u);
+  for (const auto* del : d.plan.all<DeleteObject>()) EXPECT_EQ(del->uid, "uid-" + del->name);
+  EXPECT_EQ(statusOf(d.plan)["desiredCapacity"], 2);
+}
+
+TEST(ScalingGroupPlan, UnhealthyInstancesAreReplacedAFewAtATimeTerminatingFirst) {
+  World w{groupOf({{"minSize", 10}, {"maxSize", 10}, {"healthCheck", {{"gracePeriodSeconds", 60}}}})};
+  for (int i = 0; i < 7; ++i) w.instances.push_back(member("web-ok" + std::to_string(i), "us-east-1a"));
+  for (int i = 0; i < 3; ++i)
+    w.instances.push_back(member("web-bad" + std::to_string(i), "us-east-1b", "stopped"));
+  const auto d = w.plan();
+  ASSERT_EQ(terminated(d.plan).size(), 1u) << "max(1, 10 % of 10) at a time";
+  EXPECT_EQ(terminated(d.plan)[0].rfind("web-bad", 0), 0u);
+  EXPECT_EQ(d.creations, 1) << "and its replacement";
+  std::size_t del = 0, create = 0;
+  for (std::size_t i = 0; i < d.plan.actions.size(); ++i) {
+    if (std::holds_alternative<DeleteObject>(d.plan.actions[i])) del = i;
+    if (std::holds_alternative<CreateObject>(d.plan.actions[i])) create = i;
+  }
+  EXPECT_LT(del, create) << "terminating first, as EC2";
+  EXPECT_NE(json(d.activities[0].cause).get<std::string>().find("replacing unhealthy instance web-bad"),
+            std::string::npos);
+}
+
+TEST(ScalingGroupPlan, AMissingLaunchTemplateLaunchesNothingAndSaysSoOnce) {
+  World w{groupOf({{"minSize", 2}, {"maxSize", 2}})};
+  w.instances = {member("web-a", "us-east-1a")};
+  w.launchTemplate.reset();
+  const auto d = w.plan();
+  EXPECT_TRUE(d.plan.all<CreateObject>().empty());
+  EXPECT_TRUE(d.plan.all<DeleteObject>().empty()) << "the group keeps what it has";
+  const json s = statusOf(d.plan);
+  EXPECT_EQ(conditionOf(s, "Ready"), "False/LaunchTemplateNotFound");
+  EXPECT_EQ(eventReasons(d.plan), std::vector<std::string>{"!LaunchTemplateNotFound"});
+  // Again with that status: no second Warning, no status write.
+  w.group = groupOf({{"minSize", 2}, {"maxSize", 2}}, s);
+  const auto again = w.plan();
+  EXPECT_TRUE(eventReasons(again.plan).empty());
+  EXPECT_TRUE(statusOf(again.plan).is_null());
+}
+
+TEST(ScalingGroupPlan, SuspendedLaunchAndTerminateStopScaling) {
+  World w{groupOf({{"minSize", 2}, {"maxSize", 2}, {"suspendedProcesses", {"Launch"}}})};
+  EXPECT_TRUE(w.plan().plan.all<CreateObject>().empty());
+  World in{groupOf({{"minSize", 0}, {"maxSize", 2}, {"desiredCapacity", 0},
+                    {"suspendedProcesses", {"Terminate"}}})};
+  in.instances = {member("web-a", "us-east-1a")};
+  EXPECT_TRUE(in.plan().plan.all<DeleteObject>().empty());
+}
+
+TEST(ScalingGroupPlan, AZoneWithoutSchedulableNodesIsSkippedWithACondition) {
+  World w{groupOf({{"minSize", 3}, {"maxSize", 3}})};
+  w.nodes = {{"us-east-1a", true}, {"us-east-1b", false}, {"us-east-1c", true}};
+  const auto d = w.plan();
+  const auto zones = launchZones(d.plan);
+  EXPECT_EQ(zones.size(), 3u);
+  for (const auto& z : zones) EXPECT_NE(z, "us-east-1b");
+  EXPECT_EQ(conditionOf(statusOf(d.plan), "ZonesAvailable"), "False/NoSchedulableNode");
+}
+
+TEST(ScalingGroupPlan, ActivitiesEndWhenTheGroupHasSettled) {
+  World w{groupOf({{"minSize", 2}, {"maxSize", 2}})};
+  const json launching = statusOf(w.plan().plan);
+  w.group = groupOf({{"minSize", 2}, {"maxSize", 2}}, launching);
+  w.instances = {member("web-a", "us-east-1a"), member("web-b", "us-east-1b")};
+  const auto d = w.plan();
+  EXPECT_TRUE(d.plan.all<CreateObject>().empty());
+  const json s = statusOf(d.plan);
+  ASSERT_EQ(s["activities"].size(), 1u);
+  EXPECT_EQ(s["activities"][0]["result"], "Successful");
+  EXPECT_TRUE(s["activities"][0].contains("endTime"));
+  EXPECT_EQ(conditionOf(s, "Ready"), "True/InService");
+  EXPECT_EQ(s["inServiceCount"], 2);
+}
+
+TEST(ScalingGroupPlan, DeletingTheGroupLiftsProtectionTerminatesAllThenLetsGo) {
+  World w{groupOf({{"minSize", 2}, {"maxSize", 2}})};
+  w.group.metadata.deletionTimestamp = kube::formatRfc3339(kNow);
+  w.instances = {member("web-a", "us-east-1a"), member("web-b", "us-east-1b")};
+  w.instances[0].spec.disableApiTermination = true;
+  const auto d = w.plan();
+  ASSERT_EQ(d.plan.all<ApplyObject>().size(), 1u);
+  EXPECT_EQ(d.plan.all<ApplyObject>()[0]->object["spec"]["disableApiTermination"], false);
+  EXPECT_EQ(terminated(d.plan), (std::vector<std::string>{"web-a", "web-b"}));
+  EXPECT_FALSE(d.plan.first<RemoveFinalizer>()) << "held until the instances are gone";
+  w.instances.clear();
+  EXPECT_TRUE(w.plan().plan.first<RemoveFinalizer>());
+}
+
+TEST(ScalingGroupPlan, ANewGroupGetsItsFinalizerFirst) {
+  World w{groupOf({{"minSize", 1}, {"maxSize", 1}})};
+  w.group.metadata.finalizers.clear();
+  const auto d = w.plan();
+  ASSERT_FALSE(d.plan.actions.empty());
+  EXPECT_TRUE(std::holds_alternative<AddFinalizer>(d.plan.actions.front()));
+}
+
+}  // namespace
+}  // namespace kubec2::reconcilers
