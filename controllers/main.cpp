@@ -155,6 +155,8 @@ int runOperator(const Flags& f) {
   const std::string operatorNs = !f.operatorNamespace.empty()    ? f.operatorNamespace
                                  : !cfg.defaultNamespace.empty() ? cfg.defaultNamespace
                                                                  : "kubec2-system";
+  kube::log::info("Operator namespace", {{"namespace", operatorNs},
+                                         {"instanceTypesConfigMap", f.instanceTypesConfigMap}});
   // The instance types in force: the Instance controller launches with
   // them, and the webhook warns of types they do not have.
   const auto catalog = std::make_shared<kubec2::controllers::InstanceTypeCatalogSource>(
@@ -281,8 +283,9 @@ int main(int argc, char** argv) {
        po::value(&f.webhookConfigurationName)->default_value("kubec2"),
        "Validating- and MutatingWebhookConfiguration whose caBundle the operator writes")
       ("operator-namespace", po::value(&f.operatorNamespace),
-       "the operator's own namespace, for its ConfigMaps (default: the kubeconfig context's "
-       "namespace, else kubec2-system)")
+       "the operator's own namespace, for its ConfigMaps (default: in a pod, the pod's "
+       "namespace; out of cluster, the kubeconfig context's namespace, which is \"default\" "
+       "when the context names none, as kubectl reads it)")
       ("instance-types-configmap",
        po::value(&f.instanceTypesConfigMap)->default_value("kubec2-instance-types"),
        "ConfigMap in the operator's namespace that adds or overrides instance types "

@@ -4,10 +4,13 @@
 #include <set>
 
 #include "controllers/common/metrics.h"
+#include "reconcilers/common/conditions.h"
 #include "runtime/finalizers.h"
 #include "runtime/log.h"
 #include "runtime/managed_fields.h"
+#include "runtime/object.h"
 #include "runtime/patch.h"
+#include "runtime/timefmt.h"
 
 namespace kubec2::controllers {
 namespace {
@@ -43,6 +46,26 @@ std::optional<json> releasePatch(const json& obj, const std::string& ownerUid) {
   return std::nullopt;
 }
 
+// What an action does, in words, for the failure it may report.
+std::string describe(const rec::Action& action) {
+  auto objectName = [](const kube::Resource& r, const std::string& name) {
+    return r.kind + " " + name;
+  };
+  if (const auto* a = std::get_if<rec::ApplyObject>(&action))
+    return "applying " + objectName(a->resource, metaOf(a->object).value("name", ""));
+  if (const auto* c = std::get_if<rec::CreateObject>(&action))
+    return "creating " + c->resource.kind + " " +
+           metaOf(c->object).value("generateName", std::string()) + "...";
+  if (const auto* d = std::get_if<rec::DeleteObject>(&action))
+    return "deleting " + objectName(d->resource, d->name);
+  if (const auto* r = std::get_if<rec::ReleaseObject>(&action))
+    return "releasing " + objectName(r->resource, r->name) + " from its owner";
+  if (std::holds_alternative<rec::PatchStatus>(action)) return "writing the status";
+  if (std::holds_alternative<rec::AddFinalizer>(action)) return "adding the finalizer";
+  if (std::holds_alternative<rec::RemoveFinalizer>(action)) return "removing the finalizer";
+  return "recording an Event";
+}
+
 }  // namespace
 
 PlanExecutor::PlanExecutor(kube::Client& client, kube::Recorder& recorder, std::string fieldManager)
@@ -64,6 +87,42 @@ std::string PlanExecutor::attribution(const rec::ChangeAttribution& a) {
     kube::log::warn("Reading who changed an object failed",
                     {{"object", a.namespace_ + "/" + a.name}, {"error", e.what()}});
     return "";
+  }
+}
+
+void PlanExecutor::reportFailure(const kube::Resource& resource, const kube::ObjectRef& ref,
+                                 const json& current, const std::string& what,
+                                 const kube::ApiError& error, bool writeStatus,
+                                 const kube::ReconcileContext& ctx) {
+  // Routine races and throttling are retried at once or as the server asks:
+  // not worth a Warning.
+  if (error.isConflict() || error.isTooManyRequests()) return;
+  const std::string message = "Failed " + what + ": " + error.what() + "; retrying with backoff";
+  try {
+    if (writeStatus) {
+      rec::Conditions conds;
+      if (const json* cs = kube::jsonAt(&current, {"status"}); cs && cs->contains("conditions")) {
+        conds.emplace();
+        for (const auto& c : (*cs)["conditions"])
+          conds->push_back(api::v1alpha1::Condition::fromJson(c));
+      }
+      const auto* was = rec::findCondition(conds, "Ready");
+      if (was && was->reason == "WriteFailed" && was->message == message) return;  // said already
+      const auto generation = metaOf(current).value("generation", std::int64_t{0});
+      auto ready = rec::condition(conds, "Ready", "False", "WriteFailed", message, generation,
+                                  kube::formatRfc3339(ctx.clock.wallNow()));
+      rec::setCondition(conds, std::move(ready));
+      json list = json::array();
+      for (const auto& c : *conds) list.push_back(c.toJson());
+      client_.patchStatus(resource, ref.namespace_, ref.name, kube::PatchType::Merge,
+                          {{"status", {{"conditions", list}}}}, fieldManager_);
+      metrics::writes("status", resource.groupResource()).Increment();
+    }
+    recorder_.event(ref, kube::EventType::Warning, "WriteFailed", message);
+  } catch (const std::exception& e) {
+    // The API server may be down altogether: the log has it.
+    kube::log::warn("Reporting a failed write failed",
+                    {{"object", ref.namespace_ + "/" + ref.name}, {"error", e.what()}});
   }
 }
 
@@ -90,73 +149,80 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
     if (completed) *completed = static_cast<std::size_t>(&action - plan.actions.data());
     // A lost Lease or a reconcile past its timeout: no further writes.
     ctx.throwIfStopped();
-    if (const auto* a = std::get_if<rec::ApplyObject>(&action)) {
-      const json m = metaOf(a->object);
-      const json stored = client_.apply(a->resource, m.value("namespace", ns), a->object,
-                                        fieldManager_, /*force=*/true);
-      ledger_.record(a->resource, a->object, stored, a->observedResourceVersion);
-      metrics::writes("apply", a->resource.groupResource()).Increment();
-      kube::log::debug("Applied",
-                       {{"kind", a->resource.kind}, {"object", m.value("name", "")}, {"for", key}});
-    } else if (const auto* c = std::get_if<rec::CreateObject>(&action)) {
-      const json m = metaOf(c->object);
-      const json created = client_.create(c->resource, m.value("namespace", ns), c->object);
-      metrics::writes("create", c->resource.groupResource()).Increment();
-      kube::log::debug("Created", {{"kind", c->resource.kind},
-                                   {"object", metaOf(created).value("name", "")},
-                                   {"for", key}});
-    } else if (const auto* d = std::get_if<rec::DeleteObject>(&action)) {
-      kube::DeleteOptions opts;
-      if (!d->uid.empty()) opts.preconditionUid = d->uid;
-      if (kube::ignoreNotFound([&] { client_.del(d->resource, d->namespace_, d->name, opts); }))
-        metrics::writes("delete", d->resource.groupResource()).Increment();
-      ledger_.forget(d->resource, d->namespace_, d->name);
-    } else if (const auto* r = std::get_if<rec::ReleaseObject>(&action)) {
-      // Not watched: read, then remove only that owner's reference.
-      const auto obj = kube::getIfExists(client_, r->resource, r->namespace_, r->name);
-      const auto patch = obj ? releasePatch(*obj, r->ownerUid) : std::nullopt;
-      if (!patch) continue;
-      if (kube::ignoreNotFound([&] {
-            client_.patch(r->resource, r->namespace_, r->name, kube::PatchType::Json, *patch);
-          })) {
-        metrics::writes("release", r->resource.groupResource()).Increment();
-        kube::log::info(
-            "Released from its owner, so it is kept",
-            {{"kind", r->resource.kind}, {"object", r->namespace_ + "/" + r->name}, {"for", key}});
-      }
-    } else if (const auto* s = std::get_if<rec::PatchStatus>(&action)) {
-      const json replaced = current.value("status", json());
-      kube::ignoreNotFound([&] {
-        subjectWritten(client_.patchStatus(subject.resource, ns, name, kube::PatchType::Merge,
-                                           statusPatch(current, s->status), fieldManager_));
-        statuses_.remember(key, replaced, s->status);
-        metrics::writes("status", subject.resource.groupResource()).Increment();
-      });
-    } else if (const auto* f = std::get_if<rec::AddFinalizer>(&action)) {
-      const auto patch = kube::addFinalizerPatch(current, f->finalizer);
-      if (!patch) continue;
-      const bool found = kube::ignoreNotFound([&] {
-        subjectWritten(client_.patch(subject.resource, ns, name, kube::PatchType::Json, *patch));
-      });
-      if (!found) return kube::Result::done();  // deleted meanwhile: nothing to hold
-      metrics::writes("finalizer", subject.resource.groupResource()).Increment();
-    } else if (const auto* rf = std::get_if<rec::RemoveFinalizer>(&action)) {
-      const auto patch = kube::removeFinalizerPatch(current, rf->finalizer);
-      if (!patch) continue;
-      if (kube::ignoreNotFound([&] {
-            subjectWritten(
-                client_.patch(subject.resource, ns, name, kube::PatchType::Json, *patch));
-          }))
+    try {
+      if (const auto* a = std::get_if<rec::ApplyObject>(&action)) {
+        const json m = metaOf(a->object);
+        const json stored = client_.apply(a->resource, m.value("namespace", ns), a->object,
+                                          fieldManager_, /*force=*/true);
+        ledger_.record(a->resource, a->object, stored, a->observedResourceVersion);
+        metrics::writes("apply", a->resource.groupResource()).Increment();
+        kube::log::debug(
+            "Applied", {{"kind", a->resource.kind}, {"object", m.value("name", "")}, {"for", key}});
+      } else if (const auto* c = std::get_if<rec::CreateObject>(&action)) {
+        const json m = metaOf(c->object);
+        const json created = client_.create(c->resource, m.value("namespace", ns), c->object);
+        metrics::writes("create", c->resource.groupResource()).Increment();
+        kube::log::debug("Created", {{"kind", c->resource.kind},
+                                     {"object", metaOf(created).value("name", "")},
+                                     {"for", key}});
+      } else if (const auto* d = std::get_if<rec::DeleteObject>(&action)) {
+        kube::DeleteOptions opts;
+        if (!d->uid.empty()) opts.preconditionUid = d->uid;
+        if (kube::ignoreNotFound([&] { client_.del(d->resource, d->namespace_, d->name, opts); }))
+          metrics::writes("delete", d->resource.groupResource()).Increment();
+        ledger_.forget(d->resource, d->namespace_, d->name);
+      } else if (const auto* r = std::get_if<rec::ReleaseObject>(&action)) {
+        // Not watched: read, then remove only that owner's reference.
+        const auto obj = kube::getIfExists(client_, r->resource, r->namespace_, r->name);
+        const auto patch = obj ? releasePatch(*obj, r->ownerUid) : std::nullopt;
+        if (!patch) continue;
+        if (kube::ignoreNotFound([&] {
+              client_.patch(r->resource, r->namespace_, r->name, kube::PatchType::Json, *patch);
+            })) {
+          metrics::writes("release", r->resource.groupResource()).Increment();
+          kube::log::info("Released from its owner, so it is kept",
+                          {{"kind", r->resource.kind},
+                           {"object", r->namespace_ + "/" + r->name},
+                           {"for", key}});
+        }
+      } else if (const auto* s = std::get_if<rec::PatchStatus>(&action)) {
+        const json replaced = current.value("status", json());
+        kube::ignoreNotFound([&] {
+          subjectWritten(client_.patchStatus(subject.resource, ns, name, kube::PatchType::Merge,
+                                             statusPatch(current, s->status), fieldManager_));
+          statuses_.remember(key, replaced, s->status);
+          metrics::writes("status", subject.resource.groupResource()).Increment();
+        });
+      } else if (const auto* f = std::get_if<rec::AddFinalizer>(&action)) {
+        const auto patch = kube::addFinalizerPatch(current, f->finalizer);
+        if (!patch) continue;
+        const bool found = kube::ignoreNotFound([&] {
+          subjectWritten(client_.patch(subject.resource, ns, name, kube::PatchType::Json, *patch));
+        });
+        if (!found) return kube::Result::done();  // deleted meanwhile: nothing to hold
         metrics::writes("finalizer", subject.resource.groupResource()).Increment();
-      statuses_.forget(key);
-    } else if (const auto* e = std::get_if<rec::RecordEvent>(&action)) {
-      std::string message = e->message;
-      if (e->changedBy) {
-        const std::string who = attribution(*e->changedBy);
-        if (!who.empty()) message += " (changed by " + who + ")";
+      } else if (const auto* rf = std::get_if<rec::RemoveFinalizer>(&action)) {
+        const auto patch = kube::removeFinalizerPatch(current, rf->finalizer);
+        if (!patch) continue;
+        if (kube::ignoreNotFound([&] {
+              subjectWritten(
+                  client_.patch(subject.resource, ns, name, kube::PatchType::Json, *patch));
+            }))
+          metrics::writes("finalizer", subject.resource.groupResource()).Increment();
+        statuses_.forget(key);
+      } else if (const auto* e = std::get_if<rec::RecordEvent>(&action)) {
+        std::string message = e->message;
+        if (e->changedBy) {
+          const std::string who = attribution(*e->changedBy);
+          if (!who.empty()) message += " (changed by " + who + ")";
+        }
+        recorder_.event(ref, e->warning ? kube::EventType::Warning : kube::EventType::Normal,
+                        e->reason, message);
       }
-      recorder_.event(ref, e->warning ? kube::EventType::Warning : kube::EventType::Normal,
-                      e->reason, message);
+    } catch (const kube::ApiError& e) {
+      reportFailure(subject.resource, ref, current, describe(action), e,
+                    !std::holds_alternative<rec::PatchStatus>(action), ctx);
+      throw;
     }
   }
   if (completed) *completed = plan.actions.size();

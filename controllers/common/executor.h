@@ -18,6 +18,13 @@
 // - RecordEvent: an Event about the subject; with changedBy, the object's
 //   managedFields are read first and the other writers named.
 //
+// A write the API server refuses (other than a 409 Conflict or a 429, which
+// are routine and retried) is reported before it is thrown: the subject's
+// Ready condition turns False with reason WriteFailed and a Warning Event
+// names the action and the server's answer ("Failed applying
+// VirtualMachine web: InternalError (500): ... failed calling webhook"),
+// once per distinct answer. The next successful plan sets Ready again.
+//
 // NotFound means done for deletes, releases, status patches and finalizer
 // removal (the object is gone already); a subject gone before its
 // finalizer is added ends the plan. Any other error is thrown after the
@@ -77,6 +84,10 @@ class PlanExecutor {
 
  private:
   std::string attribution(const reconcilers::ChangeAttribution& a);
+  void reportFailure(const kube::Resource& resource, const kube::ObjectRef& ref,
+                     const nlohmann::json& current, const std::string& what,
+                     const kube::ApiError& error, bool writeStatus,
+                     const kube::ReconcileContext& ctx);
 
   kube::Client& client_;
   kube::Recorder& recorder_;

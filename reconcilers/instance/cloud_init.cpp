@@ -286,10 +286,18 @@ CloudInitInputs cloudInitInputs(const v1::LaunchSpec& launch,
             "Secret \"" + need.name + "\" (" + field + ") has no key \"" + *need.key + "\"";
         return in;
       }
-      if (need.keyPair)
+      if (need.keyPair) {
         keyValues.push_back(v->second);
-      else
+      } else if (v->second.size() > kMaxUserDataBytes) {
+        in.problem = "Secret \"" + need.name + "\" (" + field + ") key \"" + *need.key +
+                     "\" holds " + std::to_string(v->second.size()) +
+                     " bytes of user data; the limit is " + std::to_string(kMaxUserDataBytes) +
+                     " bytes, as EC2's";
+        in.problemReason = "UserDataTooLarge";
+        return in;
+      } else {
         in.userData = v->second;
+      }
     } else {
       for (const auto& [k, v] : data) keyValues.push_back(v);
     }

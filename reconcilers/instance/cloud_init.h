@@ -6,8 +6,8 @@
 // the keys come from a Secret, the rendered document goes into an
 // operator-owned Secret INSTANCE-cloud-init (owned by the Instance, deleted
 // with it) that the VM references (cloudInitNoCloud.secretRef), whatever
-// its size; only a document made of inline user data alone is written into
-// the VM.
+// its size; only a document made of inline user data alone, and at most
+// kMaxInlineCloudInitBytes long, is written into the VM.
 #pragma once
 
 #include <map>
@@ -36,13 +36,22 @@ using SecretData = std::optional<std::map<std::string, std::string>>;
 // The Secrets a launch reads: the key pair's, then the user data's.
 std::vector<SecretNeed> secretsOf(const v1::LaunchSpec& launch);
 
+// The longest document written into the VM itself: KubeVirt's admission
+// refuses inline cloudInitNoCloud user data over 2048 bytes
+// (cloudInitUserMaxLen in KubeVirt's validating webhook) and asks for a
+// Secret instead, so a longer one goes through INSTANCE-cloud-init too.
+inline constexpr std::size_t kMaxInlineCloudInitBytes = 2048;
+// The most user data an instance takes, inline or from a Secret: EC2's limit.
+inline constexpr std::size_t kMaxUserDataBytes = 16384;
+
 struct CloudInitInputs {
   std::optional<std::string> userData;  // as the user wrote it
   std::vector<std::string> sshPublicKeys;
   bool fromSecret = false;  // some of it came from a Secret
-  // What is wrong, for the SecretNotFound condition and Event, naming the
-  // Secret, the field and what is missing; empty when nothing is.
+  // What is wrong, for the condition and Event, naming the Secret, the
+  // field and what is missing or too large; empty when nothing is.
   std::string problem;
+  std::string problemReason = "SecretNotFound";  // or UserDataTooLarge
 };
 
 // The inputs from the launch's inline user data and the Secrets read

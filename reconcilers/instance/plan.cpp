@@ -321,14 +321,15 @@ Plan run(const InstanceObservation& o) {
   if (forStart) {
     const CloudInitInputs ci = cloudInitInputs(launch.spec, o.secrets, ns);
     if (!ci.problem.empty()) {
-      sb.problem("SecretNotFound", ci.problem);
+      sb.problem(ci.problemReason, ci.problem);
       plan.retryWithBackoff = true;  // Secrets are not watched
       sb.finish();
       return plan;
     }
     if (const auto document = renderCloudInit(ci.userData, ci.sshPublicKeys)) {
-      cloudInit = cloudInitVolume(inst, *document, ci.fromSecret);
-      if (ci.fromSecret) {
+      const bool inSecret = ci.fromSecret || document->size() > kMaxInlineCloudInitBytes;
+      cloudInit = cloudInitVolume(inst, *document, inSecret);
+      if (inSecret) {
         cloudInitSecret = renderCloudInitSecret(inst, *document);
         stamp(*cloudInitSecret);
       }
@@ -368,7 +369,7 @@ Plan run(const InstanceObservation& o) {
   if (vmNeed.apply() && !vmGoing) {
     switch (vmNeed.need) {
       case ApplyNeed::Create:
-        if (old.launchTime || old.state)
+        if (old.launchTime)  // a VM existed; a launch held up has none yet
           plan.add(RecordEvent{
               false,
               "VirtualMachineRestored",

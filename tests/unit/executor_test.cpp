@@ -153,14 +153,52 @@ TEST_F(ExecutorTest, AFaultStopsThePlanAndARetryDoesNotRepeatWhatHeld) {
   p.add(rec::PatchStatus{{{"state", "x"}}});
   p.add(rec::RecordEvent{false, "Done", "done", {}});
   EXPECT_THROW(exec.execute(subject, p, ctx), kube::ApiError);
-  EXPECT_TRUE(events.events.empty()) << "nothing after the failed action";
+  ASSERT_EQ(events.events.size(), 1u) << "nothing after the failed action but its report";
+  EXPECT_EQ(events.events[0].reason, "WriteFailed");
+  EXPECT_TRUE(events.events[0].warning);
+  EXPECT_NE(events.events[0].message.find("Failed writing the status"), std::string::npos)
+      << events.events[0].message;
   EXPECT_TRUE(api.object(kMaps, "ns", "c"));
   const std::string rv = (*api.object(kMaps, "ns", "c"))["metadata"]["resourceVersion"];
   exec.execute(subject, p, ctx);
   EXPECT_EQ((*api.object(kMaps, "ns", "c"))["metadata"]["resourceVersion"], rv)
       << "the second apply of the same configuration changes nothing";
   EXPECT_EQ(api.get(kWidgets, "ns", "w")["status"]["state"], "x");
+  EXPECT_EQ(events.events.size(), 2u);
+}
+
+// A refused write is reported where a user looks (kubectl describe):
+// Ready False with reason WriteFailed and a Warning naming the action and
+// the server's answer, once per distinct answer; a routine conflict is not.
+TEST_F(ExecutorTest, ARefusedWriteIsReportedAsAConditionAndAWarningOnce) {
+  faulty.inject({.verb = "apply", .resource = "configmaps"},
+                kube::FaultInjectingClient::internalError(), 2);
+  rec::Plan p;
+  p.add(rec::ApplyObject{kMaps, configMap("c", {{"a", "1"}})});
+  p.add(rec::PatchStatus{{{"state", "x"}}});
+  EXPECT_THROW(exec.execute(subject, p, ctx), kube::ApiError);
+  ASSERT_EQ(events.events.size(), 1u);
+  EXPECT_EQ(events.events[0].reason, "WriteFailed");
+  EXPECT_NE(events.events[0].message.find("Failed applying ConfigMap c:"), std::string::npos)
+      << events.events[0].message;
+  const json ready = api.get(kWidgets, "ns", "w")["status"]["conditions"][0];
+  EXPECT_EQ(ready["type"], "Ready");
+  EXPECT_EQ(ready["status"], "False");
+  EXPECT_EQ(ready["reason"], "WriteFailed");
+  EXPECT_FALSE(api.get(kWidgets, "ns", "w")["status"].contains("state"))
+      << "nothing after the failed action";
+
+  // The retry, planned from the object as it now is, fails the same way: said once.
+  const Subject again{kWidgets, api.get(kWidgets, "ns", "w")};
+  EXPECT_THROW(exec.execute(again, p, ctx), kube::ApiError);
   EXPECT_EQ(events.events.size(), 1u);
+
+  faulty.inject({.verb = "apply", .resource = "configmaps"},
+                kube::FaultInjectingClient::conflict());
+  EXPECT_THROW(exec.execute(again, p, ctx), kube::ApiError);
+  EXPECT_EQ(events.events.size(), 1u) << "a conflict is routine: retried, not reported";
+  exec.execute(again, p, ctx);
+  EXPECT_EQ(api.get(kWidgets, "ns", "w")["status"]["state"], "x");
 }
 
 TEST_F(ExecutorTest, ReleaseRemovesOnlyThatOwnersReference) {

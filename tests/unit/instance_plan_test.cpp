@@ -132,6 +132,9 @@ struct World {
         stored["metadata"]["resourceVersion"] = std::to_string(++rv);
         if (vm && (*vm)["metadata"].contains("creationTimestamp"))
           stored["metadata"]["creationTimestamp"] = (*vm)["metadata"]["creationTimestamp"];
+        else  // as the API server stamps a creation (an hour ago: past the pending grace)
+          stored["metadata"]["creationTimestamp"] =
+              kube::formatRfc3339(kNow - std::chrono::hours(1));
         vm = stored;
         vmRecord = AppliedRecord{stampOf(&a->object), stored["metadata"]["resourceVersion"],
                                  notKept(a->object, stored), a->observedResourceVersion};
@@ -323,6 +326,18 @@ TEST_P(InstanceProblems, AreAConditionAndAWarningOnceAndNoVm) {
   const Plan again = w.plan();
   EXPECT_TRUE(reasons(again).empty()) << reasons(again)[0];
   EXPECT_FALSE(statusOf(again));
+}
+
+// The launch the problem held up is a first launch, not a restore: no VM
+// ever existed, so no VirtualMachineRestored.
+TEST(InstancePlan, ALaunchHeldUpByAProblemIsNotAnnouncedAsARestoreWhenItGoesAhead) {
+  World w{instanceOf({{"launchTemplateRef", {{"name", "web"}, {"version", "2"}}}})};
+  w.templ.reset();
+  w.afterWrites(w.plan());  // pending, LaunchTemplateNotFound
+  w.templ = templateOf({launchSpec(), launchSpec()});
+  const Plan p = w.plan();
+  ASSERT_TRUE(vmApplied(p));
+  for (const auto& r : reasons(p)) EXPECT_NE(r, "VirtualMachineRestored");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -696,6 +711,45 @@ TEST(InstancePlan, SecretUserDataGoesIntoAnOperatorOwnedSecret) {
   EXPECT_LT(position("Secret"), position("VirtualMachine"));
   for (const auto* e : p.all<RecordEvent>())
     EXPECT_EQ(e->message.find("hunter2"), std::string::npos);
+}
+
+// KubeVirt refuses inline user data over 2048 bytes: a longer document of
+// inline user data goes through the operator's Secret too; a short one
+// stays in the VM.
+TEST(InstancePlan, InlineUserDataOverKubeVirtsInlineLimitGoesThroughTheSecret) {
+  for (const std::size_t size : {std::size_t{2048}, std::size_t{2049}}) {
+    json spec = launchSpec();
+    spec["userData"] = {{"inline", "#!/bin/sh\n" + std::string(size - 10, '#')}};
+    World w{instanceOf(spec)};
+    const Plan p = w.plan();
+    ASSERT_TRUE(vmApplied(p));
+    const json vm = *vmApplied(p);
+    const json* ci = cloudInitOf(vm);
+    ASSERT_NE(ci, nullptr);
+    if (size <= 2048) {
+      EXPECT_EQ((*ci)["cloudInitNoCloud"]["userData"].get<std::string>().size(), size);
+      EXPECT_EQ(p.applyOf("Secret", "web-1-cloud-init"), nullptr);
+    } else {
+      EXPECT_EQ((*ci)["cloudInitNoCloud"], (json{{"secretRef", {{"name", "web-1-cloud-init"}}}}));
+      EXPECT_NE(p.applyOf("Secret", "web-1-cloud-init"), nullptr);
+    }
+  }
+}
+
+// User data from a Secret is held to EC2's 16 KiB as inline data is (by the
+// schema): a longer value stops the start with a reason naming it.
+TEST(InstancePlan, SecretUserDataOverTheLimitStopsTheStart) {
+  json spec = launchSpec();
+  spec["userData"] = {{"secretRef", {{"name", "boot"}, {"key", "userdata"}}}};
+  World w{instanceOf(spec)};
+  w.secrets["boot"] =
+      std::map<std::string, std::string>{{"userdata", "#!/bin/sh\n" + std::string(16400, '#')}};
+  const Plan p = w.plan();
+  EXPECT_FALSE(vmApplied(p));
+  ASSERT_TRUE(statusOf(p));
+  EXPECT_EQ(readyReason(*statusOf(p)), "UserDataTooLarge");
+  EXPECT_NE((*statusOf(p))["conditions"][0]["message"].get<std::string>().find("16410 bytes"),
+            std::string::npos);
 }
 
 // A problem with what the next start would use (here an instance type the
