@@ -4,7 +4,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit integration demo bench bench-instances format clean control-plane generate
+.PHONY: all deps build test unit integration demo bench bench-instances bench-scaling-groups format clean control-plane generate
 
 all: build
 
@@ -42,6 +42,9 @@ bench: build control-plane
 
 bench-instances: build control-plane
 	@bench/instance-launch.sh
+
+bench-scaling-groups: build control-plane
+	@bench/scaling-group.sh
 
 format:
 	find runtime controllers reconcilers api tests bench tools -name '*.cpp' -o -name '*.h' | xargs clang-format -i

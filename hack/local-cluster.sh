@@ -5,6 +5,8 @@
 #   local-cluster.sh up DIR [--watch-cache=false] [--parent-pid PID] [--crd FILE]...
 #                           [--extra-controllers=LIST]  (more kube-controller-manager
 #                           controllers, such as horizontalpodautoscaling)
+#                           [--controller-manager-flags="FLAGS"]  (more flags for it,
+#                           such as --kube-api-qps=200 for a benchmark)
 #   local-cluster.sh down DIR                 (KEEP=1 keeps DIR and its logs)
 #   local-cluster.sh restart-apiserver DIR
 #   local-cluster.sh compact DIR              (prints the compacted revision)
@@ -334,6 +336,8 @@ first_start_apiserver() {
 
 start_controller_manager() {
   local dir="$1" extra="$2" port p="$1/pki"
+  local -a flags
+  read -r -a flags <<<"${3:-}"
   for _ in 1 2 3; do # attempts
     port="$(free_port)"
     : >"$dir/kube-controller-manager.log"
@@ -342,7 +346,7 @@ start_controller_manager() {
       --cert-dir="$dir/kcm-certs" --leader-elect=false \
       --controllers=garbagecollector,namespace,serviceaccount-token${extra:+,$extra} \
       --service-account-private-key-file="$p/sa.key" --root-ca-file="$p/ca.crt" \
-      --use-service-account-credentials=false
+      --use-service-account-credentials=false "${flags[@]}"
     # /healthz is served without authentication: it says the controllers run.
     if wait_for "$dir" kube-controller-manager "controller-manager /healthz" \
       curl -sf --max-time 2 -k "https://127.0.0.1:$port/healthz"; then
@@ -430,11 +434,12 @@ on_up_exit() {
 }
 
 cmd_up() {
-  local dir="" watch_cache=true parent="" crds=() extra_controllers=""
+  local dir="" watch_cache=true parent="" crds=() extra_controllers="" kcm_flags=""
   while (($#)); do
     case "$1" in
     --watch-cache=*) watch_cache="${1#*=}" ;;
     --extra-controllers=*) extra_controllers="${1#*=}" ;;
+    --controller-manager-flags=*) kcm_flags="${1#*=}" ;;
     --parent-pid) parent="${2:?--parent-pid needs a pid}"; shift ;;
     --parent-pid=*) parent="${1#*=}" ;;
     --crd) crds+=("${2:?--crd needs a file}"); shift ;;
@@ -476,7 +481,7 @@ cmd_up() {
   # CRDs given to `up` are installed before the controller manager starts:
   # its garbage collector only discovers later CRDs at its next resync (~30 s).
   for f in "${crds[@]}"; do install_crd "$dir" "$f"; done
-  start_controller_manager "$dir" "$extra_controllers"
+  start_controller_manager "$dir" "$extra_controllers" "$kcm_flags"
   # /readyz answers before the bootstrap controller has made `default`.
   wait_for "$dir" kube-apiserver "the default namespace" http_ok "$dir" /api/v1/namespaces/default
 

@@ -201,6 +201,29 @@ TEST_F(ExecutorTest, ARefusedWriteIsReportedAsAConditionAndAWarningOnce) {
   EXPECT_EQ(api.get(kWidgets, "ns", "w")["status"]["state"], "x");
 }
 
+// Creations the server names, and how many actions took effect when one
+// fails: what a controller with expectations lowers them by.
+TEST_F(ExecutorTest, CreatesAreNamedByTheServerAndACountSaysWhatTookEffect) {
+  rec::Plan p;
+  json generated = configMap("", {{"a", "1"}});
+  generated["metadata"].erase("name");
+  generated["metadata"]["generateName"] = "c-";
+  p.add(rec::CreateObject{kMaps, generated});
+  p.add(rec::CreateObject{kMaps, generated});
+  p.add(rec::ApplyObject{kMaps, configMap("fixed", {{"a", "1"}})});
+  faulty.inject({.verb = "create", .resource = "configmaps"},
+                kube::FaultInjectingClient::internalError(), 1, /*skip=*/1);
+  std::size_t completed = 99;
+  EXPECT_THROW(exec.execute(subject, p, ctx, &completed), kube::ApiError);
+  EXPECT_EQ(completed, 1u) << "the first create took effect, the second failed";
+  const auto maps = api.list(kMaps, "ns").items;
+  ASSERT_EQ(maps.size(), 1u);
+  EXPECT_EQ(maps[0]["metadata"]["name"].get<std::string>().rfind("c-", 0), 0u);
+  EXPECT_EQ(exec.execute(subject, p, ctx, &completed), kube::Result::done());
+  EXPECT_EQ(completed, 3u);
+  EXPECT_EQ(api.list(kMaps, "ns").items.size(), 4u) << "a create is not idempotent";
+}
+
 TEST_F(ExecutorTest, ReleaseRemovesOnlyThatOwnersReference) {
   json dv = configMap("data", {});
   dv["metadata"]["ownerReferences"] = {
