@@ -988,6 +988,9 @@ ScalingGroupInstanceRefreshStatus ScalingGroupInstanceRefreshStatus::fromJson(co
   codec::read(j, "percentageComplete", path, o.percentageComplete);
   codec::read(j, "instancesToUpdate", path, o.instancesToUpdate);
   codec::read(j, "message", path, o.message);
+  codec::read(j, "skipMatching", path, o.skipMatching);
+  codec::read(j, "checkpointPercentage", path, o.checkpointPercentage);
+  codec::read(j, "checkpointTime", path, o.checkpointTime);
   return o;
 }
 
@@ -1000,6 +1003,9 @@ nlohmann::json ScalingGroupInstanceRefreshStatus::toJson() const {
   codec::write(j, "percentageComplete", percentageComplete);
   codec::write(j, "instancesToUpdate", instancesToUpdate);
   codec::write(j, "message", message);
+  codec::write(j, "skipMatching", skipMatching);
+  codec::write(j, "checkpointPercentage", checkpointPercentage);
+  codec::write(j, "checkpointTime", checkpointTime);
   return j;
 }
 
@@ -1096,6 +1102,7 @@ ScalingGroupStatus ScalingGroupStatus::fromJson(const nlohmann::json& j, const s
   codec::read(j, "selector", path, o.selector);
   codec::read(j, "launchTemplateVersion", path, o.launchTemplateVersion);
   codec::read(j, "instanceRefresh", path, o.instanceRefresh);
+  codec::read(j, "instanceRefreshRequest", path, o.instanceRefreshRequest);
   codec::read(j, "policies", path, o.policies);
   codec::read(j, "scheduledActions", path, o.scheduledActions);
   codec::read(j, "lastScaleTime", path, o.lastScaleTime);
@@ -1121,6 +1128,7 @@ nlohmann::json ScalingGroupStatus::toJson() const {
   codec::write(j, "selector", selector);
   codec::write(j, "launchTemplateVersion", launchTemplateVersion);
   codec::write(j, "instanceRefresh", instanceRefresh);
+  codec::write(j, "instanceRefreshRequest", instanceRefreshRequest);
   codec::write(j, "policies", policies);
   codec::write(j, "scheduledActions", scheduledActions);
   codec::write(j, "lastScaleTime", lastScaleTime);

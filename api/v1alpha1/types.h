@@ -1152,6 +1152,14 @@ struct ScalingGroupInstanceRefreshStatus {
   std::optional<std::int64_t> instancesToUpdate{};
   // The refresh's state in words, such as the checkpoint it waits at or why it failed.
   std::optional<std::string> message{};
+  // Whether instances already on targetVersion are kept (a refresh started by a new version),
+  // as EC2's SkipMatching; false for a refresh on request, which replaces every instance
+  // launched before it started.
+  std::optional<bool> skipMatching{};
+  // The last of checkpointPercentages the refresh reached, 0 before the first.
+  std::optional<std::int64_t> checkpointPercentage{};
+  // When the refresh reached the checkpoint it waits at; absent while it is not waiting.
+  std::optional<std::string> checkpointTime{};
 
   static ScalingGroupInstanceRefreshStatus fromJson(const nlohmann::json& j, const std::string& path = "");
   nlohmann::json toJson() const;
@@ -1268,6 +1276,10 @@ struct ScalingGroupStatus {
   // resolves now.
   std::optional<std::int64_t> launchTemplateVersion{};
   std::optional<ScalingGroupInstanceRefreshStatus> instanceRefresh{};
+  // The value of the group's annotation compute.kubec2.io/instance-refresh the operator last
+  // took into account: setting or changing that annotation starts a refresh of every instance
+  // (a refresh on request, as EC2's StartInstanceRefresh).
+  std::optional<std::string> instanceRefreshRequest{};
   // What each enabled scaling policy last measured and wanted.
   std::optional<std::vector<ScalingPolicyStatus>> policies{};
   // When each scheduled action last ran and runs next.
@@ -1279,7 +1291,8 @@ struct ScalingGroupStatus {
   std::optional<std::vector<ScalingActivity>> activities{};
   // The group's conditions: Ready (in-service instances match the capacity in force),
   // ScalingActive (policies can read their metrics and act), CapacityInRange (False when
-  // spec.desiredCapacity lies outside the bounds in force and was clamped) and
+  // spec.desiredCapacity lies outside the bounds in force and was clamped), ZonesAvailable
+  // (False while an eligible zone has no schedulable node: launches skip it) and
   // InstanceRefreshing.
   std::optional<std::vector<Condition>> conditions{};
   // The metadata.generation this status was computed from.
