@@ -25,6 +25,9 @@ inline constexpr const char* kScalingGroupLabel = "compute.kubec2.io/scaling-gro
 // NetworkPolicies select on it.
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr const char* kManagedByValue = "kubec2";
+// On an Instance of a ScalingGroup's warm pool: "true". Warm instances are
+// outside the group's capacity and service until the group takes them.
+inline constexpr const char* kWarmPoolLabel = "compute.kubec2.io/warm-pool";
 
 // --- Annotations ------------------------------------------------------------
 
@@ -46,6 +49,16 @@ inline constexpr const char* kKeptVolumesAnnotation =
 // On the NetworkPolicy: the security group rules not written in full
 // ("web.ingress[1]: ports 1000-2000, only 1000-1099 written; ...").
 inline constexpr const char* kTruncatedRulesAnnotation = "compute.kubec2.io/truncated-rules";
+// On an Instance of a ScalingGroup: "true" keeps the group's scale-in from
+// choosing it (EC2's instance scale-in protection); set by the user.
+inline constexpr const char* kProtectedFromScaleInAnnotation =
+    "compute.kubec2.io/protected-from-scale-in";
+// On a warm-pool Instance: "true" once it has been running, so it is
+// prepared (its user data ran) and may wait stopped or move into service.
+inline constexpr const char* kWarmPoolPreparedAnnotation = "compute.kubec2.io/warm-pool-prepared";
+// On a ScalingGroup: a refresh on request; each new value starts an
+// instance refresh replacing every instance, matching or not.
+inline constexpr const char* kInstanceRefreshAnnotation = "compute.kubec2.io/instance-refresh";
 
 // --- Finalizers -------------------------------------------------------------
 
@@ -53,7 +66,7 @@ inline constexpr const char* kTruncatedRulesAnnotation = "compute.kubec2.io/trun
 // gone (and then for the terminated-instance retention).
 inline constexpr const char* kInstanceFinalizer = "compute.kubec2.io/instance";
 
-// LaunchTemplate, ScalingGroup and LoadBalancer carry no label, annotation
-// or finalizer of kubec2's yet; their controllers add theirs here.
+// LaunchTemplate and LoadBalancer carry no label, annotation or finalizer
+// of kubec2's yet; their controllers add theirs here.
 
 }  // namespace kubec2::api
