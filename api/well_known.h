@@ -25,16 +25,11 @@ inline constexpr const char* kScalingGroupLabel = "compute.kubec2.io/scaling-gro
 // NetworkPolicies select on it.
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr const char* kManagedByValue = "kubec2";
-
-// On a ScalingGroup's warm pool instances: "true" (spec.warmPool; not in
-// the group's capacity, not in its load balancers).
+// On an Instance of a ScalingGroup's warm pool: "true". Warm instances are
+// outside the group's capacity and service until the group takes them.
 inline constexpr const char* kWarmPoolLabel = "compute.kubec2.io/warm-pool";
 
 // --- Annotations ------------------------------------------------------------
-
-// On a warm pool instance: "true" once it has run (its user data done) and
-// waits in the pool's state.
-inline constexpr const char* kWarmPoolPreparedAnnotation = "compute.kubec2.io/warm-pool-prepared";
 
 // On every applied object: the fingerprint of the configuration applied
 // (reconcilers/common/applied.h).
@@ -54,6 +49,16 @@ inline constexpr const char* kKeptVolumesAnnotation =
 // On the NetworkPolicy: the security group rules not written in full
 // ("web.ingress[1]: ports 1000-2000, only 1000-1099 written; ...").
 inline constexpr const char* kTruncatedRulesAnnotation = "compute.kubec2.io/truncated-rules";
+// On an Instance of a ScalingGroup: "true" keeps the group's scale-in from
+// choosing it (EC2's instance scale-in protection); set by the user.
+inline constexpr const char* kProtectedFromScaleInAnnotation =
+    "compute.kubec2.io/protected-from-scale-in";
+// On a warm-pool Instance: "true" once it has been running, so it is
+// prepared (its user data ran) and may wait stopped or move into service.
+inline constexpr const char* kWarmPoolPreparedAnnotation = "compute.kubec2.io/warm-pool-prepared";
+// On a ScalingGroup: a refresh on request; each new value starts an
+// instance refresh replacing every instance, matching or not.
+inline constexpr const char* kInstanceRefreshAnnotation = "compute.kubec2.io/instance-refresh";
 
 // On an Instance a ScalingGroup launched above its capacity on purpose:
 // "rebalance" (AZRebalance launches before it terminates) or "replacement"
@@ -70,5 +75,8 @@ inline constexpr const char* kInstanceFinalizer = "compute.kubec2.io/instance";
 // Keeps a ScalingGroup until every instance it launched is gone, so no VM
 // outlives its group (EC2's force delete; docs/scaling-groups.md).
 inline constexpr const char* kScalingGroupFinalizer = "compute.kubec2.io/scaling-group";
+
+// LaunchTemplate and LoadBalancer carry no label, annotation or finalizer
+// of kubec2's yet; their controllers add theirs here.
 
 }  // namespace kubec2::api

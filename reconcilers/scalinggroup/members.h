@@ -10,10 +10,16 @@
 //    it unhealthy); Pending while it launches within the grace period;
 //  - after healthCheck.gracePeriodSeconds from its creation it is Unhealthy
 //    when it is not running (stopped behind the group's back, or still
-//    pending: a VM that never boots), when its VMI failed, or when a
-//    LoadBalancer reports it unhealthy (type LoadBalancer);
+//    pending: a VM that never boots), when its VMI failed, when it runs
+//    but is not Ready, or when a LoadBalancer reports it unhealthy (type
+//    LoadBalancer);
 //  - with the HealthCheck process suspended nothing is Unhealthy: what
 //    would be is Pending.
+// The load balancers' verdict is a health check like the others: within
+// the grace period, or while HealthCheck is suspended, it is not read, and
+// a running, Ready instance is InService (as EC2 ignores ELB health then;
+// were it Pending, deregistering it would drop the report that made it so,
+// and the instance would flap in and out of service).
 #pragma once
 
 #include <chrono>
@@ -41,9 +47,9 @@ struct Member {
   std::string zone;
   // status.launchTemplateVersion, else the number in spec.launchTemplateRef.version; 0 unknown.
   std::int64_t launchTemplateVersion = 0;
-  Time created{};  // metadata.creationTimestamp
+  Time created{};  // metadata.creationTimestamp; `now` when absent (not yet created)
   // When it last came into service: its Ready condition's lastTransitionTime
-  // while Ready is True; nullopt otherwise.
+  // (`created` when that is absent) while Ready is True; nullopt otherwise.
   std::optional<Time> inServiceSince;
   bool warm = false;                  // in the warm pool
   bool protectedFromScaleIn = false;  // annotation compute.kubec2.io/protected-from-scale-in=true

@@ -110,6 +110,33 @@ struct Builder {
   }
 };
 
+// What a refresh remembers between reconciles, kept in status.
+RefreshMemory refreshMemoryOf(const v1::ScalingGroupStatus& s) {
+  RefreshMemory m;
+  m.requestToken = s.instanceRefreshRequest.value_or("");
+  if (s.instanceRefresh) {
+    m.skipMatching = s.instanceRefresh->skipMatching.value_or(true);
+    m.checkpointPercentage = s.instanceRefresh->checkpointPercentage.value_or(0);
+    if (s.instanceRefresh->checkpointTime)
+      m.checkpointTime = kube::parseRfc3339Utc(*s.instanceRefresh->checkpointTime);
+  }
+  return m;
+}
+
+void keepRefreshMemory(v1::ScalingGroupStatus& s, const RefreshMemory& m) {
+  if (m.requestToken.empty())
+    s.instanceRefreshRequest.reset();
+  else
+    s.instanceRefreshRequest = m.requestToken;
+  if (!s.instanceRefresh) return;
+  s.instanceRefresh->skipMatching = m.skipMatching;
+  s.instanceRefresh->checkpointPercentage = m.checkpointPercentage;
+  if (m.checkpointTime)
+    s.instanceRefresh->checkpointTime = kube::formatRfc3339(*m.checkpointTime);
+  else
+    s.instanceRefresh->checkpointTime.reset();
+}
+
 const Member* byName(const std::vector<Member>& members, const std::string& name) {
   for (const auto& m : members)
     if (m.name == name) return &m;
@@ -241,12 +268,11 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   const bool refreshConfigured = spec.instanceRefresh.has_value();
   const bool refreshSuspended = suspended(spec, "InstanceRefresh");
   std::optional<RefreshDecision> refresh;
-  if (refreshConfigured ||
-      (before.instanceRefresh && before.instanceRefresh->status == "InProgress"))
-    refresh = decideRefresh(
-        g, members, version,
-        before.launchTemplateVersion ? std::optional(*before.launchTemplateVersion) : std::nullopt,
-        desired, refreshSuspended, o.now);
+  if (refreshConfigured || (before.instanceRefresh && before.instanceRefresh->status == "InProgress"))
+    refresh = decideRefresh(g, members, version,
+                            before.launchTemplateVersion ? std::optional(*before.launchTemplateVersion)
+                                                         : std::nullopt,
+                            refreshMemoryOf(before), desired, refreshSuspended, o.now);
 
   if (o.expectationsSatisfied) {
     // Health: terminate the unhealthy, a bounded number at a time, first.
@@ -472,7 +498,14 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
     status.scheduledActions.reset();
   else
     status.scheduledActions = cap.scheduledActions;
-  if (refresh) status.instanceRefresh = refresh->status;
+  if (refresh) {
+    status.instanceRefresh = refresh->status;
+    keepRefreshMemory(status, refresh->memory);
+  } else if (const auto a = g.metadata.annotations.find(api::kInstanceRefreshAnnotation);
+             a != g.metadata.annotations.end()) {
+    // Without spec.instanceRefresh a request is not acted on, but seen.
+    status.instanceRefreshRequest = a->second;
+  }
   if (!cap.changes.empty()) status.lastScaleTime = b.now;
   status.observedGeneration = generation;
 

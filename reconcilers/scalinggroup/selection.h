@@ -30,7 +30,7 @@ struct ZonePlan {
 };
 
 struct NodeView {
-  std::string zone;  // "" when the node has no zone label
+  std::string zone;         // "" when the node has no zone label
   bool schedulable = true;  // Ready, and not spec.unschedulable
 };
 
@@ -48,7 +48,12 @@ std::vector<std::string> launchZones(const ZonePlan& zones, const std::vector<Me
 // available eligible zones differ by more than one, the zone to launch one
 // more into and the instance to terminate once it is in service (from the
 // fullest zone, by the termination order). nullopt when balanced. Instances
-// in zones no longer eligible count as the fullest zone's.
+// in zones no longer eligible (or in none, "", while zones are eligible)
+// always make a step: they are terminated from first, the zone holding the
+// most of them (ties: the first by name). Only instances scale-in may choose
+// count as terminable: the fullest zone is the fullest holding one that is
+// not protected from scale-in, as EC2's scale-in chooses its zone.
+// Instances in unavailable zones stay (launches skip those zones).
 struct Rebalance {
   std::string launchInto;
   std::string terminateFrom;  // the zone
@@ -58,9 +63,12 @@ std::optional<Rebalance> rebalanceStep(const ZonePlan& zones, const std::vector<
 // Scale-in: `count` instances to terminate among the candidates (not Warm,
 // not Terminating, not protected from scale-in), as EC2 chooses one at a
 // time: the zone with the most current instances first (among available
-// zones, those in unavailable or ineligible zones before all), then each
-// termination policy in order (spec.terminationPolicies, [Default] when
-// absent) narrowing the field, then the stable tie-break:
+// zones, those in unavailable or ineligible zones before all; protected
+// instances count, but only zones holding a candidate are chosen; zones
+// tied for the most are chosen together and the policies decide between
+// their instances, as in EC2), then each termination policy in order
+// (spec.terminationPolicies, [Default] when absent) narrowing the field,
+// then the stable tie-break (FNV-1a of the name, then the name):
 //  - OldestLaunchTemplate: instances of a launch template version other
 //    than `groupVersion` first, the lowest version first;
 //  - OldestInstance / NewestInstance: by creation time;
