@@ -13,6 +13,7 @@ PKGS=(
   iproute2 # ss: hack/local-cluster.sh probes for free ports
   clang-format
   tzdata # /usr/share/zoneinfo: the webhook checks scheduled actions' time zones
+  libhowardhinnant-date-dev # date::date-tz: scheduled actions' time zones and DST (GCC 12 lacks <chrono>'s)
 )
 
 missing=()

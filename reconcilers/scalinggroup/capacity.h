@@ -11,19 +11,32 @@
 //  - Without spec.desiredCapacity the group starts at minSize.
 //  - desiredCapacity is clamped to the bounds in force after every change;
 //    CapacityInRange is False while spec.desiredCapacity lies outside them.
+//    When a new bound would cross the other one in force (spec.minSize
+//    raised above a maximum a scheduled action set, or an action setting
+//    only maxSize below the minimum in force), the bound set last wins and
+//    moves the other one to it: such an update is never refused.
 //  - Scheduled actions (EC2's PutScheduledUpdateGroupAction): a five-field
 //    cron expression in an IANA time zone (api/cron.h for the fields; the
 //    zone's rules, daylight saving included, from the system's tz database
-//    through Howard Hinnant's date library), or one-off at startTime; a
-//    recurring action runs from startTime (absent: now) until endTime.
+//    through Howard Hinnant's date library; absent: UTC), or one-off at
+//    startTime (to the second); a recurring action runs at the times of
+//    its recurrence from startTime (absent: now; included) until endTime
+//    (excluded).
 //    status.scheduledActions[].nextTime records when each action runs next;
 //    it runs when that time has come, once however many runs were missed
-//    (the operator was down), and lastTime records the run it stood for.
-//    An action seen for the first time is scheduled from now: a recurring
-//    one waits for its next time, a one-off one whose startTime has passed
-//    runs at once. Actions run in the order of their times. With
+//    (the operator was down), and lastTime records the run it stood for:
+//    the latest of its times that has come. An edited action takes effect
+//    at once: a nextTime still ahead is recomputed from spec, and one that
+//    has come runs only when the action as spec now has it has a time
+//    between it and now. An action seen for the first time (no status
+//    entry) is scheduled from now: a recurring one waits for its next time,
+//    a one-off one whose startTime has passed runs at once. Actions run in
+//    the order of their times (lastTime; spec order for equal times). With
 //    ScheduledActions suspended none runs and nextTime moves on: missed
 //    runs are not run later.
+//  - An action that cannot be read keeps its status entry as it was (none
+//    when it had none, so it is still new once readable), does not run and
+//    does not count for nextWakeUp.
 //  - At a DST change a wall-clock time that does not exist (spring forward)
 //    runs at the first instant after the gap; one that occurs twice (fall
 //    back) runs once, at its first occurrence (as cron(8) does).
@@ -59,7 +72,7 @@ struct CapacityDecision {
   std::vector<v1::ScheduledActionStatus> scheduledActions;
   // When the next scheduled action is due (to requeue then); nullopt when none.
   std::optional<std::chrono::system_clock::time_point> nextWakeUp;
-  bool inRange = true;  // spec.desiredCapacity within the bounds in force (or absent)
+  bool inRange = true;       // spec.desiredCapacity within the bounds in force (or absent)
   std::string rangeMessage;  // why not, in words
   // An action that cannot be read (a time zone the database lacks): named
   // here, not run, never thrown.
