@@ -18,7 +18,9 @@ const auto kNow = std::chrono::system_clock::from_time_t(1800000000);
 
 v1::ScalingGroup groupOf(json spec, json status = nullptr) {
   spec["launchTemplateRef"] = {{"name", "web"}};
-  json g = {{"metadata",
+  json g = {{"apiVersion", api::kApiVersion},
+            {"kind", "ScalingGroup"},
+            {"metadata",
              {{"name", "web"},
               {"namespace", "ns"},
               {"uid", "uid-group"},
@@ -35,8 +37,10 @@ v1::LaunchTemplate templ(int versions = 1) {
     vs.push_back({{"spec",
                    {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
                     {"instanceType", "t3.micro"}}}});
-  return v1::LaunchTemplate::fromJson(
-      {{"metadata", {{"name", "web"}, {"namespace", "ns"}}}, {"spec", {{"versions", vs}}}});
+  return v1::LaunchTemplate::fromJson({{"apiVersion", api::kApiVersion},
+                                       {"kind", "LaunchTemplate"},
+                                       {"metadata", {{"name", "web"}, {"namespace", "ns"}}},
+                                       {"spec", {{"versions", vs}}}});
 }
 
 // An instance of the group: running and Ready since an hour (in service),
@@ -44,7 +48,9 @@ v1::LaunchTemplate templ(int versions = 1) {
 v1::Instance member(const std::string& name, const std::string& zone,
                     const std::string& state = "running", int version = 1) {
   const std::string hourAgo = kube::formatRfc3339(kNow - 1h);
-  json i = {{"metadata",
+  json i = {{"apiVersion", api::kApiVersion},
+            {"kind", "Instance"},
+            {"metadata",
              {{"name", name},
               {"namespace", "ns"},
               {"uid", "uid-" + name},
@@ -77,7 +83,7 @@ std::vector<NodeView> threeZones() {
 
 struct World {
   v1::ScalingGroup group;
-  std::vector<v1::Instance> instances;
+  std::vector<v1::Instance> instances{};
   std::optional<v1::LaunchTemplate> launchTemplate = templ();
   std::vector<NodeView> nodes = threeZones();
   bool satisfied = true;
@@ -137,11 +143,14 @@ TEST(ScalingGroupPlan, LaunchesTheCapacityAcrossZonesAsTheGroupsInstances) {
   EXPECT_EQ(s["desiredCapacity"], 3);
   EXPECT_EQ(s["selector"], "compute.kubec2.io/scaling-group=web");
   EXPECT_EQ(s["launchTemplateVersion"], 1);
-  ASSERT_EQ(s["activities"].size(), 1u);
+  // The new group's capacity, then the launch (status: newest first).
+  ASSERT_EQ(s["activities"].size(), 2u);
   EXPECT_EQ(s["activities"][0]["result"], "InProgress");
-  EXPECT_NE(s["activities"][0]["message"].get<std::string>().find("launching 3"), std::string::npos);
-  EXPECT_EQ(d.activities.size(), 1u);
-  EXPECT_EQ(eventReasons(d.plan), std::vector<std::string>{"Launch"});
+  EXPECT_NE(s["activities"][0]["message"].get<std::string>().find("launching 3"),
+            std::string::npos);
+  EXPECT_NE(s["activities"][1]["cause"].get<std::string>().find("3"), std::string::npos)
+      << s["activities"][1];
+  EXPECT_EQ(eventReasons(d.plan), (std::vector<std::string>{"CapacityChange", "Launch"}));
 }
 
 TEST(ScalingGroupPlan, NothingIsCreatedOrDeletedWhileEarlierWritesAreNotSeen) {
@@ -155,7 +164,8 @@ TEST(ScalingGroupPlan, NothingIsCreatedOrDeletedWhileEarlierWritesAreNotSeen) {
 
 TEST(ScalingGroupPlan, ScaleInTerminatesTheSurplusGuardedByUid) {
   World w{groupOf({{"minSize", 0}, {"maxSize", 6}, {"desiredCapacity", 2}},
-                  {{"desiredCapacity", 4}, {"requested", {{"minSize", 0}, {"maxSize", 6}, {"desiredCapacity", 4}}}})};
+                  {{"desiredCapacity", 4},
+                   {"requested", {{"minSize", 0}, {"maxSize", 6}, {"desiredCapacity", 4}}}})};
   w.instances = {member("web-a", "us-east-1a"), member("web-b", "us-east-1a"),
                  member("web-c", "us-east-1b"), member("web-d", "us-east-1c")};
   const auto d = w.plan();
@@ -168,8 +178,10 @@ TEST(ScalingGroupPlan, ScaleInTerminatesTheSurplusGuardedByUid) {
 }
 
 TEST(ScalingGroupPlan, UnhealthyInstancesAreReplacedAFewAtATimeTerminatingFirst) {
-  World w{groupOf({{"minSize", 10}, {"maxSize", 10}, {"healthCheck", {{"gracePeriodSeconds", 60}}}})};
-  for (int i = 0; i < 7; ++i) w.instances.push_back(member("web-ok" + std::to_string(i), "us-east-1a"));
+  World w{
+      groupOf({{"minSize", 10}, {"maxSize", 10}, {"healthCheck", {{"gracePeriodSeconds", 60}}}})};
+  for (int i = 0; i < 7; ++i)
+    w.instances.push_back(member("web-ok" + std::to_string(i), "us-east-1a"));
   for (int i = 0; i < 3; ++i)
     w.instances.push_back(member("web-bad" + std::to_string(i), "us-east-1b", "stopped"));
   const auto d = w.plan();
@@ -182,8 +194,11 @@ TEST(ScalingGroupPlan, UnhealthyInstancesAreReplacedAFewAtATimeTerminatingFirst)
     if (std::holds_alternative<CreateObject>(d.plan.actions[i])) create = i;
   }
   EXPECT_LT(del, create) << "terminating first, as EC2";
-  EXPECT_NE(json(d.activities[0].cause).get<std::string>().find("replacing unhealthy instance web-bad"),
-            std::string::npos);
+  bool said = false;
+  for (const auto& a : d.activities)
+    said = said || (a.kind == "ReplaceUnhealthy" &&
+                    a.cause.find("replacing unhealthy instance web-bad") != std::string::npos);
+  EXPECT_TRUE(said);
 }
 
 TEST(ScalingGroupPlan, AMissingLaunchTemplateLaunchesNothingAndSaysSoOnce) {
@@ -195,7 +210,8 @@ TEST(ScalingGroupPlan, AMissingLaunchTemplateLaunchesNothingAndSaysSoOnce) {
   EXPECT_TRUE(d.plan.all<DeleteObject>().empty()) << "the group keeps what it has";
   const json s = statusOf(d.plan);
   EXPECT_EQ(conditionOf(s, "Ready"), "False/LaunchTemplateNotFound");
-  EXPECT_EQ(eventReasons(d.plan), std::vector<std::string>{"!LaunchTemplateNotFound"});
+  EXPECT_EQ(eventReasons(d.plan),
+            (std::vector<std::string>{"CapacityChange", "!LaunchTemplateNotFound"}));
   // Again with that status: no second Warning, no status write.
   w.group = groupOf({{"minSize", 2}, {"maxSize", 2}}, s);
   const auto again = w.plan();
@@ -206,7 +222,9 @@ TEST(ScalingGroupPlan, AMissingLaunchTemplateLaunchesNothingAndSaysSoOnce) {
 TEST(ScalingGroupPlan, SuspendedLaunchAndTerminateStopScaling) {
   World w{groupOf({{"minSize", 2}, {"maxSize", 2}, {"suspendedProcesses", {"Launch"}}})};
   EXPECT_TRUE(w.plan().plan.all<CreateObject>().empty());
-  World in{groupOf({{"minSize", 0}, {"maxSize", 2}, {"desiredCapacity", 0},
+  World in{groupOf({{"minSize", 0},
+                    {"maxSize", 2},
+                    {"desiredCapacity", 0},
                     {"suspendedProcesses", {"Terminate"}}})};
   in.instances = {member("web-a", "us-east-1a")};
   EXPECT_TRUE(in.plan().plan.all<DeleteObject>().empty());
@@ -230,9 +248,11 @@ TEST(ScalingGroupPlan, ActivitiesEndWhenTheGroupHasSettled) {
   const auto d = w.plan();
   EXPECT_TRUE(d.plan.all<CreateObject>().empty());
   const json s = statusOf(d.plan);
-  ASSERT_EQ(s["activities"].size(), 1u);
-  EXPECT_EQ(s["activities"][0]["result"], "Successful");
-  EXPECT_TRUE(s["activities"][0].contains("endTime"));
+  ASSERT_EQ(s["activities"].size(), 2u);
+  for (const auto& a : s["activities"]) {
+    EXPECT_EQ(a["result"], "Successful");
+    EXPECT_TRUE(a.contains("endTime"));
+  }
   EXPECT_EQ(conditionOf(s, "Ready"), "True/InService");
   EXPECT_EQ(s["inServiceCount"], 2);
 }
