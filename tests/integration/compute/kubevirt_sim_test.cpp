@@ -34,7 +34,6 @@ const Resource kVmis{"kubevirt.io", "v1", "virtualmachineinstances", true,
                      "VirtualMachineInstance"};
 const Resource kNodes{"", "v1", "nodes", false, "Node"};
 
-
 struct VmOptions {
   std::string runStrategy = "Always";
   std::string group;  // compute.kubec2.io/scaling-group

@@ -36,14 +36,12 @@ void apply(const json& manifest) {
 }
 
 json launchTemplate(const std::string& name) {
+  const json spec = {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
+                     {"instanceType", "t3.micro"}};
   return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
           {"kind", "LaunchTemplate"},
           {"metadata", {{"name", name}}},
-          {"spec",
-           {{"versions",
-             {{{"spec",
-                {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
-                 {"instanceType", "t3.micro"}}}}}}}}}};
+          {"spec", {{"versions", json::array({{{"spec", spec}}})}}}};
 }
 
 json group(const std::string& name, json spec) {
@@ -66,12 +64,11 @@ class ScalingGroups : public ::testing::Test {
     }
     controlPort_ = freePort();
     // Boots take 1 s, so a fault can be set on a new instance before it boots.
-    sim_ = new ChildProcess({KUBEC2_SIM_BIN, "--kubeconfig",
-                             ControlPlaneEnvironment::get().kubeconfig(), "--namespace", kNs,
-                             "--boot-delay-ms", "1000", "--ip-range-start", "127.7.0.1",
-                             "--control-bind-address",
-                             "127.0.0.1:" + std::to_string(controlPort_)},
-                            ControlPlaneEnvironment::get().dir() + "/sim-groups.log");
+    sim_ = new ChildProcess(
+        {KUBEC2_SIM_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(), "--namespace",
+         kNs, "--boot-delay-ms", "1000", "--ip-range-start", "127.7.0.1", "--control-bind-address",
+         "127.0.0.1:" + std::to_string(controlPort_)},
+        ControlPlaneEnvironment::get().dir() + "/sim-groups.log");
     auto [code, out] = kubectl({"apply", "-n", kNs, "-f", writeManifest(launchTemplate("web"))});
     ASSERT_EQ(code, 0) << out;
   }
@@ -92,7 +89,8 @@ class ScalingGroups : public ::testing::Test {
   // The group's instances that are not being deleted.
   std::vector<json> members(const std::string& g) {
     std::vector<json> out;
-    for (auto& i : client.list(kInstances, kNs, {.labelSelector = std::string(kGroupLabel) + "=" + g}).items)
+    for (auto& i :
+         client.list(kInstances, kNs, {.labelSelector = std::string(kGroupLabel) + "=" + g}).items)
       if (!i["metadata"].contains("deletionTimestamp")) out.push_back(std::move(i));
     return out;
   }
@@ -124,7 +122,8 @@ class ScalingGroups : public ::testing::Test {
     std::vector<std::string> out;
     for (const auto& e : client.list(kEvents, kNs).items)
       if (e["involvedObject"].value("name", "") == g &&
-          e["involvedObject"].value("kind", "") == "ScalingGroup" && e.value("reason", "") == reason)
+          e["involvedObject"].value("kind", "") == "ScalingGroup" &&
+          e.value("reason", "") == reason)
         out.push_back(e.value("message", ""));
     return out;
   }
@@ -140,7 +139,8 @@ class ScalingGroups : public ::testing::Test {
           const auto all = members(g);
           if (peak) *peak = std::max(*peak, all.size());
           const json s = status(g);
-          return all.size() == n && running(g).size() == n && s.value("inServiceCount", -1) == int(n) &&
+          return all.size() == n && running(g).size() == n &&
+                 s.value("inServiceCount", -1) == int(n) &&
                  s.value("currentCapacity", -1) == int(n);
         },
         within);
@@ -157,7 +157,8 @@ class ScalingGroups : public ::testing::Test {
   std::string explain(const std::string& g) {
     std::string out = "group status: " + status(g).dump() + "\ninstances:";
     for (const auto& i : members(g))
-      out += "\n  " + i["metadata"].value("name", "") + " " + i.value("status", json::object()).dump();
+      out +=
+          "\n  " + i["metadata"].value("name", "") + " " + i.value("status", json::object()).dump();
     return out + "\noperator log tail:\n" + tail(WebhookEnvironment::get().operatorLog());
   }
 
@@ -180,8 +181,8 @@ TEST_F(ScalingGroups, KubectlScaleFromZeroToSixAcrossZonesAndBackToZero) {
   ASSERT_TRUE(settlesAt("web", 6, &peak)) << explain("web");
   EXPECT_LE(peak, 6u) << "never more instances than the capacity in force";
   const auto six = members("web");
-  EXPECT_EQ(zonesOf(six), (std::map<std::string, int>{{"us-east-1a", 2}, {"us-east-1b", 2},
-                                                      {"us-east-1c", 2}}));
+  EXPECT_EQ(zonesOf(six),
+            (std::map<std::string, int>{{"us-east-1a", 2}, {"us-east-1b", 2}, {"us-east-1c", 2}}));
   for (const auto& i : six) {
     EXPECT_EQ(i["metadata"]["name"].get<std::string>().rfind("web-", 0), 0u) << i["metadata"];
     EXPECT_EQ(i["metadata"]["ownerReferences"][0]["kind"], "ScalingGroup");
@@ -191,8 +192,9 @@ TEST_F(ScalingGroups, KubectlScaleFromZeroToSixAcrossZonesAndBackToZero) {
       << explain("web");
   EXPECT_TRUE(eventSeen("web", "Launch"));
   // The scale subresource, as HPA and KEDA read it.
-  auto [rc, raw] = kubectl({"get", "--raw",
-                            "/apis/compute.kubec2.io/v1alpha1/namespaces/groups/scalinggroups/web/scale"});
+  auto [rc, raw] =
+      kubectl({"get", "--raw",
+               "/apis/compute.kubec2.io/v1alpha1/namespaces/groups/scalinggroups/web/scale"});
   ASSERT_EQ(rc, 0) << raw;
   const json scale = json::parse(raw);
   EXPECT_EQ(scale["spec"]["replicas"], 6);
@@ -205,7 +207,9 @@ TEST_F(ScalingGroups, KubectlScaleFromZeroToSixAcrossZonesAndBackToZero) {
 
   std::tie(code, out) = kubectl({"scale", "scalinggroup", "web", "-n", kNs, "--replicas=0"});
   ASSERT_EQ(code, 0) << out;
-  EXPECT_TRUE(eventually([&] { return members("web").empty() && status("web").value("currentCapacity", -1) == 0; }, 60s))
+  EXPECT_TRUE(eventually(
+      [&] { return members("web").empty() && status("web").value("currentCapacity", -1) == 0; },
+      60s))
       << explain("web");
   EXPECT_TRUE(eventSeen("web", "Terminate"));
 }
@@ -218,13 +222,16 @@ TEST_F(ScalingGroups, AnInstanceDeletedByHandIsReplacedInItsZone) {
   const std::string zone = gone["status"]["zone"];
   auto [code, out] = kubectl({"delete", "instance", name, "-n", kNs, "--wait=false"});
   ASSERT_EQ(code, 0) << out;
-  ASSERT_TRUE(eventually([&] {
-    const auto now = running("hand");
-    if (now.size() != 3) return false;
-    for (const auto& i : now)
-      if (i["metadata"]["name"] == name) return false;
-    return true;
-  }, 60s)) << explain("hand");
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto now = running("hand");
+        if (now.size() != 3) return false;
+        for (const auto& i : now)
+          if (i["metadata"]["name"] == name) return false;
+        return true;
+      },
+      60s))
+      << explain("hand");
   EXPECT_EQ(zonesOf(members("hand"))[zone], 1) << "the replacement launched where one was missing";
 }
 
@@ -238,20 +245,26 @@ TEST_F(ScalingGroups, MoreZonesRebalanceByLaunchingBeforeTerminating) {
                          {"availabilityZones", {"us-east-1a", "us-east-1b", "us-east-1c"}}}));
   std::size_t peak = 0;
   std::size_t fewestRunning = 3;
-  ASSERT_TRUE(eventually([&] {
-    const auto all = members("spread");
-    peak = std::max(peak, all.size());
-    fewestRunning = std::min(fewestRunning, running("spread").size());
-    return zonesOf(all) == std::map<std::string, int>{{"us-east-1a", 1}, {"us-east-1b", 1}, {"us-east-1c", 1}} &&
-           running("spread").size() == 3;
-  }, 120s)) << explain("spread");
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto all = members("spread");
+        peak = std::max(peak, all.size());
+        fewestRunning = std::min(fewestRunning, running("spread").size());
+        return zonesOf(all) == std::map<std::string, int>{{"us-east-1a", 1},
+                                                          {"us-east-1b", 1},
+                                                          {"us-east-1c", 1}} &&
+               running("spread").size() == 3;
+      },
+      120s))
+      << explain("spread");
   EXPECT_LE(peak, 4u) << "one launch above the capacity at a time";
   EXPECT_GE(fewestRunning, 3u) << "launch before terminate: never fewer in service";
   EXPECT_TRUE(eventSeen("spread", "AZRebalance"));
 }
 
 TEST_F(ScalingGroups, ACrashedInstanceIsReplacedAfterTheGracePeriodNotBefore) {
-  apply(group("crash", {{"minSize", 1}, {"maxSize", 1}, {"healthCheck", {{"gracePeriodSeconds", 20}}}}));
+  apply(group("crash",
+              {{"minSize", 1}, {"maxSize", 1}, {"healthCheck", {{"gracePeriodSeconds", 20}}}}));
   ASSERT_TRUE(settlesAt("crash", 1)) << explain("crash");
   const std::string first = members("crash").front()["metadata"]["name"];
   const auto launched = std::chrono::steady_clock::now();
@@ -266,10 +279,13 @@ TEST_F(ScalingGroups, ACrashedInstanceIsReplacedAfterTheGracePeriodNotBefore) {
   ASSERT_TRUE(settlesAt("crash", 1)) << explain("crash");
   std::this_thread::sleep_for(6s);  // past the 20 s grace period from the launch
   fault(first, "crash");
-  ASSERT_TRUE(eventually([&] {
-    const auto now = running("crash");
-    return now.size() == 1 && now.front()["metadata"]["name"] != first;
-  }, 60s)) << explain("crash");
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto now = running("crash");
+        return now.size() == 1 && now.front()["metadata"]["name"] != first;
+      },
+      60s))
+      << explain("crash");
   EXPECT_TRUE(eventSeen("crash", "ReplaceUnhealthy"));
   bool named = false;
   for (const auto& m : groupEvents("crash", "ReplaceUnhealthy"))
@@ -278,30 +294,39 @@ TEST_F(ScalingGroups, ACrashedInstanceIsReplacedAfterTheGracePeriodNotBefore) {
 }
 
 TEST_F(ScalingGroups, AVmThatNeverBootsIsReplacedAfterTheGracePeriod) {
-  apply(group("stuck", {{"minSize", 0}, {"maxSize", 1}, {"desiredCapacity", 0},
+  apply(group("stuck", {{"minSize", 0},
+                        {"maxSize", 1},
+                        {"desiredCapacity", 0},
                         {"healthCheck", {{"gracePeriodSeconds", 8}}}}));
   ASSERT_TRUE(eventually([&] { return status("stuck").value("desiredCapacity", -1) == 0; }));
   auto [code, out] = kubectl({"scale", "scalinggroup", "stuck", "-n", kNs, "--replicas=1"});
   ASSERT_EQ(code, 0) << out;
   std::string first;
-  ASSERT_TRUE(eventually([&] {
-    const auto m = members("stuck");
-    if (m.empty()) return false;
-    first = m.front()["metadata"]["name"];
-    return true;
-  }, 30s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto m = members("stuck");
+        if (m.empty()) return false;
+        first = m.front()["metadata"]["name"];
+        return true;
+      },
+      30s));
   fault(first, "hang-boot");  // before its 1 s boot ends
   const auto since = std::chrono::steady_clock::now();
-  ASSERT_TRUE(eventually([&] {
-    const auto now = running("stuck");
-    return now.size() == 1 && now.front()["metadata"]["name"] != first;
-  }, 60s)) << explain("stuck");
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto now = running("stuck");
+        return now.size() == 1 && now.front()["metadata"]["name"] != first;
+      },
+      60s))
+      << explain("stuck");
   EXPECT_GE(std::chrono::steady_clock::now() - since, 6s) << "not replaced before its grace period";
   EXPECT_TRUE(eventSeen("stuck", "ReplaceUnhealthy"));
 }
 
 TEST_F(ScalingGroups, ScaleInFollowsThePolicyAndNeverTakesAProtectedInstance) {
-  apply(group("order", {{"minSize", 0}, {"maxSize", 3}, {"desiredCapacity", 3},
+  apply(group("order", {{"minSize", 0},
+                        {"maxSize", 3},
+                        {"desiredCapacity", 3},
                         {"terminationPolicies", {"NewestInstance"}}}));
   ASSERT_TRUE(settlesAt("order", 3)) << explain("order");
   auto all = members("order");
@@ -311,8 +336,8 @@ TEST_F(ScalingGroups, ScaleInFollowsThePolicyAndNeverTakesAProtectedInstance) {
   });
   // Protect the first one; scale to 1: the two others go, whatever their age.
   const std::string kept = all.front()["metadata"]["name"];
-  auto [code, out] = kubectl({"annotate", "instance", kept, "-n", kNs,
-                              "compute.kubec2.io/protected-from-scale-in=true"});
+  auto [code, out] = kubectl(
+      {"annotate", "instance", kept, "-n", kNs, "compute.kubec2.io/protected-from-scale-in=true"});
   ASSERT_EQ(code, 0) << out;
   std::tie(code, out) = kubectl({"scale", "scalinggroup", "order", "-n", kNs, "--replicas=1"});
   ASSERT_EQ(code, 0) << out;
@@ -337,19 +362,24 @@ TEST_F(ScalingGroups, DeletingTheGroupTerminatesEveryInstanceEvenProtectedOnes) 
   std::tie(code, out) = kubectl({"delete", "scalinggroup", "bye", "-n", kNs, "--wait=false"});
   ASSERT_EQ(code, 0) << out;
   // The group stays (its finalizer) until its instances are gone.
-  EXPECT_TRUE(eventually([&] {
-    return client.list(kInstances, kNs, {.labelSelector = std::string(kGroupLabel) + "=bye"}).items.empty();
-  }, 90s)) << explain("bye");
+  EXPECT_TRUE(eventually(
+      [&] {
+        return client.list(kInstances, kNs, {.labelSelector = std::string(kGroupLabel) + "=bye"})
+            .items.empty();
+      },
+      90s))
+      << explain("bye");
   EXPECT_TRUE(eventually([&] { return status("bye").empty(); }, 30s));
 }
 
 TEST_F(ScalingGroups, ReapplyingTheManifestAfterAScheduledActionDoesNotMoveTheCapacityBack) {
   const std::string soon = formatRfc3339(std::chrono::system_clock::now() + 3s);
-  const json manifest = group("sched", {{"minSize", 0},
-                                        {"maxSize", 3},
-                                        {"desiredCapacity", 1},
-                                        {"scheduledActions",
-                                         {{{"name", "morning"}, {"startTime", soon}, {"desiredCapacity", 2}}}}});
+  const json manifest = group(
+      "sched",
+      {{"minSize", 0},
+       {"maxSize", 3},
+       {"desiredCapacity", 1},
+       {"scheduledActions", {{{"name", "morning"}, {"startTime", soon}, {"desiredCapacity", 2}}}}});
   apply(manifest);
   ASSERT_TRUE(settlesAt("sched", 2)) << explain("sched");
   EXPECT_TRUE(eventSeen("sched", "ScheduledAction"));
