@@ -1,5 +1,7 @@
 #include "controllers/common/executor.h"
 
+#include <functional>
+#include <future>
 #include <optional>
 #include <set>
 
@@ -22,12 +24,32 @@ json metaOf(const json& obj) {
   return obj.is_object() ? obj.value("metadata", json::object()) : json::object();
 }
 
+// `j` without members whose value is the empty string, at any depth: the
+// API server reads "" in a merge patch's body as null and refuses it for a
+// string field ("must be of type string: null", seen with kube-apiserver
+// 1.20 on CRD status), so an empty string is written as an absent member.
+json withoutEmptyStrings(json j) {
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end();) {
+      if (it->is_string() && it->get_ref<const std::string&>().empty()) {
+        it = j.erase(it);
+      } else {
+        *it = withoutEmptyStrings(std::move(*it));
+        ++it;
+      }
+    }
+  } else if (j.is_array()) {
+    for (auto& v : j) v = withoutEmptyStrings(std::move(v));
+  }
+  return j;
+}
+
 // The merge patch (RFC 7386) that turns the subject's status into `now`,
 // members it drops (at any depth) set to null.
 json statusPatch(const json& subject, const json& now) {
   const auto it = subject.find("status");
   const json old = it != subject.end() && it->is_object() ? *it : json::object();
-  return kube::createMergePatch({{"status", old}}, {{"status", now}});
+  return kube::createMergePatch({{"status", old}}, {{"status", withoutEmptyStrings(now)}});
 }
 
 // A JSON patch removing the ownerReference to `ownerUid` from `obj`, guarded
@@ -126,9 +148,43 @@ void PlanExecutor::reportFailure(const kube::Resource& resource, const kube::Obj
   }
 }
 
+// Runs `write(i)` for each index of [first, last) concurrently, in rounds
+// that double from 1 up to kMaxConcurrentWrites (the ReplicaSet
+// controller's slow start: a write that fails, such as every launch refused
+// by a webhook, fails once rather than a thousand times). Marks `done[i]`
+// for each write that returned; after a round with a failure, throws the
+// first failure and starts no more.
+void PlanExecutor::concurrently(std::size_t first, std::size_t last,
+                                const std::function<void(std::size_t)>& write,
+                                std::vector<bool>& done, const kube::ReconcileContext& ctx) {
+  constexpr std::size_t kMaxConcurrentWrites = 32;
+  std::size_t round = 1;
+  for (std::size_t i = first; i < last;) {
+    ctx.throwIfStopped();
+    const std::size_t end = std::min(last, i + round);
+    std::vector<std::future<void>> inFlight;
+    for (std::size_t k = i; k < end; ++k)
+      inFlight.push_back(std::async(std::launch::async, [&write, k] { write(k); }));
+    std::exception_ptr failure;
+    for (std::size_t k = i; k < end; ++k) {
+      try {
+        inFlight[k - i].get();
+        done[k] = true;
+      } catch (...) {
+        if (!failure) failure = std::current_exception();
+      }
+    }
+    if (failure) std::rethrow_exception(failure);
+    i = end;
+    round = std::min(round * 2, kMaxConcurrentWrites);
+  }
+}
+
 kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan,
-                                   const kube::ReconcileContext& ctx, std::size_t* completed) {
-  if (completed) *completed = 0;
+                                   const kube::ReconcileContext& ctx, ExecutionReport* report) {
+  ExecutionReport local;
+  ExecutionReport& result = report ? *report : local;
+  result.done.assign(plan.actions.size(), false);
   json current = subject.object;  // the subject as our own writes leave it
   const json meta = metaOf(subject.object);
   const std::string ns = meta.value("namespace", "");
@@ -144,11 +200,54 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
                             meta.value("uid", ""),
                             ""};
 
-  for (const auto& action : plan.actions) {
-    // Counted before each action: a `continue` below is a completed action too.
-    if (completed) *completed = static_cast<std::size_t>(&action - plan.actions.data());
+  auto create = [&](const rec::CreateObject& c) {
+    const json m = metaOf(c.object);
+    const json created = client_.create(c.resource, m.value("namespace", ns), c.object);
+    metrics::writes("create", c.resource.groupResource()).Increment();
+    kube::log::debug(
+        "Created",
+        {{"kind", c.resource.kind}, {"object", metaOf(created).value("name", "")}, {"for", key}});
+  };
+  auto remove = [&](const rec::DeleteObject& d) {
+    kube::DeleteOptions opts;
+    if (!d.uid.empty()) opts.preconditionUid = d.uid;
+    if (kube::ignoreNotFound([&] { client_.del(d.resource, d.namespace_, d.name, opts); }))
+      metrics::writes("delete", d.resource.groupResource()).Increment();
+    ledger_.forget(d.resource, d.namespace_, d.name);
+  };
+
+  const std::size_t n = plan.actions.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const rec::Action& action = plan.actions[i];
     // A lost Lease or a reconcile past its timeout: no further writes.
     ctx.throwIfStopped();
+    // A run of creates, or of deletes (a group launching or terminating
+    // many instances), goes out concurrently: one at a time, a thousand
+    // launches through two admission webhooks each take a minute.
+    const std::size_t kind = action.index();
+    if (std::holds_alternative<rec::CreateObject>(action) ||
+        std::holds_alternative<rec::DeleteObject>(action)) {
+      std::size_t last = i + 1;
+      while (last < n && plan.actions[last].index() == kind) ++last;
+      if (last - i > 1) {
+        try {
+          concurrently(
+              i, last,
+              [&](std::size_t k) {
+                if (const auto* c = std::get_if<rec::CreateObject>(&plan.actions[k]))
+                  create(*c);
+                else
+                  remove(std::get<rec::DeleteObject>(plan.actions[k]));
+              },
+              result.done, ctx);
+        } catch (const kube::ApiError& e) {
+          reportFailure(subject.resource, ref, current, describe(action), e, true, ctx);
+          throw;
+        }
+        i = last - 1;
+        continue;
+      }
+    }
     try {
       if (const auto* a = std::get_if<rec::ApplyObject>(&action)) {
         const json m = metaOf(a->object);
@@ -159,23 +258,17 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
         kube::log::debug(
             "Applied", {{"kind", a->resource.kind}, {"object", m.value("name", "")}, {"for", key}});
       } else if (const auto* c = std::get_if<rec::CreateObject>(&action)) {
-        const json m = metaOf(c->object);
-        const json created = client_.create(c->resource, m.value("namespace", ns), c->object);
-        metrics::writes("create", c->resource.groupResource()).Increment();
-        kube::log::debug("Created", {{"kind", c->resource.kind},
-                                     {"object", metaOf(created).value("name", "")},
-                                     {"for", key}});
+        create(*c);
       } else if (const auto* d = std::get_if<rec::DeleteObject>(&action)) {
-        kube::DeleteOptions opts;
-        if (!d->uid.empty()) opts.preconditionUid = d->uid;
-        if (kube::ignoreNotFound([&] { client_.del(d->resource, d->namespace_, d->name, opts); }))
-          metrics::writes("delete", d->resource.groupResource()).Increment();
-        ledger_.forget(d->resource, d->namespace_, d->name);
+        remove(*d);
       } else if (const auto* r = std::get_if<rec::ReleaseObject>(&action)) {
         // Not watched: read, then remove only that owner's reference.
         const auto obj = kube::getIfExists(client_, r->resource, r->namespace_, r->name);
         const auto patch = obj ? releasePatch(*obj, r->ownerUid) : std::nullopt;
-        if (!patch) continue;
+        if (!patch) {
+          result.done[i] = true;  // nothing to do
+          continue;
+        }
         if (kube::ignoreNotFound([&] {
               client_.patch(r->resource, r->namespace_, r->name, kube::PatchType::Json, *patch);
             })) {
@@ -195,7 +288,10 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
         });
       } else if (const auto* f = std::get_if<rec::AddFinalizer>(&action)) {
         const auto patch = kube::addFinalizerPatch(current, f->finalizer);
-        if (!patch) continue;
+        if (!patch) {
+          result.done[i] = true;  // nothing to do
+          continue;
+        }
         const bool found = kube::ignoreNotFound([&] {
           subjectWritten(client_.patch(subject.resource, ns, name, kube::PatchType::Json, *patch));
         });
@@ -203,7 +299,10 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
         metrics::writes("finalizer", subject.resource.groupResource()).Increment();
       } else if (const auto* rf = std::get_if<rec::RemoveFinalizer>(&action)) {
         const auto patch = kube::removeFinalizerPatch(current, rf->finalizer);
-        if (!patch) continue;
+        if (!patch) {
+          result.done[i] = true;  // nothing to do
+          continue;
+        }
         if (kube::ignoreNotFound([&] {
               subjectWritten(
                   client_.patch(subject.resource, ns, name, kube::PatchType::Json, *patch));
@@ -224,8 +323,8 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
                     !std::holds_alternative<rec::PatchStatus>(action), ctx);
       throw;
     }
+    result.done[i] = true;
   }
-  if (completed) *completed = plan.actions.size();
   if (plan.retryWithBackoff) return kube::Result::requeueNow();
   if (plan.requeueAfter) return kube::Result::after(*plan.requeueAfter);
   return kube::Result::done();

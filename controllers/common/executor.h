@@ -7,6 +7,9 @@
 // - CreateObject: a create (the server names the object from its
 //   generateName); the caller tracks it with runtime/expectations.h.
 // - DeleteObject: delete with the observed uid as precondition.
+// - A run of consecutive creates, or of consecutive deletes, goes out
+//   concurrently, in rounds doubling from 1 to 32 (the ReplicaSet
+//   controller's slow start); a round with a failure ends the plan.
 // - ReleaseObject: the object is read and the ownerReference to the given
 //   owner removed (a JSON patch guarded by uid and position).
 // - PatchStatus: a merge patch of the status subresource that turns the
@@ -34,9 +37,11 @@
 // guarded by uid).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +61,11 @@ struct Subject {
   nlohmann::json object;
 };
 
+// Which of a plan's actions took effect (done[i] for plan.actions[i]).
+struct ExecutionReport {
+  std::vector<bool> done;
+};
+
 // One per controller: it holds that controller's ledger of applies and its
 // read-your-writes status cache.
 class PlanExecutor {
@@ -67,13 +77,12 @@ class PlanExecutor {
   // action, a stop requested on `ctx` (lost Lease, reconcile timeout) throws
   // kube::ReconcileCancelled; the client's requests are cut short by it too
   // (kube::RequestStop, set by the controller).
-  // `completed`, when given, receives how many of the plan's actions took
-  // effect, also when execute throws (the failed action is not counted): a
-  // controller tracking creations and deletions with expectations lowers
-  // them for the actions that did not happen, as the ReplicaSet controller
-  // does for a failed create.
+  // `report`, when given, says which of the plan's actions took effect,
+  // also when execute throws: a controller tracking creations and deletions
+  // with expectations lowers them for the actions that did not happen, as
+  // the ReplicaSet controller does for a failed create.
   kube::Result execute(const Subject& subject, const reconcilers::Plan& plan,
-                       const kube::ReconcileContext& ctx, std::size_t* completed = nullptr);
+                       const kube::ReconcileContext& ctx, ExecutionReport* report = nullptr);
 
   const std::string& fieldManager() const { return fieldManager_; }
   // What the last applies left on the server, for the next plans.
@@ -84,6 +93,9 @@ class PlanExecutor {
 
  private:
   std::string attribution(const reconcilers::ChangeAttribution& a);
+  void concurrently(std::size_t first, std::size_t last,
+                    const std::function<void(std::size_t)>& write, std::vector<bool>& done,
+                    const kube::ReconcileContext& ctx);
   void reportFailure(const kube::Resource& resource, const kube::ObjectRef& ref,
                      const nlohmann::json& current, const std::string& what,
                      const kube::ApiError& error, bool writeStatus,

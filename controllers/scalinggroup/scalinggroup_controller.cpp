@@ -108,9 +108,9 @@ class ScalingGroupReconciler final : public kube::Reconciler {
       expectations_->expect(key, decision.creations, decision.deletionUids);
 
     const Subject subject{v1::ScalingGroup::resource(), group->toJson()};
-    std::size_t completed = 0;
+    ExecutionReport report;
     try {
-      auto result = executor_.execute(subject, decision.plan, ctx, &completed);
+      auto result = executor_.execute(subject, decision.plan, ctx, &report);
       for (const auto& a : decision.activities)
         activities(req.namespace_, req.name, a.kind).Increment();
       return result;
@@ -118,7 +118,8 @@ class ScalingGroupReconciler final : public kube::Reconciler {
       // What did not happen will never be seen: lower the expectations for
       // it, as the ReplicaSet controller does for a failed create. (The
       // executor has reported the failure on the group: Ready WriteFailed.)
-      for (std::size_t i = completed; i < decision.plan.actions.size(); ++i) {
+      for (std::size_t i = 0; i < decision.plan.actions.size(); ++i) {
+        if (i < report.done.size() && report.done[i]) continue;
         const auto& action = decision.plan.actions[i];
         if (std::holds_alternative<rec::CreateObject>(action))
           expectations_->creationObserved(key);

@@ -109,7 +109,14 @@ class StatusBuilder {
     if (view.zone) status_.zone = view.zone;
     setCondition(status_.conditions, condition(old_.conditions, "Ready", readyStatus, readyReason,
                                                readyMessage, inst_.metadata.generation, now_));
-    if (old_.state != view.state)
+    // A ScalingGroup's instances leave their state changes to the group's
+    // activities and Events (as EC2 Auto Scaling records launches and
+    // terminations on the group): a group of a thousand writes a thousand
+    // Events fewer per launch. Warnings stay on the instance.
+    const bool inGroup = inst_.metadata.labels.count(api::kScalingGroupLabel) > 0 &&
+                         inst_.metadata.controllerRef() != nullptr &&
+                         inst_.metadata.controllerRef()->kind == "ScalingGroup";
+    if (old_.state != view.state && !inGroup)
       events_.push_back({false, capitalizedState(view.state), describe(view, name()), {}});
   }
   void observe(const InstanceStateView& view) {

@@ -577,7 +577,9 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
     setCondition(conds, condition(before.conditions, "InstanceRefreshing",
                                   refresh->inProgress ? "True" : "False",
                                   refresh->status ? refresh->status->status : "None",
-                                  refresh->conditionMessage, generation, b.now));
+                                  refresh->conditionMessage.empty() ? "no instance refresh"
+                                                                    : refresh->conditionMessage,
+                                  generation, b.now));
   } else {
     setCondition(conds, condition(before.conditions, "InstanceRefreshing", "False", "None",
                                   "no instance refresh", generation, b.now));

@@ -89,16 +89,24 @@ RollingStep rollingStep(const std::vector<Member>& members,
 
   std::int64_t budget = healthy - minHealthy;  // warmed-up instances that may go
   std::size_t next = 0;
-  for (; next < old.size() && rank(old[next]) < 3; ++next)
+  // Not in service: they serve nothing, so they go at once.
+  for (; next < old.size() && rank(old[next]) < 2; ++next)
     step.terminate.push_back(old[next]->name);
-  for (; next < old.size() && budget > 0; ++next, --budget)
-    step.terminate.push_back(old[next]->name);
-  const std::int64_t oldLeft = count(old.size() - next);
+  // In service but still warming up: they serve, and do not count towards
+  // the minimum, so they wait until warmed up (as EC2 waits for warming
+  // instances rather than replacing them).
+  std::size_t warming = 0;
+  while (next + warming < old.size() && rank(old[next + warming]) == 2) ++warming;
+  std::size_t taken = next + warming;
+  for (; taken < old.size() && budget > 0; ++taken, --budget)
+    step.terminate.push_back(old[taken]->name);
+  next = taken;
+  const std::int64_t oldLeft = count(old.size() - step.terminate.size());
   step.extraLaunches = std::min(maxTotal - desired, oldLeft);
   // One at a time at the least: nothing chosen, no launch ahead allowed,
   // the group full and settled.
   if (step.terminate.empty() && step.extraLaunches == 0 && oldLeft > 0 && othersSettled &&
-      currentCount >= desired) {
+      currentCount >= desired && warming == 0 && next < old.size()) {
     step.terminate.push_back(old[next]->name);
   }
 

@@ -29,8 +29,11 @@ namespace kubec2::reconcilers {
 //    flight, so a refresh of a group of one, or at 100 % minimum healthy,
 //    makes progress, as EC2's does).
 // Old instances that are not in service (Pending, Unhealthy) go first, and
-// need no room (they serve nothing); then those in service, in the order of
-// `toReplace`. Warm and Terminating members are not current and are never
+// need no room (they serve nothing); then those in service and warmed up,
+// in the order of `toReplace`. Old instances still warming up serve but do
+// not count towards the minimum: they wait until warmed up, as EC2 waits
+// for warming instances (a refresh started right after a scale-out never
+// takes them all at once). Warm and Terminating members are not current and are never
 // chosen. The caller keeps desired + extraLaunches current instances.
 struct RollingStep {
   std::vector<std::string> terminate;  // now, in this order

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 const auto kNow = std::chrono::system_clock::from_time_t(1800000000);
 
 v1::ScalingGroup groupOf(json spec, json status = nullptr) {
-  spec["launchTemplateRef"] = {{"name", "web"}};
+  if (!spec.contains("launchTemplateRef")) spec["launchTemplateRef"] = {{"name", "web"}};
   json g = {{"apiVersion", api::kApiVersion},
             {"kind", "ScalingGroup"},
             {"metadata",
@@ -277,6 +277,49 @@ TEST(ScalingGroupPlan, ANewGroupGetsItsFinalizerFirst) {
   const auto d = w.plan();
   ASSERT_FALSE(d.plan.actions.empty());
   EXPECT_TRUE(std::holds_alternative<AddFinalizer>(d.plan.actions.front()));
+}
+
+// Every member of a status the plan writes is a value the API server
+// takes and keeps: no nulls and no empty strings (the server reads "" in a
+// merge patch as null; the executor drops them, and a plan that wrote one
+// would differ from what it reads back, and write again forever).
+void expectNoNulls(const json& j, const std::string& at = "status") {
+  if (j.is_null()) ADD_FAILURE() << at << " is null";
+  if (j.is_string() && j.get<std::string>().empty()) ADD_FAILURE() << at << " is empty";
+  if (j.is_object())
+    for (const auto& [k, v] : j.items()) expectNoNulls(v, at + "." + k);
+  if (j.is_array())
+    for (std::size_t i = 0; i < j.size(); ++i)
+      expectNoNulls(j[i], at + "[" + std::to_string(i) + "]");
+}
+
+TEST(ScalingGroupPlan, ANewLatestVersionStartsAnInstanceRefresh) {
+  const json spec = {
+      {"minSize", 4},
+      {"maxSize", 4},
+      {"instanceRefresh", {{"minHealthyPercentage", 75}, {"maxHealthyPercentage", 100}}}};
+  json gs = spec;
+  gs["launchTemplateRef"] = {{"name", "web"}, {"version", "$Latest"}};
+  World w{groupOf(gs)};
+  w.instances = {member("web-a", "us-east-1a"), member("web-b", "us-east-1b"),
+                 member("web-c", "us-east-1c"), member("web-d", "us-east-1a")};
+  // Settled at version 1.
+  json settled = statusOf(w.plan().plan);
+  expectNoNulls(settled);
+  w.group = v1::ScalingGroup::fromJson([&] {
+    json g = w.group.toJson();
+    g["status"] = settled;
+    return g;
+  }());
+  w.launchTemplate = templ(2);
+  const auto d = w.plan();
+  const json s = statusOf(d.plan);
+  expectNoNulls(s);
+  ASSERT_TRUE(s.contains("instanceRefresh")) << s;
+  EXPECT_EQ(s["instanceRefresh"]["status"], "InProgress");
+  EXPECT_EQ(s["instanceRefresh"]["targetVersion"], 2);
+  EXPECT_EQ(conditionOf(s, "InstanceRefreshing"), "True/InProgress");
+  EXPECT_EQ(terminated(d.plan).size(), 1u) << "75 % of 4 stay in service";
 }
 
 }  // namespace

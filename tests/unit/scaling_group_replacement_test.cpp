@@ -158,6 +158,22 @@ TEST(ScalingGroupRolling, WarmupGatesTheOldInstances) {
   EXPECT_EQ(later.terminate, (std::vector<std::string>{"web-0", "web-1"}));
 }
 
+// A refresh started just after the group launched: every old instance is in
+// service but still warming up. They serve, so none goes until it has
+// warmed up (found in the integration test: all four went at once).
+TEST(ScalingGroupRolling, OldInstancesStillWarmingUpWaitForTheirWarmup) {
+  Fleet f;
+  for (int i = 0; i < 4; ++i)
+    f.add("web-" + std::to_string(i), 1, Lifecycle::InService, kNow - 5s, kNow - 1s);
+  const std::vector<std::string> all = {"web-0", "web-1", "web-2", "web-3"};
+  const RollingStep s = rollingStep(f.members, all, 4, 75, 100, 60s, kNow);
+  EXPECT_TRUE(s.terminate.empty());
+  ASSERT_TRUE(s.wakeUp);
+  EXPECT_EQ(*s.wakeUp, kNow + 59s);
+  const RollingStep later = rollingStep(f.members, all, 4, 75, 100, 60s, kNow + 60s);
+  EXPECT_EQ(later.terminate.size(), 1u) << "then one at a time, 75 % of 4 staying";
+}
+
 TEST(ScalingGroupRolling, OldInstancesNotInServiceGoFirstAndNeedNoRoom) {
   Fleet f;
   f.serving(2, 2);

@@ -3,6 +3,7 @@
 // KubeVirt simulator with its three zones and fault API run as processes;
 // the tests act as a user would, through kubectl, and check what a user
 // checks: instances, their zones, the group's status and Events.
+#include <algorithm>
 #include <map>
 #include <set>
 #include <thread>
@@ -35,17 +36,20 @@ void apply(const json& manifest) {
   ASSERT_EQ(code, 0) << out;
 }
 
-json launchTemplate(const std::string& name) {
-  const json spec = {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
-                     {"instanceType", "t3.micro"}};
+json launchTemplate(const std::string& name, int versions = 1) {
+  json list = json::array();
+  for (int v = 1; v <= versions; ++v)
+    list.push_back({{"spec",
+                     {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
+                      {"instanceType", v == 1 ? "t3.micro" : "t3.small"}}}});
   return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
           {"kind", "LaunchTemplate"},
           {"metadata", {{"name", name}}},
-          {"spec", {{"versions", json::array({{{"spec", spec}}})}}}};
+          {"spec", {{"versions", list}}}};
 }
 
 json group(const std::string& name, json spec) {
-  spec["launchTemplateRef"] = {{"name", "web"}};
+  if (!spec.contains("launchTemplateRef")) spec["launchTemplateRef"] = {{"name", "web"}};
   return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
           {"kind", "ScalingGroup"},
           {"metadata", {{"name", name}}},
@@ -159,7 +163,19 @@ class ScalingGroups : public ::testing::Test {
     for (const auto& i : members(g))
       out +=
           "\n  " + i["metadata"].value("name", "") + " " + i.value("status", json::object()).dump();
-    return out + "\noperator log tail:\n" + tail(WebhookEnvironment::get().operatorLog());
+    // The first errors say more than the last, which repeat them.
+    const std::string log = WebhookEnvironment::get().operatorLog();
+    std::string firstErrors;
+    std::size_t at = 0;
+    for (int n = 0; n < 3 && (at = log.find("\"level\":\"error\"", at)) != std::string::npos; ++n) {
+      const std::size_t begin = log.rfind('\n', at);
+      const std::size_t end = log.find('\n', at);
+      firstErrors += log.substr(begin == std::string::npos ? 0 : begin + 1,
+                                end == std::string::npos ? std::string::npos : end - begin) +
+                     "\n";
+      at = end == std::string::npos ? log.size() : end;
+    }
+    return out + "\nfirst operator errors:\n" + firstErrors + "operator log tail:\n" + tail(log);
   }
 
   RestClient client{adminConfig()};
@@ -387,6 +403,98 @@ TEST_F(ScalingGroups, ReapplyingTheManifestAfterAScheduledActionDoesNotMoveTheCa
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(status("sched").value("desiredCapacity", -1), 2) << explain("sched");
   EXPECT_EQ(members("sched").size(), 2u);
+}
+
+// A new $Latest version starts an instance refresh, which replaces every
+// instance while at least minHealthyPercentage of the capacity runs, at
+// every moment sampled.
+TEST_F(ScalingGroups, AnInstanceRefreshKeepsTheMinimumInServiceThroughout) {
+  apply(launchTemplate("rolling"));
+  const json v1group =
+      group("roll", {{"minSize", 4},
+                     {"maxSize", 4},
+                     {"launchTemplateRef", {{"name", "rolling"}, {"version", "$Latest"}}},
+                     {"instanceRefresh",
+                      {{"minHealthyPercentage", 75},
+                       {"maxHealthyPercentage", 100},
+                       {"instanceWarmupSeconds", 1}}}});
+  apply(v1group);
+  ASSERT_TRUE(settlesAt("roll", 4)) << explain("roll");
+  apply(launchTemplate("rolling", 2));  // $Latest moves to 2
+  std::size_t fewest = 4, most = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto up = running("roll");
+        fewest = std::min(fewest, up.size());
+        most = std::max(most, members("roll").size());
+        int onTwo = 0;
+        for (const auto& i : up)
+          onTwo += i["status"].value("launchTemplateVersion", 0) == 2 ? 1 : 0;
+        const json r = status("roll").value("instanceRefresh", json::object());
+        return onTwo == 4 && members("roll").size() == 4 && r.value("status", "") == "Successful";
+      },
+      180s))
+      << explain("roll");
+  EXPECT_GE(fewest, 3u) << "75 % of 4 in service at every sample\n" << explain("roll");
+  EXPECT_LE(most, 4u) << "maxHealthyPercentage 100: never above the capacity";
+  EXPECT_EQ(status("roll")["instanceRefresh"]["targetVersion"], 2);
+  EXPECT_EQ(status("roll")["instanceRefresh"]["percentageComplete"], 100);
+  EXPECT_TRUE(eventSeen("roll", "InstanceRefresh"));
+}
+
+// A warm pool keeps stopped, prepared instances beside the group; scale-out
+// takes one of them (started) before launching.
+TEST_F(ScalingGroups, ScaleOutTakesAPreparedInstanceFromTheWarmPool) {
+  apply(group("warm", {{"minSize", 1},
+                       {"maxSize", 3},
+                       {"desiredCapacity", 1},
+                       {"warmPool", {{"minSize", 2}, {"poolState", "Stopped"}}}}));
+  auto pool = [&] {
+    std::vector<json> out;
+    for (auto& i : client
+                       .list(kInstances, kNs,
+                             {.labelSelector = std::string(kGroupLabel) +
+                                               "=warm,compute.kubec2.io/warm-pool=true"})
+                       .items)
+      if (!i["metadata"].contains("deletionTimestamp")) out.push_back(std::move(i));
+    return out;
+  };
+  auto prepared = [&](const json& i) {
+    return i["metadata"]
+                   .value("annotations", json::object())
+                   .value("compute.kubec2.io/warm-pool-prepared", "") == "true" &&
+           i.value("status", json::object()).value("state", "") == "stopped";
+  };
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto p = pool();
+        return p.size() == 2 && std::all_of(p.begin(), p.end(), prepared) &&
+               status("warm").value("inServiceCount", -1) == 1 &&
+               status("warm").value("warmPoolCount", -1) == 2;
+      },
+      90s))
+      << explain("warm");
+  EXPECT_EQ(status("warm").value("currentCapacity", -1), 1)
+      << "warm instances are outside the capacity";
+  std::set<std::string> warmNames;
+  for (const auto& i : pool()) warmNames.insert(i["metadata"]["name"]);
+
+  auto [code, out] = kubectl({"scale", "scalinggroup", "warm", "-n", kNs, "--replicas=2"});
+  ASSERT_EQ(code, 0) << out;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const json s = status("warm");
+        return s.value("inServiceCount", -1) == 2 && s.value("currentCapacity", -1) == 2;
+      },
+      90s))
+      << explain("warm");
+  bool fromPool = false;
+  for (const auto& i : running("warm"))
+    if (i["metadata"].value("labels", json::object()).value("compute.kubec2.io/warm-pool", "") !=
+        "true")
+      fromPool = fromPool || warmNames.count(i["metadata"]["name"]) > 0;
+  EXPECT_TRUE(fromPool) << "the second instance came from the pool\n" << explain("warm");
+  EXPECT_TRUE(eventually([&] { return pool().size() == 2; }, 90s)) << "the pool is refilled";
 }
 
 }  // namespace
