@@ -123,6 +123,8 @@ by_method() {
       END {for (m in s) printf "%s=%d ", m, s[m]}'
 }
 now() { date +%s.%N; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$OPERATOR/stat"; }
+TICKS=$(getconf CLK_TCK)
 count() { kubectl get "$1" -n "$2" --no-headers 2>/dev/null | wc -l; }
 # Seconds since $1 at which `count KIND NS` first reaches (or, with "le", falls to) $4.
 wait_count() {
@@ -191,6 +193,7 @@ for _ in $(seq 100); do
 done
 sleep 2  # the group's first status and Events settle before counting
 W0=$(writes)
+C0=$(cpu_ticks)
 T=$(now)
 kubectl scale sg bench -n "$NS" --replicas="$N" >/dev/null
 SG_CREATED=$(wait_count "$T" instances "$NS" "$N")
@@ -208,6 +211,7 @@ for _ in $(seq 100); do
 done
 sleep 2
 W1=$(writes)
+C1=$(cpu_ticks)
 log "operator writes by method (cumulative): $(by_method)"
 RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$OPERATOR/status")
 VMS=$(count vm "$NS")
@@ -224,7 +228,7 @@ log "ScalingGroup: back to 0 in $SG_DOWN s (VMs gone in $SG_DOWN_VMS s)"
 
 awk -v n="$N" -v rsup="$RS_UP" -v rsdown="$RS_DOWN" -v created="$SG_CREATED" -v run="$SG_RUNNING" \
   -v wup="$((W1 - W0))" -v wdown="$((W3 - W2))" -v rss="$RSS_KB" -v vms="$VMS" -v vmis="$VMIS" \
-  -v down="$SG_DOWN" -v downvms="$SG_DOWN_VMS" -v qps="$QPS" -v burst="$BURST" -v workers="$WORKERS" \
+  -v down="$SG_DOWN" -v downvms="$SG_DOWN_VMS" -v cpu="$(((C1 - C0)))" -v tck="$TICKS" -v qps="$QPS" -v burst="$BURST" -v workers="$WORKERS" \
   -v machine="$MACHINE" 'BEGIN {
   printf "\n## ScalingGroup 0 -> %d -> 0 against a ReplicaSet (simulator boot delay 0)\n", n
   printf "Machine: %s. Both clients: --kube-api-qps %s --kube-api-burst %s; operator --max-concurrent-reconciles %s.\n\n", machine, qps, burst, workers
@@ -236,6 +240,7 @@ awk -v n="$N" -v rsup="$RS_UP" -v rsdown="$RS_DOWN" -v created="$SG_CREATED" -v 
   printf "| **all running / ReplicaSet pods created** | **%.2fx** | <= 3 |\n", run / rsup
   printf "| VirtualMachines, VMIs at %d | %d, %d | |\n", n, vms, vmis
   printf "| operator API writes for the scale-out | %d = **%.2f per instance** | <= 4 |\n", wup, wup / n
+  printf "| operator CPU for the scale-out | %.1f s |  |\n", cpu / tck
   printf "| operator peak RSS (VmHWM) with %d Instances, VMs and VMIs cached | **%.1f MB** | < 100 MB |\n", n, rss / 1024
   printf "| ReplicaSet: seconds until its pods are gone after scaling to 0 | %.2f s | |\n", rsdown
   printf "| ScalingGroup: seconds until the VMs are gone / the Instances are gone | %.2f s / %.2f s | |\n", downvms, down

@@ -230,9 +230,17 @@ Manager::Manager(RestConfig config, ManagerOptions opts)
 Manager::Manager(std::unique_ptr<Client> client, ManagerOptions opts)
     : Manager(std::move(client), std::move(opts), std::nullopt) {}
 
+Client& Manager::controllerClient(const std::string& controller) {
+  checkNotRunning("controllerClient()");
+  if (!restConfig_) return *client_;
+  auto& c = controllerClients_[controller];
+  if (!c) c = std::make_unique<RestClient>(*restConfig_);
+  return *c;
+}
+
 Manager::Manager(std::unique_ptr<Client> client, ManagerOptions opts,
                  std::optional<RestConfig> restConfig)
-    : opts_(std::move(opts)), client_(std::move(client)) {
+    : opts_(std::move(opts)), client_(std::move(client)), restConfig_(restConfig) {
   impl_ = std::make_unique<Impl>(*this);
   if (opts_.maxConcurrentReconciles < 1) {
     throw std::invalid_argument("manager: maxConcurrentReconciles must be at least 1");

@@ -97,6 +97,14 @@ class Manager : public ControllerRegistry {
   Manager& operator=(const Manager&) = delete;
 
   Client& client() { return *client_; }
+  // A client of `controller`'s own, with its own QPS and burst, for a
+  // controller whose writes should not queue behind the others' (a
+  // ScalingGroup launching a thousand Instances while the Instance
+  // controller applies their VMs), as kube-controller-manager builds one
+  // client per controller (ControllerClientBuilder). The same client for
+  // the same name; client() itself when the manager was given its client
+  // (tests). Call before run().
+  Client& controllerClient(const std::string& controller);
   const ManagerOptions& options() const { return opts_; }
 
   // The shared informer for this resource, namespace and selectors, created
@@ -135,6 +143,8 @@ class Manager : public ControllerRegistry {
 
   ManagerOptions opts_;
   std::unique_ptr<Client> client_;
+  std::optional<RestConfig> restConfig_;
+  std::map<std::string, std::unique_ptr<Client>> controllerClients_;
   int metricsPort_ = 0;
   std::unique_ptr<Impl> impl_;  // last: its threads stop before the rest goes
 };

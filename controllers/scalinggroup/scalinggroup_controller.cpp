@@ -1,5 +1,8 @@
 #include "controllers/scalinggroup/scalinggroup_controller.h"
 
+#include <map>
+#include <mutex>
+
 #include <prometheus/family.h>
 
 #include "api/resources.h"
@@ -81,6 +84,8 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     const std::string key = req.key();
     if (!group) {
       expectations_->deleteExpectations(key);
+      std::lock_guard l(mu_);
+      lastStatusWrite_.erase(key);
       return kube::Result::done();
     }
 
@@ -102,6 +107,11 @@ class ScalingGroupReconciler final : public kube::Reconciler {
       if (auto lb = s_.loadBalancers.store().get(req.namespace_, ref.name)) targets.add(*lb);
     o.targets = &targets;
     o.expectationsSatisfied = expectations_->satisfied(key);
+    {
+      std::lock_guard l(mu_);
+      if (const auto it = lastStatusWrite_.find(key); it != lastStatusWrite_.end())
+        o.lastStatusWrite = it->second;
+    }
 
     auto decision = rec::planScalingGroup(o);
     if (decision.creations > 0 || !decision.deletionUids.empty())
@@ -111,6 +121,10 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     ExecutionReport report;
     try {
       auto result = executor_.execute(subject, decision.plan, ctx, &report);
+      if (decision.plan.first<rec::PatchStatus>()) {
+        std::lock_guard l(mu_);
+        lastStatusWrite_[key] = o.now;
+      }
       for (const auto& a : decision.activities)
         activities(req.namespace_, req.name, a.kind).Increment();
       return result;
@@ -134,6 +148,8 @@ class ScalingGroupReconciler final : public kube::Reconciler {
   Sources s_;
   std::shared_ptr<kube::Expectations> expectations_;
   PlanExecutor executor_;
+  std::mutex mu_;
+  std::map<std::string, rec::Time> lastStatusWrite_;  // guarded by mu_
 };
 
 }  // namespace
@@ -191,8 +207,9 @@ void addScalingGroupController(kube::Manager& mgr, kube::Recorder& events,
       .watches(nodes, allGroups)
       .watches(lbs, groupsOfLoadBalancer)
       .complete(std::make_shared<ScalingGroupReconciler>(
-          mgr.client(), ScalingGroupReconciler::Sources{groups, instances, templates, nodes, lbs},
-          events, expectations, opts));
+          mgr.controllerClient("scalinggroup"),
+          ScalingGroupReconciler::Sources{groups, instances, templates, nodes, lbs}, events,
+          expectations, opts));
 }
 
 }  // namespace kubec2::controllers

@@ -10,6 +10,7 @@
 // deletes name their own objects.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -106,8 +107,10 @@ struct Plan {
     actions.push_back(std::move(a));
     return *this;
   }
-  // Keeps the earliest of two requeue times.
+  // Keeps the earliest of two requeue times; at least 1 ms, since a
+  // requeue of 0 means none (runtime/controller.h).
   void requeueWithin(std::chrono::milliseconds d) {
+    d = std::max(d, std::chrono::milliseconds(1));
     if (!requeueAfter || d < *requeueAfter) requeueAfter = d;
   }
 

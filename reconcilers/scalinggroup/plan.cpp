@@ -268,11 +268,12 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   const bool refreshConfigured = spec.instanceRefresh.has_value();
   const bool refreshSuspended = suspended(spec, "InstanceRefresh");
   std::optional<RefreshDecision> refresh;
-  if (refreshConfigured || (before.instanceRefresh && before.instanceRefresh->status == "InProgress"))
-    refresh = decideRefresh(g, members, version,
-                            before.launchTemplateVersion ? std::optional(*before.launchTemplateVersion)
-                                                         : std::nullopt,
-                            refreshMemoryOf(before), desired, refreshSuspended, o.now);
+  if (refreshConfigured ||
+      (before.instanceRefresh && before.instanceRefresh->status == "InProgress"))
+    refresh = decideRefresh(
+        g, members, version,
+        before.launchTemplateVersion ? std::optional(*before.launchTemplateVersion) : std::nullopt,
+        refreshMemoryOf(before), desired, refreshSuspended, o.now);
 
   if (o.expectationsSatisfied) {
     // Health: terminate the unhealthy, a bounded number at a time, first.
@@ -587,7 +588,32 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   for (const auto& p : cap.problems)
     b.activity("Problem", p, desired, desired);  // named in Events below, not in status
 
-  if (!(status == before)) plan.add(PatchStatus{status.toJson()});
+  if (!(status == before)) {
+    // Only the counts moved (instances coming into service one by one):
+    // written at most once per kStatusCountsInterval, the last counts
+    // always written (the plan comes back when the interval is over).
+    auto countsOf = [](v1::ScalingGroupStatus s) {
+      s.currentCapacity.reset();
+      s.inServiceCount.reset();
+      s.pendingCount.reset();
+      s.unhealthyCount.reset();
+      s.terminatingCount.reset();
+      s.warmPoolCount.reset();
+      s.zones.reset();
+      // Ready's message carries the counts too.
+      if (s.conditions)
+        for (auto& c : *s.conditions)
+          if (c.type == "Ready") c.message.reset();
+      return s;
+    };
+    const bool countsOnly = countsOf(status) == countsOf(before);
+    const auto since = o.lastStatusWrite ? o.now - *o.lastStatusWrite : Time::duration::max();
+    if (countsOnly && since < kStatusCountsInterval)
+      plan.requeueWithin(
+          std::chrono::duration_cast<std::chrono::milliseconds>(kStatusCountsInterval - since));
+    else
+      plan.add(PatchStatus{status.toJson()});
+  }
 
   // Events: one per activity; Warnings on a problem's first appearance.
   for (const auto& a : b.d.activities) {

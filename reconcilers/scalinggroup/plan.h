@@ -58,7 +58,14 @@ struct ScalingGroupObservation {
   // in the cache: nothing is created or deleted then.
   bool expectationsSatisfied = true;
   Time now{};
+  // When this group's status was last written by the controller, if it
+  // remembers: a status whose only change is in its counts (instances
+  // coming into service one by one during a large scale-out) is written at
+  // most once per kStatusCountsInterval.
+  std::optional<Time> lastStatusWrite;
 };
+
+inline constexpr std::chrono::milliseconds kStatusCountsInterval{1000};
 
 // One scaling activity, as EC2's: what happened and why, in words.
 struct Activity {

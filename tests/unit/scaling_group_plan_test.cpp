@@ -87,6 +87,7 @@ struct World {
   std::optional<v1::LaunchTemplate> launchTemplate = templ();
   std::vector<NodeView> nodes = threeZones();
   bool satisfied = true;
+  std::optional<Time> lastStatusWrite{};
 
   ScalingGroupDecision plan() const {
     ScalingGroupObservation o;
@@ -96,6 +97,7 @@ struct World {
     o.nodes = nodes;
     o.expectationsSatisfied = satisfied;
     o.now = kNow;
+    o.lastStatusWrite = lastStatusWrite;
     return planScalingGroup(o);
   }
 };
@@ -277,6 +279,29 @@ TEST(ScalingGroupPlan, ANewGroupGetsItsFinalizerFirst) {
   const auto d = w.plan();
   ASSERT_FALSE(d.plan.actions.empty());
   EXPECT_TRUE(std::holds_alternative<AddFinalizer>(d.plan.actions.front()));
+}
+
+// During a large scale-out instances come into service one by one: a
+// status whose only change is in its counts is written at most once a
+// second, and the plan comes back for the last counts.
+TEST(ScalingGroupPlan, StatusCountsAloneAreWrittenAtMostOnceASecond) {
+  World w{groupOf({{"minSize", 3}, {"maxSize", 3}})};
+  w.instances = {member("web-a", "us-east-1a"), member("web-b", "us-east-1b", "pending"),
+                 member("web-c", "us-east-1c", "pending")};
+  for (auto* i : {&w.instances[1], &w.instances[2]})
+    i->metadata.creationTimestamp = kube::formatRfc3339(kNow - 5s);
+  const json first = statusOf(w.plan().plan);
+  w.group = groupOf({{"minSize", 3}, {"maxSize", 3}}, first);
+  w.instances[1] = member("web-b", "us-east-1b");  // in service; web-c still pending
+  w.lastStatusWrite = kNow - 100ms;
+  auto d = w.plan();
+  EXPECT_TRUE(statusOf(d.plan).is_null()) << "not within the interval: " << statusOf(d.plan);
+  ASSERT_TRUE(d.plan.requeueAfter);
+  EXPECT_LE(*d.plan.requeueAfter, 900ms);
+  w.lastStatusWrite = kNow - 2s;
+  d = w.plan();
+  ASSERT_FALSE(statusOf(d.plan).is_null());
+  EXPECT_EQ(statusOf(d.plan)["inServiceCount"], 2);
 }
 
 // Every member of a status the plan writes is a value the API server
