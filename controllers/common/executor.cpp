@@ -149,7 +149,7 @@ void PlanExecutor::reportFailure(const kube::Resource& resource, const kube::Obj
 }
 
 // Runs `write(i)` for each index of [first, last) concurrently, in rounds
-// that double from 1 up to kMaxConcurrentWrites (the ReplicaSet
+// that double from 1 up to kMaxConcurrentWrites (16) (the ReplicaSet
 // controller's slow start: a write that fails, such as every launch refused
 // by a webhook, fails once rather than a thousand times). Marks `done[i]`
 // for each write that returned; after a round with a failure, throws the
@@ -157,7 +157,7 @@ void PlanExecutor::reportFailure(const kube::Resource& resource, const kube::Obj
 void PlanExecutor::concurrently(std::size_t first, std::size_t last,
                                 const std::function<void(std::size_t)>& write,
                                 std::vector<bool>& done, const kube::ReconcileContext& ctx) {
-  constexpr std::size_t kMaxConcurrentWrites = 32;
+  constexpr std::size_t kMaxConcurrentWrites = 16;
   std::size_t round = 1;
   for (std::size_t i = first; i < last;) {
     ctx.throwIfStopped();

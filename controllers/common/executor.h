@@ -8,7 +8,7 @@
 //   generateName); the caller tracks it with runtime/expectations.h.
 // - DeleteObject: delete with the observed uid as precondition.
 // - A run of consecutive creates, or of consecutive deletes, goes out
-//   concurrently, in rounds doubling from 1 to 32 (the ReplicaSet
+//   concurrently, in rounds doubling from 1 to 16 (the ReplicaSet
 //   controller's slow start); a round with a failure ends the plan.
 // - ReleaseObject: the object is read and the ownerReference to the given
 //   owner removed (a JSON patch guarded by uid and position).

@@ -202,7 +202,9 @@ void addInstanceControllers(kube::Manager& mgr, kube::Recorder& events,
       .watches(catalog->informer(), allInstances)
       .watches(*kubevirtFound)
       .complete(std::make_shared<InstanceReconciler>(
-          mgr.client(),
+          // Its own QPS, as kube-controller-manager gives each controller:
+          // a ScalingGroup's launches do not queue its VMs behind them.
+          mgr.controllerClient("instance"),
           InstanceReconciler::Sources{instances, templates, nodes, policies, kubevirt, vms, vmis,
                                       catalog, kubevirtFound},
           events, opts));

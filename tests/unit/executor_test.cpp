@@ -224,7 +224,7 @@ TEST_F(ExecutorTest, CreatesAreNamedByTheServerAndACountSaysWhatTookEffect) {
   EXPECT_EQ(report.done, (std::vector<bool>{true, true, true}));
   EXPECT_EQ(api.list(kMaps, "ns").items.size(), 4u) << "a create is not idempotent";
 
-  // A hundred creates go out in rounds of 1, 2, 4 ... 32, all of them.
+  // A hundred creates go out in rounds of 1, 2, 4 ... 16, all of them.
   rec::Plan many;
   for (int k = 0; k < 100; ++k) many.add(rec::CreateObject{kMaps, generated});
   EXPECT_EQ(exec.execute(subject, many, ctx, &report), kube::Result::done());
