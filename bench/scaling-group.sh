@@ -212,6 +212,12 @@ done
 sleep 2
 W1=$(writes)
 C1=$(cpu_ticks)
+# The admission webhook's own time per review (both paths), for reading the
+# create rate: every Instance create waits for /mutate and /validate.
+WEBHOOK_MS=$(curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
+  awk '/^controller_runtime_webhook_latency_seconds_sum/ {s += $NF}
+       /^controller_runtime_webhook_latency_seconds_count/ {n += $NF}
+       END {if (n) printf "%.1f", 1000 * s / n; else printf "n/a"}')
 log "operator writes by method (cumulative): $(by_method)"
 RSS_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$OPERATOR/status")
 VMS=$(count vm "$NS")
@@ -228,7 +234,7 @@ log "ScalingGroup: back to 0 in $SG_DOWN s (VMs gone in $SG_DOWN_VMS s)"
 
 awk -v n="$N" -v rsup="$RS_UP" -v rsdown="$RS_DOWN" -v created="$SG_CREATED" -v run="$SG_RUNNING" \
   -v wup="$((W1 - W0))" -v wdown="$((W3 - W2))" -v rss="$RSS_KB" -v vms="$VMS" -v vmis="$VMIS" \
-  -v down="$SG_DOWN" -v downvms="$SG_DOWN_VMS" -v cpu="$(((C1 - C0)))" -v tck="$TICKS" -v qps="$QPS" -v burst="$BURST" -v workers="$WORKERS" \
+  -v down="$SG_DOWN" -v downvms="$SG_DOWN_VMS" -v cpu="$(((C1 - C0)))" -v tck="$TICKS" -v webhook="$WEBHOOK_MS" -v qps="$QPS" -v burst="$BURST" -v workers="$WORKERS" \
   -v machine="$MACHINE" 'BEGIN {
   printf "\n## ScalingGroup 0 -> %d -> 0 against a ReplicaSet (simulator boot delay 0)\n", n
   printf "Machine: %s. Both clients: --kube-api-qps %s --kube-api-burst %s; operator --max-concurrent-reconciles %s.\n\n", machine, qps, burst, workers
@@ -240,6 +246,7 @@ awk -v n="$N" -v rsup="$RS_UP" -v rsdown="$RS_DOWN" -v created="$SG_CREATED" -v 
   printf "| **all running / ReplicaSet pods created** | **%.2fx** | <= 3 |\n", run / rsup
   printf "| VirtualMachines, VMIs at %d | %d, %d | |\n", n, vms, vmis
   printf "| operator API writes for the scale-out | %d = **%.2f per instance** | <= 4 |\n", wup, wup / n
+  printf "| admission webhook: mean time per review (since start) | %s ms | |\n", webhook
   printf "| operator CPU for the scale-out | %.1f s |  |\n", cpu / tck
   printf "| operator peak RSS (VmHWM) with %d Instances, VMs and VMIs cached | **%.1f MB** | < 100 MB |\n", n, rss / 1024
   printf "| ReplicaSet: seconds until its pods are gone after scaling to 0 | %.2f s | |\n", rsdown
