@@ -60,6 +60,10 @@ inline constexpr const char* kWarmPoolPreparedAnnotation = "compute.kubec2.io/wa
 // instance refresh replacing every instance, matching or not.
 inline constexpr const char* kInstanceRefreshAnnotation = "compute.kubec2.io/instance-refresh";
 
+// On an Instance a ScalingGroup took from its warm pool: when (RFC 3339).
+// Its health check grace period counts from then, as it starts then.
+inline constexpr const char* kLeftWarmPoolAnnotation = "compute.kubec2.io/left-warm-pool";
+
 // On an Instance a ScalingGroup launched above its capacity on purpose:
 // "rebalance" (AZRebalance launches before it terminates) or "replacement"
 // (an instance refresh or lifetime replacement launching first). While such

@@ -163,6 +163,7 @@ echo "  simulator:     $DIR/kubevirt-sim.log; control API http://127.0.0.1:$SIM_
 echo
 echo "Try: kubectl -n demo patch instance web-1 --type=merge -p '{\"spec\":{\"desiredState\":\"stopped\"}}'"
 echo "     kubectl -n demo delete instance web-1      (docs/instances.md)"
-echo "ScalingGroups and LoadBalancers are validated; their controllers arrive next."
+echo "ScalingGroups keep their instances (kubectl get sg; kubectl scale sg NAME --replicas=N; docs/scaling-groups.md);"
+echo "LoadBalancers are validated; their controller arrives next."
 echo
 echo "Stop everything (the operator too): hack/local-cluster.sh down $DIR"

@@ -216,6 +216,19 @@ class Source {
 // Maps any watched object to the keys to reconcile.
 using MapFunc = std::function<std::vector<Request>(const ObjectMeta&)>;
 
+// A mapper that enqueues every object `informer` holds, for a change that
+// concerns them all (the instance-type catalog, a node going away).
+// `informer` must outlive the controller.
+template <typename T>
+MapFunc enqueueAllOf(const Informer<T>& informer) {
+  return [&informer](const ObjectMeta&) {
+    std::vector<Request> out;
+    for (const auto& o : informer.store().list())
+      out.push_back({metaOf(*o).namespace_, metaOf(*o).name});
+    return out;
+  };
+}
+
 // An informer's events mapped to keys. Mapping runs on the informer's thread;
 // a mapper that throws is logged, and that event enqueues nothing.
 class InformerSource final : public Source {

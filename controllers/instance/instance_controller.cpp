@@ -175,12 +175,6 @@ void addInstanceControllers(kube::Manager& mgr, kube::Recorder& events,
         out.push_back({i->metadata.namespace_, i->metadata.name});
     return out;
   };
-  auto allInstances = [&instances](const kube::ObjectMeta&) {
-    std::vector<kube::Request> out;
-    for (const auto& i : instances.store().list())
-      out.push_back({i->metadata.namespace_, i->metadata.name});
-    return out;
-  };
   // A VMI is owned by its VM, which is named as its Instance. By owner, not
   // by label: a KubeVirt whose schema drops the template's labels still
   // reports its VMIs (docs/instances.md, "What the API server does not keep").
@@ -199,7 +193,7 @@ void addInstanceControllers(kube::Manager& mgr, kube::Recorder& events,
       .watches(vmis, instanceOfVmi)
       .owns(policies, "Instance", api::kApiVersion)
       .watches(templates, instanceKeysUsing)
-      .watches(catalog->informer(), allInstances)
+      .watches(catalog->informer(), kube::enqueueAllOf(instances))
       .watches(*kubevirtFound)
       .complete(std::make_shared<InstanceReconciler>(
           // Its own QPS, as kube-controller-manager gives each controller:

@@ -185,12 +185,6 @@ void addScalingGroupController(kube::Manager& mgr, kube::Recorder& events,
         out.push_back({g->metadata.namespace_, g->metadata.name});
     return out;
   };
-  auto allGroups = [&groups](const kube::ObjectMeta&) {
-    std::vector<kube::Request> out;
-    for (const auto& g : groups.store().list())
-      out.push_back({g->metadata.namespace_, g->metadata.name});
-    return out;
-  };
   auto groupsOfLoadBalancer = [&groups](const kube::ObjectMeta& lb) {
     std::vector<kube::Request> out;
     for (const auto& g : groups.store().byNamespace(lb.namespace_))
@@ -204,7 +198,7 @@ void addScalingGroupController(kube::Manager& mgr, kube::Recorder& events,
       .forResource(groups)
       .owns(instances, "ScalingGroup", api::kApiVersion)
       .watches(templates, groupsUsingTemplate)
-      .watches(nodes, allGroups)
+      .watches(nodes, kube::enqueueAllOf(groups))
       .watches(lbs, groupsOfLoadBalancer)
       .complete(std::make_shared<ScalingGroupReconciler>(
           mgr.controllerClient("scalinggroup"),

@@ -22,6 +22,10 @@ json instanceLabels(const v1::Instance& inst) {
   l[api::kInstanceLabel] = inst.metadata.name;
   const auto sg = inst.metadata.labels.find(api::kScalingGroupLabel);
   if (sg != inst.metadata.labels.end()) l[api::kScalingGroupLabel] = sg->second;
+  // A warm pool instance's pod and metrics say so, so the group's selector
+  // (and HPA averaging its pods) leaves them out.
+  const auto warm = inst.metadata.labels.find(api::kWarmPoolLabel);
+  if (warm != inst.metadata.labels.end()) l[api::kWarmPoolLabel] = warm->second;
   l[api::kManagedByLabel] = api::kManagedByValue;
   return l;
 }

@@ -128,7 +128,13 @@ Member memberOf(const v1::Instance& instance, const HealthSettings& health,
   const std::string state = instance.status ? instance.status->state.value_or("") : "";
   // Health checks apply once the grace period from creation is over, and
   // not while the HealthCheck process is suspended.
-  const bool checked = !health.suspended && now - m.created >= health.gracePeriod;
+  // An instance taken from the warm pool starts then: its grace period
+  // counts from that moment, not from its creation.
+  Time graceFrom = m.created;
+  if (const auto a = instance.metadata.annotations.find(api::kLeftWarmPoolAnnotation);
+      a != instance.metadata.annotations.end())
+    if (const auto t = kube::parseRfc3339Utc(a->second); t && *t > graceFrom) graceFrom = *t;
+  const bool checked = !health.suspended && now - graceFrom >= health.gracePeriod;
   if (state == "running" && readyTrue) {
     if (checked && health.loadBalancerChecks) {
       if (const auto r = targets.of(m.name); r && r->state == "unhealthy") {

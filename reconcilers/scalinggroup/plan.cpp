@@ -104,6 +104,7 @@ struct Builder {
                     {"namespace", g.metadata.namespace_},
                     {"labels", {{api::kWarmPoolLabel, warm ? "true" : "false"}}}}}};
     if (prepared) patch["metadata"]["annotations"][api::kWarmPoolPreparedAnnotation] = "true";
+    if (!warm) patch["metadata"]["annotations"][api::kLeftWarmPoolAnnotation] = now;
     if (desiredState) patch["spec"]["desiredState"] = *desiredState;
     d.plan.add(ApplyObject{v1::Instance::resource(), std::move(patch),
                            m.instance->metadata.resourceVersion});
@@ -196,7 +197,10 @@ ScalingGroupDecision planDeletion(const ScalingGroupObservation& o) {
 }  // namespace
 
 std::string selectorOf(const v1::ScalingGroup& group) {
-  return std::string(api::kScalingGroupLabel) + "=" + group.metadata.name;
+  // Warm pool instances carry the group's label too (they are the group's),
+  // but are not in its capacity or service: the selector leaves them out.
+  return std::string(api::kScalingGroupLabel) + "=" + group.metadata.name + "," +
+         api::kWarmPoolLabel + "!=true";
 }
 
 json instanceToLaunch(const v1::ScalingGroup& group, std::int64_t version, const std::string& zone,
@@ -343,7 +347,16 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
     // Scale-out: the warm pool first, then launches into the emptiest zones.
     if (scaleOut > 0 && canLaunch) {
       std::vector<std::string> taken;
-      for (const auto& name : pool.intoService) {
+      // Prepared instances in the zones with the fewest of the group's first.
+      std::map<std::string, std::int64_t> inZone;
+      for (const auto& m : members)
+        if (current(m)) ++inZone[m.zone];
+      std::vector<std::string> candidates = pool.intoService;
+      std::stable_sort(candidates.begin(), candidates.end(),
+                       [&](const std::string& x, const std::string& y) {
+                         return inZone[byName(members, x)->zone] < inZone[byName(members, y)->zone];
+                       });
+      for (const auto& name : candidates) {
         if (static_cast<std::int64_t>(taken.size()) >= scaleOut) break;
         b.reshape(*byName(members, name), false, std::string("running"), false);
         taken.push_back(name);
@@ -434,7 +447,21 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
     if (spec.warmPool && canLaunch) {
       for (const auto& name : pool.terminate)
         if (const Member* m = byName(members, name)) b.terminate(*m);
-      for (std::int64_t i = 0; i < pool.launches; ++i) b.launch(version, "", true, nullptr);
+      // The pool spread over the zones as the group is, so that an instance
+      // taken from it does not unbalance the group.
+      std::vector<Member> pooled;
+      for (const auto& m : members)
+        if (m.lifecycle == Lifecycle::Warm) {
+          pooled.push_back(m);
+          pooled.back().lifecycle = Lifecycle::InService;  // counted by launchZones
+        }
+      const auto warmZones = launchZones(zones, pooled, pool.launches);
+      for (std::int64_t i = 0; i < pool.launches; ++i)
+        b.launch(version,
+                 i < static_cast<std::int64_t>(warmZones.size())
+                     ? warmZones[static_cast<std::size_t>(i)]
+                     : "",
+                 true, nullptr);
       for (const auto& name : pool.prepare) {
         const bool stopped = spec.warmPool->poolState.value_or("Stopped") == "Stopped";
         b.reshape(*byName(members, name), true,

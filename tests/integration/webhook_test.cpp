@@ -471,9 +471,18 @@ TEST_F(Webhook, ScaleWritesPastTheBoundsAreRefusedOnEveryPath) {
   EXPECT_EQ(desiredCapacity(client, ns), 7);
   client.patch(sg, ns, "web", PatchType::Merge, {{"spec", {{"replicas", 8}}}}, patchScale);
   EXPECT_EQ(desiredCapacity(client, ns), 8);
-  scale = client.get(sg, ns, "web", "scale");
-  scale["spec"]["replicas"] = 12;
-  client.update(sg, ns, scale, putScale);
+  // Read, change, write, as the HPA controller does: the operator writes the
+  // group's status meanwhile, so a stale read is a 409 to read again.
+  for (int attempt = 0;; ++attempt) {
+    scale = client.get(sg, ns, "web", "scale");
+    scale["spec"]["replicas"] = 12;
+    try {
+      client.update(sg, ns, scale, putScale);
+      break;
+    } catch (const ApiError& e) {
+      if (!e.isConflict() || attempt == 10) throw;
+    }
+  }
   EXPECT_EQ(desiredCapacity(client, ns), 12);
   // Raising maxSize lets a scale past the old bound through at once (the
   // webhook confirms a refusal against the API server, not only its cache).
