@@ -1268,7 +1268,7 @@ struct ScalingGroupStatus {
   // The group's current instances per availability zone.
   std::optional<std::vector<ScalingGroupZoneCount>> zones{};
   // The label selector of the group's instances, in string form
-  // (compute.kubec2.io/scaling-group=NAME,compute.kubec2.io/warm-pool!=true: warm pool
+  // (compute.kubec2.io/scaling-group=NAME,compute.kubec2.io/warm-pool notin (true): warm pool
   // instances are left out); the scale subresource's selector, which HPA needs. The
   // instances' labels are copied to their virt-launcher pods, so it also selects those (HPA
   // averages their CPU).

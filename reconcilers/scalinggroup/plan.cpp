@@ -199,8 +199,10 @@ ScalingGroupDecision planDeletion(const ScalingGroupObservation& o) {
 std::string selectorOf(const v1::ScalingGroup& group) {
   // Warm pool instances carry the group's label too (they are the group's),
   // but are not in its capacity or service: the selector leaves them out.
+  // (Set-based: kubectl scale and HPA convert it to a LabelSelector, which
+  // has no "!=".)
   return std::string(api::kScalingGroupLabel) + "=" + group.metadata.name + "," +
-         api::kWarmPoolLabel + "!=true";
+         api::kWarmPoolLabel + " notin (true)";
 }
 
 json instanceToLaunch(const v1::ScalingGroup& group, std::int64_t version, const std::string& zone,

@@ -143,7 +143,7 @@ TEST(ScalingGroupPlan, LaunchesTheCapacityAcrossZonesAsTheGroupsInstances) {
   EXPECT_EQ(inst["spec"]["launchTemplateRef"]["version"], "1") << "a number, pinned at launch";
   const json s = statusOf(d.plan);
   EXPECT_EQ(s["desiredCapacity"], 3);
-  EXPECT_EQ(s["selector"], "compute.kubec2.io/scaling-group=web,compute.kubec2.io/warm-pool!=true");
+  EXPECT_EQ(s["selector"], "compute.kubec2.io/scaling-group=web,compute.kubec2.io/warm-pool notin (true)");
   EXPECT_EQ(s["launchTemplateVersion"], 1);
   // The new group's capacity, then the launch (status: newest first).
   ASSERT_EQ(s["activities"].size(), 2u);
@@ -302,6 +302,18 @@ TEST(ScalingGroupPlan, StatusCountsAloneAreWrittenAtMostOnceASecond) {
   d = w.plan();
   ASSERT_FALSE(statusOf(d.plan).is_null());
   EXPECT_EQ(statusOf(d.plan)["inServiceCount"], 2);
+}
+
+// A warm instance waited stopped in the pool for an hour; taken into the
+// group it starts now, and its grace period counts from now (found trying
+// it as a user: the whole pool was "replaced" as it was taken).
+TEST(ScalingGroupPlan, AnInstanceTakenFromTheWarmPoolGetsItsGracePeriodFromThen) {
+  v1::Instance taken = member("web-w", "us-east-1a", "stopped");
+  taken.metadata.annotations[api::kLeftWarmPoolAnnotation] = kube::formatRfc3339(kNow - 10s);
+  const auto health = healthSettingsOf(groupOf({{"minSize", 1}, {"maxSize", 1}}).spec);
+  EXPECT_EQ(memberOf(taken, health, {}, kNow).lifecycle, Lifecycle::Pending);
+  EXPECT_EQ(memberOf(taken, health, {}, kNow + 300s).lifecycle, Lifecycle::Unhealthy)
+      << "and is checked once the grace period from then is over";
 }
 
 // Every member of a status the plan writes is a value the API server
