@@ -143,7 +143,8 @@ TEST(ScalingGroupPlan, LaunchesTheCapacityAcrossZonesAsTheGroupsInstances) {
   EXPECT_EQ(inst["spec"]["launchTemplateRef"]["version"], "1") << "a number, pinned at launch";
   const json s = statusOf(d.plan);
   EXPECT_EQ(s["desiredCapacity"], 3);
-  EXPECT_EQ(s["selector"], "compute.kubec2.io/scaling-group=web,compute.kubec2.io/warm-pool notin (true)");
+  EXPECT_EQ(s["selector"],
+            "compute.kubec2.io/scaling-group=web,compute.kubec2.io/warm-pool notin (true)");
   EXPECT_EQ(s["launchTemplateVersion"], 1);
   // The new group's capacity, then the launch (status: newest first).
   ASSERT_EQ(s["activities"].size(), 2u);

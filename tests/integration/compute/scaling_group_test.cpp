@@ -189,7 +189,8 @@ TEST_F(ScalingGroups, KubectlScaleFromZeroToSixAcrossZonesAndBackToZero) {
   apply(group("web", {{"minSize", 0}, {"maxSize", 6}, {"desiredCapacity", 0}}));
   ASSERT_TRUE(eventually([&] { return status("web").value("desiredCapacity", -1) == 0; }))
       << explain("web");
-  EXPECT_EQ(status("web").value("selector", ""), "compute.kubec2.io/scaling-group=web,compute.kubec2.io/warm-pool notin (true)");
+  EXPECT_EQ(status("web").value("selector", ""),
+            "compute.kubec2.io/scaling-group=web,compute.kubec2.io/warm-pool notin (true)");
 
   auto [code, out] = kubectl({"scale", "scalinggroup", "web", "-n", kNs, "--replicas=6"});
   ASSERT_EQ(code, 0) << out;
@@ -215,7 +216,8 @@ TEST_F(ScalingGroups, KubectlScaleFromZeroToSixAcrossZonesAndBackToZero) {
   const json scale = json::parse(raw);
   EXPECT_EQ(scale["spec"]["replicas"], 6);
   EXPECT_EQ(scale["status"]["replicas"], 6);
-  EXPECT_EQ(scale["status"]["selector"], "compute.kubec2.io/scaling-group=web,compute.kubec2.io/warm-pool notin (true)");
+  EXPECT_EQ(scale["status"]["selector"],
+            "compute.kubec2.io/scaling-group=web,compute.kubec2.io/warm-pool notin (true)");
   // Activities record the cause in words.
   const auto activities = status("web").value("activities", json::array());
   ASSERT_FALSE(activities.empty());
