@@ -591,11 +591,12 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
                                             : cap.rangeMessage,
                                 generation, b.now));
   if (!zones.unavailable.empty()) {
-    setCondition(conds,
-                 condition(before.conditions, "ZonesAvailable", "False", "NoSchedulableNode",
-                           "no schedulable node in " + joinNames(zones.unavailable) +
-                               ": launches skip it until a node there is Ready and uncordoned",
-                           generation, b.now));
+    setCondition(
+        conds,
+        condition(before.conditions, "ZonesAvailable", "False", "NoSchedulableNode",
+                  "no schedulable node in " + joinNames(zones.unavailable) +
+                      ": launches skip such a zone until a node there is Ready and uncordoned",
+                  generation, b.now));
   } else {
     setCondition(conds,
                  condition(before.conditions, "ZonesAvailable", "True", "Available",
