@@ -14,6 +14,7 @@
 #include "runtime/base64.h"
 #include "runtime/client_wrapper.h"
 #include "runtime/fake_client.h"
+#include "tests/unit/eventually.h"
 
 namespace kubec2::controllers {
 namespace {
@@ -24,14 +25,7 @@ namespace v1 = kubec2::api::v1alpha1;
 
 const kube::Resource kEvents{"", "v1", "events", true, "Event"};
 
-bool eventually(const std::function<bool()>& f, std::chrono::milliseconds within = 10s) {
-  const auto until = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return f();
-}
+using kubec2::testing::eventually;
 
 json instance(const std::string& name, json spec) {
   return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
