@@ -9,90 +9,14 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+
+#include "tests/unit/scripted_http_server.h"
 
 namespace kube {
 namespace {
 
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
-using tcp = boost::asio::ip::tcp;
-
-struct Canned {
-  int status = 200;
-  std::string body = "{}";
-  std::string retryAfter{};  // header value, when set
-};
-
-struct Seen {
-  std::string method;
-  std::string target;
-  std::string authorization;
-  std::string body;
-};
-
-// Answers each request with the next canned response (the last one repeats).
-class ScriptedServer {
- public:
-  explicit ScriptedServer(std::deque<Canned> script)
-      : script_(std::move(script)), acceptor_(ioc_, tcp::endpoint(tcp::v4(), 0)) {
-    port_ = acceptor_.local_endpoint().port();
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~ScriptedServer() {
-    stopping_ = true;
-    boost::system::error_code ec;
-    tcp::socket poke(ioc_);
-    poke.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::vector<Seen> seen() {
-    std::lock_guard l(mu_);
-    return seen_;
-  }
-
- private:
-  void serve() {
-    while (!stopping_) {
-      tcp::socket sock(ioc_);
-      boost::system::error_code ec;
-      acceptor_.accept(sock, ec);
-      if (ec || stopping_) return;
-      beast::flat_buffer buf;
-      for (;;) {
-        http::request<http::string_body> req;
-        http::read(sock, buf, req, ec);
-        if (ec) break;
-        Canned c;
-        {
-          std::lock_guard l(mu_);
-          seen_.push_back({std::string(req.method_string()), std::string(req.target()),
-                           std::string(req[http::field::authorization]), req.body()});
-          c = script_.front();
-          if (script_.size() > 1) script_.pop_front();
-        }
-        http::response<http::string_body> res(static_cast<http::status>(c.status), 11);
-        res.body() = c.body;
-        if (!c.retryAfter.empty()) res.set(http::field::retry_after, c.retryAfter);
-        res.prepare_payload();
-        http::write(sock, res, ec);
-        if (ec) break;
-      }
-    }
-  }
-
-  std::mutex mu_;
-  std::deque<Canned> script_;
-  std::vector<Seen> seen_;
-  boost::asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  unsigned short port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
-};
+using testing::Canned;
+using testing::ScriptedServer;
 
 struct RecordedWaits {
   std::vector<std::chrono::milliseconds> waits;
