@@ -20,14 +20,16 @@ struct Families {
   ::prometheus::Family<::prometheus::Histogram>& duration =
       ::prometheus::BuildHistogram()
           .Name("kubec2_prometheus_query_duration_seconds")
-          .Help("Seconds per Prometheus query, by kind (instant or range) and result "
-                "(success or error).")
+          .Help(
+              "Seconds per Prometheus query, by kind (instant or range) and result "
+              "(success or error).")
           .Register(*kube::metrics::registry());
   ::prometheus::Family<::prometheus::Counter>& errors =
       ::prometheus::BuildCounter()
           .Name("kubec2_prometheus_query_errors_total")
-          .Help("Prometheus queries that gave no usable answer, by reason (Unreachable, Timeout, "
-                "HttpError, Garbage, TooLarge, TLSError, Stopped).")
+          .Help(
+              "Prometheus queries that gave no usable answer, by reason (Unreachable, Timeout, "
+              "HttpError, Garbage, TooLarge, TLSError, Stopped).")
           .Register(*kube::metrics::registry());
 };
 
@@ -102,9 +104,9 @@ QueryResult parseResponse(long httpStatus, const std::string& body) {
                                     std::to_string(body.size()) + " bytes)");
   }
   if (doc.value("status", "") != "success") {
-    throw QueryError("HttpError", "HTTP " + std::to_string(httpStatus) + " from Prometheus: " +
-                                      doc.value("errorType", "error") + ": " +
-                                      doc.value("error", "(no message)"));
+    throw QueryError("HttpError", "HTTP " + std::to_string(httpStatus) +
+                                      " from Prometheus: " + doc.value("errorType", "error") +
+                                      ": " + doc.value("error", "(no message)"));
   }
   const json& data = doc.contains("data") ? doc["data"] : json();
   if (!data.is_object() || !data.contains("resultType") || !data.contains("result"))
@@ -119,7 +121,8 @@ QueryResult parseResponse(long httpStatus, const std::string& body) {
   } else if (out.resultType == "vector") {
     if (!result.is_array()) throw QueryError("Garbage", "a vector result is not an array");
     for (const auto& r : result) {
-      if (!r.is_object() || !r.contains("value")) throw QueryError("Garbage", "a sample has no value");
+      if (!r.is_object() || !r.contains("value"))
+        throw QueryError("Garbage", "a sample has no value");
       Sample s;
       s.labels = parseLabels(r.value("metric", json()));
       std::tie(s.time, s.value) = parsePoint(r["value"]);
@@ -169,8 +172,8 @@ struct Client::Impl {
     auto observe = [&](const char* result) {
       families()
           .duration.Add({{"kind", kind}, {"result", result}}, buckets())
-          .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                       .count());
+          .Observe(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     };
     try {
       HttpRequest req;
@@ -201,10 +204,10 @@ struct Client::Impl {
 Client::Client(ClientOptions opts) : impl_(std::make_unique<Impl>()) {
   const std::string& url = opts.url;
   const auto scheme = url.find("://");
-  if (scheme == std::string::npos || (url.compare(0, scheme, "http") != 0 &&
-                                      url.compare(0, scheme, "https") != 0))
-    throw std::invalid_argument("--prometheus-url must be http://HOST:PORT or https://HOST:PORT, not " +
-                                url);
+  if (scheme == std::string::npos ||
+      (url.compare(0, scheme, "http") != 0 && url.compare(0, scheme, "https") != 0))
+    throw std::invalid_argument(
+        "--prometheus-url must be http://HOST:PORT or https://HOST:PORT, not " + url);
   // The base is scheme://host:port; a path after it (Prometheus behind a
   // --web.route-prefix or a proxy) prefixes every API path.
   std::string base = url;
@@ -233,7 +236,9 @@ Client::Client(ClientOptions opts) : impl_(std::make_unique<Impl>()) {
 
 Client::~Client() = default;
 
-const ClientOptions& Client::options() const { return impl_->opts; }
+const ClientOptions& Client::options() const {
+  return impl_->opts;
+}
 
 QueryResult Client::query(const std::string& promql, std::optional<double> at,
                           std::stop_token stop) {

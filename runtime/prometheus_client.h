@@ -31,14 +31,15 @@
 namespace kube::prom {
 
 struct ClientOptions {
-  std::string url;  // http(s)://host:port[/prefix], as --prometheus-url
-  std::string caFile;  // PEM bundle to trust; empty: the system's trust store
+  std::string url;              // http(s)://host:port[/prefix], as --prometheus-url
+  std::string caFile;           // PEM bundle to trust; empty: the system's trust store
   std::string bearerTokenFile;  // re-read as it rotates; wins over basic auth
   std::string basicUser;
   std::string basicPasswordFile;
-  std::chrono::milliseconds timeout{10000};  // per request, as Prometheus's own default query timeout is 2 min
+  std::chrono::milliseconds timeout{
+      10000};  // per request, as Prometheus's own default query timeout is 2 min
   std::size_t maxResponseBytes = 16u << 20;  // 16 MiB: a range query of 14 days by group fits
-  int maxRetries = 1;  // one retry of a failed query within an evaluation
+  int maxRetries = 1;                        // one retry of a failed query within an evaluation
 };
 
 // One series' label set, by label name.
@@ -46,7 +47,7 @@ using Labels = std::map<std::string, std::string>;
 
 struct Sample {
   Labels labels;
-  double time = 0;  // Unix seconds
+  double time = 0;   // Unix seconds
   double value = 0;  // may be NaN or +/-Inf
 };
 
@@ -58,9 +59,9 @@ struct Series {
 // An instant query's answer: a vector (one sample per series) or a scalar
 // (one sample without labels). A range query's: matrix.
 struct QueryResult {
-  std::string resultType;  // "vector", "scalar", "matrix" or "string"
+  std::string resultType;       // "vector", "scalar", "matrix" or "string"
   std::vector<Sample> samples;  // vector and scalar
-  std::vector<Series> series;  // matrix
+  std::vector<Series> series;   // matrix
   std::vector<std::string> warnings;
 };
 

@@ -167,8 +167,8 @@ TEST(PrometheusClient, AnAnswerOverTheSizeLimitIsRefused) {
 }
 
 TEST(PrometheusClient, SendsTheBearerTokenFromItsFileOrBasicAuth) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("kubec2-prom-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("kubec2-prom-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "token") << "s3cret-token\n";
   std::ofstream(dir / "password") << "hunter2\n";

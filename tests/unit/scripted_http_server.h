@@ -25,9 +25,9 @@ using tcp = boost::asio::ip::tcp;
 struct Canned {
   int status = 200;
   std::string body = "{}";
-  std::string retryAfter{};  // header value, when set
+  std::string retryAfter{};            // header value, when set
   std::chrono::milliseconds delay{0};  // wait before answering (a hung server)
-  bool truncated = false;  // announce the whole body, send half of it, close
+  bool truncated = false;              // announce the whole body, send half of it, close
 };
 
 struct Seen {

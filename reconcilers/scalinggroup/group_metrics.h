@@ -1,0 +1,102 @@
+// What a group's scaling policies measure, and how: the PromQL that serves
+// every group of a namespace with one query per metric (1,000 groups do not
+// mean 1,000 queries an interval), and each group's value computed from the
+// answer over the group's in-service instances only (not pending, not
+// warming up, not terminating: EC2's ASGAverageCPUUtilization counts
+// in-service instances). Pure.
+//
+// The metrics are KubeVirt's, per VMI (../shared/kubevirt/README.md; the
+// simulator exports the same): kubevirt_vmi_cpu_usage_seconds_total and
+// kubevirt_vmi_network_{receive,transmit}_bytes_total, labelled with the
+// VMI's namespace and name (a VMI is named after its Instance) and
+// kubernetes_vmi_label_compute_kubec2_io_scaling_group from the Instance's
+// group label.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/v1alpha1/types.h"
+
+namespace kubec2::reconcilers {
+
+// A per-instance metric, with CloudWatch's names and units.
+enum class InstanceMetric {
+  CPUUtilization,        // percent of the instance's vCPUs in use, 0..100
+  NetworkIn,             // bytes received per minute
+  NetworkOut,            // bytes sent per minute
+  RequestCountPerTarget  // requests per minute through a LoadBalancer
+};
+std::string_view toString(InstanceMetric m);
+
+enum class Aggregation { Average, Minimum, Maximum };
+
+// The metric a policy reads, resolved from its spec: a predefined one (a
+// per-instance metric and how instances combine), or a custom query.
+struct PolicyMetric {
+  std::optional<InstanceMetric> predefined;
+  Aggregation aggregation = Aggregation::Average;
+  std::string resourceLabel;     // RequestCountPerTarget: the LoadBalancer's name
+  std::string customQuery;       // set when the policy gives its own PromQL
+  std::string describe() const;  // "ASGAverageCPUUtilization", "custom query"
+};
+
+// The metric of a TargetTracking or StepScaling policy; nullopt for a
+// Predictive one or one without a metric (the webhook refuses those).
+// ASGAverageX is X averaged; a step alarm's metricAggregationType picks
+// Average (default), Minimum or Maximum.
+std::optional<PolicyMetric> metricOf(const api::v1alpha1::ScalingPolicy& policy);
+
+// The range window of rate() in the queries: at least two evaluation
+// intervals and four scrape intervals, so a short interval (tests, the
+// demo) still sees at least two samples of every series.
+std::chrono::seconds queryWindow(std::chrono::seconds evaluationInterval,
+                                 std::chrono::seconds scrapeInterval);
+
+// One query for every group of namespace `ns`: the metric's raw rate per
+// VMI of any scaling group, keyed by the label `name` (CPU seconds per
+// second, bytes per second). nullopt for RequestCountPerTarget (the load
+// balancers' metric does not exist yet).
+std::optional<std::string> namespaceQuery(InstanceMetric m, const std::string& ns,
+                                          std::chrono::seconds window);
+
+// A custom query with its placeholders filled: {{namespace}}, {{group}}
+// and {{selector}} (the group's instances as a PromQL label matcher list,
+// namespace="ns",kubernetes_vmi_label_compute_kubec2_io_scaling_group="web").
+std::string expandCustomQuery(const std::string& query, const std::string& ns,
+                              const std::string& group);
+
+// A value a policy can act on, or why there is none.
+struct MetricReading {
+  std::optional<double> value;
+  // When value is absent: NoInServiceInstances, NoSeries, NotANumber, or a
+  // query failure's reason as the caller gives it (PrometheusUnreachable ...).
+  std::string reason;
+  std::string message;  // in words, naming the metric and the cause
+  int instancesMeasured = 0;
+};
+
+// An in-service instance as the metric needs it.
+struct MeasuredInstance {
+  std::string name;
+  std::int64_t vCPU = 0;  // status.instanceType.vCPU; 0 unknown
+};
+
+// The group's value from the namespace query's raw per-VMI rates (by VMI
+// name): per instance in the metric's unit, then combined over the
+// in-service instances that have a sample. Instances without a sample are
+// left out (just scraped, or not yet); none with one is NoSeries; a NaN or
+// infinite sample is NotANumber (a policy holds on either).
+MetricReading groupReading(const PolicyMetric& metric,
+                           const std::map<std::string, double>& rawByInstance,
+                           const std::vector<MeasuredInstance>& inService,
+                           std::chrono::seconds window);
+
+// A custom query's answer: exactly one finite sample, else NoSeries (none),
+// NotANumber, or TooManySeries.
+MetricReading customReading(const std::vector<double>& samples, const std::string& query);
+
+}  // namespace kubec2::reconcilers
