@@ -35,6 +35,7 @@
 #include "runtime/http_transport.h"
 #include "runtime/log.h"
 #include "runtime/manager.h"
+#include "runtime/prometheus_client.h"
 
 namespace po = boost::program_options;
 
@@ -71,6 +72,15 @@ struct Flags {
   std::string operatorNamespace;
   std::string instanceTypesConfigMap;
   int terminatedRetentionSeconds = 60;
+  // Scaling from Prometheus (docs/scaling-policies.md).
+  std::string prometheusUrl;
+  std::string prometheusCaFile;
+  std::string prometheusBearerTokenFile;
+  std::string prometheusUsername;
+  std::string prometheusPasswordFile;
+  int prometheusTimeoutSeconds = 10;
+  int prometheusScrapeIntervalSeconds = 30;
+  int scalingEvaluationIntervalSeconds = 60;
 };
 
 std::vector<std::string> splitList(const std::string& s) {
@@ -214,7 +224,31 @@ int runOperator(const Flags& f) {
   io.terminatedRetention = std::chrono::seconds(f.terminatedRetentionSeconds);
   kubec2::controllers::addInstanceControllers(*mgr, events, catalog, io);
   kubec2::controllers::addLaunchTemplateController(*mgr, events, "kubec2-launchtemplate");
-  kubec2::controllers::addScalingGroupController(*mgr, events, {});
+  kubec2::controllers::ScalingGroupControllerOptions so;
+  so.evaluationInterval = std::chrono::seconds(f.scalingEvaluationIntervalSeconds);
+  so.scrapeInterval = std::chrono::seconds(f.prometheusScrapeIntervalSeconds);
+  if (!f.prometheusUrl.empty()) {
+    kube::prom::ClientOptions po;
+    po.url = f.prometheusUrl;
+    po.caFile = f.prometheusCaFile;
+    po.bearerTokenFile = f.prometheusBearerTokenFile;
+    po.basicUser = f.prometheusUsername;
+    po.basicPasswordFile = f.prometheusPasswordFile;
+    po.timeout = std::chrono::seconds(f.prometheusTimeoutSeconds);
+    try {
+      so.prometheus = std::make_shared<kube::prom::Client>(po);
+    } catch (const std::exception& e) {
+      return fail(kExitConfig, std::string("--prometheus-url: ") + e.what());
+    }
+    kube::log::info(
+        "Scaling policies read Prometheus",
+        {{"url", f.prometheusUrl},
+         {"evaluationIntervalSeconds", std::to_string(f.scalingEvaluationIntervalSeconds)}});
+  } else {
+    kube::log::info(
+        "No --prometheus-url: scaling policies that need metrics report PrometheusNotConfigured");
+  }
+  kubec2::controllers::addScalingGroupController(*mgr, events, so);
   // -----------------------------------------------------------------------
 
   const kube::RunResult res = mgr->run(kube::installSignalHandlers().get_token());
@@ -302,7 +336,29 @@ int main(int argc, char** argv) {
        "how long a terminated Instance stays visible (state terminated) before it is removed")
       ("webhook-ca-sync-seconds", po::value(&f.webhookCaSyncSeconds)->default_value(60),
        "how often the self-signed Secret and the configurations' caBundle are checked and "
-       "repaired");
+       "repaired")
+      ("prometheus-url", po::value(&f.prometheusUrl),
+       "Prometheus to read scaling policies' metrics from, http(s)://HOST:PORT[/PREFIX] "
+       "(no default: without it, policies that need metrics report ScalingActive False, "
+       "PrometheusNotConfigured, and never act)")
+      ("prometheus-ca-file", po::value(&f.prometheusCaFile),
+       "PEM CA bundle to verify Prometheus's certificate with (default: the system's)")
+      ("prometheus-bearer-token-file", po::value(&f.prometheusBearerTokenFile),
+       "file holding a bearer token for Prometheus, re-read as it rotates")
+      ("prometheus-username", po::value(&f.prometheusUsername),
+       "basic auth user for Prometheus (with --prometheus-password-file)")
+      ("prometheus-password-file", po::value(&f.prometheusPasswordFile),
+       "file holding the basic auth password for Prometheus")
+      ("prometheus-timeout-seconds", po::value(&f.prometheusTimeoutSeconds)->default_value(10),
+       "seconds a Prometheus query may take before it counts as failed (PrometheusTimeout)")
+      ("prometheus-scrape-interval-seconds",
+       po::value(&f.prometheusScrapeIntervalSeconds)->default_value(30),
+       "the scrape interval of the VM metrics in Prometheus: rate() windows span at least "
+       "four of them")
+      ("scaling-evaluation-interval",
+       po::value(&f.scalingEvaluationIntervalSeconds)->default_value(60),
+       "seconds between evaluations of the scaling policies (CloudWatch's one-minute period; "
+       "tests and the demo use a few seconds)");
   // clang-format on
 
   po::variables_map vm;
@@ -341,6 +397,12 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("--webhook-cert-source must be self-signed or files, not \"" +
                                   f.webhookCertSource + "\"");
     }
+    if (f.scalingEvaluationIntervalSeconds < 1 || f.scalingEvaluationIntervalSeconds > 3600)
+      throw std::invalid_argument("--scaling-evaluation-interval must be 1 to 3600 seconds");
+    if (f.prometheusTimeoutSeconds < 1 || f.prometheusTimeoutSeconds > 300)
+      throw std::invalid_argument("--prometheus-timeout-seconds must be 1 to 300");
+    if (f.prometheusScrapeIntervalSeconds < 1 || f.prometheusScrapeIntervalSeconds > 3600)
+      throw std::invalid_argument("--prometheus-scrape-interval-seconds must be 1 to 3600");
     if (f.terminatedRetentionSeconds < 0 || f.terminatedRetentionSeconds > 86400) {
       throw std::invalid_argument("--terminated-instance-retention-seconds must be 0 to 86400");
     }

@@ -1053,6 +1053,7 @@ ScalingPolicyStatus ScalingPolicyStatus::fromJson(const nlohmann::json& j, const
   codec::read(j, "desiredCapacity", path, o.desiredCapacity);
   codec::read(j, "lastScaleTime", path, o.lastScaleTime);
   codec::read(j, "message", path, o.message);
+  codec::read(j, "memory", path, o.memory);
   return o;
 }
 
@@ -1065,6 +1066,7 @@ nlohmann::json ScalingPolicyStatus::toJson() const {
   codec::write(j, "desiredCapacity", desiredCapacity);
   codec::write(j, "lastScaleTime", lastScaleTime);
   codec::write(j, "message", message);
+  codec::write(j, "memory", memory);
   return j;
 }
 

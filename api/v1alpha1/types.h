@@ -1215,6 +1215,11 @@ struct ScalingPolicyStatus {
   std::optional<std::string> lastScaleTime{};
   // Why the policy cannot act, when it cannot (such as a query returning no sample).
   std::optional<std::string> message{};
+  // What the policy remembers between evaluations, kept by the operator: since when the
+  // metric has been above or below target, when it last scaled, recent load estimates, the
+  // forecast in force. Not for users to edit; removed, the policy starts counting periods
+  // again, which only delays it.
+  std::optional<nlohmann::json> memory{};
 
   static ScalingPolicyStatus fromJson(const nlohmann::json& j, const std::string& path = "");
   nlohmann::json toJson() const;

@@ -1,5 +1,7 @@
 #include "controllers/scalinggroup/scalinggroup_controller.h"
 
+#include "controllers/scalinggroup/policy_metrics.h"
+
 #include <map>
 #include <mutex>
 
@@ -74,9 +76,15 @@ class ScalingGroupReconciler final : public kube::Reconciler {
 
   ScalingGroupReconciler(kube::Client& client, Sources s, kube::Recorder& events,
                          std::shared_ptr<kube::Expectations> expectations,
+                         std::shared_ptr<PolicyReadingsStore> readings,
+                         std::shared_ptr<kube::Channel> wake,
                          const ScalingGroupControllerOptions& opts)
       : s_(s),
         expectations_(std::move(expectations)),
+        readings_(std::move(readings)),
+        wake_(std::move(wake)),
+        prometheusConfigured_(opts.prometheus != nullptr),
+        evaluationInterval_(opts.evaluationInterval),
         executor_(client, events, opts.fieldManager) {}
 
   kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext& ctx) override {
@@ -84,6 +92,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     const std::string key = req.key();
     if (!group) {
       expectations_->deleteExpectations(key);
+      readings_->erase(key);
       std::lock_guard l(mu_);
       lastStatusWrite_.erase(key);
       return kube::Result::done();
@@ -112,6 +121,11 @@ class ScalingGroupReconciler final : public kube::Reconciler {
       if (const auto it = lastStatusWrite_.find(key); it != lastStatusWrite_.end())
         o.lastStatusWrite = it->second;
     }
+
+    const auto readings = readings_->get(key);
+    o.policyReadings = readings ? &*readings : nullptr;
+    o.prometheusConfigured = prometheusConfigured_;
+    o.evaluationInterval = evaluationInterval_;
 
     auto decision = rec::planScalingGroup(o);
     if (decision.creations > 0 || !decision.deletionUids.empty())
@@ -147,6 +161,10 @@ class ScalingGroupReconciler final : public kube::Reconciler {
  private:
   Sources s_;
   std::shared_ptr<kube::Expectations> expectations_;
+  std::shared_ptr<PolicyReadingsStore> readings_;
+  std::shared_ptr<kube::Channel> wake_;  // kept alive with the controller that watches it
+  bool prometheusConfigured_ = false;
+  std::chrono::seconds evaluationInterval_{60};
   PlanExecutor executor_;
   std::mutex mu_;
   std::map<std::string, rec::Time> lastStatusWrite_;  // guarded by mu_
@@ -194,8 +212,17 @@ void addScalingGroupController(kube::Manager& mgr, kube::Recorder& events,
     return out;
   };
 
+  // The scaling policies' metrics, read every evaluation interval by a
+  // leader-only runnable that wakes each group through this channel.
+  auto readings = std::make_shared<PolicyReadingsStore>();
+  auto wake = std::make_shared<kube::Channel>();
+  if (opts.prometheus)
+    addPolicyMetricsEvaluator(mgr, groups, instances, readings, *wake,
+                              {opts.prometheus, opts.evaluationInterval, opts.scrapeInterval});
+
   kube::ControllerBuilder(mgr, "scalinggroup")
       .forResource(groups)
+      .watches(*wake)
       .owns(instances, "ScalingGroup", api::kApiVersion)
       .watches(templates, groupsUsingTemplate)
       .watches(nodes, kube::enqueueAllOf(groups))
@@ -203,7 +230,7 @@ void addScalingGroupController(kube::Manager& mgr, kube::Recorder& events,
       .complete(std::make_shared<ScalingGroupReconciler>(
           mgr.controllerClient("scalinggroup"),
           ScalingGroupReconciler::Sources{groups, instances, templates, nodes, lbs}, events,
-          expectations, opts));
+          expectations, readings, wake, opts));
 }
 
 }  // namespace kubec2::controllers

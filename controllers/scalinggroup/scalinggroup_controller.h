@@ -6,15 +6,22 @@
 // the common executor. docs/scaling-groups.md describes the behaviour.
 #pragma once
 
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "runtime/events.h"
 #include "runtime/manager.h"
+#include "runtime/prometheus_client.h"
 
 namespace kubec2::controllers {
 
 struct ScalingGroupControllerOptions {
   std::string fieldManager = "kubec2-scalinggroup";
+  // Scaling policies' metrics: null when --prometheus-url is not given.
+  std::shared_ptr<kube::prom::Client> prometheus;
+  std::chrono::seconds evaluationInterval{60};  // --scaling-evaluation-interval
+  std::chrono::seconds scrapeInterval{30};      // --prometheus-scrape-interval-seconds
 };
 
 // Registers the informers and the controller with `mgr` (before run()).

@@ -245,7 +245,31 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   for (const auto& c : cap.changes)
     b.activity(c.cause.rfind("scheduled action", 0) == 0 ? "ScheduledAction" : "CapacityChange",
                c.cause, c.from, c.to);
-  const std::int64_t desired = cap.desiredCapacity;
+  // 1b. The scaling policies move the capacity in force from there, once
+  // per evaluation of their metrics (reconcilers/scalinggroup/policies.h).
+  const auto health = healthSettingsOf(spec);
+  const api::TargetHealthIndex noTargets;
+  std::vector<Member> members;
+  members.reserve(o.instances.size());
+  for (const auto* inst : o.instances)
+    members.push_back(memberOf(*inst, health, o.targets ? *o.targets : noTargets, o.now));
+  PoliciesInput pin;
+  pin.group = &g;
+  pin.members = &members;
+  pin.desired = cap.desiredCapacity;
+  pin.minSize = cap.minSize;
+  pin.maxSize = cap.maxSize;
+  pin.readings = o.policyReadings;
+  pin.prometheusConfigured = o.prometheusConfigured;
+  pin.evaluationInterval = o.evaluationInterval;
+  pin.now = o.now;
+  const auto scaling = decidePolicies(pin);
+  std::int64_t desired = cap.desiredCapacity;
+  const std::int64_t maxSizeInForce = scaling.maxSize.value_or(cap.maxSize);
+  if (scaling.desired && *scaling.desired != desired) {
+    b.activity("ScalingPolicy", scaling.cause, desired, *scaling.desired);
+    desired = *scaling.desired;
+  }
   if (cap.nextWakeUp)
     plan.requeueWithin(std::chrono::duration_cast<std::chrono::milliseconds>(
         std::max(*cap.nextWakeUp - o.now, Time::duration(std::chrono::seconds(1)))));
@@ -255,13 +279,7 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   const std::int64_t version = launch.templateVersion.value_or(0);
   const bool canLaunch = launch.ok() && version > 0 && !suspended(spec, "Launch");
 
-  // 2. Members and zones.
-  const auto health = healthSettingsOf(spec);
-  const api::TargetHealthIndex noTargets;
-  std::vector<Member> members;
-  members.reserve(o.instances.size());
-  for (const auto* inst : o.instances)
-    members.push_back(memberOf(*inst, health, o.targets ? *o.targets : noTargets, o.now));
+  // 2. Zones.
   const ZonePlan zones = zonesFor(spec, o.nodes);
 
   std::int64_t currentCount = 0;
@@ -506,7 +524,11 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   }
   status.desiredCapacity = desired;
   status.minSize = cap.minSize;
-  status.maxSize = cap.maxSize;
+  status.maxSize = maxSizeInForce;
+  if (scaling.statuses.empty())
+    status.policies.reset();
+  else
+    status.policies = scaling.statuses;
   status.requested = cap.requested;
   status.currentCapacity = currentCount;
   status.inServiceCount = inService;
@@ -536,7 +558,7 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
     // Without spec.instanceRefresh a request is not acted on, but seen.
     status.instanceRefreshRequest = a->second;
   }
-  if (!cap.changes.empty()) status.lastScaleTime = b.now;
+  if (!cap.changes.empty() || scaling.desired) status.lastScaleTime = b.now;
   status.observedGeneration = generation;
 
   // Activities: new ones first; earlier ones in progress end when the group
@@ -604,6 +626,13 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
                                                   : "every eligible zone has a schedulable node",
                            generation, b.now));
   }
+  if (scaling.scalingActive) {
+    const auto& sa = *scaling.scalingActive;
+    setCondition(conds, condition(before.conditions, "ScalingActive", sa.status, sa.reason,
+                                  sa.message, generation, b.now));
+  } else if (conds) {
+    std::erase_if(*conds, [](const v1::Condition& c) { return c.type == "ScalingActive"; });
+  }
   if (refresh) {
     setCondition(conds, condition(before.conditions, "InstanceRefreshing",
                                   refresh->inProgress ? "True" : "False",
@@ -667,6 +696,18 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   if (newProblem("ZonesAvailable")) {
     const auto* c = findCondition(status.conditions, "ZonesAvailable");
     plan.add(RecordEvent{true, "ZoneUnavailable", c->message.value_or(""), std::nullopt});
+  }
+  // ScalingActive: one Event when the policies stop being able to act (a
+  // new reason), one when they can again; not one per evaluation.
+  {
+    const auto* was = findCondition(before.conditions, "ScalingActive");
+    const auto* is = findCondition(status.conditions, "ScalingActive");
+    if (is && is->status == "False" && (!was || was->reason != is->reason))
+      plan.add(RecordEvent{true, is->reason.value_or("ScalingInactive"), is->message.value_or(""),
+                           std::nullopt});
+    if (is && is->status == "True" && was && was->status == "False")
+      plan.add(RecordEvent{false, "ScalingActive",
+                           "the scaling policies read their metrics again and act", std::nullopt});
   }
   if (newProblem("CapacityInRange")) {
     const auto* c = findCondition(status.conditions, "CapacityInRange");

@@ -38,6 +38,7 @@
 #include "api/target_health.h"
 #include "reconcilers/common/plan.h"
 #include "reconcilers/scalinggroup/members.h"
+#include "reconcilers/scalinggroup/policies.h"
 #include "reconcilers/scalinggroup/selection.h"
 
 namespace kubec2::reconcilers {
@@ -63,6 +64,12 @@ struct ScalingGroupObservation {
   // coming into service one by one during a large scale-out) is written at
   // most once per kStatusCountsInterval.
   std::optional<Time> lastStatusWrite;
+  // The scaling policies' latest metric readings (null before the first
+  // evaluation, or without Prometheus), whether the operator has a
+  // Prometheus at all, and its evaluation interval.
+  const PolicyReadings* policyReadings = nullptr;
+  bool prometheusConfigured = false;
+  std::chrono::seconds evaluationInterval{60};
 };
 
 inline constexpr std::chrono::milliseconds kStatusCountsInterval{1000};

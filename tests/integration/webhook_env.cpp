@@ -106,27 +106,21 @@ void WebhookEnvironment::SetUp() {
 
 void WebhookEnvironment::launchOperator() {
   process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{KUBEC2_OPERATOR_BIN,
-                               "--kubeconfig",
-                               ControlPlaneEnvironment::get().kubeconfig(),
-                               "--metrics-bind-address",
-                               "127.0.0.1:" + std::to_string(metricsPort_),
-                               "--health-probe-bind-address",
-                               "0",
-                               "--webhook-bind-address",
-                               "127.0.0.1:" + std::to_string(port_),
-                               "--webhook-hosts",
-                               "127.0.0.1",
-                               "--webhook-secret-namespace",
-                               kNamespace,
-                               "--webhook-configuration-name",
-                               kConfigName,
-                               "--webhook-ca-sync-seconds",
-                               "1",
-                               "--operator-namespace",
-                               kNamespace,
-                               "--terminated-instance-retention-seconds",
-                               "2"},
+      std::vector<std::string>{
+          KUBEC2_OPERATOR_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(),
+          "--metrics-bind-address", "127.0.0.1:" + std::to_string(metricsPort_),
+          "--health-probe-bind-address", "0", "--webhook-bind-address",
+          "127.0.0.1:" + std::to_string(port_), "--webhook-hosts", "127.0.0.1",
+          "--webhook-secret-namespace", kNamespace, "--webhook-configuration-name", kConfigName,
+          "--webhook-ca-sync-seconds", "1", "--operator-namespace", kNamespace,
+          "--terminated-instance-retention-seconds", "2",
+          // The scaling tests start this Prometheus
+          // (tests/integration/prometheus_server.h);
+          // until then it is unreachable, which
+          // groups without policies never notice.
+          "--prometheus-url", "http://127.0.0.1:" + std::to_string(prometheusPort_),
+          "--prometheus-timeout-seconds", "2", "--prometheus-scrape-interval-seconds", "1",
+          "--scaling-evaluation-interval", "2"},
       ControlPlaneEnvironment::get().dir() + "/operator-webhook.log");
 }
 
@@ -152,6 +146,7 @@ void WebhookEnvironment::start() {
   }
   port_ = freePort();
   metricsPort_ = freePort();
+  prometheusPort_ = freePort();
   // Configurations first, without a caBundle: the operator fills it in.
   client.create(kValidating, "", shippedConfig(kValidating.kind, port_));
   client.create(kMutating, "", shippedConfig(kMutating.kind, port_));

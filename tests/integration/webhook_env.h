@@ -38,6 +38,9 @@ class WebhookEnvironment : public ::testing::Environment {
   void stopOperator();
   void launchOperator();
   void restartOperator();
+  // Where the operator looks for Prometheus (--prometheus-url): nothing
+  // listens there until a test starts a PrometheusServer on this port.
+  int prometheusPort() const { return prometheusPort_; }
   static constexpr const char* kConfigName = "kubec2-test";
   static constexpr const char* kNamespace = "kubec2-system";
 
@@ -45,6 +48,7 @@ class WebhookEnvironment : public ::testing::Environment {
   void start();
   int port_ = 0;
   int metricsPort_ = 0;
+  int prometheusPort_ = 0;
   std::string caPem_;
   std::unique_ptr<ChildProcess> process_;
 };

@@ -1,0 +1,180 @@
+#include "controllers/scalinggroup/policy_metrics.h"
+
+#include <set>
+
+#include "api/target_health.h"
+#include "reconcilers/scalinggroup/members.h"
+#include "runtime/informer.h"
+#include "runtime/log.h"
+#include "runtime/manager.h"
+#include "runtime/runnable.h"
+
+namespace kubec2::controllers {
+namespace {
+
+namespace rec = kubec2::reconcilers;
+using Time = std::chrono::system_clock::time_point;
+
+bool enabled(const v1::ScalingPolicy& p) {
+  return p.enabled.value_or(true) && (p.targetTracking || p.stepScaling);
+}
+
+rec::MetricReading failed(const std::string& reason, const std::string& message) {
+  rec::MetricReading r;
+  r.reason = reason;
+  r.message = message;
+  return r;
+}
+
+// A namespace query's answer: raw rates by VMI name, or the failure.
+struct NamespaceAnswer {
+  std::map<std::string, double> byInstance;
+  std::optional<rec::MetricReading> failure;
+};
+
+}  // namespace
+
+void PolicyReadingsStore::put(const std::string& key, GroupReadings r) {
+  std::lock_guard l(mu_);
+  readings_[key] = std::move(r);
+}
+
+std::optional<GroupReadings> PolicyReadingsStore::get(const std::string& key) const {
+  std::lock_guard l(mu_);
+  auto it = readings_.find(key);
+  if (it == readings_.end()) return std::nullopt;
+  return it->second;
+}
+
+void PolicyReadingsStore::erase(const std::string& key) {
+  std::lock_guard l(mu_);
+  readings_.erase(key);
+}
+
+std::map<std::string, GroupReadings> evaluatePolicies(
+    const std::vector<const v1::ScalingGroup*>& groups,
+    const std::map<std::string, std::vector<const v1::Instance*>>& instancesByGroup,
+    const QueryFunction& query, Time now, std::chrono::seconds window) {
+  // The queries first: one per namespace and metric, whatever the number of groups.
+  std::map<std::pair<std::string, rec::InstanceMetric>, NamespaceAnswer> answers;
+  for (const auto* g : groups)
+    for (const auto& p : g->spec.scalingPolicies.value_or(std::vector<v1::ScalingPolicy>{}))
+      if (enabled(p))
+        if (auto m = rec::metricOf(p); m && m->predefined)
+          answers.try_emplace({g->metadata.namespace_, *m->predefined});
+  for (auto& [k, answer] : answers) {
+    const auto& [ns, metric] = k;
+    const auto q = rec::namespaceQuery(metric, ns, window);
+    if (!q) {
+      answer.failure = failed("NoSeries", std::string(rec::toString(metric)) +
+                                              " comes from LoadBalancers, which do not publish "
+                                              "request metrics yet");
+      continue;
+    }
+    try {
+      for (const auto& s : query(*q).samples) {
+        auto it = s.labels.find("name");
+        if (it != s.labels.end()) answer.byInstance[it->second] = s.value;
+      }
+    } catch (const kube::prom::QueryError& e) {
+      answer.failure = failed("Prometheus" + e.reason(), e.what());
+    }
+  }
+
+  std::map<std::string, GroupReadings> out;
+  for (const auto* g : groups) {
+    const std::string key = kube::makeKey(g->metadata.namespace_, g->metadata.name);
+    GroupReadings& readings = out[key];
+    readings.evaluatedAt = now;
+    const auto health = rec::healthSettingsOf(g->spec);
+    const api::TargetHealthIndex noTargets;
+    std::vector<rec::Member> members;
+    if (auto it = instancesByGroup.find(key); it != instancesByGroup.end())
+      for (const auto* i : it->second) members.push_back(rec::memberOf(*i, health, noTargets, now));
+    for (const auto& p : g->spec.scalingPolicies.value_or(std::vector<v1::ScalingPolicy>{})) {
+      if (!enabled(p)) continue;
+      const auto metric = rec::metricOf(p);
+      if (!metric) continue;
+      if (!metric->predefined) {
+        const std::string q =
+            rec::expandCustomQuery(metric->customQuery, g->metadata.namespace_, g->metadata.name);
+        try {
+          std::vector<double> values;
+          for (const auto& s : query(q).samples) values.push_back(s.value);
+          readings.byPolicy[p.name] = rec::customReading(values, q);
+        } catch (const kube::prom::QueryError& e) {
+          readings.byPolicy[p.name] = failed("Prometheus" + e.reason(), e.what());
+        }
+        continue;
+      }
+      const auto& answer = answers.at({g->metadata.namespace_, *metric->predefined});
+      if (answer.failure) {
+        readings.byPolicy[p.name] = *answer.failure;
+        continue;
+      }
+      // In service and past the policy's warmup: warming instances leave
+      // the metric (they count as capacity in the policy's decision).
+      const auto warmup = rec::warmupOf(p, g->spec);
+      std::vector<rec::MeasuredInstance> measured;
+      for (const auto& m : members) {
+        if (m.lifecycle != rec::Lifecycle::InService || !m.inServiceSince) continue;
+        if (*m.inServiceSince + warmup > now) continue;
+        std::int64_t vcpu = 0;
+        if (m.instance->status && m.instance->status->instanceType)
+          vcpu = m.instance->status->instanceType->vCPU.value_or(0);
+        measured.push_back({m.name, vcpu});
+      }
+      readings.byPolicy[p.name] = rec::groupReading(*metric, answer.byInstance, measured, window);
+    }
+  }
+  return out;
+}
+
+void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGroup>& groups,
+                               kube::Informer<v1::Instance>& instances,
+                               std::shared_ptr<PolicyReadingsStore> store, kube::Channel& wake,
+                               PolicyMetricsOptions opts) {
+  const auto window = rec::queryWindow(opts.interval, opts.scrapeInterval);
+  kube::PeriodicOptions po;
+  po.period = opts.interval;
+  po.needsLeaderElection = true;
+  auto prometheus = opts.prometheus;
+  mgr.add(kube::makePeriodicRunnable(
+      "scaling-policy-metrics",
+      [&groups, &instances, store, &wake, prometheus, window](const std::stop_token& stop) {
+        if (!groups.hasSynced() || !instances.hasSynced())
+          return kube::Next::after(std::chrono::seconds(1));
+        std::vector<std::shared_ptr<const v1::ScalingGroup>> keepGroups;
+        std::vector<const v1::ScalingGroup*> withPolicies;
+        for (const auto& g : groups.store().list()) {
+          bool any = false;
+          for (const auto& p : g->spec.scalingPolicies.value_or(std::vector<v1::ScalingPolicy>{}))
+            any = any || enabled(p);
+          if (!any) continue;
+          keepGroups.push_back(g);
+          withPolicies.push_back(g.get());
+        }
+        if (withPolicies.empty()) return kube::Next::period();
+        std::set<std::string> namespaces;
+        for (const auto* g : withPolicies) namespaces.insert(g->metadata.namespace_);
+        std::vector<std::shared_ptr<const v1::Instance>> keepInstances;
+        std::map<std::string, std::vector<const v1::Instance*>> byGroup;
+        for (const auto& ns : namespaces)
+          for (const auto& i : instances.store().byNamespace(ns)) {
+            const auto* owner = i->metadata.controllerRef();
+            if (owner == nullptr || owner->kind != "ScalingGroup") continue;
+            keepInstances.push_back(i);
+            byGroup[kube::makeKey(ns, owner->name)].push_back(i.get());
+          }
+        auto query = [&](const std::string& q) { return prometheus->query(q, std::nullopt, stop); };
+        const auto now = std::chrono::system_clock::now();
+        for (auto& [key, r] : evaluatePolicies(withPolicies, byGroup, query, now, window)) {
+          store->put(key, std::move(r));
+          wake.send(kube::Request::fromKey(key));
+        }
+        return kube::Next::period();
+      },
+      po));
+}
+
+}  // namespace kubec2::controllers

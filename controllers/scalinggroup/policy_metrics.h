@@ -1,0 +1,79 @@
+// The scaling policies' metrics, read from Prometheus every evaluation
+// interval (--scaling-evaluation-interval, CloudWatch's one-minute period by
+// default) by a leader-only periodic runnable: one query per namespace and
+// predefined metric serves every group there (reconcilers/scalinggroup/
+// group_metrics.h), a custom metric costs one query per policy. Each group
+// gets a reading per policy (a value, or why there is none: the query's
+// failure, no series, NaN), kept in a store the ScalingGroup reconciler
+// reads, and is enqueued. Without --prometheus-url nothing is queried and
+// policies that need metrics report PrometheusNotConfigured.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/v1alpha1/types.h"
+#include "reconcilers/scalinggroup/group_metrics.h"
+#include "reconcilers/scalinggroup/policies.h"
+#include "runtime/controller.h"
+#include "runtime/prometheus_client.h"
+
+namespace kube {
+class Manager;
+template <typename T>
+class Informer;
+}  // namespace kube
+
+namespace kubec2::controllers {
+
+namespace v1 = kubec2::api::v1alpha1;
+
+using GroupReadings = reconcilers::PolicyReadings;
+
+// The latest readings per group key ("namespace/name"). Thread-safe.
+class PolicyReadingsStore {
+ public:
+  void put(const std::string& key, GroupReadings r);
+  std::optional<GroupReadings> get(const std::string& key) const;
+  void erase(const std::string& key);
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, GroupReadings> readings_;
+};
+
+// Runs one PromQL instant query; throws kube::prom::QueryError.
+using QueryFunction = std::function<kube::prom::QueryResult(const std::string& promql)>;
+
+// One evaluation of every group given (their controlled Instances by group
+// key): the queries, then each enabled TargetTracking and StepScaling
+// policy's reading over the instances in service and past the policy's
+// warmup at `now`. Query failures become readings with reason
+// Prometheus<Reason> (PrometheusUnreachable, PrometheusTimeout, ...); a
+// failed namespace query fails only the policies that need it.
+std::map<std::string, GroupReadings> evaluatePolicies(
+    const std::vector<const v1::ScalingGroup*>& groups,
+    const std::map<std::string, std::vector<const v1::Instance*>>& instancesByGroup,
+    const QueryFunction& query, std::chrono::system_clock::time_point now,
+    std::chrono::seconds window);
+
+struct PolicyMetricsOptions {
+  std::shared_ptr<kube::prom::Client> prometheus;  // required
+  std::chrono::seconds interval{60};
+  std::chrono::seconds scrapeInterval{30};
+};
+
+// Adds the leader-only runnable that evaluates every group each interval,
+// puts the readings in `store` and sends each group's key on `wake`.
+void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGroup>& groups,
+                               kube::Informer<v1::Instance>& instances,
+                               std::shared_ptr<PolicyReadingsStore> store, kube::Channel& wake,
+                               PolicyMetricsOptions opts);
+
+}  // namespace kubec2::controllers

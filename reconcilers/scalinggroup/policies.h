@@ -1,0 +1,77 @@
+// A group's scaling policies at one reconcile: the latest metric readings
+// (controllers/scalinggroup/policy_metrics.h takes them every evaluation
+// interval) go through each enabled policy's decision (reconcilers/
+// scaling/) and their combination, once per evaluation; the outcome is the
+// capacity wanted, the cause in words, status.policies and the
+// ScalingActive condition. Pure.
+//
+// Rules (docs/scaling-policies.md):
+//  - Without --prometheus-url, policies that need metrics never act:
+//    ScalingActive False, PrometheusNotConfigured.
+//  - A reading is used once: only an evaluation newer than the one status
+//    records is decided on; a reconcile between evaluations keeps the
+//    policies' status as it is.
+//  - A reading without a value (Prometheus down, slow, an error or
+//    garbage, no series, NaN, stale) makes the policy hold: never scale in
+//    (reconcilers/scaling/combine.h), ScalingActive False naming the cause.
+//  - EC2's periods are one minute; the operator's evaluation interval may
+//    be shorter (tests, the demo): the policies' waits in periods are
+//    scaled to it (a wait of 15 periods is 15 intervals).
+//  - Instances count as in service for a policy after its warmup
+//    (controllers' warmupOf); launched ones before that count as warming.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/v1alpha1/types.h"
+#include "reconcilers/scalinggroup/group_metrics.h"
+#include "reconcilers/scalinggroup/members.h"
+
+namespace kubec2::reconcilers {
+
+// One evaluation of a group's policies: when, and each policy's reading.
+struct PolicyReadings {
+  Time evaluatedAt{};
+  std::map<std::string, MetricReading> byPolicy;
+};
+
+struct PoliciesInput {
+  const v1::ScalingGroup* group = nullptr;       // required
+  const std::vector<Member>* members = nullptr;  // required
+  std::int64_t desired = 0;                      // the capacity in force (after spec and actions)
+  std::int64_t minSize = 0;
+  std::int64_t maxSize = 0;
+  const PolicyReadings* readings = nullptr;  // the latest evaluation; null before the first
+  bool prometheusConfigured = false;
+  std::chrono::seconds evaluationInterval{60};
+  Time now{};
+};
+
+struct ConditionValue {
+  std::string status;  // True, False, Unknown
+  std::string reason;
+  std::string message;
+};
+
+struct PoliciesOutcome {
+  bool any = false;                     // the group has an enabled policy
+  std::optional<std::int64_t> desired;  // the capacity the policies set, when they change it
+  std::optional<std::int64_t> maxSize;  // a maximum a predictive policy raised
+  std::string cause;                    // the activity's cause, when desired is set
+  std::vector<v1::ScalingPolicyStatus> statuses;  // status.policies
+  std::optional<ConditionValue> scalingActive;    // nullopt: the group has no enabled policy
+  bool evaluated = false;                         // a new evaluation was decided on
+};
+
+PoliciesOutcome decidePolicies(const PoliciesInput& in);
+
+// A policy's warmup: estimatedInstanceWarmupSeconds, else the group's
+// defaultInstanceWarmupSeconds, else defaultCooldownSeconds, else 300 s, as
+// EC2 resolves it.
+std::chrono::seconds warmupOf(const v1::ScalingPolicy& policy, const v1::ScalingGroupSpec& group);
+
+}  // namespace kubec2::reconcilers

@@ -1,0 +1,126 @@
+// A group's scaling policies at one reconcile: readings in, capacity,
+// status.policies and ScalingActive out (reconcilers/scalinggroup/policies.h).
+#include "reconcilers/scalinggroup/policies.h"
+
+#include <gtest/gtest.h>
+
+#include "runtime/timefmt.h"
+
+namespace kubec2::reconcilers {
+namespace {
+
+using namespace std::chrono_literals;
+
+const Time kNow = std::chrono::sys_days{std::chrono::year{2026} / 11 / 29} + 12h;
+
+v1::ScalingGroup group(std::int64_t desired) {
+  return v1::ScalingGroup::fromJson(
+      {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+       {"kind", "ScalingGroup"},
+       {"metadata", {{"name", "web"}, {"namespace", "shop"}, {"uid", "g1"}}},
+       {"spec",
+        {{"launchTemplateRef", {{"name", "web"}}},
+         {"minSize", 1},
+         {"maxSize", 10},
+         {"defaultInstanceWarmupSeconds", 60},
+         {"scalingPolicies",
+          {{{"name", "cpu-50"},
+            {"type", "TargetTracking"},
+            {"targetTracking",
+             {{"predefinedMetric", "ASGAverageCPUUtilization"}, {"targetValue", 50}}}}}}}},
+       {"status", {{"desiredCapacity", desired}, {"minSize", 1}, {"maxSize", 10}}}});
+}
+
+std::vector<Member> inService(int n) {
+  std::vector<Member> out;
+  for (int i = 0; i < n; ++i) {
+    Member m;
+    m.name = "web-" + std::to_string(i);
+    m.lifecycle = Lifecycle::InService;
+    m.inServiceSince = kNow - 1h;
+    out.push_back(m);
+  }
+  return out;
+}
+
+PoliciesInput input(const v1::ScalingGroup& g, const std::vector<Member>& members,
+                    const PolicyReadings* r) {
+  PoliciesInput in;
+  in.group = &g;
+  in.members = &members;
+  in.desired = g.status->desiredCapacity.value_or(0);
+  in.minSize = 1;
+  in.maxSize = 10;
+  in.readings = r;
+  in.prometheusConfigured = true;
+  in.evaluationInterval = 60s;
+  in.now = kNow;
+  return in;
+}
+
+PolicyReadings reading(double cpu, Time at = kNow - 1s) {
+  PolicyReadings r;
+  r.evaluatedAt = at;
+  MetricReading m;
+  m.value = cpu;
+  r.byPolicy["cpu-50"] = m;
+  return r;
+}
+
+TEST(ScalingGroupPolicies, WithoutPrometheusPoliciesSayTheyCannotAct) {
+  const auto g = group(2);
+  const auto members = inService(2);
+  auto in = input(g, members, nullptr);
+  in.prometheusConfigured = false;
+  const auto out = decidePolicies(in);
+  ASSERT_TRUE(out.scalingActive);
+  EXPECT_EQ(out.scalingActive->status, "False");
+  EXPECT_EQ(out.scalingActive->reason, "PrometheusNotConfigured");
+  EXPECT_FALSE(out.desired);
+}
+
+TEST(ScalingGroupPolicies, AHighReadingScalesOutAndIsRecordedInStatus) {
+  const auto g = group(2);
+  const auto members = inService(2);
+  const auto r = reading(100);
+  const auto out = decidePolicies(input(g, members, &r));
+  ASSERT_TRUE(out.evaluated);
+  ASSERT_TRUE(out.desired) << out.scalingActive->message;
+  EXPECT_GE(*out.desired, 4);
+  EXPECT_NE(out.cause.find("cpu-50"), std::string::npos) << out.cause;
+  ASSERT_EQ(out.statuses.size(), 1u);
+  EXPECT_EQ(out.statuses[0].name, "cpu-50");
+  EXPECT_EQ(out.statuses[0].metricValue.value_or(0), 100);
+  EXPECT_TRUE(out.statuses[0].memory.has_value());
+  EXPECT_EQ(out.scalingActive->status, "True");
+}
+
+TEST(ScalingGroupPolicies, AReadingIsDecidedOnOnce) {
+  auto g = group(2);
+  const auto members = inService(2);
+  const auto r = reading(100);
+  const auto first = decidePolicies(input(g, members, &r));
+  g.status->policies = first.statuses;
+  const auto again = decidePolicies(input(g, members, &r));
+  EXPECT_FALSE(again.evaluated);
+  EXPECT_FALSE(again.desired);
+}
+
+TEST(ScalingGroupPolicies, WithoutDataThePolicyHoldsAndSaysWhy) {
+  const auto g = group(4);
+  const auto members = inService(4);
+  PolicyReadings r;
+  r.evaluatedAt = kNow - 1s;
+  MetricReading m;
+  m.reason = "PrometheusUnreachable";
+  m.message = "POST http://prom:9090/api/v1/query: Couldn't connect to server";
+  r.byPolicy["cpu-50"] = m;
+  const auto out = decidePolicies(input(g, members, &r));
+  EXPECT_FALSE(out.desired);
+  ASSERT_TRUE(out.scalingActive);
+  EXPECT_EQ(out.scalingActive->status, "False");
+  EXPECT_EQ(out.scalingActive->reason, "PrometheusUnreachable");
+}
+
+}  // namespace
+}  // namespace kubec2::reconcilers
