@@ -6,6 +6,7 @@
 
 #include "bench/replay/simulator.h"
 #include "reconcilers/scaling/combine.h"
+#include "reconcilers/scaling/predictive.h"
 #include "reconcilers/scaling/target_tracking.h"
 
 namespace kubec2::replay {
@@ -64,14 +65,65 @@ class TargetTracking final : public Autoscaler {
   sc::PolicyMemory memory_;
 };
 
+// Predictive scaling (ForecastAndScale, schedulingBufferSeconds 120: the
+// 90 s boot and a margin) beside kubec2's target tracking, combined as the
+// controller combines them. The load's history is what a range query with
+// a one-minute step returns: each minute's mean vCPU use (what the group
+// served, so never above its capacity).
+class Predictive final : public Autoscaler {
+ public:
+  explicit Predictive(int interval) : interval_(interval) {
+    tt_.predefinedMetric = "ASGAverageCPUUtilization";
+    tt_.targetValue = 50;
+    spec_.predefinedMetricPair = "ASGCPUUtilization";
+    spec_.targetValue = 50;
+    spec_.mode = "ForecastAndScale";
+    spec_.schedulingBufferSeconds = 120;
+  }
+  std::string name() const override { return "kubec2-predictive"; }
+  int intervalSeconds() const override { return interval_; }
+  std::int64_t evaluate(const View& v) override {
+    const auto group = groupOf(v);
+    const auto now = timeOf(v.step);
+    constexpr std::size_t perMinute = 60 / kStepSeconds;
+    while ((minutes_.size() + 1) * perMinute <= v.step + 1) {
+      const std::size_t from = minutes_.size() * perMinute;
+      double sum = 0;
+      for (std::size_t i = from; i < from + perMinute; ++i) sum += v.usageVcpu[i];
+      minutes_.push_back({timeOf(from + perMinute - 1), sum / perMinute});
+    }
+    sc::Metric history;
+    if (sc::forecastDue(predictiveMemory_, now)) {
+      const std::size_t keep = 14 * 24 * 60;
+      const std::size_t from = minutes_.size() > keep ? minutes_.size() - keep : 0;
+      history = sc::Metric::of({minutes_.begin() + static_cast<long>(from), minutes_.end()});
+    }
+    const double perInstance = v.model.vcpuPerInstance * spec_.targetValue / 100.0;
+    auto p = sc::decidePredictive("forecast", spec_, history, perInstance, group, predictiveMemory_,
+                                  now);
+    predictiveMemory_ = p.memory;
+    auto t =
+        sc::decideTargetTracking("cpu-50", tt_, cpuSamples(v, interval_), group, ttMemory_, now);
+    ttMemory_ = t.memory;
+    return sc::combine({t, p}, group).desired;
+  }
+
+ private:
+  int interval_;
+  v1::TargetTrackingScaling tt_;
+  v1::PredictiveScaling spec_;
+  sc::PolicyMemory ttMemory_, predictiveMemory_;
+  std::vector<sc::Sample> minutes_;
+};
+
 }  // namespace
+
+std::unique_ptr<Autoscaler> makeKubec2Predictive(int intervalSeconds) {
+  return std::make_unique<Predictive>(intervalSeconds);
+}
 
 std::unique_ptr<Autoscaler> makeKubec2TargetTracking(int intervalSeconds) {
   return std::make_unique<TargetTracking>(intervalSeconds, sc::kKubec2TargetTracking,
                                           "kubec2-target-tracking");
 }
-std::unique_ptr<Autoscaler> makeKubec2Ec2TargetTracking() {
-  return std::make_unique<TargetTracking>(60, sc::kEc2TargetTracking, "kubec2-target-tracking-ec2");
-}
-
 }  // namespace kubec2::replay

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   scalers.push_back(makeHpa());
   scalers.push_back(makeAwsTargetTracking());
   scalers.push_back(makeKubec2TargetTracking(interval));
+  scalers.push_back(makeKubec2Predictive(interval));
   std::vector<Result> results;
   for (auto& s : scalers) results.push_back(replay(trace, model, *s));
 

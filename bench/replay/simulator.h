@@ -67,7 +67,6 @@ std::unique_ptr<Autoscaler> makeHpa();
 std::unique_ptr<Autoscaler> makeAwsTargetTracking();
 // kubec2's policies through reconcilers/scaling/.
 std::unique_ptr<Autoscaler> makeKubec2TargetTracking(int intervalSeconds);
-std::unique_ptr<Autoscaler> makeKubec2StepScaling(int intervalSeconds);
 std::unique_ptr<Autoscaler> makeKubec2Predictive(int intervalSeconds);
 
 }  // namespace kubec2::replay
