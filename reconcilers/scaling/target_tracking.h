@@ -1,0 +1,79 @@
+// Target tracking, as EC2 Auto Scaling's TargetTrackingScaling policy
+// (docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-target-tracking.html):
+// keep a metric near a target by making the capacity
+//     wanted = ceil(in-service capacity x metric / target)
+// Pure; docs/scaling-policies.md says how kubec2's defaults differ from
+// EC2's and why, with the replay figures behind them.
+//
+// Rules:
+//  - The metric of one evaluation is the mean of its samples (one
+//    evaluation period: since the previous evaluation). Instances in
+//    warmup are not in it (the controller averages over in-service
+//    instances only) but count as capacity toward a scale-out in progress:
+//    the policy scales out only when its wanted capacity exceeds the
+//    capacity in force (which includes them), and never scales in while
+//    any instance is warming up.
+//  - Scale-out: when the wanted capacity exceeds the capacity in force for
+//    `scaleOutAfter` (EC2: 3 one-minute periods above the target, so
+//    180 s; kubec2: the first evaluation).
+//  - Scale-in: when the metric is below `scaleInBelow` x target (EC2's low
+//    alarm: 90 % of the target) and the wanted capacity is below the
+//    capacity in force for `scaleInAfter` (EC2: 15 one-minute periods;
+//    kubec2: 10 minutes); kubec2 then scales in to the peak load of that
+//    window rather than to the last period's. After a scale-in the window
+//    starts again. disableScaleIn: never (the wanted capacity is then only
+//    a floor for the other policies).
+//  - The load is in capacity units: in-service x metric / target (the
+//    instances needed at the target). kubec2 extrapolates its rising trend
+//    (least squares over `trendWindow`) over the time a launch takes to
+//    count (GroupState::timeToInService plus one period), because what it
+//    launches now serves the load of then, and keeps `headroom` above it.
+//  - ASGAverageCPUUtilization cannot exceed 100 %: at the ceiling the load
+//    is only known to be at least what it shows, and kubec2 multiplies it
+//    by `saturatedGrowth`.
+//  - Without valid data (decision.h's NoData) the policy holds: no
+//    opinion, `holds` set, ScalingActive False with the cause.
+#pragma once
+
+#include <string>
+
+#include "reconcilers/scaling/decision.h"
+
+namespace kubec2::reconcilers::scaling {
+
+struct TargetTrackingTuning {
+  Seconds scaleOutAfter{0};   // how long the capacity must be short before scaling out
+  Seconds scaleInAfter{300};  // how long it must be in excess before scaling in
+  double scaleInBelow = 1.0;  // a period allows scale-in only below this fraction of the target
+  bool scaleInToWindowPeak = true;  // scale in to the window's peak load (false: the last one)
+  Seconds trendWindow{600};         // least-squares trend of the load; 0: none
+  double trendMinT = 3;             // a trend counts when this many standard errors above 0
+  double headroom = 0.0;            // capacity kept above the (extrapolated) load, a fraction
+  double saturatedGrowth = 1.5;     // load factor when a percent metric is at 100 %
+};
+
+// EC2's published behaviour: 3 one-minute periods above the target to scale
+// out, 15 below 90 % of it to scale in, no extrapolation, no headroom.
+inline constexpr TargetTrackingTuning kEc2TargetTracking{
+    .scaleOutAfter = Seconds{180},
+    .scaleInAfter = Seconds{900},
+    .scaleInBelow = 0.9,
+    .scaleInToWindowPeak = false,
+    .trendWindow = Seconds{0},
+    .trendMinT = 0,
+    .headroom = 0.0,
+    .saturatedGrowth = 1.0,
+};
+
+// kubec2's defaults (docs/scaling-policies.md, "Target tracking").
+inline constexpr TargetTrackingTuning kKubec2TargetTracking{};
+
+// The decision of target tracking policy `name` at `now`. `metric` holds
+// the samples of this evaluation period; `memory` what the last
+// evaluation returned.
+Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingScaling& spec,
+                              const Metric& metric, const GroupState& group,
+                              const PolicyMemory& memory, TimePoint now,
+                              const TargetTrackingTuning& tuning = kKubec2TargetTracking);
+
+}  // namespace kubec2::reconcilers::scaling
