@@ -79,6 +79,15 @@ std::int64_t ceilCapacity(double load) {
   return static_cast<std::int64_t>(std::ceil(load - 1e-9));
 }
 
+// Scale-in's rounding: a measured load within 2 % of an instance above a
+// whole number of instances fits that number. Metrics carry noise (a load
+// of 3 cores reads 3.0006 one period, 2.9994 the next), and at the target
+// exactly, ceil() of the noisy reading would keep an instance that the
+// load does not need, period after period.
+std::int64_t ceilCapacityForScaleIn(double load) {
+  return static_cast<std::int64_t>(std::ceil(load - 0.02));
+}
+
 }  // namespace
 
 Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingScaling& spec,
@@ -183,7 +192,7 @@ Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingS
   const double peak =
       tuning.scaleInToWindowPeak ? peakOf(d.memory.loads, now - tuning.scaleInAfter, load) : load;
   const std::int64_t inWanted =
-      std::max<std::int64_t>(ceilCapacity(peak * (1 + tuning.headroom)), 1);
+      std::max<std::int64_t>(ceilCapacityForScaleIn(peak * (1 + tuning.headroom)), 1);
   const bool lowMetric = value < target * tuning.scaleInBelow;
   const bool disabled = spec.disableScaleIn.value_or(false);
   if (disabled || !lowMetric || inWanted >= group.desired || group.warming > 0) {

@@ -14,9 +14,10 @@
 //  - A reading without a value (Prometheus down, slow, an error or
 //    garbage, no series, NaN, stale) makes the policy hold: never scale in
 //    (reconcilers/scaling/combine.h), ScalingActive False naming the cause.
-//  - EC2's periods are one minute; the operator's evaluation interval may
-//    be shorter (tests, the demo): the policies' waits in periods are
-//    scaled to it (a wait of 15 periods is 15 intervals).
+//  - Target tracking's waits are tuned in seconds for a 15 s evaluation
+//    interval; a shorter interval (tests, the demo) shrinks them in
+//    proportion. Step scaling's alarm periods and cooldowns are the
+//    spec's seconds, whatever the interval.
 //  - Instances count as in service for a policy after its warmup
 //    (controllers' warmupOf); launched ones before that count as warming.
 #pragma once

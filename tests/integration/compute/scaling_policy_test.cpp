@@ -193,5 +193,44 @@ TEST_F(ScalingPolicies, TargetTrackingFollowsTheLoadAndNeverScalesInBlind) {
   EXPECT_FALSE(events("ScalingPolicy").empty());
 }
 
+// A step policy with two steps: 100 % CPU is 40 points past a threshold of
+// 60, in the second step (+3 from 30 up); at the 4 instances that makes,
+// CPU is 25 % and the alarm is no longer breached.
+TEST_F(ScalingPolicies, StepScalingTakesTheStepTheBreachFallsIn) {
+  json g = targetTrackingGroup();
+  g["spec"]["scalingPolicies"] = {
+      {{"name", "cpu-high"},
+       {"type", "StepScaling"},
+       {"stepScaling",
+        {{"adjustmentType", "ChangeInCapacity"},
+         {"cooldownSeconds", 5},
+         {"alarm",
+          {{"predefinedMetric", "CPUUtilization"},
+           {"comparisonOperator", "GreaterThanOrEqualToThreshold"},
+           {"threshold", 60},
+           {"periodSeconds", 10},
+           {"evaluationPeriods", 1}}},
+         {"stepAdjustments",
+          {{{"metricIntervalLowerBound", 0},
+            {"metricIntervalUpperBound", 30},
+            {"scalingAdjustment", 1}},
+           {{"metricIntervalLowerBound", 30}, {"scalingAdjustment", 3}}}}}}}};
+  apply(g);
+  ASSERT_TRUE(
+      eventually([&] { return running() == 1 && scalingActive() == "True/ValidMetrics"; }, 60s))
+      << explain();
+  load(2.0);
+  ASSERT_TRUE(eventually([&] { return desired() == 4 && running() == 4; }, 90s)) << explain();
+  for (int i = 0; i < 15; ++i) {
+    std::this_thread::sleep_for(1s);  // the operator's interval, observed
+    ASSERT_EQ(desired(), 4) << explain();
+  }
+  bool stepCause = false;
+  for (const auto& a : status().value("activities", json::array()))
+    stepCause = stepCause || (a.value("cause", "").find("cpu-high") != std::string::npos &&
+                              a.value("from", 0) == 1 && a.value("to", 0) == 4);
+  EXPECT_TRUE(stepCause) << explain();
+}
+
 }  // namespace
 }  // namespace kube::testing
