@@ -2,6 +2,7 @@
 
 #include "controllers/scalinggroup/policy_metrics.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -41,6 +42,83 @@ prometheus::Counter& activities(const std::string& ns, const std::string& group,
           .Register(*kube::metrics::registry());
   return family.Add({{"namespace", ns}, {"scaling_group", group}, {"kind", kind}});
 }
+
+// The capacity a dashboard draws against the metric and its target:
+// kubec2_scalinggroup_{desired_capacity,current_capacity,in_service,min_size,max_size}
+// {namespace, scaling_group} and kubec2_scaling_policy_{metric,target}_value
+// {namespace, scaling_group, policy}, set from each status the group writes.
+class GroupGauges {
+ public:
+  static GroupGauges& get() {
+    static GroupGauges g;
+    return g;
+  }
+  void set(const std::string& ns, const std::string& group, const v1::ScalingGroupSpec& spec,
+           const json& status) {
+    const prometheus::Labels l{{"namespace", ns}, {"scaling_group", group}};
+    auto put = [&](prometheus::Family<prometheus::Gauge>* f, const char* field) {
+      if (status.contains(field) && status[field].is_number())
+        f->Add(l).Set(status[field].get<double>());
+    };
+    put(desired_, "desiredCapacity");
+    put(current_, "currentCapacity");
+    put(inService_, "inServiceCount");
+    put(min_, "minSize");
+    put(max_, "maxSize");
+    for (const auto& p : status.value("policies", json::array())) {
+      const std::string name = p.value("name", "");
+      prometheus::Labels pl = l;
+      pl["policy"] = name;
+      remember(ns, group, pl);
+      if (p.contains("metricValue") && p["metricValue"].is_number())
+        metric_->Add(pl).Set(p["metricValue"].get<double>());
+      for (const auto& sp : spec.scalingPolicies.value_or(std::vector<v1::ScalingPolicy>{})) {
+        if (sp.name != name) continue;
+        if (sp.targetTracking) target_->Add(pl).Set(sp.targetTracking->targetValue);
+        if (sp.stepScaling) target_->Add(pl).Set(sp.stepScaling->alarm.threshold);
+      }
+    }
+  }
+  void forget(const std::string& ns, const std::string& group) {
+    const prometheus::Labels l{{"namespace", ns}, {"scaling_group", group}};
+    for (auto* f : {desired_, current_, inService_, min_, max_})
+      if (f->Has(l)) f->Remove(&f->Add(l));
+    std::lock_guard lock(mu_);
+    for (const auto& pl : policyLabels_[ns + "/" + group])
+      for (auto* f : {metric_, target_})
+        if (f->Has(pl)) f->Remove(&f->Add(pl));
+    policyLabels_.erase(ns + "/" + group);
+  }
+
+ private:
+  void remember(const std::string& ns, const std::string& group, const prometheus::Labels& pl) {
+    std::lock_guard lock(mu_);
+    auto& known = policyLabels_[ns + "/" + group];
+    if (std::find(known.begin(), known.end(), pl) == known.end()) known.push_back(pl);
+  }
+
+  static prometheus::Family<prometheus::Gauge>* gauge(const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(*kube::metrics::registry());
+  }
+  prometheus::Family<prometheus::Gauge>* desired_ = gauge(
+      "kubec2_scalinggroup_desired_capacity", "The capacity in force (status.desiredCapacity).");
+  prometheus::Family<prometheus::Gauge>* current_ =
+      gauge("kubec2_scalinggroup_current_capacity", "Instances counting toward the capacity.");
+  prometheus::Family<prometheus::Gauge>* inService_ =
+      gauge("kubec2_scalinggroup_in_service", "Instances in service.");
+  prometheus::Family<prometheus::Gauge>* min_ =
+      gauge("kubec2_scalinggroup_min_size", "The minimum in force (status.minSize).");
+  prometheus::Family<prometheus::Gauge>* max_ =
+      gauge("kubec2_scalinggroup_max_size", "The maximum in force (status.maxSize).");
+  prometheus::Family<prometheus::Gauge>* metric_ =
+      gauge("kubec2_scaling_policy_metric_value",
+            "A scaling policy's metric at its last evaluation (status.policies[].metricValue).");
+  prometheus::Family<prometheus::Gauge>* target_ =
+      gauge("kubec2_scaling_policy_target_value",
+            "A scaling policy's target value (target tracking) or alarm threshold (step).");
+  std::mutex mu_;
+  std::map<std::string, std::vector<prometheus::Labels>> policyLabels_;
+};
 
 // The work-queue key of the group controlling an Instance, if any.
 std::optional<std::string> groupKeyOf(const kube::ObjectMeta& inst) {
@@ -93,6 +171,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     if (!group) {
       expectations_->deleteExpectations(key);
       readings_->erase(key);
+      GroupGauges::get().forget(req.namespace_, req.name);
       std::lock_guard l(mu_);
       lastStatusWrite_.erase(key);
       return kube::Result::done();
@@ -135,7 +214,8 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     ExecutionReport report;
     try {
       auto result = executor_.execute(subject, decision.plan, ctx, &report);
-      if (decision.plan.first<rec::PatchStatus>()) {
+      if (const auto* st = decision.plan.first<rec::PatchStatus>()) {
+        GroupGauges::get().set(req.namespace_, req.name, group->spec, st->status);
         std::lock_guard l(mu_);
         lastStatusWrite_[key] = o.now;
       }

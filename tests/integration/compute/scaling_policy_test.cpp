@@ -172,6 +172,11 @@ TEST_F(ScalingPolicies, TargetTrackingFollowsTheLoadAndNeverScalesInBlind) {
   const auto& policies = status().value("policies", json::array());
   ASSERT_EQ(policies.size(), 1u) << explain();
   EXPECT_NEAR(policies[0].value("metricValue", 0.0), 50.0, 10.0) << explain();
+  // A dashboard draws the same from the operator's metrics.
+  const auto& env = WebhookEnvironment::get();
+  EXPECT_EQ(env.metricSum("kubec2_scalinggroup_desired_capacity", "namespace=\"scaling\""), 3);
+  EXPECT_EQ(env.metricSum("kubec2_scaling_policy_target_value", "policy=\"cpu-50\""), 50);
+  EXPECT_NEAR(env.metricSum("kubec2_scaling_policy_metric_value", "policy=\"cpu-50\""), 50, 10);
 
   // The outage: Prometheus stops, the load goes. No scale-in.
   prometheus_->stop();
