@@ -216,6 +216,13 @@ Client::Client(ClientOptions opts) : impl_(std::make_unique<Impl>()) {
   HttpOptions h;
   h.baseUrl = pathStart == std::string::npos ? base : base.substr(0, pathStart);
   impl_->pathPrefix = pathStart == std::string::npos ? "" : base.substr(pathStart);
+  if (h.baseUrl.size() <= scheme + 3)
+    throw std::invalid_argument("--prometheus-url names no host: " + url);
+  if (impl_->pathPrefix.find("/api/") != std::string::npos)
+    throw std::invalid_argument(
+        "--prometheus-url is the server's address (with its route prefix, if any), not an API "
+        "path: drop " +
+        impl_->pathPrefix.substr(impl_->pathPrefix.find("/api/")) + " from " + url);
   if (!opts.caFile.empty()) h.caPem = readWhole(opts.caFile, "--prometheus-ca-file");
   h.tokenFile = opts.bearerTokenFile;
   if (!opts.basicUser.empty()) {

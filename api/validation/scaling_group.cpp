@@ -36,7 +36,33 @@ void checkQuery(Context& c, const std::string& path, const std::string& query) {
     c.errs.push_back(invalid(path, query, "must be a PromQL query, not empty"));
     return;
   }
-  if (auto problem = promql::syntaxError(query))
+  // The placeholders the operator fills in (docs/scaling-policies.md) are
+  // checked by name, then stand in for what they become before parsing.
+  std::string expanded;
+  for (std::size_t at = 0; at < query.size();) {
+    const std::size_t open = query.find("{{", at);
+    if (open == std::string::npos) {
+      expanded += query.substr(at);
+      break;
+    }
+    const std::size_t close = query.find("}}", open + 2);
+    const std::string name =
+        close == std::string::npos ? "" : query.substr(open + 2, close - open - 2);
+    expanded += query.substr(at, open - at);
+    if (name == "selector") {
+      expanded += "namespace=\"ns\",kubernetes_vmi_label_compute_kubec2_io_scaling_group=\"g\"";
+    } else if (name == "namespace" || name == "group") {
+      expanded += "x";
+    } else {
+      c.errs.push_back(invalid(
+          path, query,
+          "unknown placeholder {{" + (close == std::string::npos ? std::string("...") : name) +
+              "}}: the placeholders are {{namespace}}, {{group}} and {{selector}}"));
+      return;
+    }
+    at = close + 2;
+  }
+  if (auto problem = promql::syntaxError(expanded))
     c.errs.push_back(invalid(path, query, "must be a PromQL query that parses: " + *problem));
 }
 

@@ -114,7 +114,8 @@ std::map<std::string, GroupReadings> evaluatePolicies(
       }
       // In service and past the policy's warmup: warming instances leave
       // the metric (they count as capacity in the policy's decision).
-      const auto warmup = rec::warmupOf(p, g->spec);
+      // Past warmup and a whole rate() window in service (policies.h).
+      const auto warmup = std::max(rec::warmupOf(p, g->spec), window);
       std::vector<rec::MeasuredInstance> measured;
       for (const auto& m : members) {
         if (m.lifecycle != rec::Lifecycle::InService || !m.inServiceSince) continue;

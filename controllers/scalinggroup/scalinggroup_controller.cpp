@@ -163,6 +163,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
         wake_(std::move(wake)),
         prometheusConfigured_(opts.prometheus != nullptr),
         evaluationInterval_(opts.evaluationInterval),
+        metricWindow_(rec::queryWindow(opts.evaluationInterval, opts.scrapeInterval)),
         executor_(client, events, opts.fieldManager) {}
 
   kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext& ctx) override {
@@ -205,6 +206,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     o.policyReadings = readings ? &*readings : nullptr;
     o.prometheusConfigured = prometheusConfigured_;
     o.evaluationInterval = evaluationInterval_;
+    o.metricWindow = metricWindow_;
 
     auto decision = rec::planScalingGroup(o);
     if (decision.creations > 0 || !decision.deletionUids.empty())
@@ -245,6 +247,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
   std::shared_ptr<kube::Channel> wake_;  // kept alive with the controller that watches it
   bool prometheusConfigured_ = false;
   std::chrono::seconds evaluationInterval_{60};
+  std::chrono::seconds metricWindow_{0};
   PlanExecutor executor_;
   std::mutex mu_;
   std::map<std::string, rec::Time> lastStatusWrite_;  // guarded by mu_

@@ -73,18 +73,12 @@ double peakOf(const std::vector<LoadPoint>& loads, TimePoint since, double floor
   return peak;
 }
 
-std::int64_t ceilCapacity(double load) {
-  // A load a hair above a whole number (floating-point noise) does not ask
-  // for one more instance.
-  return static_cast<std::int64_t>(std::ceil(load - 1e-9));
-}
-
-// Scale-in's rounding: a measured load within 2 % of an instance above a
-// whole number of instances fits that number. Metrics carry noise (a load
-// of 3 cores reads 3.0006 one period, 2.9994 the next), and at the target
-// exactly, ceil() of the noisy reading would keep an instance that the
-// load does not need, period after period.
-std::int64_t ceilCapacityForScaleIn(double load) {
+// The rounding of a measured load to instances: within 2 % of an instance
+// above a whole number of instances fits that number. Metrics carry noise
+// (a load of 4 cores reads 4.0008 one period, 3.9994 the next); at the
+// target exactly, ceil() of the noisy reading would add an instance one
+// period and remove it after the scale-in wait, for ever.
+std::int64_t ceilMeasured(double load) {
   return static_cast<std::int64_t>(std::ceil(load - 0.02));
 }
 
@@ -157,7 +151,7 @@ Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingS
       projected = load + fit.slope * lead;
     }
   }
-  const std::int64_t outWanted = ceilCapacity(projected * (1 + tuning.headroom));
+  const std::int64_t outWanted = ceilMeasured(projected * (1 + tuning.headroom));
 
   // Scale-out. The breach (EC2's high alarm) counts while the metric is
   // above the target or the capacity is short; it acts when the capacity
@@ -172,8 +166,10 @@ Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingS
   if (outWanted > group.desired) {
     if (now - *d.memory.aboveSince >= tuning.scaleOutAfter) {
       d.wanted = outWanted;
-      d.cause =
-          who + ": " + shown + " above " + targetShown + ", " + arrow(group.desired, outWanted);
+      // Above the target, or below it but rising fast enough (the trend
+      // over the boot time) to pass it before new instances are in service.
+      d.cause = who + ": " + shown + (value > target ? " above " : " rising toward ") +
+                targetShown + ", " + arrow(group.desired, outWanted);
       if (saturated) d.cause += " (saturated: the load is at least that)";
       d.memory.lastScaleOut = now;
       d.memory.lastScaleOutTo = outWanted;
@@ -192,7 +188,7 @@ Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingS
   const double peak =
       tuning.scaleInToWindowPeak ? peakOf(d.memory.loads, now - tuning.scaleInAfter, load) : load;
   const std::int64_t inWanted =
-      std::max<std::int64_t>(ceilCapacityForScaleIn(peak * (1 + tuning.headroom)), 1);
+      std::max<std::int64_t>(ceilMeasured(peak * (1 + tuning.headroom)), 1);
   const bool lowMetric = value < target * tuning.scaleInBelow;
   const bool disabled = spec.disableScaleIn.value_or(false);
   if (disabled || !lowMetric || inWanted >= group.desired || group.warming > 0) {

@@ -157,7 +157,7 @@ MetricReading groupReading(const PolicyMetric& metric,
   const std::string what = metric.describe();
   if (inService.empty()) {
     r.reason = "NoInServiceInstances";
-    r.message = "no instance is in service to measure " + what + " on";
+    r.message = "no instance is in service past its warmup to measure " + what + " on";
     return r;
   }
   std::vector<double> values;

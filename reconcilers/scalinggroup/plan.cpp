@@ -262,6 +262,7 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   pin.readings = o.policyReadings;
   pin.prometheusConfigured = o.prometheusConfigured;
   pin.evaluationInterval = o.evaluationInterval;
+  pin.metricWindow = o.metricWindow;
   pin.now = o.now;
   const auto scaling = decidePolicies(pin);
   std::int64_t desired = cap.desiredCapacity;

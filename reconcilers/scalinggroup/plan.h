@@ -70,6 +70,7 @@ struct ScalingGroupObservation {
   const PolicyReadings* policyReadings = nullptr;
   bool prometheusConfigured = false;
   std::chrono::seconds evaluationInterval{60};
+  std::chrono::seconds metricWindow{0};  // the queries' rate() window
 };
 
 inline constexpr std::chrono::milliseconds kStatusCountsInterval{1000};

@@ -1,5 +1,7 @@
 #include "reconcilers/scalinggroup/policies.h"
 
+#include <algorithm>
+
 #include "reconcilers/scaling/combine.h"
 #include "reconcilers/scaling/decision.h"
 #include "reconcilers/scaling/step_scaling.h"
@@ -79,7 +81,11 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
   if (g.spec.scalingPolicies)  // pointers into the spec itself, not a copy
     for (const auto& p : *g.spec.scalingPolicies)
       if (enabled(p) && (p.targetTracking || p.stepScaling)) policies.push_back(&p);
-  if (policies.empty()) return out;
+  std::vector<const v1::ScalingPolicy*> predictive;
+  if (g.spec.scalingPolicies)
+    for (const auto& p : *g.spec.scalingPolicies)
+      if (enabled(p) && p.predictive) predictive.push_back(&p);
+  if (policies.empty() && predictive.empty()) return out;
   out.any = true;
 
   // The status as it was, for the policies still declared.
@@ -88,6 +94,26 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
       out.statuses.push_back(*s);
     else
       out.statuses.push_back(v1::ScalingPolicyStatus{.name = p->name});
+  }
+  // Predictive policies are decided and replayed (reconcilers/scaling/
+  // predictive.h) but not yet fed from Prometheus: they say so instead of
+  // being silently ignored.
+  std::vector<v1::ScalingPolicyStatus> predictiveStatuses;
+  for (const auto* p : predictive) {
+    v1::ScalingPolicyStatus st{.name = p->name};
+    st.message =
+        "predictive policies are not fed from Prometheus yet (docs/scaling-policies.md): this "
+        "policy does not act";
+    predictiveStatuses.push_back(std::move(st));
+  }
+  auto withPredictive = [&] {
+    out.statuses.insert(out.statuses.end(), predictiveStatuses.begin(), predictiveStatuses.end());
+  };
+  if (policies.empty()) {
+    withPredictive();
+    out.scalingActive = ConditionValue{"False", "PredictiveNotSupported",
+                                       "predictive policies are not fed from Prometheus yet"};
+    return out;
   }
   const v1::Condition* before = nullptr;
   if (g.status && g.status->conditions)
@@ -100,6 +126,20 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
     return fallback;
   };
 
+  // EC2's AlarmNotification process: suspended, no policy acts (the
+  // capacity stays where it is; spec, kubectl scale and scheduled actions
+  // still move it).
+  if (g.spec.suspendedProcesses) {
+    const auto& ps = *g.spec.suspendedProcesses;
+    if (std::find(ps.begin(), ps.end(), "AlarmNotification") != ps.end()) {
+      out.scalingActive = ConditionValue{
+          "False", "AlarmNotificationSuspended",
+          "the AlarmNotification process is suspended (spec.suspendedProcesses): scaling policies "
+          "do not act"};
+      withPredictive();
+      return out;
+    }
+  }
   bool anyNeedsMetrics = false;
   for (const auto* p : policies) anyNeedsMetrics = anyNeedsMetrics || needsMetrics(*p);
   if (anyNeedsMetrics && !in.prometheusConfigured) {
@@ -109,6 +149,7 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
         "False", "PrometheusNotConfigured",
         "the operator runs without --prometheus-url: scaling policies cannot read their metrics "
         "and do not act"};
+    withPredictive();
     return out;
   }
   // status.policies[].lastEvaluationTime holds the evaluation's time to
@@ -119,6 +160,7 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
   if (!in.readings || (last && evaluatedAt <= *last)) {
     out.scalingActive = keepCondition(
         {"Unknown", "AwaitingMetrics", "the scaling policies have not read their metrics yet"});
+    withPredictive();
     return out;
   }
   out.evaluated = true;
@@ -132,7 +174,7 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
   for (std::size_t i = 0; i < policies.size(); ++i) {
     const auto& p = *policies[i];
     auto& st = out.statuses[i];
-    const auto warmup = warmupOf(p, g.spec);
+    const auto warmup = std::max(warmupOf(p, g.spec), in.metricWindow);
     sc::GroupState gs = state;
     for (const auto& m : *in.members) {
       if (m.lifecycle == Lifecycle::InService && m.inServiceSince &&
@@ -148,6 +190,10 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
       metric = sc::Metric::missing(sc::NoData::NoSeries, "no reading was taken for this policy");
     else if (r->second.value)
       metric = sc::Metric::of({{in.readings->evaluatedAt, *r->second.value}});
+    else if (r->second.reason == "NoInServiceInstances" && gs.inService == 0)
+      // Nothing to measure yet (every instance still launching or warming
+      // up): not a fault; the policy holds and says so.
+      metric = sc::Metric::of({{in.readings->evaluatedAt, 0.0}});
     else
       metric = sc::Metric::missing(causeOf(r->second.reason), r->second.message);
     metric = sc::checked(std::move(metric), now, in.evaluationInterval * 3);
@@ -190,6 +236,7 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
       if (policies[i]->name == combined.policy)
         out.statuses[i].lastScaleTime = kube::formatRfc3339(now);
   }
+  withPredictive();
   return out;
 }
 

@@ -49,6 +49,11 @@ struct PoliciesInput {
   const PolicyReadings* readings = nullptr;  // the latest evaluation; null before the first
   bool prometheusConfigured = false;
   std::chrono::seconds evaluationInterval{60};
+  // The rate() window of the queries (group_metrics.h queryWindow): an
+  // instance counts in the metric only once a whole window has passed
+  // since it came into service (and its warmup), as before that the rates
+  // of the instances already there still carry the load from before it.
+  std::chrono::seconds metricWindow{0};
   Time now{};
 };
 

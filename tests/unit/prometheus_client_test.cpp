@@ -196,6 +196,8 @@ TEST(PrometheusClient, SendsTheBearerTokenFromItsFileOrBasicAuth) {
 TEST(PrometheusClient, RefusesAUrlThatIsNotHttpAndQuotesLabelValues) {
   EXPECT_THROW(Client(optionsFor("prometheus:9090")), std::invalid_argument);
   EXPECT_THROW(Client(optionsFor("ftp://prometheus:9090")), std::invalid_argument);
+  EXPECT_THROW(Client(optionsFor("http://")), std::invalid_argument);
+  EXPECT_THROW(Client(optionsFor("http://prometheus:9090/api/v1/query")), std::invalid_argument);
   EXPECT_EQ(quote(R"(we"b\1)"), R"("we\"b\\1")");
 }
 

@@ -122,5 +122,47 @@ TEST(ScalingGroupPolicies, WithoutDataThePolicyHoldsAndSaysWhy) {
   EXPECT_EQ(out.scalingActive->reason, "PrometheusUnreachable");
 }
 
+TEST(ScalingGroupPolicies, SuspendedAlarmNotificationStopsEveryPolicy) {
+  auto g = group(2);
+  g.spec.suspendedProcesses = std::vector<std::string>{"AlarmNotification"};
+  const auto members = inService(2);
+  const auto r = reading(100);
+  const auto out = decidePolicies(input(g, members, &r));
+  EXPECT_FALSE(out.desired);
+  ASSERT_TRUE(out.scalingActive);
+  EXPECT_EQ(out.scalingActive->reason, "AlarmNotificationSuspended");
+}
+
+TEST(ScalingGroupPolicies, InstancesStillWarmingUpAreNotAFault) {
+  const auto g = group(1);
+  std::vector<Member> members = inService(1);
+  members[0].inServiceSince = kNow - 10s;  // warmup is 60 s
+  PolicyReadings r;
+  r.evaluatedAt = kNow - 1s;
+  MetricReading m;
+  m.reason = "NoInServiceInstances";
+  m.message = "no instance is in service past its warmup";
+  r.byPolicy["cpu-50"] = m;
+  const auto out = decidePolicies(input(g, members, &r));
+  EXPECT_FALSE(out.desired);
+  ASSERT_TRUE(out.scalingActive);
+  EXPECT_EQ(out.scalingActive->status, "True") << out.scalingActive->message;
+}
+
+TEST(ScalingGroupPolicies, APredictivePolicySaysItDoesNotActYet) {
+  auto g = group(2);
+  g.spec.scalingPolicies->push_back(v1::ScalingPolicy::fromJson(
+      {{"name", "forecast"},
+       {"type", "Predictive"},
+       {"predictive", {{"predefinedMetricPair", "ASGCPUUtilization"}, {"targetValue", 50}}}}));
+  const auto members = inService(2);
+  const auto r = reading(50);
+  const auto out = decidePolicies(input(g, members, &r));
+  ASSERT_EQ(out.statuses.size(), 2u);
+  EXPECT_EQ(out.statuses[1].name, "forecast");
+  EXPECT_NE(out.statuses[1].message.value_or("").find("not fed from Prometheus yet"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace kubec2::reconcilers

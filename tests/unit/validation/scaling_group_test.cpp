@@ -152,6 +152,11 @@ std::vector<Refused> scalingGroupRefused() {
       refused("EmptyQuery", withPolicy(targetTrackingPolicy(customTarget(" \t"))),
               kPolicy + ".targetTracking.customMetric.query", Type::Invalid,
               "must be a PromQL query, not empty"),
+      refused("QueryWithAnUnknownPlaceholder",
+              withPolicy(targetTrackingPolicy(customTarget("avg(rate(x{ {{selectr}} }[2m]))"))),
+              kPolicy + ".targetTracking.customMetric.query", Type::Invalid,
+              "unknown placeholder {{selectr}}: the placeholders are {{namespace}}, {{group}} and "
+              "{{selector}}"),
       refused("QueryWithUnclosedParenthesis",
               withPolicy(targetTrackingPolicy(customTarget("sum(rate(x[5m])"))),
               kPolicy + ".targetTracking.customMetric.query", Type::Invalid,
@@ -316,6 +321,10 @@ std::vector<Admitted> scalingGroupAdmitted() {
   const json lbRefs = json::array({{{"name", "web"}}});
   return {
       admitted("Minimal", sg),
+      admitted("CustomQueryWithItsPlaceholders",
+               withPolicy(targetTrackingPolicy(
+                   customTarget("avg(rate(http_requests_total{ {{selector}} }[2m])) / "
+                                "count(up{namespace=\"{{namespace}}\",group=\"{{group}}\"})")))),
       admitted("MinEqualToMax", with(sg, {{"/spec/minSize", 5}})),
       admitted("DesiredAtTheBounds", with(sg, {{"/spec/desiredCapacity", 5}})),
       admitted("MaxInstanceLifetimeZero", with(sg, {{"/spec/maxInstanceLifetimeSeconds", 0}})),
