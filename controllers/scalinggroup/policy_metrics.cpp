@@ -15,6 +15,12 @@ namespace {
 namespace rec = kubec2::reconcilers;
 using Time = std::chrono::system_clock::time_point;
 
+// The group's policies, without copying them.
+const std::vector<v1::ScalingPolicy>& policiesOf(const v1::ScalingGroup& g) {
+  static const std::vector<v1::ScalingPolicy> none;
+  return g.spec.scalingPolicies ? *g.spec.scalingPolicies : none;
+}
+
 bool enabled(const v1::ScalingPolicy& p) {
   return p.enabled.value_or(true) && (p.targetTracking || p.stepScaling);
 }
@@ -58,7 +64,7 @@ std::map<std::string, GroupReadings> evaluatePolicies(
   // The queries first: one per namespace and metric, whatever the number of groups.
   std::map<std::pair<std::string, rec::InstanceMetric>, NamespaceAnswer> answers;
   for (const auto* g : groups)
-    for (const auto& p : g->spec.scalingPolicies.value_or(std::vector<v1::ScalingPolicy>{}))
+    for (const auto& p : policiesOf(*g))
       if (enabled(p))
         if (auto m = rec::metricOf(p); m && m->predefined)
           answers.try_emplace({g->metadata.namespace_, *m->predefined});
@@ -91,7 +97,7 @@ std::map<std::string, GroupReadings> evaluatePolicies(
     std::vector<rec::Member> members;
     if (auto it = instancesByGroup.find(key); it != instancesByGroup.end())
       for (const auto* i : it->second) members.push_back(rec::memberOf(*i, health, noTargets, now));
-    for (const auto& p : g->spec.scalingPolicies.value_or(std::vector<v1::ScalingPolicy>{})) {
+    for (const auto& p : policiesOf(*g)) {
       if (!enabled(p)) continue;
       const auto metric = rec::metricOf(p);
       if (!metric) continue;
@@ -149,8 +155,7 @@ void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGro
         std::vector<const v1::ScalingGroup*> withPolicies;
         for (const auto& g : groups.store().list()) {
           bool any = false;
-          for (const auto& p : g->spec.scalingPolicies.value_or(std::vector<v1::ScalingPolicy>{}))
-            any = any || enabled(p);
+          for (const auto& p : policiesOf(*g)) any = any || enabled(p);
           if (!any) continue;
           keepGroups.push_back(g);
           withPolicies.push_back(g.get());

@@ -72,7 +72,8 @@ class GroupGauges {
       remember(ns, group, pl);
       if (p.contains("metricValue") && p["metricValue"].is_number())
         metric_->Add(pl).Set(p["metricValue"].get<double>());
-      for (const auto& sp : spec.scalingPolicies.value_or(std::vector<v1::ScalingPolicy>{})) {
+      if (!spec.scalingPolicies) continue;
+      for (const auto& sp : *spec.scalingPolicies) {
         if (sp.name != name) continue;
         if (sp.targetTracking) target_->Add(pl).Set(sp.targetTracking->targetValue);
         if (sp.stepScaling) target_->Add(pl).Set(sp.stepScaling->alarm.threshold);

@@ -4,21 +4,14 @@
 #include <cmath>
 #include <sstream>
 
+#include "runtime/prometheus_client.h"
+
 namespace kubec2::reconcilers {
 namespace {
 
 // KubeVirt copies VMI labels onto its metrics as kubernetes_vmi_label_<key>
 // with '.', '/' and '-' made '_' (../shared/kubevirt/README.md).
 constexpr const char* kGroupMetricLabel = "kubernetes_vmi_label_compute_kubec2_io_scaling_group";
-
-std::string promQuote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "\"";
-}
 
 std::string fixed(double v, int digits) {
   std::ostringstream ss;
@@ -135,15 +128,16 @@ std::optional<std::string> namespaceQuery(InstanceMetric m, const std::string& n
     case InstanceMetric::RequestCountPerTarget:
       return std::nullopt;
   }
-  return "sum by (name) (rate(" + std::string(counter) + "{namespace=" + promQuote(ns) + "," +
-         kGroupMetricLabel + "!=\"\"}[" + std::to_string(window.count()) + "s]))";
+  return "sum by (name) (rate(" + std::string(counter) + "{namespace=" + kube::prom::quote(ns) +
+         "," + kGroupMetricLabel + "!=\"\"}[" + std::to_string(window.count()) + "s]))";
 }
 
 std::string expandCustomQuery(const std::string& query, const std::string& ns,
                               const std::string& group) {
   std::string out = query;
   replaceAll(out, "{{selector}}",
-             "namespace=" + promQuote(ns) + "," + kGroupMetricLabel + "=" + promQuote(group));
+             "namespace=" + kube::prom::quote(ns) + "," + kGroupMetricLabel + "=" +
+                 kube::prom::quote(group));
   replaceAll(out, "{{namespace}}", ns);
   replaceAll(out, "{{group}}", group);
   return out;
