@@ -1,11 +1,13 @@
 #include "runtime/prometheus_client.h"
 
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "runtime/http_transport.h"
@@ -147,6 +149,18 @@ QueryResult parseResponse(long httpStatus, const std::string& body) {
   return out;
 }
 
+namespace {
+// scheme://user:password@host -> scheme://host: a URL fit for a log line.
+std::string withoutCredentials(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const auto at = url.find('@', scheme + 3);
+  const auto slash = url.find('/', scheme + 3);
+  if (at == std::string::npos || (slash != std::string::npos && at > slash)) return url;
+  return url.substr(0, scheme + 3) + url.substr(at + 1);
+}
+}  // namespace
+
 std::string quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -164,7 +178,11 @@ std::string quote(const std::string& s) {
 struct Client::Impl {
   ClientOptions opts;
   std::string pathPrefix;
+  std::string where;  // the server's URL without credentials, for messages and the log
   std::unique_ptr<HttpTransport> http;
+  // Whether the last query failed: the log says when Prometheus starts
+  // failing and when it answers again, not once per query.
+  std::atomic<bool> failing{false};
 
   QueryResult run(const char* kind, const std::string& path, const std::string& form,
                   std::stop_token stop) {
@@ -192,11 +210,21 @@ struct Client::Impl {
       }
       QueryResult out = parseResponse(res.status, res.body);
       observe("success");
+      if (failing.exchange(false)) spdlog::info("Prometheus at {} answers again", where);
       return out;
     } catch (const QueryError& e) {
       observe("error");
       families().errors.Add({{"reason", e.reason()}}).Increment();
-      throw;
+      if (e.reason() == "Stopped") throw;
+      // The message names the server, so a status or Event reading
+      // "connection refused" says which Prometheus refused.
+      std::string message = e.what();
+      if (message.find(where) == std::string::npos) message += " (Prometheus at " + where + ")";
+      QueryError named(e.reason(), message);
+      if (!failing.exchange(true))
+        spdlog::warn("Prometheus query failed ({}): {}; scaling policies that need it hold",
+                     e.reason(), named.what());
+      throw named;
     }
   }
 };
@@ -223,6 +251,17 @@ Client::Client(ClientOptions opts) : impl_(std::make_unique<Impl>()) {
         "--prometheus-url is the server's address (with its route prefix, if any), not an API "
         "path: drop " +
         impl_->pathPrefix.substr(impl_->pathPrefix.find("/api/")) + " from " + url);
+  // Credentials in the URL (http://user:password@host) become basic auth,
+  // so the URL in every message and log line carries none.
+  if (const auto at = h.baseUrl.find('@', scheme + 3); at != std::string::npos) {
+    const std::string userinfo = h.baseUrl.substr(scheme + 3, at - scheme - 3);
+    h.baseUrl = withoutCredentials(h.baseUrl);
+    if (opts.basicUser.empty() && opts.bearerTokenFile.empty()) {
+      const auto colon = userinfo.find(':');
+      h.basicUser = userinfo.substr(0, colon);
+      if (colon != std::string::npos) h.basicPassword = userinfo.substr(colon + 1);
+    }
+  }
   if (!opts.caFile.empty()) h.caPem = readWhole(opts.caFile, "--prometheus-ca-file");
   h.tokenFile = opts.bearerTokenFile;
   if (!opts.basicUser.empty()) {
@@ -237,6 +276,7 @@ Client::Client(ClientOptions opts) : impl_(std::make_unique<Impl>()) {
   h.maxResponseBytes = opts.maxResponseBytes;
   h.userAgent = "kubec2-operator";
   h.logName = "prometheus";
+  impl_->where = withoutCredentials(h.baseUrl) + impl_->pathPrefix;
   impl_->opts = std::move(opts);
   impl_->http = std::make_unique<HttpTransport>(std::move(h));
 }

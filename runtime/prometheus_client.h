@@ -14,6 +14,10 @@
 //   TooLarge     a body over maxResponseBytes
 //   TLSError     the server's certificate did not verify
 //   Stopped      the caller's stop token ended the query
+// Every message names the server (its URL without credentials: a URL's
+// user:password@ is sent as basic auth and appears nowhere else), and the
+// log says when queries start failing and when they succeed again, once
+// each, not once per query.
 // Sample values keep Prometheus's NaN and +/-Inf as doubles: deciding what
 // they mean is the caller's (a scaling policy holds on them).
 #pragma once

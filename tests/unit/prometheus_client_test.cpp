@@ -107,6 +107,20 @@ TEST(PrometheusClient, ABadQueryIsAnHttpErrorWithPrometheussMessage) {
   }
 }
 
+TEST(PrometheusClient, AnErrorNamesTheServerButNotItsCredentials) {
+  ClientOptions o = optionsFor("http://scaler:s3cret@127.0.0.1:1/prom");
+  Client c(o);
+  try {
+    c.query("up");
+    FAIL() << "no error";
+  } catch (const QueryError& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(e.reason(), "Unreachable");
+    EXPECT_NE(what.find("http://127.0.0.1:1/prom"), std::string::npos) << what;
+    EXPECT_EQ(what.find("s3cret"), std::string::npos) << what;
+  }
+}
+
 TEST(PrometheusClient, EveryUnusableAnswerHasItsReasonAndIsCounted) {
   const double before500 = errorsCounted("HttpError");
   const double beforeGarbage = errorsCounted("Garbage");
@@ -189,6 +203,23 @@ TEST(PrometheusClient, SendsTheBearerTokenFromItsFileOrBasicAuth) {
     Client c(o);
     c.query("up");
     EXPECT_EQ(server.seen().at(0).authorization, "Basic a3ViZWMyOmh1bnRlcjI=");
+  }
+  {
+    // Credentials in the URL are basic auth, and only there.
+    ScriptedServer server({{200, ok}, {500, "<html>proxy error</html>"}});
+    std::string url = server.url();
+    url.insert(url.find("://") + 3, "kubec2:hunter2@");
+    Client c(optionsFor(url));
+    c.query("up");
+    EXPECT_EQ(server.seen().at(0).authorization, "Basic a3ViZWMyOmh1bnRlcjI=");
+    try {
+      c.query("up");
+      FAIL() << "no error";
+    } catch (const QueryError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("(Prometheus at " + server.url() + ")"), std::string::npos) << what;
+      EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
+    }
   }
   std::filesystem::remove_all(dir);
 }
