@@ -58,6 +58,32 @@ build/bin/kubec2-kubevirt-sim --kubeconfig "$KUBECONFIG" --boot-delay-ms 3000 \
   --control-bind-address "127.0.0.1:$SIM_PORT" </dev/null >"$DIR/kubevirt-sim.log" 2>&1 &
 echo $! >"$DIR/kubevirt-sim.pid"
 
+# A real Prometheus (Debian's, installed by make deps) scraping the
+# simulator's KubeVirt metrics and the operator's own every 5 s: the
+# scaling policies read it, as they would read a cluster's Prometheus.
+PROM_PORT=$(free_port)
+if [ -f "$DIR/prometheus.pid" ] && kill -0 "$(cat "$DIR/prometheus.pid")" 2>/dev/null; then
+  kill "$(cat "$DIR/prometheus.pid")"
+  while kill -0 "$(cat "$DIR/prometheus.pid")" 2>/dev/null; do sleep 0.1; done
+fi
+mkdir -p "$DIR/prometheus-data"
+cat >"$DIR/prometheus.yml" <<YAML
+global: {scrape_interval: 5s, evaluation_interval: 5s}
+scrape_configs:
+  - job_name: kubevirt
+    honor_labels: true
+    static_configs: [{targets: ['127.0.0.1:$SIM_PORT']}]
+  - job_name: kubec2-operator
+    static_configs: [{targets: ['127.0.0.1:$METRICS_PORT']}]
+YAML
+prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/prometheus-data" \
+  --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn </dev/null >"$DIR/prometheus.log" 2>&1 &
+echo $! >"$DIR/prometheus.pid"
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
 if [ -f "$DIR/operator.pid" ] && kill -0 "$(cat "$DIR/operator.pid")" 2>/dev/null; then
   kill "$(cat "$DIR/operator.pid")"
   while kill -0 "$(cat "$DIR/operator.pid")" 2>/dev/null; do sleep 0.1; done
@@ -67,7 +93,9 @@ build/bin/kubec2-operator --kubeconfig "$KUBECONFIG" --leader-elect \
   --metrics-bind-address "127.0.0.1:$METRICS_PORT" \
   --health-probe-bind-address "127.0.0.1:$HEALTH_PORT" \
   --webhook-bind-address "127.0.0.1:$WEBHOOK_PORT" --webhook-hosts 127.0.0.1 \
-  --webhook-secret-namespace kubec2-system </dev/null >"$DIR/operator.log" 2>&1 &
+  --webhook-secret-namespace kubec2-system \
+  --prometheus-url "http://127.0.0.1:$PROM_PORT" --prometheus-scrape-interval-seconds 5 \
+  --scaling-evaluation-interval 5 </dev/null >"$DIR/operator.log" 2>&1 &
 echo $! >"$DIR/operator.pid"
 
 ready=""
@@ -163,7 +191,14 @@ echo "  simulator:     $DIR/kubevirt-sim.log; control API http://127.0.0.1:$SIM_
 echo
 echo "Try: kubectl -n demo patch instance web-1 --type=merge -p '{\"spec\":{\"desiredState\":\"stopped\"}}'"
 echo "     kubectl -n demo delete instance web-1      (docs/instances.md)"
-echo "ScalingGroups keep their instances (kubectl get sg; kubectl scale sg NAME --replicas=N; docs/scaling-groups.md);"
+echo "ScalingGroups keep their instances (kubectl get sg; kubectl scale sg NAME --replicas=N; docs/scaling-groups.md)."
+echo
+echo "  prometheus:    http://127.0.0.1:$PROM_PORT (scrapes the simulator and the operator every 5 s;"
+echo "                 the operator evaluates scaling policies every 5 s: docs/scaling-policies.md)"
+echo "Scale shop-web from its CPU (target tracking at 60 %): give the group 3 vCPUs of load,"
+echo "     curl -X PUT http://127.0.0.1:$SIM_PORT/load -d '{\"namespace\":\"shop\",\"group\":\"shop-web\",\"cpu\":3}'"
+echo "     kubectl -n shop get sg shop-web -w          (then set \"cpu\":0 and watch it scale in, slowly)"
+echo "     kubectl -n shop get sg shop-web -o jsonpath='{.status.activities}'"
 echo "LoadBalancers are validated; their controller arrives next."
 echo
 echo "Stop everything (the operator too): hack/local-cluster.sh down $DIR"
