@@ -28,6 +28,7 @@
 #include "controllers/webhook/lookups.h"
 #include "controllers/webhook/server.h"
 #include "runtime/client.h"
+#include "runtime/command_line.h"
 #include "runtime/config.h"
 #include "runtime/errors.h"
 #include "runtime/events.h"
@@ -45,7 +46,7 @@ constexpr const char* kProgram = "kubec2-operator";
 constexpr const char* kVersion = "0.1.0";
 
 constexpr int kExitConfig = 1;
-constexpr int kExitUsage = 2;
+constexpr int kExitUsage = kube::cli::kExitUsage;
 
 struct Flags {
   std::string kubeconfig;
@@ -99,8 +100,7 @@ std::vector<std::string> splitList(const std::string& s) {
 
 // One line on stderr, for errors before (or instead of) structured logging.
 int fail(int code, const std::string& msg) {
-  std::cerr << kProgram << ": " << msg << "\n";
-  return code;
+  return kube::cli::fail(kProgram, code, msg);
 }
 
 // GET /version once, without the client's retries, so that a wrong server
@@ -361,26 +361,8 @@ int main(int argc, char** argv) {
        "tests and the demo use a few seconds)");
   // clang-format on
 
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return fail(kExitUsage, std::string(e.what()) + " (see --help)");
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  if (vm.count("version")) {
-    std::cout << kProgram << " " << kVersion << "\n";
-    return 0;
-  }
-  try {
-    kube::log::setup(f.logLevel);
-  } catch (const std::exception& e) {
-    return fail(kExitUsage, std::string("--log-level: ") + e.what());
-  }
+  if (const auto done = kube::cli::parse(argc, argv, desc, kProgram, kVersion, f.logLevel))
+    return *done;
   try {
     if (f.maxConcurrentReconciles < 1) {
       throw std::invalid_argument("--max-concurrent-reconciles must be at least 1");

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/client.h"
+#include "runtime/command_line.h"
 #include "runtime/config.h"
 #include "runtime/health_server.h"
 #include "runtime/http_transport.h"
@@ -33,7 +34,7 @@ namespace {
 constexpr const char* kProgram = "kubec2-kubevirt-sim";
 constexpr const char* kVersion = "0.1.0";
 constexpr int kExitConfig = 1;
-constexpr int kExitUsage = 2;
+constexpr int kExitUsage = kube::cli::kExitUsage;
 
 struct Flags {
   std::string kubeconfig;
@@ -52,8 +53,7 @@ struct Flags {
 };
 
 int fail(int code, const std::string& msg) {
-  std::cerr << kProgram << ": " << msg << "\n";
-  return code;
+  return kube::cli::fail(kProgram, code, msg);
 }
 
 std::vector<int> parsePorts(const std::string& s) {
@@ -233,26 +233,8 @@ int main(int argc, char** argv) {
       ("log-level", po::value(&f.logLevel)->default_value("info"), "debug, info, warn or error");
   // clang-format on
 
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return fail(kExitUsage, std::string(e.what()) + " (see --help)");
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  if (vm.count("version")) {
-    std::cout << kProgram << " " << kVersion << "\n";
-    return 0;
-  }
-  try {
-    kube::log::setup(f.logLevel);
-  } catch (const std::exception& e) {
-    return fail(kExitUsage, std::string("--log-level: ") + e.what());
-  }
+  if (const auto done = kube::cli::parse(argc, argv, desc, kProgram, kVersion, f.logLevel))
+    return *done;
 
   kubec2::sim::SimulatorOptions opts;
   try {
