@@ -11,6 +11,7 @@
 
 #include "runtime/base64.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/kubectl.h"
 #include "tests/integration/webhook_env.h"
@@ -64,25 +65,8 @@ json instance(const std::string& name, json spec) {
 
 class Instances : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    RestClient c(adminConfig());
-    try {
-      c.create(kNamespaces, "",
-               {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNs}}}});
-    } catch (const ApiError& e) {
-      if (!e.isAlreadyExists()) throw;
-    }
-    sim_ = new ChildProcess(
-        {KUBEC2_SIM_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(), "--namespace",
-         kNs, "--boot-delay-ms", "200", "--control-bind-address",
-         "127.0.0.1:" + std::to_string(freePort())},
-        ControlPlaneEnvironment::get().dir() + "/sim-instances.log");
-  }
-  static void TearDownTestSuite() {
-    sim_->signal(SIGTERM);
-    sim_->wait(30s);
-    delete sim_;
-  }
+  static void SetUpTestSuite() { sim_ = new SimulatedNamespace(kNs, {.bootDelayMs = 200}); }
+  static void TearDownTestSuite() { delete sim_; }
 
   std::optional<json> get(const Resource& r, const std::string& name) {
     try {
@@ -154,9 +138,9 @@ class Instances : public ::testing::Test {
   }
 
   RestClient client{adminConfig()};
-  static ChildProcess* sim_;
+  static SimulatedNamespace* sim_;
 };
-ChildProcess* Instances::sim_ = nullptr;
+SimulatedNamespace* Instances::sim_ = nullptr;
 
 TEST_F(Instances, LaunchFromATemplateRunsWithTheTypesCpuAndMemory) {
   apply(launchTemplate("basic", {launchSpec("m5.large")}));

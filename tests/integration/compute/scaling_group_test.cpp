@@ -12,6 +12,7 @@
 
 #include "runtime/timefmt.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/http.h"
 #include "tests/integration/kubectl.h"
@@ -59,28 +60,12 @@ json group(const std::string& name, json spec) {
 class ScalingGroups : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    RestClient c(adminConfig());
-    try {
-      c.create(kNamespaces, "",
-               {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNs}}}});
-    } catch (const ApiError& e) {
-      if (!e.isAlreadyExists()) throw;
-    }
-    controlPort_ = freePort();
     // Boots take 1 s, so a fault can be set on a new instance before it boots.
-    sim_ = new ChildProcess(
-        {KUBEC2_SIM_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(), "--namespace",
-         kNs, "--boot-delay-ms", "1000", "--ip-range-start", "127.7.0.1", "--control-bind-address",
-         "127.0.0.1:" + std::to_string(controlPort_)},
-        ControlPlaneEnvironment::get().dir() + "/sim-groups.log");
+    sim_ = new SimulatedNamespace(kNs, {.bootDelayMs = 1000, .ipRangeStart = "127.7.0.1"});
     auto [code, out] = kubectl({"apply", "-n", kNs, "-f", writeManifest(launchTemplate("web"))});
     ASSERT_EQ(code, 0) << out;
   }
-  static void TearDownTestSuite() {
-    sim_->signal(SIGTERM);
-    sim_->wait(30s);
-    delete sim_;
-  }
+  static void TearDownTestSuite() { delete sim_; }
   void TearDown() override {
     // Each test's group goes with its instances, so the next starts clean.
     for (const auto& g : client.list(kGroups, kNs).items)
@@ -151,7 +136,7 @@ class ScalingGroups : public ::testing::Test {
   }
   void fault(const std::string& instance, const std::string& kind) {
     const auto [code, body] =
-        http("POST", "http://127.0.0.1:" + std::to_string(controlPort_) + "/faults",
+        http("POST", sim_->controlUrl() + "/faults",
              json{{"namespace", kNs}, {"name", instance}, {"fault", kind}}.dump());
     ASSERT_EQ(code, 200) << body;
   }
@@ -179,11 +164,9 @@ class ScalingGroups : public ::testing::Test {
   }
 
   RestClient client{adminConfig()};
-  static ChildProcess* sim_;
-  static int controlPort_;
+  static SimulatedNamespace* sim_;
 };
-ChildProcess* ScalingGroups::sim_ = nullptr;
-int ScalingGroups::controlPort_ = 0;
+SimulatedNamespace* ScalingGroups::sim_ = nullptr;
 
 TEST_F(ScalingGroups, KubectlScaleFromZeroToSixAcrossZonesAndBackToZero) {
   apply(group("web", {{"minSize", 0}, {"maxSize", 6}, {"desiredCapacity", 0}}));
