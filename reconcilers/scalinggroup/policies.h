@@ -38,6 +38,11 @@ namespace kubec2::reconcilers {
 struct PolicyReadings {
   Time evaluatedAt{};
   std::map<std::string, MetricReading> byPolicy;
+  // Predictive policies whose forecast was due at this evaluation: the
+  // load's history (up to 14 days, 5-minute steps) or why there is none.
+  // A predictive policy absent here was not queried this time: it goes on
+  // with the forecast in its memory (status.policies[].memory).
+  std::map<std::string, HistoryReading> historyByPolicy;
 };
 
 struct PoliciesInput {
