@@ -31,6 +31,21 @@ std::int64_t capacityFor(double load, double perInstance) {
   return static_cast<std::int64_t>(std::ceil(load / perInstance - 1e-9));
 }
 
+// When a history whose oldest finite sample is that of `history` spans
+// minHistory (forecastLoad counts whole bins from the oldest); far in the
+// future without one.
+TimePoint longEnoughAt(const std::vector<Sample>& history, const PredictiveTuning& tuning) {
+  const std::int64_t step = std::max<std::int64_t>(60, tuning.step.count());
+  std::optional<std::int64_t> earliest;
+  for (const auto& s : history)
+    if (std::isfinite(s.value)) {
+      const std::int64_t b = floorDiv(secondsOf(s.time), step);
+      earliest = earliest ? std::min(*earliest, b) : b;
+    }
+  if (!earliest) return TimePoint::max();
+  return timeOfSeconds(*earliest * step + tuning.minHistory.count());
+}
+
 }  // namespace
 
 std::optional<Forecast> forecastLoad(const std::vector<Sample>& history, TimePoint now,
@@ -164,8 +179,9 @@ std::vector<HourPoint> hourly(const Forecast& f, TimePoint now, std::size_t maxH
 
 bool forecastDue(const PolicyMemory& memory, TimePoint now, const PredictiveTuning& tuning) {
   if (!memory.forecast)
-    return !memory.historyTooShort || now - *memory.historyTooShort >= tuning.refresh ||
-           now < *memory.historyTooShort;
+    // A clock set back by more than a refresh period queries again.
+    return !memory.historyLongEnoughAt || now >= *memory.historyLongEnoughAt ||
+           *memory.historyLongEnoughAt - now > tuning.refresh;
   return now - memory.forecast->start >= tuning.refresh || now < memory.forecast->start;
 }
 
@@ -190,17 +206,18 @@ Decision decidePredictive(const std::string& name, const v1::PredictiveScaling& 
     auto f = forecastLoad(history.samples, now, loadPerInstanceAtTarget, tuning);
     if (f) {
       d.memory.forecast = std::move(f);
-      d.memory.historyTooShort.reset();
+      d.memory.historyLongEnoughAt.reset();
     } else {
       d.memory.forecast.reset();
-      d.memory.historyTooShort = now;
+      d.memory.historyLongEnoughAt =
+          std::min(now + tuning.refresh, longEnoughAt(history.samples, tuning));
       d.status = {false, "InsufficientHistory", tooShort};
       d.cause = d.status.message;
       return d;
     }
   }
   const auto& f = d.memory.forecast;
-  if (!f && d.memory.historyTooShort && d.status.active) {
+  if (!f && d.memory.historyLongEnoughAt && d.status.active) {
     // Between two history queries (a refresh apart): still too short.
     d.status = {false, "InsufficientHistory", tooShort};
     d.cause = d.status.message;

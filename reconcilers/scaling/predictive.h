@@ -84,8 +84,9 @@ struct HourPoint {
 std::vector<HourPoint> hourly(const Forecast& forecast, TimePoint now, std::size_t maxHours = 48);
 
 // Whether the controller should query the load's history for a new
-// forecast now: none yet (but not within tuning.refresh of a history found
-// shorter than minHistory), or older than tuning.refresh.
+// forecast now: none yet (after a history found shorter than minHistory,
+// once it will be long enough, or tuning.refresh later at most), or one
+// older than tuning.refresh.
 bool forecastDue(const PolicyMemory& memory, TimePoint now,
                  const PredictiveTuning& tuning = kPredictiveTuning);
 

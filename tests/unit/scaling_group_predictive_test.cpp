@@ -221,6 +221,16 @@ TEST(PredictivePolicies, WaitingForTheFirstInstanceIsNotAFault) {
   EXPECT_FALSE(statusOf(out, "forecast").forecast.has_value());
 }
 
+TEST(PredictivePolicies, AlmostADayOfHistoryIsQueriedAgainOnceItIsADay) {
+  const auto g = group("shop", "web", {predictivePolicy("ForecastAndScale", 3600)});
+  const Fleet fleet(2);
+  const auto out = decidePolicies(input(g, fleet, readings(kNow, history(23h + 40min)), kNow));
+  EXPECT_EQ(out.scalingActive->reason, "InsufficientHistory");
+  const auto memory = sc::PolicyMemory::fromJson(*statusOf(out, "forecast").memory);
+  EXPECT_FALSE(sc::forecastDue(memory, kNow + 19min));
+  EXPECT_TRUE(sc::forecastDue(memory, kNow + 20min));
+}
+
 TEST(PredictivePolicies, AFailedHistoryQueryKeepsTheForecastUntilItRunsOut) {
   auto g = group("shop", "web", {predictivePolicy("ForecastAndScale", 3600)});
   const Fleet fleet(2);
