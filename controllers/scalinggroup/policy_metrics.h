@@ -5,8 +5,11 @@
 // group_metrics.h), a custom metric costs one query per policy. Each group
 // gets a reading per policy (a value, or why there is none: the query's
 // failure, no series, NaN), kept in a store the ScalingGroup reconciler
-// reads, and is enqueued. Without --prometheus-url nothing is queried and
-// policies that need metrics report PrometheusNotConfigured.
+// reads, and is enqueued. Predictive policies get the load's history when
+// their forecast is due (hourly; evaluatePolicies below). Each pass is
+// timed in kubec2_scaling_evaluation_duration_seconds. Without
+// --prometheus-url nothing is queried and policies that need metrics
+// report PrometheusNotConfigured.
 #pragma once
 
 #include <chrono>

@@ -344,6 +344,8 @@ TEST_F(ScalingPolicies, PredictiveScalingRaisesTheCapacityBeforeTheDailyPeak) {
   const auto& env = WebhookEnvironment::get();
   EXPECT_EQ(env.metricSum("kubec2_predictive_forecast", "policy=\"daily\",quantity=\"capacity\""),
             static_cast<double>(scheduled));
+  // The evaluator's passes are timed (one observation each).
+  EXPECT_GT(env.metricSum("kubec2_scaling_evaluation_duration_seconds_bucket", "le=\"+Inf\""), 0);
   // Low live CPU: target tracking wants fewer, the forecast is a floor.
   for (int i = 0; i < 10; ++i) {
     std::this_thread::sleep_for(1s);  // the operator's interval, observed
