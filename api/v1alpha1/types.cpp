@@ -1043,6 +1043,23 @@ nlohmann::json ScalingGroupZoneCount::toJson() const {
   return j;
 }
 
+ForecastPoint ForecastPoint::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  ForecastPoint o;
+  codec::read(j, "time", path, o.time);
+  codec::read(j, "load", path, o.load);
+  codec::read(j, "capacity", path, o.capacity);
+  return o;
+}
+
+nlohmann::json ForecastPoint::toJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  codec::write(j, "time", time);
+  codec::write(j, "load", load);
+  codec::write(j, "capacity", capacity);
+  return j;
+}
+
 ScalingPolicyStatus ScalingPolicyStatus::fromJson(const nlohmann::json& j, const std::string& path) {
   codec::requireObject(j, path);
   ScalingPolicyStatus o;
@@ -1053,6 +1070,7 @@ ScalingPolicyStatus ScalingPolicyStatus::fromJson(const nlohmann::json& j, const
   codec::read(j, "desiredCapacity", path, o.desiredCapacity);
   codec::read(j, "lastScaleTime", path, o.lastScaleTime);
   codec::read(j, "message", path, o.message);
+  codec::read(j, "forecast", path, o.forecast);
   codec::read(j, "memory", path, o.memory);
   return o;
 }
@@ -1066,6 +1084,7 @@ nlohmann::json ScalingPolicyStatus::toJson() const {
   codec::write(j, "desiredCapacity", desiredCapacity);
   codec::write(j, "lastScaleTime", lastScaleTime);
   codec::write(j, "message", message);
+  codec::write(j, "forecast", forecast);
   codec::write(j, "memory", memory);
   return j;
 }

@@ -1198,6 +1198,23 @@ struct ScalingGroupZoneCount {
   bool operator==(const ScalingGroupZoneCount&) const = default;
 };
 
+// One hour of a predictive policy's forecast.
+struct ForecastPoint {
+  // The start of the hour (UTC).
+  std::string time{};
+  // The highest forecast load in the hour, in the load's unit (vCPUs in use for
+  // ASGCPUUtilization, bytes per minute for ASGNetworkIn and ASGNetworkOut, the loadQuery's
+  // unit for a custom metric).
+  double load{};
+  // The instances that carry that load at the policy's targetValue, before the group's
+  // bounds.
+  std::int64_t capacity{};
+
+  static ForecastPoint fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  bool operator==(const ForecastPoint&) const = default;
+};
+
 // What one scaling policy last measured and wanted.
 struct ScalingPolicyStatus {
   // The policy's name in spec.scalingPolicies.
@@ -1213,8 +1230,13 @@ struct ScalingPolicyStatus {
   std::optional<std::int64_t> desiredCapacity{};
   // When the policy last changed the capacity in force.
   std::optional<std::string> lastScaleTime{};
-  // Why the policy cannot act, when it cannot (such as a query returning no sample).
+  // Why the policy cannot act, when it cannot (such as a query returning no sample); for a
+  // predictive policy, also what its forecast schedules now.
   std::optional<std::string> message{};
+  // For a predictive policy, its forecast as people read it: from the current hour, at most
+  // 48 hourly points, each the highest load and capacity the forecast holds in that hour.
+  // Refreshed every hour from the load's history; absent until there is a forecast.
+  std::optional<std::vector<ForecastPoint>> forecast{};
   // What the policy remembers between evaluations, kept by the operator: since when the
   // metric has been above or below target, when it last scaled, recent load estimates, the
   // forecast in force. Not for users to edit; removed, the policy starts counting periods

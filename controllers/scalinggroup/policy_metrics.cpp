@@ -1,12 +1,18 @@
 #include "controllers/scalinggroup/policy_metrics.h"
 
+#include <algorithm>
 #include <set>
 
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+
 #include "api/target_health.h"
+#include "reconcilers/scaling/predictive.h"
 #include "reconcilers/scalinggroup/members.h"
 #include "runtime/informer.h"
 #include "runtime/log.h"
 #include "runtime/manager.h"
+#include "runtime/metrics.h"
 #include "runtime/runnable.h"
 
 namespace kubec2::controllers {
@@ -23,6 +29,62 @@ const std::vector<v1::ScalingPolicy>& policiesOf(const v1::ScalingGroup& g) {
 
 bool enabled(const v1::ScalingPolicy& p) {
   return p.enabled.value_or(true) && (p.targetTracking || p.stepScaling);
+}
+
+bool enabledPredictive(const v1::ScalingPolicy& p) {
+  return p.enabled.value_or(true) && p.predictive.has_value();
+}
+
+// Whether predictive policy `p` of `g` needs a new forecast at `now`.
+bool forecastDue(const v1::ScalingGroup& g, const v1::ScalingPolicy& p, Time now) {
+  namespace sc = kubec2::reconcilers::scaling;
+  if (g.status && g.status->policies)
+    for (const auto& s : *g.status->policies)
+      if (s.name == p.name && s.memory)
+        return sc::forecastDue(sc::PolicyMemory::fromJson(*s.memory), now);
+  return true;
+}
+
+// The range query's answer as a history: every series' points (a custom
+// load query should return one; several are taken as they come, the
+// forecast keeps each bin's highest).
+rec::HistoryReading historyOf(const std::vector<const kube::prom::Series*>& series,
+                              const std::string& what) {
+  rec::HistoryReading h;
+  for (const auto* s : series)
+    for (const auto& [t, v] : s->points)
+      h.samples.emplace_back(
+          Time{std::chrono::duration_cast<Time::duration>(std::chrono::duration<double>(t))}, v);
+  std::sort(h.samples.begin(), h.samples.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (h.samples.empty()) {
+    h.reason = "NoSeries";
+    h.message = "Prometheus has no history of the " + what;
+  }
+  return h;
+}
+
+rec::HistoryReading historyFailed(const std::string& reason, const std::string& message) {
+  rec::HistoryReading h;
+  h.reason = reason;
+  h.message = message;
+  return h;
+}
+
+// kubec2_scaling_evaluation_duration_seconds: one observation per
+// evaluator pass (its queries and the readings made from them), so the
+// cost of an evaluation can be watched as groups are added.
+prometheus::Histogram& evaluationDuration() {
+  static prometheus::Histogram& h =
+      prometheus::BuildHistogram()
+          .Name("kubec2_scaling_evaluation_duration_seconds")
+          .Help(
+              "Seconds per evaluation of every ScalingGroup's scaling policies: the Prometheus "
+              "queries and the readings made from them.")
+          .Register(*kube::metrics::registry())
+          .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                           1, 2.5, 5, 10, 30});
+  return h;
 }
 
 rec::MetricReading failed(const std::string& reason, const std::string& message) {
@@ -60,7 +122,8 @@ void PolicyReadingsStore::erase(const std::string& key) {
 std::map<std::string, GroupReadings> evaluatePolicies(
     const std::vector<const v1::ScalingGroup*>& groups,
     const std::map<std::string, std::vector<const v1::Instance*>>& instancesByGroup,
-    const QueryFunction& query, Time now, std::chrono::seconds window) {
+    const QueryFunction& query, const RangeQueryFunction& queryRange, Time now,
+    std::chrono::seconds window) {
   // The queries first: one per namespace and metric, whatever the number of groups.
   std::map<std::pair<std::string, rec::InstanceMetric>, NamespaceAnswer> answers;
   for (const auto* g : groups)
@@ -84,6 +147,45 @@ std::map<std::string, GroupReadings> evaluatePolicies(
       }
     } catch (const kube::prom::QueryError& e) {
       answer.failure = failed("Prometheus" + e.reason(), e.what());
+    }
+  }
+
+  // Predictive history: only for the policies whose forecast is due; one
+  // range query per namespace and predefined pair, whatever the number of
+  // due groups there.
+  namespace sc = kubec2::reconcilers::scaling;
+  const double end = std::chrono::duration<double>(now.time_since_epoch()).count();
+  const double start = end - static_cast<double>(sc::kPredictiveTuning.history.count());
+  const double step = static_cast<double>(sc::kPredictiveTuning.step.count());
+  struct HistoryAnswer {
+    kube::prom::QueryResult result;
+    std::optional<rec::HistoryReading> failure;
+  };
+  std::map<std::pair<std::string, rec::InstanceMetric>, HistoryAnswer> histories;
+  std::map<std::string, std::vector<const v1::ScalingPolicy*>> duePredictive;  // by group key
+  for (const auto* g : groups)
+    for (const auto& p : policiesOf(*g))
+      if (enabledPredictive(p) && forecastDue(*g, p, now)) {
+        const auto l = rec::predictiveLoadOf(p);
+        // A scalingQuery is refused by the policy (reconcilers/scalinggroup/
+        // policies.cpp): no history to read for it.
+        if (!l || l->scalingQuery) continue;
+        duePredictive[kube::makeKey(g->metadata.namespace_, g->metadata.name)].push_back(&p);
+        if (l->pair) histories.try_emplace({g->metadata.namespace_, *l->pair});
+      }
+  for (auto& [k, answer] : histories) {
+    const auto& [ns, pair] = k;
+    const auto q = rec::namespaceHistoryQuery(pair, ns);
+    if (!q) {
+      answer.failure = historyFailed(
+          "NoSeries",
+          "ALBRequestCount comes from LoadBalancers, which do not publish request metrics yet");
+      continue;
+    }
+    try {
+      answer.result = queryRange(*q, start, end, step);
+    } catch (const kube::prom::QueryError& e) {
+      answer.failure = historyFailed("Prometheus" + e.reason(), e.what());
     }
   }
 
@@ -133,6 +235,37 @@ std::map<std::string, GroupReadings> evaluatePolicies(
       }
       readings.byPolicy[p.name] = rec::groupReading(*metric, answer.byInstance, measured, window);
     }
+    if (auto due = duePredictive.find(key); due != duePredictive.end())
+      for (const auto* p : due->second) {
+        const auto load = rec::predictiveLoadOf(*p);
+        if (!load) continue;
+        if (!load->pair) {
+          const std::string q =
+              rec::expandCustomQuery(load->customQuery, g->metadata.namespace_, g->metadata.name);
+          try {
+            const auto r = queryRange(q, start, end, step);
+            std::vector<const kube::prom::Series*> series;
+            for (const auto& s : r.series) series.push_back(&s);
+            readings.historyByPolicy[p->name] = historyOf(series, "custom load query " + q);
+          } catch (const kube::prom::QueryError& e) {
+            readings.historyByPolicy[p->name] = historyFailed("Prometheus" + e.reason(), e.what());
+          }
+          continue;
+        }
+        const auto& answer = histories.at({g->metadata.namespace_, *load->pair});
+        if (answer.failure) {
+          readings.historyByPolicy[p->name] = *answer.failure;
+          continue;
+        }
+        std::vector<const kube::prom::Series*> mine;
+        for (const auto& s : answer.result.series) {
+          auto it = s.labels.find(std::string(rec::groupLabel()));
+          if (it != s.labels.end() && it->second == g->metadata.name) mine.push_back(&s);
+        }
+        readings.historyByPolicy[p->name] =
+            historyOf(mine, load->describe() + " of group " + g->metadata.name + " in " +
+                                g->metadata.namespace_);
+      }
   }
   return out;
 }
@@ -155,7 +288,7 @@ void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGro
         std::vector<const v1::ScalingGroup*> withPolicies;
         for (const auto& g : groups.store().list()) {
           bool any = false;
-          for (const auto& p : policiesOf(*g)) any = any || enabled(p);
+          for (const auto& p : policiesOf(*g)) any = any || enabled(p) || enabledPredictive(p);
           if (!any) continue;
           keepGroups.push_back(g);
           withPolicies.push_back(g.get());
@@ -173,8 +306,15 @@ void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGro
             byGroup[kube::makeKey(ns, owner->name)].push_back(i.get());
           }
         auto query = [&](const std::string& q) { return prometheus->query(q, std::nullopt, stop); };
+        auto queryRange = [&](const std::string& q, double start, double end, double step) {
+          return prometheus->queryRange(q, start, end, step, stop);
+        };
         const auto now = std::chrono::system_clock::now();
-        for (auto& [key, r] : evaluatePolicies(withPolicies, byGroup, query, now, window)) {
+        const auto began = std::chrono::steady_clock::now();
+        auto readings = evaluatePolicies(withPolicies, byGroup, query, queryRange, now, window);
+        evaluationDuration().Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+        for (auto& [key, r] : readings) {
           store->put(key, std::move(r));
           wake.send(kube::Request::fromKey(key));
         }

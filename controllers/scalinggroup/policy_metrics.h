@@ -5,8 +5,11 @@
 // group_metrics.h), a custom metric costs one query per policy. Each group
 // gets a reading per policy (a value, or why there is none: the query's
 // failure, no series, NaN), kept in a store the ScalingGroup reconciler
-// reads, and is enqueued. Without --prometheus-url nothing is queried and
-// policies that need metrics report PrometheusNotConfigured.
+// reads, and is enqueued. Predictive policies get the load's history when
+// their forecast is due (hourly; evaluatePolicies below). Each pass is
+// timed in kubec2_scaling_evaluation_duration_seconds. Without
+// --prometheus-url nothing is queried and policies that need metrics
+// report PrometheusNotConfigured.
 #pragma once
 
 #include <chrono>
@@ -51,17 +54,31 @@ class PolicyReadingsStore {
 // Runs one PromQL instant query; throws kube::prom::QueryError.
 using QueryFunction = std::function<kube::prom::QueryResult(const std::string& promql)>;
 
+// Runs one PromQL range query from `start` to `end` (Unix seconds) at
+// `step` seconds; throws kube::prom::QueryError.
+using RangeQueryFunction = std::function<kube::prom::QueryResult(
+    const std::string& promql, double start, double end, double step)>;
+
 // One evaluation of every group given (their controlled Instances by group
 // key): the queries, then each enabled TargetTracking and StepScaling
 // policy's reading over the instances in service and past the policy's
 // warmup at `now`. Query failures become readings with reason
 // Prometheus<Reason> (PrometheusUnreachable, PrometheusTimeout, ...); a
 // failed namespace query fails only the policies that need it.
+//
+// Predictive policies: only those whose forecast is due (status.policies[].
+// memory, reconcilers::scaling::forecastDue: none yet, or an hour old) get
+// a history (GroupReadings::historyByPolicy), read with range queries over
+// the last 14 days at 300 s steps: ONE query per namespace and predefined
+// pair serves every due group there (`sum by` the group label), made only
+// when some group of the namespace is due; a customMetric.loadQuery costs
+// one range query per due policy. ALBRequestCount has no data (LoadBalancers
+// do not publish request metrics yet).
 std::map<std::string, GroupReadings> evaluatePolicies(
     const std::vector<const v1::ScalingGroup*>& groups,
     const std::map<std::string, std::vector<const v1::Instance*>>& instancesByGroup,
-    const QueryFunction& query, std::chrono::system_clock::time_point now,
-    std::chrono::seconds window);
+    const QueryFunction& query, const RangeQueryFunction& queryRange,
+    std::chrono::system_clock::time_point now, std::chrono::seconds window);
 
 struct PolicyMetricsOptions {
   std::shared_ptr<kube::prom::Client> prometheus;  // required

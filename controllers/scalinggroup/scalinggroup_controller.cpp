@@ -46,7 +46,9 @@ prometheus::Counter& activities(const std::string& ns, const std::string& group,
 // The capacity a dashboard draws against the metric and its target:
 // kubec2_scalinggroup_{desired_capacity,current_capacity,in_service,min_size,max_size}
 // {namespace, scaling_group} and kubec2_scaling_policy_{metric,target}_value
-// {namespace, scaling_group, policy}, set from each status the group writes.
+// {namespace, scaling_group, policy} and kubec2_predictive_forecast
+// {namespace, scaling_group, policy, quantity}, set from each status the
+// group writes.
 class GroupGauges {
  public:
   static GroupGauges& get() {
@@ -77,6 +79,21 @@ class GroupGauges {
         if (sp.name != name) continue;
         if (sp.targetTracking) target_->Add(pl).Set(sp.targetTracking->targetValue);
         if (sp.stepScaling) target_->Add(pl).Set(sp.stepScaling->alarm.threshold);
+        if (sp.predictive) {
+          // What the forecast schedules now (now to now +
+          // schedulingBufferSeconds): status.policies[].metricValue and
+          // desiredCapacity of a predictive policy.
+          for (const auto& [quantity, field] :
+               {std::pair{"load", "metricValue"}, std::pair{"capacity", "desiredCapacity"}}) {
+            prometheus::Labels fl = pl;
+            fl["quantity"] = quantity;
+            remember(ns, group, fl);
+            if (p.contains(field) && p[field].is_number())
+              forecast_->Add(fl).Set(p[field].get<double>());
+            else if (forecast_->Has(fl))
+              forecast_->Remove(&forecast_->Add(fl));
+          }
+        }
       }
     }
   }
@@ -86,7 +103,7 @@ class GroupGauges {
       if (f->Has(l)) f->Remove(&f->Add(l));
     std::lock_guard lock(mu_);
     for (const auto& pl : policyLabels_[ns + "/" + group])
-      for (auto* f : {metric_, target_})
+      for (auto* f : {metric_, target_, forecast_})
         if (f->Has(pl)) f->Remove(&f->Add(pl));
     policyLabels_.erase(ns + "/" + group);
   }
@@ -117,6 +134,10 @@ class GroupGauges {
   prometheus::Family<prometheus::Gauge>* target_ =
       gauge("kubec2_scaling_policy_target_value",
             "A scaling policy's target value (target tracking) or alarm threshold (step).");
+  prometheus::Family<prometheus::Gauge>* forecast_ =
+      gauge("kubec2_predictive_forecast",
+            "A predictive policy's forecast for now to now + schedulingBufferSeconds (what it "
+            "schedules now): quantity load (the load's unit) or capacity (instances).");
   std::mutex mu_;
   std::map<std::string, std::vector<prometheus::Labels>> policyLabels_;
 };

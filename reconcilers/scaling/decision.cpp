@@ -112,6 +112,7 @@ nlohmann::json PolicyMemory::toJson() const {
   putTime(j, "belowSince", belowSince);
   putTime(j, "lastScaleOut", lastScaleOut);
   putTime(j, "lastScaleIn", lastScaleIn);
+  putTime(j, "historyLongEnoughAt", historyLongEnoughAt);
   if (lastScaleOutTo) j["lastScaleOutTo"] = *lastScaleOutTo;
   if (!loads.empty()) {
     nlohmann::json a = nlohmann::json::array();
@@ -136,6 +137,7 @@ PolicyMemory PolicyMemory::fromJson(const nlohmann::json& j) {
     m.belowSince = getTime(j, "belowSince");
     m.lastScaleOut = getTime(j, "lastScaleOut");
     m.lastScaleIn = getTime(j, "lastScaleIn");
+    m.historyLongEnoughAt = getTime(j, "historyLongEnoughAt");
     if (const auto it = j.find("lastScaleOutTo"); it != j.end() && it->is_number_integer()) {
       m.lastScaleOutTo = it->get<std::int64_t>();
     }

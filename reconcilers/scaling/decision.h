@@ -132,6 +132,10 @@ struct PolicyMemory {
   std::optional<std::int64_t> lastScaleOutTo;  // the capacity that scale-out set (step warmup)
   std::vector<LoadPoint> loads;                // target tracking: recent load estimates
   std::optional<Forecast> forecast;            // predictive: the forecast in force
+  // Predictive: the history last proved shorter than minHistory; the next
+  // history query waits until it will be long enough, or a refresh period
+  // at most (a group without history: hourly), not every evaluation.
+  std::optional<TimePoint> historyLongEnoughAt;
   bool operator==(const PolicyMemory&) const = default;
 
   nlohmann::json toJson() const;

@@ -31,6 +31,21 @@ std::int64_t capacityFor(double load, double perInstance) {
   return static_cast<std::int64_t>(std::ceil(load / perInstance - 1e-9));
 }
 
+// When a history whose oldest finite sample is that of `history` spans
+// minHistory (forecastLoad counts whole bins from the oldest); far in the
+// future without one.
+TimePoint longEnoughAt(const std::vector<Sample>& history, const PredictiveTuning& tuning) {
+  const std::int64_t step = std::max<std::int64_t>(60, tuning.step.count());
+  std::optional<std::int64_t> earliest;
+  for (const auto& s : history)
+    if (std::isfinite(s.value)) {
+      const std::int64_t b = floorDiv(secondsOf(s.time), step);
+      earliest = earliest ? std::min(*earliest, b) : b;
+    }
+  if (!earliest) return TimePoint::max();
+  return timeOfSeconds(*earliest * step + tuning.minHistory.count());
+}
+
 }  // namespace
 
 std::optional<Forecast> forecastLoad(const std::vector<Sample>& history, TimePoint now,
@@ -129,8 +144,44 @@ std::optional<Forecast> forecastLoad(const std::vector<Sample>& history, TimePoi
   return f;
 }
 
+std::optional<Scheduled> scheduledAt(const Forecast& f, TimePoint now, Seconds buffer) {
+  if (f.load.empty() || f.capacity.size() != f.load.size() || f.step.count() <= 0 ||
+      now >= f.start + f.step * static_cast<long>(f.load.size()))
+    return std::nullopt;
+  std::optional<Scheduled> out;
+  for (std::size_t i = 0; i < f.load.size(); ++i) {
+    const TimePoint binStart = f.start + f.step * static_cast<long>(i);
+    if (binStart + f.step <= now) continue;
+    if (binStart > now + buffer) break;
+    if (!out || f.capacity[i] > out->capacity)
+      out = Scheduled{f.load[i], f.capacity[i], std::max(binStart, now)};
+  }
+  return out;
+}
+
+std::vector<HourPoint> hourly(const Forecast& f, TimePoint now, std::size_t maxHours) {
+  std::vector<HourPoint> out;
+  if (f.capacity.size() != f.load.size()) return out;
+  for (std::size_t i = 0; i < f.load.size(); ++i) {
+    const TimePoint binStart = f.start + f.step * static_cast<long>(i);
+    if (binStart + f.step <= now) continue;
+    const TimePoint hour = std::chrono::floor<std::chrono::hours>(binStart);
+    if (out.empty() || out.back().hour != hour) {
+      if (out.size() == maxHours) break;
+      out.push_back({hour, f.load[i], f.capacity[i]});
+    } else {
+      out.back().load = std::max(out.back().load, f.load[i]);
+      out.back().capacity = std::max(out.back().capacity, f.capacity[i]);
+    }
+  }
+  return out;
+}
+
 bool forecastDue(const PolicyMemory& memory, TimePoint now, const PredictiveTuning& tuning) {
-  if (!memory.forecast) return true;
+  if (!memory.forecast)
+    // A clock set back by more than a refresh period queries again.
+    return !memory.historyLongEnoughAt || now >= *memory.historyLongEnoughAt ||
+           *memory.historyLongEnoughAt - now > tuning.refresh;
   return now - memory.forecast->start >= tuning.refresh || now < memory.forecast->start;
 }
 
@@ -144,6 +195,9 @@ Decision decidePredictive(const std::string& name, const v1::PredictiveScaling& 
   d.memory.lastEvaluation = now;
   const std::string who = "predictive " + name;
   std::string problem;
+  const std::string tooShort = who + ": fewer than " +
+                               std::to_string(tuning.minHistory.count() / 3600) +
+                               " hours of the load's history; no forecast yet";
   if (history.noData) {
     problem = std::string(describe(*history.noData)) +
               (history.detail.empty() ? "" : " (" + history.detail + ")");
@@ -152,16 +206,23 @@ Decision decidePredictive(const std::string& name, const v1::PredictiveScaling& 
     auto f = forecastLoad(history.samples, now, loadPerInstanceAtTarget, tuning);
     if (f) {
       d.memory.forecast = std::move(f);
+      d.memory.historyLongEnoughAt.reset();
     } else {
       d.memory.forecast.reset();
-      d.status = {false, "InsufficientHistory",
-                  who + ": fewer than " + std::to_string(tuning.minHistory.count() / 3600) +
-                      " hours of the load's history; no forecast yet"};
+      d.memory.historyLongEnoughAt =
+          std::min(now + tuning.refresh, longEnoughAt(history.samples, tuning));
+      d.status = {false, "InsufficientHistory", tooShort};
       d.cause = d.status.message;
       return d;
     }
   }
   const auto& f = d.memory.forecast;
+  if (!f && d.memory.historyLongEnoughAt && d.status.active) {
+    // Between two history queries (a refresh apart): still too short.
+    d.status = {false, "InsufficientHistory", tooShort};
+    d.cause = d.status.message;
+    return d;
+  }
   if (!f || f->load.empty() || now >= f->start + f->step * static_cast<long>(f->load.size())) {
     if (d.status.active) {
       d.status = {false, "NoForecast", who + ": no forecast covers now"};
@@ -172,21 +233,11 @@ Decision decidePredictive(const std::string& name, const v1::PredictiveScaling& 
     return d;
   }
 
-  // The bins from now to now + schedulingBufferSeconds.
   const Seconds buffer{spec.schedulingBufferSeconds.value_or(0)};
-  std::int64_t capacity = 0;
-  double load = 0;
-  TimePoint peakAt = now;
-  for (std::size_t i = 0; i < f->load.size(); ++i) {
-    const TimePoint binStart = f->start + f->step * static_cast<long>(i);
-    if (binStart + f->step <= now) continue;
-    if (binStart > now + buffer) break;
-    if (f->capacity[i] > capacity || (i == 0 && capacity == 0)) {
-      capacity = f->capacity[i];
-      load = f->load[i];
-      peakAt = std::max(binStart, now);
-    }
-  }
+  const auto scheduled = scheduledAt(*f, now, buffer).value_or(Scheduled{0, 0, now});
+  const std::int64_t capacity = scheduled.capacity;
+  const double load = scheduled.load;
+  const TimePoint peakAt = scheduled.at;
   d.metricValue = load;
   const std::string when =
       peakAt > now

@@ -61,8 +61,32 @@ std::optional<Forecast> forecastLoad(const std::vector<Sample>& history, TimePoi
                                      double loadPerInstanceAtTarget,
                                      const PredictiveTuning& tuning = kPredictiveTuning);
 
+// What the forecast schedules at `now`: the highest capacity of the bins
+// from now to now + buffer (schedulingBufferSeconds), the load of that bin
+// and its start (`now` when it is the current bin); nullopt when the
+// forecast does not cover now.
+struct Scheduled {
+  double load = 0;
+  std::int64_t capacity = 0;
+  TimePoint at{};
+};
+std::optional<Scheduled> scheduledAt(const Forecast& forecast, TimePoint now, Seconds buffer);
+
+// The forecast as people read it (status.policies[].forecast): from the
+// hour that holds `now`, at most `maxHours` hourly points, each the
+// highest load and capacity of the forecast's bins in that hour. Bins that
+// ended before `now` are left out.
+struct HourPoint {
+  TimePoint hour{};  // the start of the hour (UTC)
+  double load = 0;
+  std::int64_t capacity = 0;
+};
+std::vector<HourPoint> hourly(const Forecast& forecast, TimePoint now, std::size_t maxHours = 48);
+
 // Whether the controller should query the load's history for a new
-// forecast now (none yet, or older than tuning.refresh).
+// forecast now: none yet (after a history found shorter than minHistory,
+// once it will be long enough, or tuning.refresh later at most), or one
+// older than tuning.refresh.
 bool forecastDue(const PolicyMemory& memory, TimePoint now,
                  const PredictiveTuning& tuning = kPredictiveTuning);
 

@@ -132,6 +132,71 @@ std::optional<std::string> namespaceQuery(InstanceMetric m, const std::string& n
          "," + kGroupMetricLabel + "!=\"\"}[" + std::to_string(window.count()) + "s]))";
 }
 
+std::string PredictiveLoad::describe() const {
+  if (!pair) return "custom load query";
+  switch (*pair) {
+    case InstanceMetric::CPUUtilization:
+      return "ASGCPUUtilization load (vCPUs in use)";
+    case InstanceMetric::NetworkIn:
+      return "ASGNetworkIn load (bytes per minute)";
+    case InstanceMetric::NetworkOut:
+      return "ASGNetworkOut load (bytes per minute)";
+    case InstanceMetric::RequestCountPerTarget:
+      return "ALBRequestCount load (requests per minute)";
+  }
+  return "load";
+}
+
+std::optional<PredictiveLoad> predictiveLoadOf(const api::v1alpha1::ScalingPolicy& policy) {
+  if (!policy.predictive) return std::nullopt;
+  const auto& p = *policy.predictive;
+  PredictiveLoad l;
+  if (p.customMetric) {
+    l.customQuery = p.customMetric->loadQuery;
+    l.scalingQuery = p.customMetric->scalingQuery.has_value();
+    return l;
+  }
+  if (!p.predefinedMetricPair) return std::nullopt;
+  const std::string& pair = *p.predefinedMetricPair;
+  if (pair == "ASGCPUUtilization")
+    l.pair = InstanceMetric::CPUUtilization;
+  else if (pair == "ASGNetworkIn")
+    l.pair = InstanceMetric::NetworkIn;
+  else if (pair == "ASGNetworkOut")
+    l.pair = InstanceMetric::NetworkOut;
+  else if (pair == "ALBRequestCount")
+    l.pair = InstanceMetric::RequestCountPerTarget;
+  else
+    return std::nullopt;
+  return l;
+}
+
+std::string_view groupLabel() {
+  return kGroupMetricLabel;
+}
+
+std::optional<std::string> namespaceHistoryQuery(InstanceMetric m, const std::string& ns) {
+  const char* counter = nullptr;
+  const char* scale = "";
+  switch (m) {
+    case InstanceMetric::CPUUtilization:
+      counter = "kubevirt_vmi_cpu_usage_seconds_total";  // CPU seconds per second: vCPUs in use
+      break;
+    case InstanceMetric::NetworkIn:
+      counter = "kubevirt_vmi_network_receive_bytes_total";
+      scale = " * 60";  // per second to CloudWatch's per minute
+      break;
+    case InstanceMetric::NetworkOut:
+      counter = "kubevirt_vmi_network_transmit_bytes_total";
+      scale = " * 60";
+      break;
+    case InstanceMetric::RequestCountPerTarget:
+      return std::nullopt;
+  }
+  return "sum by (" + std::string(kGroupMetricLabel) + ") (rate(" + counter +
+         "{namespace=" + kube::prom::quote(ns) + "," + kGroupMetricLabel + "!=\"\"}[5m]))" + scale;
+}
+
 std::string expandCustomQuery(const std::string& query, const std::string& ns,
                               const std::string& group) {
   std::string out = query;

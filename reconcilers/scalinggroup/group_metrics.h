@@ -69,6 +69,39 @@ std::optional<std::string> namespaceQuery(InstanceMetric m, const std::string& n
 std::string expandCustomQuery(const std::string& query, const std::string& ns,
                               const std::string& group);
 
+// The load a predictive policy forecasts, resolved from its spec: a
+// predefined pair's per-VMI counter summed over the group (ASGCPUUtilization:
+// vCPUs in use; ASGNetworkIn/Out: bytes per minute; ALBRequestCount:
+// requests per minute, not published yet), or the custom loadQuery.
+struct PredictiveLoad {
+  std::optional<InstanceMetric> pair;  // unset: customQuery
+  std::string customQuery;             // customMetric.loadQuery, placeholders not expanded
+  bool scalingQuery = false;           // customMetric.scalingQuery is set (not supported)
+  std::string describe() const;        // "ASGCPUUtilization load", "custom load query"
+};
+
+// The load of a Predictive policy; nullopt for other policies or one
+// without a load (the webhook refuses those).
+std::optional<PredictiveLoad> predictiveLoadOf(const api::v1alpha1::ScalingPolicy& policy);
+
+// The history query of a predefined pair for every group of namespace
+// `ns`: the load per group, keyed by the label groupLabel(), evaluated as a
+// range query (rate over 5 minutes, the forecast's step). nullopt for
+// RequestCountPerTarget (LoadBalancers do not publish request metrics yet).
+std::optional<std::string> namespaceHistoryQuery(InstanceMetric m, const std::string& ns);
+
+// The metric label holding an instance's scaling group:
+// kubernetes_vmi_label_compute_kubec2_io_scaling_group.
+std::string_view groupLabel();
+
+// A predictive policy's load history from a range query, or why there is
+// none (reason as MetricReading's: Prometheus<Reason>, NoSeries).
+struct HistoryReading {
+  std::vector<std::pair<std::chrono::system_clock::time_point, double>> samples;  // time order
+  std::string reason;   // empty when samples hold the history
+  std::string message;  // in words, when reason is set
+};
+
 // A value a policy can act on, or why there is none.
 struct MetricReading {
   std::optional<double> value;

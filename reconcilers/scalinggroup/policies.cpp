@@ -1,9 +1,11 @@
 #include "reconcilers/scalinggroup/policies.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "reconcilers/scaling/combine.h"
 #include "reconcilers/scaling/decision.h"
+#include "reconcilers/scaling/predictive.h"
 #include "reconcilers/scaling/step_scaling.h"
 #include "reconcilers/scaling/target_tracking.h"
 #include "runtime/timefmt.h"
@@ -18,7 +20,7 @@ bool enabled(const v1::ScalingPolicy& p) {
 }
 
 bool needsMetrics(const v1::ScalingPolicy& p) {
-  return p.targetTracking || p.stepScaling;
+  return p.targetTracking || p.stepScaling || p.predictive;
 }
 
 // A reading's reason as the policies' NoData cause.
@@ -63,6 +65,97 @@ std::optional<Time> lastEvaluation(const v1::ScalingGroup& g) {
   return out;
 }
 
+// The load one instance carries at the policy's targetValue, in the load's
+// unit (predictive.h), or why it is not known.
+struct PerInstance {
+  double load = 0;
+  std::string problem;  // set: no forecast can be made
+  std::string reason;
+};
+
+PerInstance loadPerInstanceAtTarget(const v1::ScalingPolicy& p, const PredictiveLoad& load,
+                                    const std::vector<Member>& members) {
+  const double target = p.predictive->targetValue;
+  if (!load.pair) {
+    if (load.scalingQuery)
+      // How much load one instance carries at a per-instance metric's
+      // target would have to be learnt from two histories against each
+      // other; kubec2 does not guess it: the policy says so and does not act.
+      return {0,
+              "customMetric.scalingQuery is not supported: remove it to plan for targetValue "
+              "load units per instance (docs/scaling-policies.md)",
+              "ScalingQueryNotSupported"};
+    return {target, {}, {}};
+  }
+  switch (*load.pair) {
+    case InstanceMetric::CPUUtilization: {
+      // vCPUs in use at targetValue percent of the instances' vCPUs (their
+      // mean, should the group mix instance types).
+      double sum = 0;
+      int n = 0;
+      for (const auto& m : members)
+        if (m.instance && m.instance->status && m.instance->status->instanceType)
+          if (const auto v = m.instance->status->instanceType->vCPU.value_or(0); v > 0) {
+            sum += static_cast<double>(v);
+            ++n;
+          }
+      if (n == 0)
+        return {0,
+                "no instance of the group reports its vCPUs (status.instanceType.vCPU) yet: the "
+                "capacity of the forecast load is unknown",
+                "NoInstanceType"};
+      return {sum / n * target / 100.0, {}, {}};
+    }
+    case InstanceMetric::NetworkIn:
+    case InstanceMetric::NetworkOut:
+    case InstanceMetric::RequestCountPerTarget:
+      return {target, {}, {}};  // per instance per minute, as the load
+  }
+  return {target, {}, {}};
+}
+
+// A predictive policy's decision: the history the evaluator read when the
+// forecast was due (else none: the forecast in memory goes on).
+sc::Decision decidePredictivePolicy(const v1::ScalingPolicy& p, const std::vector<Member>& members,
+                                    const std::map<std::string, HistoryReading>& histories,
+                                    const sc::GroupState& gs, const sc::PolicyMemory& memory,
+                                    Time now) {
+  const auto load = predictiveLoadOf(p);
+  PerInstance per;
+  if (!load)
+    per = {0, "the policy has neither predefinedMetricPair nor customMetric", "NoLoadMetric"};
+  else
+    per = loadPerInstanceAtTarget(p, *load, members);
+  if (!per.problem.empty()) {
+    sc::Decision d;
+    d.policy = p.name;
+    d.memory = memory;
+    d.memory.lastEvaluation = now;
+    d.status = {false, per.reason, "predictive " + p.name + ": " + per.problem};
+    d.cause = d.status.message;
+    return d;
+  }
+  sc::Metric history;  // empty: not queried this time
+  if (const auto h = histories.find(p.name); h != histories.end()) {
+    if (h->second.reason == "NoSeries" && load->pair &&
+        *load->pair != InstanceMetric::RequestCountPerTarget) {
+      // Prometheus answered, with no history of this group yet (a new
+      // group): as too short a history, which waits an hour before the
+      // next query instead of querying every interval. (A custom query
+      // without an answer says so: more likely a wrong query.)
+      history = sc::Metric::of({{now, std::numeric_limits<double>::quiet_NaN()}});
+    } else if (!h->second.reason.empty()) {
+      history = sc::Metric::missing(causeOf(h->second.reason), h->second.message);
+    } else {
+      std::vector<sc::Sample> samples;
+      samples.reserve(h->second.samples.size());
+      for (const auto& [t, v] : h->second.samples) samples.push_back({t, v});
+      history = sc::Metric::of(std::move(samples));
+    }
+  }
+  return sc::decidePredictive(p.name, *p.predictive, history, per.load, gs, memory, now);
+}
+
 }  // namespace
 
 std::chrono::seconds warmupOf(const v1::ScalingPolicy& policy, const v1::ScalingGroupSpec& group) {
@@ -77,15 +170,13 @@ std::chrono::seconds warmupOf(const v1::ScalingPolicy& policy, const v1::Scaling
 PoliciesOutcome decidePolicies(const PoliciesInput& in) {
   const auto& g = *in.group;
   PoliciesOutcome out;
+  // Pointers into the spec itself, not a copy; reactive and predictive
+  // policies in the spec's order.
   std::vector<const v1::ScalingPolicy*> policies;
-  if (g.spec.scalingPolicies)  // pointers into the spec itself, not a copy
-    for (const auto& p : *g.spec.scalingPolicies)
-      if (enabled(p) && (p.targetTracking || p.stepScaling)) policies.push_back(&p);
-  std::vector<const v1::ScalingPolicy*> predictive;
   if (g.spec.scalingPolicies)
     for (const auto& p : *g.spec.scalingPolicies)
-      if (enabled(p) && p.predictive) predictive.push_back(&p);
-  if (policies.empty() && predictive.empty()) return out;
+      if (enabled(p) && (p.targetTracking || p.stepScaling || p.predictive)) policies.push_back(&p);
+  if (policies.empty()) return out;
   out.any = true;
 
   // The status as it was, for the policies still declared.
@@ -94,26 +185,6 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
       out.statuses.push_back(*s);
     else
       out.statuses.push_back(v1::ScalingPolicyStatus{.name = p->name});
-  }
-  // Predictive policies are decided and replayed (reconcilers/scaling/
-  // predictive.h) but not yet fed from Prometheus: they say so instead of
-  // being silently ignored.
-  std::vector<v1::ScalingPolicyStatus> predictiveStatuses;
-  for (const auto* p : predictive) {
-    v1::ScalingPolicyStatus st{.name = p->name};
-    st.message =
-        "predictive policies are not fed from Prometheus yet (docs/scaling-policies.md): this "
-        "policy does not act";
-    predictiveStatuses.push_back(std::move(st));
-  }
-  auto withPredictive = [&] {
-    out.statuses.insert(out.statuses.end(), predictiveStatuses.begin(), predictiveStatuses.end());
-  };
-  if (policies.empty()) {
-    withPredictive();
-    out.scalingActive = ConditionValue{"False", "PredictiveNotSupported",
-                                       "predictive policies are not fed from Prometheus yet"};
-    return out;
   }
   const v1::Condition* before = nullptr;
   if (g.status && g.status->conditions)
@@ -136,7 +207,6 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
           "False", "AlarmNotificationSuspended",
           "the AlarmNotification process is suspended (spec.suspendedProcesses): scaling policies "
           "do not act"};
-      withPredictive();
       return out;
     }
   }
@@ -149,7 +219,6 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
         "False", "PrometheusNotConfigured",
         "the operator runs without --prometheus-url: scaling policies cannot read their metrics "
         "and do not act"};
-    withPredictive();
     return out;
   }
   // status.policies[].lastEvaluationTime holds the evaluation's time to
@@ -160,22 +229,24 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
   if (!in.readings || (last && evaluatedAt <= *last)) {
     out.scalingActive = keepCondition(
         {"Unknown", "AwaitingMetrics", "the scaling policies have not read their metrics yet"});
-    withPredictive();
     return out;
   }
   out.evaluated = true;
   const Time now = in.now;
 
   std::vector<sc::Decision> decisions;
+  std::vector<bool> waitingForHistory;  // per decision: a predictive policy not ready yet
   sc::GroupState state;
   state.desired = in.desired;
   state.minSize = in.minSize;
   state.maxSize = in.maxSize;
+  bool counted = false;
   for (std::size_t i = 0; i < policies.size(); ++i) {
     const auto& p = *policies[i];
     auto& st = out.statuses[i];
     const auto warmup = std::max(warmupOf(p, g.spec), in.metricWindow);
     sc::GroupState gs = state;
+    gs.inService = gs.warming = 0;
     for (const auto& m : *in.members) {
       if (m.lifecycle == Lifecycle::InService && m.inServiceSince &&
           *m.inServiceSince + warmup <= now)
@@ -183,7 +254,41 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
       else if (m.lifecycle == Lifecycle::InService || m.lifecycle == Lifecycle::Pending)
         ++gs.warming;
     }
-    if (i == 0) state = gs;
+    if (!counted) {
+      state = gs;
+      counted = true;
+    }
+    const auto memory = st.memory ? sc::PolicyMemory::fromJson(*st.memory) : sc::PolicyMemory{};
+    st.lastEvaluationTime = kube::formatRfc3339(evaluatedAt);
+    sc::Decision d;
+    if (p.predictive) {
+      d = decidePredictivePolicy(p, *in.members, in.readings->historyByPolicy, gs, memory, now);
+      st.forecast.reset();
+      st.metricValue.reset();
+      st.desiredCapacity.reset();
+      if (d.memory.forecast) {
+        const sc::Seconds buffer{p.predictive->schedulingBufferSeconds.value_or(0)};
+        if (const auto at = sc::scheduledAt(*d.memory.forecast, now, buffer)) {
+          st.metricValue = at->load;
+          st.desiredCapacity = at->capacity;
+        }
+        std::vector<v1::ForecastPoint> points;
+        for (const auto& h : sc::hourly(*d.memory.forecast, now))
+          points.push_back(v1::ForecastPoint{
+              .time = kube::formatRfc3339(h.hour), .load = h.load, .capacity = h.capacity});
+        if (!points.empty()) st.forecast = std::move(points);
+      }
+      // A predictive policy says what it schedules, or why it cannot.
+      if (d.status.message.empty())
+        st.message.reset();
+      else
+        st.message = d.status.message;
+      st.memory = d.memory.toJson();
+      waitingForHistory.push_back(!d.status.active && (d.status.reason == "InsufficientHistory" ||
+                                                       d.status.reason == "NoInstanceType"));
+      decisions.push_back(std::move(d));
+      continue;
+    }
     sc::Metric metric;
     const auto r = in.readings->byPolicy.find(p.name);
     if (r == in.readings->byPolicy.end())
@@ -197,8 +302,6 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
     else
       metric = sc::Metric::missing(causeOf(r->second.reason), r->second.message);
     metric = sc::checked(std::move(metric), now, in.evaluationInterval * 3);
-    const auto memory = st.memory ? sc::PolicyMemory::fromJson(*st.memory) : sc::PolicyMemory{};
-    sc::Decision d;
     if (p.targetTracking) {
       d = sc::decideTargetTracking(p.name, *p.targetTracking, metric, gs, memory, now,
                                    scaled(sc::kKubec2TargetTracking, in.evaluationInterval));
@@ -208,7 +311,6 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
           p.stepScaling->cooldownSeconds.value_or(g.spec.defaultCooldownSeconds.value_or(300)));
       d = sc::decideStepScaling(p.name, *p.stepScaling, metric, gs, memory, now, cooldown);
     }
-    st.lastEvaluationTime = kube::formatRfc3339(evaluatedAt);
     if (d.metricValue)
       st.metricValue = *d.metricValue;
     else
@@ -223,9 +325,29 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
     else
       st.message = d.status.message;
     st.memory = d.memory.toJson();
+    waitingForHistory.push_back(false);
     decisions.push_back(std::move(d));
   }
-  const auto combined = sc::combine(decisions, state);
+
+  // A predictive policy still gathering its first 24 hours of history, or
+  // waiting for an instance to report its vCPUs, is not at fault: while
+  // another policy is active, ScalingActive stays True (the group still
+  // scales) and says it; alone, it is False with InsufficientHistory or
+  // NoInstanceType (docs/scaling-policies.md).
+  bool anotherActive = false;
+  for (std::size_t i = 0; i < decisions.size(); ++i)
+    anotherActive = anotherActive || (!waitingForHistory[i] && decisions[i].status.active);
+  std::string waitingWords;
+  if (anotherActive)
+    for (std::size_t i = 0; i < decisions.size(); ++i)
+      if (waitingForHistory[i]) {
+        if (!waitingWords.empty()) waitingWords += "; ";
+        waitingWords += decisions[i].status.message;
+        decisions[i].status.active = true;
+      }
+  auto combined = sc::combine(decisions, state);
+  if (combined.scalingActive.active && !waitingWords.empty())
+    combined.scalingActive.message += "; " + waitingWords;
   out.scalingActive = ConditionValue{combined.scalingActive.active ? "True" : "False",
                                      combined.scalingActive.reason, combined.scalingActive.message};
   if (combined.maxSize != in.maxSize) out.maxSize = combined.maxSize;
@@ -236,7 +358,6 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
       if (policies[i]->name == combined.policy)
         out.statuses[i].lastScaleTime = kube::formatRfc3339(now);
   }
-  withPredictive();
   return out;
 }
 

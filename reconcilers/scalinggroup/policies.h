@@ -20,6 +20,17 @@
 //    spec's seconds, whatever the interval.
 //  - Instances count as in service for a policy after its warmup
 //    (controllers' warmupOf); launched ones before that count as warming.
+//  - Predictive policies (reconcilers/scaling/predictive.h) forecast from
+//    the history in the readings when one was read, else go on with the
+//    forecast in their memory; the load one instance carries at
+//    targetValue: ASGCPUUtilization, the instances' mean
+//    status.instanceType.vCPU x targetValue / 100 (none known:
+//    NoInstanceType); network pairs and a custom load, targetValue;
+//    customMetric.scalingQuery is refused (ScalingQueryNotSupported).
+//    status.policies[] gets the scheduled load and capacity (metricValue,
+//    desiredCapacity), the message and at most 48 hourly forecast points.
+//    InsufficientHistory and NoInstanceType leave ScalingActive True while
+//    another policy is active.
 #pragma once
 
 #include <chrono>
@@ -38,6 +49,11 @@ namespace kubec2::reconcilers {
 struct PolicyReadings {
   Time evaluatedAt{};
   std::map<std::string, MetricReading> byPolicy;
+  // Predictive policies whose forecast was due at this evaluation: the
+  // load's history (up to 14 days, 5-minute steps) or why there is none.
+  // A predictive policy absent here was not queried this time: it goes on
+  // with the forecast in its memory (status.policies[].memory).
+  std::map<std::string, HistoryReading> historyByPolicy;
 };
 
 struct PoliciesInput {

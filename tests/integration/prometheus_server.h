@@ -2,7 +2,9 @@
 // dependencies.md) for the scaling tests: scrapes the targets the test adds
 // (file-based service discovery, re-read within a second) every second,
 // and can be stopped by pid and started again on the same port and data,
-// as an outage and its recovery look to the operator.
+// as an outage and its recovery look to the operator. Days of history can be
+// backfilled into its TSDB before it starts (promtool, as ../shared/docs/
+// dependencies.md "History for predictive scaling tests" describes).
 #pragma once
 
 #include <signal.h>
@@ -46,6 +48,22 @@ class PrometheusServer {
     const std::string tmp = dir_ + "/targets/." + name + ".json";
     std::ofstream(tmp) << "[{\"targets\": [\"" << hostPort << "\"]}]\n";
     std::filesystem::rename(tmp, dir_ + "/targets/" + name + ".json");
+  }
+
+  // Writes `openMetrics` (OpenMetrics text: `name{labels} value
+  // unix_seconds` lines, ending with `# EOF`) into the TSDB as blocks with
+  // `promtool tsdb create-blocks-from openmetrics`; call before start().
+  // Throws when promtool fails.
+  void backfill(const std::string& openMetrics) {
+    if (process_) throw std::logic_error("backfill before start()");
+    const std::string in = dir_ + "/backfill.om";
+    std::ofstream(in) << openMetrics;
+    ChildProcess promtool(
+        {"/usr/bin/promtool", "tsdb", "create-blocks-from", "openmetrics", in, dir_ + "/data"},
+        dir_ + "/promtool.log");
+    const auto rc = promtool.wait(std::chrono::seconds(120));
+    if (!rc || *rc != 0)
+      throw std::runtime_error("promtool tsdb create-blocks-from failed:\n" + promtool.output());
   }
 
   // Starts the server and waits until it answers /-/ready (throws after 30 s).

@@ -149,7 +149,10 @@ TEST(ScalingGroupPolicies, InstancesStillWarmingUpAreNotAFault) {
   EXPECT_EQ(out.scalingActive->status, "True") << out.scalingActive->message;
 }
 
-TEST(ScalingGroupPolicies, APredictivePolicySaysItDoesNotActYet) {
+TEST(ScalingGroupPolicies, APredictivePolicyWithoutInstanceVcpusSaysWhy) {
+  // ASGCPUUtilization plans in vCPUs: with no instance reporting its type,
+  // the capacity of a forecast load is unknown, and the policy says so
+  // (tests/unit/scaling_group_predictive_test.cpp covers forecasts).
   auto g = group(2);
   g.spec.scalingPolicies->push_back(v1::ScalingPolicy::fromJson(
       {{"name", "forecast"},
@@ -160,8 +163,9 @@ TEST(ScalingGroupPolicies, APredictivePolicySaysItDoesNotActYet) {
   const auto out = decidePolicies(input(g, members, &r));
   ASSERT_EQ(out.statuses.size(), 2u);
   EXPECT_EQ(out.statuses[1].name, "forecast");
-  EXPECT_NE(out.statuses[1].message.value_or("").find("not fed from Prometheus yet"),
+  EXPECT_NE(out.statuses[1].message.value_or("").find("status.instanceType.vCPU"),
             std::string::npos);
+  EXPECT_FALSE(out.desired);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/timefmt.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/http.h"
@@ -47,6 +48,8 @@ class ScalingPolicies : public ::testing::Test {
     prometheus_ = new PrometheusServer(WebhookEnvironment::get().prometheusPort(),
                                        ControlPlaneEnvironment::get().dir() + "/prometheus");
     prometheus_->addTarget("sim", "127.0.0.1:" + std::to_string(controlPort_));
+    historyEnd_ = std::chrono::floor<std::chrono::minutes>(std::chrono::system_clock::now());
+    prometheus_->backfill(cpuHistory(historyEnd_));
     prometheus_->start();
     auto [code, out] = kubectl(
         {"apply", "-n", kNs, "-f",
@@ -141,14 +144,54 @@ class ScalingPolicies : public ::testing::Test {
     return "group status: " + status().dump() + "\noperator log tail:\n" + log;
   }
 
+  // The load's history the predictive tests forecast from, backfilled into
+  // Prometheus before it starts: 3 days of 1-minute samples of a VM of
+  // group "web" using 0.5 vCPU, and 5 vCPUs every day from 20 to 50
+  // minutes past `end`'s time of day: the daily peak comes shortly after
+  // the tests run.
+  static std::string cpuHistory(std::chrono::system_clock::time_point end) {
+    const auto endSeconds =
+        std::chrono::duration_cast<std::chrono::seconds>(end.time_since_epoch()).count();
+    std::string out =
+        "# HELP kubevirt_vmi_cpu_usage_seconds_total CPU seconds used by the VMI.\n"
+        "# TYPE kubevirt_vmi_cpu_usage_seconds_total counter\n";
+    double counter = 0;
+    for (std::int64_t t = endSeconds - 3 * 86400; t < endSeconds; t += 60) {
+      const std::int64_t tod = ((t - endSeconds) % 86400 + 86400) % 86400;
+      counter += 60 * (tod >= 20 * 60 && tod < 50 * 60 ? 5.0 : 0.5);
+      out += std::string("kubevirt_vmi_cpu_usage_seconds_total{namespace=\"") + kNs +
+             "\",name=\"web-history\",kubernetes_vmi_label_compute_kubec2_io_scaling_group="
+             "\"web\"} " +
+             std::to_string(counter) + " " + std::to_string(t) + "\n";
+    }
+    return out + "# EOF\n";
+  }
+  // Whether the backfilled daily peak is still ahead (it starts 20 minutes
+  // after the suite started).
+  static bool peakAhead() {
+    return std::chrono::system_clock::now() < historyEnd_ + std::chrono::minutes(20);
+  }
+  json policyStatus(const std::string& name) {
+    for (const auto& p : status().value("policies", json::array()))
+      if (p.value("name", "") == name) return p;
+    return json::object();
+  }
+  bool activityNames(const std::string& words) {
+    for (const auto& a : status().value("activities", json::array()))
+      if (a.value("cause", "").find(words) != std::string::npos) return true;
+    return false;
+  }
+
   RestClient client{adminConfig()};
   static ChildProcess* sim_;
   static PrometheusServer* prometheus_;
   static int controlPort_;
+  static std::chrono::system_clock::time_point historyEnd_;
 };
 ChildProcess* ScalingPolicies::sim_ = nullptr;
 PrometheusServer* ScalingPolicies::prometheus_ = nullptr;
 int ScalingPolicies::controlPort_ = 0;
+std::chrono::system_clock::time_point ScalingPolicies::historyEnd_{};
 
 json targetTrackingGroup() {
   return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
@@ -251,6 +294,89 @@ TEST_F(ScalingPolicies, StepScalingTakesTheStepTheBreachFallsIn) {
     stepCause = stepCause || (a.value("cause", "").find("cpu-high") != std::string::npos &&
                               a.value("from", 0) == 1 && a.value("to", 0) == 4);
   EXPECT_TRUE(stepCause) << explain();
+}
+
+json predictivePolicy(const std::string& name) {
+  // The peak is 20 to 50 minutes away: a 30-minute buffer schedules it now.
+  return {{"name", name},
+          {"type", "Predictive"},
+          {"predictive",
+           {{"predefinedMetricPair", "ASGCPUUtilization"},
+            {"targetValue", 50},
+            {"mode", "ForecastAndScale"},
+            {"schedulingBufferSeconds", 1800}}}};
+}
+
+std::string rfc3339In(std::chrono::seconds from) {
+  return kube::formatRfc3339(std::chrono::system_clock::now() + from);
+}
+
+// Three days of history with a daily peak of 5 vCPUs (2-vCPU instances at
+// a 50 % target: 5 instances) coming within the scheduling buffer: the
+// predictive policy raises the capacity before the peak while the live
+// load is low, which target tracking alone would never do, and target
+// tracking's wish to scale in does not lower it.
+TEST_F(ScalingPolicies, PredictiveScalingRaisesTheCapacityBeforeTheDailyPeak) {
+  if (!peakAhead()) GTEST_SKIP() << "the backfilled peak has begun: the suite ran too long";
+  json g = targetTrackingGroup();
+  g["spec"]["scalingPolicies"].push_back(predictivePolicy("daily"));
+  apply(g);
+  load(0.2);
+  ASSERT_TRUE(eventually([&] { return desired() >= 4; }, 60s)) << explain();
+  const json forecast = policyStatus("daily");
+  const std::int64_t scheduled = forecast.value("desiredCapacity", std::int64_t{0});
+  // The forecast's level may shade the 5 by up to 20 % (the live load since
+  // the backfill is lower than the history's): 4 or 5.
+  EXPECT_GE(scheduled, 4) << explain();
+  EXPECT_LE(scheduled, 5) << explain();
+  EXPECT_TRUE(eventually([&] { return desired() == scheduled && running() == scheduled; }, 60s))
+      << explain();
+  EXPECT_TRUE(activityNames("predictive daily")) << explain();
+  EXPECT_EQ(scalingActive(), "True/ValidMetrics") << explain();
+  // The forecast a user reads: hourly points, at most 48, one at the peak's capacity.
+  const auto points = policyStatus("daily").value("forecast", json::array());
+  ASSERT_FALSE(points.empty()) << explain();
+  EXPECT_LE(points.size(), 48u);
+  std::int64_t highest = 0;
+  for (const auto& p : points) highest = std::max(highest, p.value("capacity", std::int64_t{0}));
+  EXPECT_EQ(highest, scheduled) << explain();
+  // And a dashboard's: what the forecast schedules now.
+  const auto& env = WebhookEnvironment::get();
+  EXPECT_EQ(env.metricSum("kubec2_predictive_forecast", "policy=\"daily\",quantity=\"capacity\""),
+            static_cast<double>(scheduled));
+  // The evaluator's passes are timed (one observation each).
+  EXPECT_GT(env.metricSum("kubec2_scaling_evaluation_duration_seconds_bucket", "le=\"+Inf\""), 0);
+  // Low live CPU: target tracking wants fewer, the forecast is a floor.
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(1s);  // the operator's interval, observed
+    ASSERT_EQ(desired(), scheduled) << explain();
+  }
+}
+
+// A scheduled action and the forecast together: the larger wins. A minimum
+// of 2 below the forecast leaves the forecast capacity; a minimum of 7
+// above it moves the capacity to 7.
+TEST_F(ScalingPolicies, AScheduledActionAndTheForecastTheLargerWins) {
+  if (!peakAhead()) GTEST_SKIP() << "the backfilled peak has begun: the suite ran too long";
+  json g = targetTrackingGroup();
+  g["spec"]["maxSize"] = 8;
+  g["spec"]["scalingPolicies"] = json::array({predictivePolicy("daily")});
+  g["spec"]["scheduledActions"] = {
+      {{"name", "floor-low"}, {"startTime", rfc3339In(20s)}, {"minSize", 2}},
+      {{"name", "floor-high"}, {"startTime", rfc3339In(40s)}, {"minSize", 7}}};
+  apply(g);
+  ASSERT_TRUE(eventually([&] { return desired() >= 4; }, 60s)) << explain();
+  const std::int64_t scheduled = policyStatus("daily").value("desiredCapacity", std::int64_t{0});
+  ASSERT_GE(scheduled, 4) << explain();
+  ASSERT_LT(scheduled, 7) << explain();
+  ASSERT_TRUE(eventually([&] { return status().value("minSize", 0) == 2; }, 60s)) << explain();
+  EXPECT_EQ(desired(), scheduled) << "a minimum below the forecast changed it\n" << explain();
+  ASSERT_TRUE(eventually([&] { return status().value("minSize", 0) == 7; }, 60s)) << explain();
+  EXPECT_TRUE(eventually([&] { return desired() == 7; }, 10s)) << explain();
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(1s);
+    ASSERT_EQ(desired(), 7) << "the forecast lowered a scheduled minimum\n" << explain();
+  }
 }
 
 }  // namespace
