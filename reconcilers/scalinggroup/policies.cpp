@@ -290,6 +290,7 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
       continue;
     }
     sc::Metric metric;
+    bool nothingToMeasure = false;
     const auto r = in.readings->byPolicy.find(p.name);
     if (r == in.readings->byPolicy.end())
       metric = sc::Metric::missing(sc::NoData::NoSeries, "no reading was taken for this policy");
@@ -297,8 +298,9 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
       metric = sc::Metric::of({{in.readings->evaluatedAt, *r->second.value}});
     else if (r->second.reason == "NoInServiceInstances" && gs.inService == 0)
       // Nothing to measure yet (every instance still launching or warming
-      // up): not a fault; the policy holds and says so.
-      metric = sc::Metric::of({{in.readings->evaluatedAt, 0.0}});
+      // up): not a fault; the policy holds and says so. The 0 is the
+      // decision's input only: status shows no value, not a made-up 0 %.
+      metric = sc::Metric::of({{in.readings->evaluatedAt, 0.0}}), nothingToMeasure = true;
     else
       metric = sc::Metric::missing(causeOf(r->second.reason), r->second.message);
     metric = sc::checked(std::move(metric), now, in.evaluationInterval * 3);
@@ -311,7 +313,7 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
           p.stepScaling->cooldownSeconds.value_or(g.spec.defaultCooldownSeconds.value_or(300)));
       d = sc::decideStepScaling(p.name, *p.stepScaling, metric, gs, memory, now, cooldown);
     }
-    if (d.metricValue)
+    if (d.metricValue && !nothingToMeasure)
       st.metricValue = *d.metricValue;
     else
       st.metricValue.reset();
@@ -320,7 +322,10 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
     else
       st.desiredCapacity.reset();
     if (d.alarmBreached) st.alarmBreached = *d.alarmBreached;
-    if (d.status.active)
+    if (nothingToMeasure)
+      st.message = r->second.message + " (instances count in the metric after " +
+                   std::to_string(warmup.count()) + " s in service)";
+    else if (d.status.active)
       st.message.reset();
     else
       st.message = d.status.message;

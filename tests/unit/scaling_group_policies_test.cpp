@@ -147,6 +147,15 @@ TEST(ScalingGroupPolicies, InstancesStillWarmingUpAreNotAFault) {
   EXPECT_FALSE(out.desired);
   ASSERT_TRUE(out.scalingActive);
   EXPECT_EQ(out.scalingActive->status, "True") << out.scalingActive->message;
+  // What a user reads: no value (not a made-up 0 %), and why.
+  ASSERT_EQ(out.statuses.size(), 1u);
+  EXPECT_FALSE(out.statuses[0].metricValue);
+  ASSERT_TRUE(out.statuses[0].message);
+  EXPECT_NE(out.statuses[0].message->find("no instance is in service past its warmup"),
+            std::string::npos)
+      << *out.statuses[0].message;
+  EXPECT_NE(out.statuses[0].message->find("after 60 s in service"), std::string::npos)
+      << *out.statuses[0].message;
 }
 
 TEST(ScalingGroupPolicies, APredictivePolicyWithoutInstanceVcpusSaysWhy) {

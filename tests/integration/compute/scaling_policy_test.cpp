@@ -11,6 +11,7 @@
 
 #include "runtime/timefmt.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/http.h"
 #include "tests/integration/kubectl.h"
@@ -32,22 +33,10 @@ constexpr const char* kNs = "scaling";
 class ScalingPolicies : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    RestClient c(adminConfig());
-    try {
-      c.create(kNamespaces, "",
-               {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNs}}}});
-    } catch (const ApiError& e) {
-      if (!e.isAlreadyExists()) throw;
-    }
-    controlPort_ = freePort();
-    sim_ = new ChildProcess(
-        {KUBEC2_SIM_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(), "--namespace",
-         kNs, "--boot-delay-ms", "300", "--ip-range-start", "127.8.0.1", "--control-bind-address",
-         "127.0.0.1:" + std::to_string(controlPort_)},
-        ControlPlaneEnvironment::get().dir() + "/sim-scaling.log");
+    sim_ = new SimulatedNamespace(kNs, {.bootDelayMs = 300, .ipRangeStart = "127.8.0.1"});
     prometheus_ = new PrometheusServer(WebhookEnvironment::get().prometheusPort(),
                                        ControlPlaneEnvironment::get().dir() + "/prometheus");
-    prometheus_->addTarget("sim", "127.0.0.1:" + std::to_string(controlPort_));
+    prometheus_->addTarget("sim", "127.0.0.1:" + std::to_string(sim_->controlPort()));
     historyEnd_ = std::chrono::floor<std::chrono::minutes>(std::chrono::system_clock::now());
     prometheus_->backfill(cpuHistory(historyEnd_));
     prometheus_->start();
@@ -65,8 +54,6 @@ class ScalingPolicies : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     delete prometheus_;
-    sim_->signal(SIGTERM);
-    sim_->wait(30s);
     delete sim_;
   }
   void TearDown() override {
@@ -83,9 +70,8 @@ class ScalingPolicies : public ::testing::Test {
   }
   // The group's demand in CPU cores, spread over its running VMs.
   void load(double cpu) {
-    const auto [code, body] =
-        http("PUT", "http://127.0.0.1:" + std::to_string(controlPort_) + "/load",
-             json{{"namespace", kNs}, {"group", "web"}, {"cpu", cpu}}.dump());
+    const auto [code, body] = http("PUT", sim_->controlUrl() + "/load",
+                                   json{{"namespace", kNs}, {"group", "web"}, {"cpu", cpu}}.dump());
     ASSERT_EQ(code, 200) << body;
   }
   json status() {
@@ -183,14 +169,12 @@ class ScalingPolicies : public ::testing::Test {
   }
 
   RestClient client{adminConfig()};
-  static ChildProcess* sim_;
+  static SimulatedNamespace* sim_;
   static PrometheusServer* prometheus_;
-  static int controlPort_;
   static std::chrono::system_clock::time_point historyEnd_;
 };
-ChildProcess* ScalingPolicies::sim_ = nullptr;
+SimulatedNamespace* ScalingPolicies::sim_ = nullptr;
 PrometheusServer* ScalingPolicies::prometheus_ = nullptr;
-int ScalingPolicies::controlPort_ = 0;
 std::chrono::system_clock::time_point ScalingPolicies::historyEnd_{};
 
 json targetTrackingGroup() {
