@@ -153,8 +153,8 @@ std::int64_t capacityAfterAStep(const TargetTrackingTuning& tuning) {
   for (int i = 0; i <= 56; ++i) {
     const auto now = t0 + i * 15s;
     const double load = i < 20 ? 8 : 16;
-    const auto d =
-        decideTargetTracking("cpu-50", cpu(50), at(now, 50.0 * load / n), group(n), m, now, tuning);
+    const auto d = decideTargetTracking(
+        "cpu-50", cpu(50), at(now, 50.0 * load / static_cast<double>(n)), group(n), m, now, tuning);
     m = d.memory;
     if (d.wanted) n = *d.wanted;
   }
