@@ -2,6 +2,7 @@
 // reconcilers/scaling/ called as the ScalingGroup controller calls them,
 // with the samples of each evaluation period, the group's counts and the
 // memory the previous evaluation returned.
+#include <algorithm>
 #include <chrono>
 
 #include "bench/replay/simulator.h"
@@ -21,9 +22,20 @@ sc::TimePoint timeOf(std::size_t step) {
       std::chrono::seconds{1704067200 + static_cast<long long>(step) * kStepSeconds}};
 }
 
-sc::GroupState groupOf(const View& v) {
-  return sc::GroupState{.inService = v.inService,
-                        .warming = v.warming,
+// The group as the ScalingGroup controller counts it: an instance is in
+// service for the policies (and in their metric) only once it has been in
+// service for a whole evaluation period (the controller: its warmup and a
+// whole rate() window, policies.cpp); until then it counts as warming. The
+// period's samples then all come from instances that served the whole of
+// it, as the controller's do, and are not read as if the instances that
+// joined late had carried the period's load too.
+sc::GroupState groupOf(const View& v, int seconds) {
+  const std::size_t n = static_cast<std::size_t>(seconds / kStepSeconds);
+  const std::size_t from = v.step + 1 >= n ? v.step + 1 - n : 0;
+  std::int64_t whole = v.inService;
+  for (std::size_t i = from; i <= v.step; ++i) whole = std::min(whole, v.inServiceAt[i]);
+  return sc::GroupState{.inService = whole,
+                        .warming = v.desired - whole,
                         .desired = v.desired,
                         .minSize = v.model.minSize,
                         .maxSize = v.model.maxSize,
@@ -49,7 +61,7 @@ class TargetTracking final : public Autoscaler {
   std::string name() const override { return name_; }
   int intervalSeconds() const override { return interval_; }
   std::int64_t evaluate(const View& v) override {
-    const auto group = groupOf(v);
+    const auto group = groupOf(v, interval_);
     auto d = sc::decideTargetTracking("cpu-50", spec_, cpuSamples(v, interval_), group, memory_,
                                       timeOf(v.step), tuning_);
     memory_ = d.memory;
@@ -83,7 +95,7 @@ class Predictive final : public Autoscaler {
   std::string name() const override { return "kubec2-predictive"; }
   int intervalSeconds() const override { return interval_; }
   std::int64_t evaluate(const View& v) override {
-    const auto group = groupOf(v);
+    const auto group = groupOf(v, interval_);
     const auto now = timeOf(v.step);
     constexpr std::size_t perMinute = 60 / kStepSeconds;
     while ((minutes_.size() + 1) * perMinute <= v.step + 1) {

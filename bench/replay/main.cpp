@@ -3,6 +3,7 @@
 //
 //   kubec2-replay --trace steady|diurnal|spike|sawtooth|FILE.csv [--format table|csv]
 //                 [--interval SECONDS]
+//   (--trace randomwalk|flashcrowd|plateau|weekly: other kinds of load)
 //
 // docs/benchmarks.md has the figures; simulator.h the model.
 #include <cstdio>
@@ -21,7 +22,8 @@ void usage(std::FILE* to) {
                "usage: kubec2-replay --trace steady|diurnal|spike|sawtooth|FILE.csv "
                "[--format table|csv] [--interval SECONDS]\n"
                "  --trace     a synthetic trace (48 h at 5 s steps, fixed seed) or a CSV of\n"
-               "              t_seconds,demand_vcpu ('#' lines are comments)\n"
+               "              t_seconds,demand_vcpu ('#' lines are comments); also randomwalk,\n"
+               "              flashcrowd, plateau and weekly (7 days), checks on other loads\n"
                "  --format    table (default) or csv: policy,under_provisioned_capacity_seconds,\n"
                "              instance_hours,actions\n"
                "  --interval  kubec2's evaluation interval in seconds, a multiple of 5 (15)\n");

@@ -21,8 +21,10 @@ Result replay(const Trace& trace, const Model& model, Autoscaler& scaler) {
   for (std::int64_t i = 0; i < start; ++i) launched.push_back(-boot);
 
   std::vector<double> cpu, usage;
+  std::vector<std::int64_t> inServiceAt;
   cpu.reserve(trace.demand.size());
   usage.reserve(trace.demand.size());
+  inServiceAt.reserve(trace.demand.size());
   const int interval = scaler.intervalSeconds();
   double instanceSeconds = 0;
   for (std::size_t i = 0; i < trace.demand.size(); ++i) {
@@ -34,13 +36,14 @@ Result replay(const Trace& trace, const Model& model, Autoscaler& scaler) {
     const double capacityVcpu = model.vcpuPerInstance * static_cast<double>(inService);
     cpu.push_back(inService > 0 ? std::min(100.0, demand / capacityVcpu * 100.0) : 100.0);
     usage.push_back(std::min(demand, capacityVcpu));
+    inServiceAt.push_back(inService);
     r.underProvisionedCapacitySeconds +=
         static_cast<double>(std::max<std::int64_t>(0, neededFor(demand) - inService)) *
         kStepSeconds;
     instanceSeconds += static_cast<double>(total) * kStepSeconds;
 
     if (i == 0 || t % interval != 0) continue;
-    const View view{model, i, cpu, usage, inService, total - inService, total};
+    const View view{model, i, cpu, usage, inServiceAt, inService, total - inService, total};
     const std::int64_t wanted = std::clamp(scaler.evaluate(view), model.minSize, model.maxSize);
     if (wanted == total) continue;
     ++r.actions;

@@ -36,9 +36,10 @@ struct Model {
 // value per 5 s step, up to and including the current one) and the group.
 struct View {
   const Model& model;
-  std::size_t step = 0;                   // the current step; t = step x 5 s
-  const std::vector<double>& cpuPercent;  // average CPU over in-service instances
-  const std::vector<double>& usageVcpu;   // total vCPU in use (what a load metric sees)
+  std::size_t step = 0;                          // the current step; t = step x 5 s
+  const std::vector<double>& cpuPercent;         // average CPU over in-service instances
+  const std::vector<double>& usageVcpu;          // total vCPU in use (what a load metric sees)
+  const std::vector<std::int64_t>& inServiceAt;  // in-service instances at each step
   std::int64_t inService = 0;
   std::int64_t warming = 0;
   std::int64_t desired = 0;

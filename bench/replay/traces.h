@@ -1,5 +1,5 @@
 // Load traces for the replay harness: demand in vCPU every 5 s.
-// Synthetic ones are 48 h long and deterministic (a fixed seed and
+// Synthetic ones are 48 h long (weekly: 7 days) and deterministic (a fixed seed and
 // std::mt19937_64, whose output the C++ standard fixes); recorded ones
 // are read from CSV (`t_seconds,demand_vcpu`, `#` comment lines).
 #pragma once
@@ -17,7 +17,9 @@ struct Trace {
   std::vector<double> demand;  // vCPU at t = i * kStepSeconds
 };
 
-// steady, diurnal, spike or sawtooth; nullopt for another name.
+// steady, diurnal, spike or sawtooth (the goal's traces), randomwalk,
+// flashcrowd, plateau or weekly (checks on other kinds of load);
+// nullopt for another name.
 std::optional<Trace> syntheticTrace(const std::string& name);
 
 // A CSV trace, resampled onto the 5 s grid (each value held until the

@@ -148,7 +148,16 @@ Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingS
     const Fit fit = fitOf(d.memory.loads, now - tuning.trendWindow, now);
     const double lead = seconds(group.timeToInService + (now - periodStart));
     if (fit.slope > 0 && fit.slope >= tuning.trendMinT * fit.slopeError) {
-      projected = load + fit.slope * lead;
+      double slope = fit.slope;
+      if (tuning.trendRecentWindow.count() > 0) {
+        // A line through a step is steep; the minutes after the step are
+        // flat. A ramp is steep in both (noise may make the recent slope
+        // the steeper one: the whole window's, the better estimate, counts
+        // then).
+        const Fit recent = fitOf(d.memory.loads, now - tuning.trendRecentWindow, now);
+        slope = std::clamp(recent.slope, 0.0, slope);
+      }
+      projected = load + slope * lead;
     }
   }
   const std::int64_t outWanted = ceilMeasured(projected * (1 + tuning.headroom));

@@ -25,8 +25,9 @@
 //    a floor for the other policies).
 //  - The load is in capacity units: in-service x metric / target (the
 //    instances needed at the target). kubec2 extrapolates its rising trend
-//    (least squares over `trendWindow`) over the time a launch takes to
-//    count (GroupState::timeToInService plus one period), because what it
+//    (least squares over `trendWindow`, its slope at most that of the last
+//    `trendRecentWindow`) over the time a launch takes to count
+//    (GroupState::timeToInService plus one period), because what it
 //    launches now serves the load of then, and keeps `headroom` above it.
 //  - ASGAverageCPUUtilization cannot exceed 100 %: at the ceiling the load
 //    is only known to be at least what it shows, and kubec2 multiplies it
@@ -48,8 +49,13 @@ struct TargetTrackingTuning {
   bool scaleInToWindowPeak = true;  // scale in to the window's peak load (false: the last one)
   Seconds trendWindow{600};         // least-squares trend of the load; 0: none
   double trendMinT = 3;             // a trend counts when this many standard errors above 0
-  double headroom = 0.0;            // capacity kept above the (extrapolated) load, a fraction
-  double saturatedGrowth = 1.5;     // load factor when a percent metric is at 100 %
+  // The slope extrapolated is at most the least-squares slope of this
+  // recent part of the window (0: the whole window's): a step in the load
+  // leaves a steep line through the trend window for as long as the step
+  // is in it, but a flat one through the minutes after it.
+  Seconds trendRecentWindow{180};
+  double headroom = 0.0;          // capacity kept above the (extrapolated) load, a fraction
+  double saturatedGrowth = 1.25;  // load factor when a percent metric is at 100 %
 };
 
 // EC2's published behaviour: 3 one-minute periods above the target to scale
@@ -61,6 +67,7 @@ inline constexpr TargetTrackingTuning kEc2TargetTracking{
     .scaleInToWindowPeak = false,
     .trendWindow = Seconds{0},
     .trendMinT = 0,
+    .trendRecentWindow = Seconds{0},
     .headroom = 0.0,
     .saturatedGrowth = 1.0,
 };

@@ -46,6 +46,7 @@ sc::TargetTrackingTuning scaled(sc::TargetTrackingTuning t, std::chrono::seconds
   t.scaleOutAfter = scale(t.scaleOutAfter);
   t.scaleInAfter = scale(t.scaleInAfter);
   t.trendWindow = scale(t.trendWindow);
+  t.trendRecentWindow = scale(t.trendRecentWindow);
   return t;
 }
 

@@ -141,10 +141,39 @@ TEST(ScalingTargetTracking, ExtrapolatesARisingLoadOverTheBootTime) {
   EXPECT_LE(*d.wanted, 25);
 }
 
+// A load that steps from 8 to 16 instances' worth and stays there. While
+// the step is recent it reads as a rising trend (the known overshoot);
+// once it is a few minutes old the policy wants what the load needs and
+// scales in to it after the scale-in wait. Returns the capacity 9 minutes
+// after the step (new instances count at once here: the test is about the
+// load estimate, not the boot).
+std::int64_t capacityAfterAStep(const TargetTrackingTuning& tuning) {
+  PolicyMemory m;
+  std::int64_t n = 10;
+  for (int i = 0; i <= 56; ++i) {
+    const auto now = t0 + i * 15s;
+    const double load = i < 20 ? 8 : 16;
+    const auto d = decideTargetTracking(
+        "cpu-50", cpu(50), at(now, 50.0 * load / static_cast<double>(n)), group(n), m, now, tuning);
+    m = d.memory;
+    if (d.wanted) n = *d.wanted;
+  }
+  return n;
+}
+
+TEST(ScalingTargetTracking, AStepInTheLoadIsNotExtrapolatedOnceItIsOver) {
+  EXPECT_EQ(capacityAfterAStep(kKubec2TargetTracking), 16);
+  // Without the recent window's slope, the line through the step keeps
+  // rising for the whole 10-minute trend window, and so does the capacity.
+  TargetTrackingTuning wholeWindow = kKubec2TargetTracking;
+  wholeWindow.trendRecentWindow = Seconds{0};
+  EXPECT_GT(capacityAfterAStep(wholeWindow), 17);
+}
+
 TEST(ScalingTargetTracking, SaturatedCpuAsksForMoreThanItShows) {
   const auto d = decideTargetTracking("cpu-50", cpu(50), at(t0, 100), group(10), {}, t0);
   ASSERT_TRUE(d.wanted);
-  EXPECT_EQ(*d.wanted, 30);  // 20 shown, x 1.5: the load is at least that
+  EXPECT_EQ(*d.wanted, 25);  // 20 shown, x 1.25: the load is at least that
   EXPECT_NE(d.cause.find("saturated"), std::string::npos);
 }
 
