@@ -29,25 +29,26 @@ using namespace std::chrono_literals;
 namespace v1 = kubec2::api::v1alpha1;
 namespace rec = kubec2::reconcilers;
 
-// kubec2_scaling_activities_total{namespace, scaling_group, kind}: every
+// kubec2_scaling_activities_total{namespace, group, cause}: every
 // scaling activity a group recorded (status.activities keeps only the last 50).
 prometheus::Counter& activities(const std::string& ns, const std::string& group,
-                                const std::string& kind) {
+                                const std::string& cause) {
   static prometheus::Family<prometheus::Counter>& family =
       prometheus::BuildCounter()
           .Name("kubec2_scaling_activities_total")
           .Help(
               "Scaling activities of ScalingGroups (launches, terminations, replacements, "
-              "capacity changes), by kind.")
+              "capacity changes), by cause (the activity Event's reason: Launch, Terminate, "
+              "ReplaceUnhealthy, ScheduledAction, ScalingPolicy, ...).")
           .Register(*kube::metrics::registry());
-  return family.Add({{"namespace", ns}, {"scaling_group", group}, {"kind", kind}});
+  return family.Add({{"namespace", ns}, {"group", group}, {"cause", cause}});
 }
 
 // The capacity a dashboard draws against the metric and its target:
 // kubec2_scalinggroup_{desired_capacity,current_capacity,in_service,min_size,max_size}
-// {namespace, scaling_group} and kubec2_scaling_policy_{metric,target}_value
-// {namespace, scaling_group, policy} and kubec2_predictive_forecast
-// {namespace, scaling_group, policy, quantity}, set from each status the
+// {namespace, group} and kubec2_scaling_policy_{metric,target}_value
+// {namespace, group, policy} and kubec2_predictive_forecast
+// {namespace, group, policy, quantity}, set from each status the
 // group writes.
 class GroupGauges {
  public:
@@ -57,7 +58,7 @@ class GroupGauges {
   }
   void set(const std::string& ns, const std::string& group, const v1::ScalingGroupSpec& spec,
            const json& status) {
-    const prometheus::Labels l{{"namespace", ns}, {"scaling_group", group}};
+    const prometheus::Labels l{{"namespace", ns}, {"group", group}};
     auto put = [&](prometheus::Family<prometheus::Gauge>* f, const char* field) {
       if (status.contains(field) && status[field].is_number())
         f->Add(l).Set(status[field].get<double>());
@@ -98,7 +99,7 @@ class GroupGauges {
     }
   }
   void forget(const std::string& ns, const std::string& group) {
-    const prometheus::Labels l{{"namespace", ns}, {"scaling_group", group}};
+    const prometheus::Labels l{{"namespace", ns}, {"group", group}};
     for (auto* f : {desired_, current_, inService_, min_, max_})
       if (f->Has(l)) f->Remove(&f->Add(l));
     std::lock_guard lock(mu_);
