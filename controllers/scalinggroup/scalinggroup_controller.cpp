@@ -198,6 +198,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
       GroupGauges::get().forget(req.namespace_, req.name);
       std::lock_guard l(mu_);
       lastStatusWrite_.erase(key);
+      latestPolicies_.erase(key);
       return kube::Result::done();
     }
 
@@ -227,6 +228,18 @@ class ScalingGroupReconciler final : public kube::Reconciler {
 
     const auto readings = readings_->get(key);
     o.policyReadings = readings ? &*readings : nullptr;
+    // The policies' decisions since status.policies was last written (it
+    // is written when something a user acts on changes, not every pass).
+    // One reconcile per key at a time (the work queue's rule): the copy
+    // stays this reconcile's.
+    std::optional<std::vector<v1::ScalingPolicyStatus>> latest;
+    {
+      std::lock_guard l(mu_);
+      if (const auto it = latestPolicies_.find(key);
+          it != latestPolicies_.end() && it->second.first == group->metadata.uid)
+        latest = it->second.second;
+    }
+    o.latestPolicies = latest ? &*latest : nullptr;
     o.prometheusConfigured = prometheusConfigured_;
     o.evaluationInterval = evaluationInterval_;
     o.metricWindow = metricWindow_;
@@ -239,10 +252,28 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     ExecutionReport report;
     try {
       auto result = executor_.execute(subject, decision.plan, ctx, &report);
+      json gaugeStatus;
       if (const auto* st = decision.plan.first<rec::PatchStatus>()) {
-        GroupGauges::get().set(req.namespace_, req.name, group->spec, st->status);
+        gaugeStatus = st->status;
         std::lock_guard l(mu_);
         lastStatusWrite_[key] = o.now;
+      } else if (group->status) {
+        gaugeStatus = group->status->toJson();
+      }
+      // The gauges show every evaluation, even one status does not show yet.
+      if (!decision.latestPolicies.empty()) {
+        json policies = json::array();
+        for (const auto& p : decision.latestPolicies) policies.push_back(p.toJson());
+        gaugeStatus["policies"] = std::move(policies);
+      }
+      if (gaugeStatus.is_object())
+        GroupGauges::get().set(req.namespace_, req.name, group->spec, gaugeStatus);
+      {
+        std::lock_guard l(mu_);
+        if (decision.latestPolicies.empty())
+          latestPolicies_.erase(key);
+        else
+          latestPolicies_[key] = {group->metadata.uid, std::move(decision.latestPolicies)};
       }
       for (const auto& a : decision.activities)
         activities(req.namespace_, req.name, a.kind).Increment();
@@ -273,6 +304,9 @@ class ScalingGroupReconciler final : public kube::Reconciler {
   std::chrono::seconds metricWindow_{0};
   PlanExecutor executor_;
   std::mutex mu_;
+  // Per group key: the group's uid and its policies' latest decisions.
+  std::map<std::string, std::pair<std::string, std::vector<v1::ScalingPolicyStatus>>>
+      latestPolicies_;
   std::map<std::string, rec::Time> lastStatusWrite_;  // guarded by mu_
 };
 

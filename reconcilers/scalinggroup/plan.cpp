@@ -264,7 +264,10 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   pin.evaluationInterval = o.evaluationInterval;
   pin.metricWindow = o.metricWindow;
   pin.now = o.now;
+  pin.latest = o.latestPolicies;
+  pin.persistEvery = o.evaluationInterval * kPolicyStatusEvaluations;
   const auto scaling = decidePolicies(pin);
+  b.d.latestPolicies = scaling.latest;
   std::int64_t desired = cap.desiredCapacity;
   const std::int64_t maxSizeInForce = scaling.maxSize.value_or(cap.maxSize);
   if (scaling.desired && *scaling.desired != desired) {

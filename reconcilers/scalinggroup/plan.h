@@ -71,7 +71,14 @@ struct ScalingGroupObservation {
   bool prometheusConfigured = false;
   std::chrono::seconds evaluationInterval{60};
   std::chrono::seconds metricWindow{0};  // the queries' rate() window
+  // The policies' latest decisions the controller kept between evaluations
+  // (ScalingGroupDecision::latestPolicies), null if none; status.policies
+  // is written when something a user acts on changes, and at least every
+  // kPolicyStatusEvaluations evaluation intervals.
+  const std::vector<v1::ScalingPolicyStatus>* latestPolicies = nullptr;
 };
+
+inline constexpr int kPolicyStatusEvaluations = 10;
 
 inline constexpr std::chrono::milliseconds kStatusCountsInterval{1000};
 
@@ -89,6 +96,10 @@ struct ScalingGroupDecision {
   std::int64_t creations = 0;             // Instances the plan creates (for expectations)
   std::vector<std::string> deletionUids;  // and deletes
   std::vector<Activity> activities;       // recorded by this plan (status, Events)
+  // The policies' latest decisions, memory included, for the controller to
+  // keep and give back (ScalingGroupObservation::latestPolicies); the
+  // metric gauges read them, as status.policies may lag.
+  std::vector<v1::ScalingPolicyStatus> latestPolicies;
 };
 
 ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o);

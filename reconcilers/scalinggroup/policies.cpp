@@ -50,20 +50,40 @@ sc::TargetTrackingTuning scaled(sc::TargetTrackingTuning t, std::chrono::seconds
   return t;
 }
 
-const v1::ScalingPolicyStatus* statusOf(const v1::ScalingGroup& g, const std::string& name) {
-  if (!g.status || !g.status->policies) return nullptr;
-  for (const auto& s : *g.status->policies)
+using Statuses = std::vector<v1::ScalingPolicyStatus>;
+
+const v1::ScalingPolicyStatus* statusOf(const Statuses* statuses, const std::string& name) {
+  if (statuses == nullptr) return nullptr;
+  for (const auto& s : *statuses)
     if (s.name == name) return &s;
   return nullptr;
 }
 
-std::optional<Time> lastEvaluation(const v1::ScalingGroup& g) {
+std::optional<Time> lastEvaluation(const Statuses* statuses) {
   std::optional<Time> out;
-  if (!g.status || !g.status->policies) return out;
-  for (const auto& s : *g.status->policies)
+  if (statuses == nullptr) return out;
+  for (const auto& s : *statuses)
     if (s.lastEvaluationTime)
       if (auto t = kube::parseRfc3339Utc(*s.lastEvaluationTime); t && (!out || *t > *out)) out = *t;
   return out;
+}
+
+// Whether status.policies must be written for a user to see what changed:
+// a policy added or removed, or a change in what it wants, its alarm, its
+// message, its last scale or its forecast. The metric value, the
+// evaluation time and the memory alone are not (they change every pass).
+bool materiallyDifferent(const Statuses& now, const Statuses* written) {
+  if (written == nullptr) return !now.empty();
+  if (now.size() != written->size()) return true;
+  for (std::size_t i = 0; i < now.size(); ++i) {
+    const auto& a = now[i];
+    const auto& b = (*written)[i];
+    if (a.name != b.name || a.desiredCapacity != b.desiredCapacity ||
+        a.alarmBreached != b.alarmBreached || a.message != b.message ||
+        a.lastScaleTime != b.lastScaleTime || a.forecast != b.forecast)
+      return true;
+  }
+  return false;
 }
 
 // The load one instance carries at the policy's targetValue, in the load's
@@ -168,7 +188,9 @@ std::chrono::seconds warmupOf(const v1::ScalingPolicy& policy, const v1::Scaling
   return std::chrono::seconds(s.value_or(300));
 }
 
-PoliciesOutcome decidePolicies(const PoliciesInput& in) {
+namespace {
+
+PoliciesOutcome decideAll(const PoliciesInput& in, const Statuses* base) {
   const auto& g = *in.group;
   PoliciesOutcome out;
   // Pointers into the spec itself, not a copy; reactive and predictive
@@ -182,7 +204,7 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
 
   // The status as it was, for the policies still declared.
   for (const auto* p : policies) {
-    if (const auto* s = statusOf(g, p->name))
+    if (const auto* s = statusOf(base, p->name))
       out.statuses.push_back(*s);
     else
       out.statuses.push_back(v1::ScalingPolicyStatus{.name = p->name});
@@ -224,7 +246,7 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
   }
   // status.policies[].lastEvaluationTime holds the evaluation's time to
   // the second: a reading is new when its second is later.
-  const auto last = lastEvaluation(g);
+  const auto last = lastEvaluation(base);
   const Time evaluatedAt =
       in.readings ? std::chrono::floor<std::chrono::seconds>(in.readings->evaluatedAt) : Time{};
   if (!in.readings || (last && evaluatedAt <= *last)) {
@@ -364,6 +386,31 @@ PoliciesOutcome decidePolicies(const PoliciesInput& in) {
       if (policies[i]->name == combined.policy)
         out.statuses[i].lastScaleTime = kube::formatRfc3339(now);
   }
+  return out;
+}
+
+}  // namespace
+
+PoliciesOutcome decidePolicies(const PoliciesInput& in) {
+  const auto& g = *in.group;
+  const Statuses* written = g.status && g.status->policies ? &*g.status->policies : nullptr;
+  // The latest decisions the controller kept, when newer than the status.
+  const Statuses* base = written;
+  if (in.latest != nullptr) {
+    const auto kept = lastEvaluation(in.latest);
+    const auto wrote = lastEvaluation(written);
+    if (kept && (!wrote || *kept > *wrote)) base = in.latest;
+  }
+  PoliciesOutcome out = decideAll(in, base);
+  out.latest = out.statuses;
+  if (in.persistEvery.count() <= 0 || out.desired || out.maxSize ||
+      materiallyDifferent(out.statuses, written))
+    return out;
+  const auto wrote = lastEvaluation(written);
+  if (!wrote || *wrote + in.persistEvery <= in.now) return out;
+  // Nothing a user acts on changed: status keeps what it says (the
+  // controller keeps the latest memory), and no write follows.
+  out.statuses = written ? *written : Statuses{};
   return out;
 }
 

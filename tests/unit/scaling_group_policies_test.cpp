@@ -177,5 +177,62 @@ TEST(ScalingGroupPolicies, APredictivePolicyWithoutInstanceVcpusSaysWhy) {
   EXPECT_FALSE(out.desired);
 }
 
+// 1,000 groups evaluated every 15 s must not mean 67 status writes a
+// second: status.policies is written when something a user acts on
+// changes, and at least every persistEvery; in between the controller
+// keeps the latest decisions (memory included) and gives them back.
+TEST(ScalingGroupPolicies, StatusIsWrittenWhenSomethingAUserActsOnChangesNotEveryPass) {
+  auto g = group(2);
+  const auto members = inService(2);
+  // The first evaluation writes (a policy's first status).
+  auto r1 = reading(50, kNow - 1s);
+  auto in = input(g, members, &r1);
+  in.persistEvery = 150s;
+  const auto first = decidePolicies(in);
+  ASSERT_EQ(first.statuses.size(), 1u);
+  ASSERT_TRUE(first.statuses[0].lastEvaluationTime);
+  g.status->policies = first.statuses;  // written
+
+  // 15 s later, the same decision at a slightly different CPU: no write,
+  // but the latest decision (its new evaluation time, memory) is kept.
+  auto r2 = reading(48, kNow + 14s);
+  in = input(g, members, &r2);
+  in.persistEvery = 150s;
+  in.now = kNow + 15s;
+  const auto second = decidePolicies(in);
+  EXPECT_FALSE(second.desired);
+  EXPECT_EQ(second.statuses, *g.status->policies) << "status changed though nothing material did";
+  ASSERT_EQ(second.latest.size(), 1u);
+  EXPECT_EQ(second.latest[0].metricValue, 48);
+  EXPECT_NE(second.latest[0].lastEvaluationTime, first.statuses[0].lastEvaluationTime);
+
+  // Given back, the kept decision is the memory: the same reading is not
+  // decided on twice.
+  in.latest = &second.latest;
+  const auto again = decidePolicies(in);
+  EXPECT_FALSE(again.evaluated);
+
+  // Past persistEvery since status was written, the latest is written.
+  auto r3 = reading(49, kNow + 159s);
+  in = input(g, members, &r3);
+  in.persistEvery = 150s;
+  in.latest = &second.latest;
+  in.now = kNow + 160s;
+  const auto late = decidePolicies(in);
+  ASSERT_EQ(late.statuses.size(), 1u);
+  EXPECT_EQ(late.statuses, late.latest);
+  EXPECT_EQ(late.statuses[0].metricValue, 49);
+
+  // A change of capacity is written at once.
+  auto r4 = reading(95, kNow + 29s);
+  in = input(g, members, &r4);
+  in.persistEvery = 150s;
+  in.latest = &second.latest;
+  in.now = kNow + 30s;
+  const auto out = decidePolicies(in);
+  ASSERT_TRUE(out.desired);
+  EXPECT_EQ(out.statuses, out.latest);
+}
+
 }  // namespace
 }  // namespace kubec2::reconcilers
