@@ -7,6 +7,7 @@
 #include "runtime/informer.h"
 #include "runtime/log.h"
 #include "runtime/manager.h"
+#include "runtime/metrics.h"
 #include "runtime/runnable.h"
 
 namespace kubec2::controllers {
@@ -37,6 +38,24 @@ struct NamespaceAnswer {
   std::map<std::string, double> byInstance;
   std::optional<rec::MetricReading> failure;
 };
+
+// kubec2_scaling_evaluation_duration_seconds: one observation per evaluator
+// pass that had groups with enabled policies, covering the informer lookups,
+// the namespace queries and every group's readings; not the status writes,
+// which the reconciler makes after the pass. Registered like
+// kubec2_prometheus_query_duration_seconds (runtime/prometheus_client.cpp).
+::prometheus::Histogram& evaluationDuration() {
+  static ::prometheus::Histogram& h =
+      ::prometheus::BuildHistogram()
+          .Name("kubec2_scaling_evaluation_duration_seconds")
+          .Help(
+              "Seconds per scaling policy evaluation pass: the Prometheus queries and every "
+              "group's readings.")
+          .Register(*kube::metrics::registry())
+          .Add({}, ::prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                             0.5, 1, 2.5, 5, 10, 30});
+  return h;
+}
 
 }  // namespace
 
@@ -151,6 +170,7 @@ void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGro
       [&groups, &instances, store, &wake, prometheus, window](const std::stop_token& stop) {
         if (!groups.hasSynced() || !instances.hasSynced())
           return kube::Next::after(std::chrono::seconds(1));
+        const auto started = std::chrono::steady_clock::now();
         std::vector<std::shared_ptr<const v1::ScalingGroup>> keepGroups;
         std::vector<const v1::ScalingGroup*> withPolicies;
         for (const auto& g : groups.store().list()) {
@@ -174,7 +194,10 @@ void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGro
           }
         auto query = [&](const std::string& q) { return prometheus->query(q, std::nullopt, stop); };
         const auto now = std::chrono::system_clock::now();
-        for (auto& [key, r] : evaluatePolicies(withPolicies, byGroup, query, now, window)) {
+        auto readings = evaluatePolicies(withPolicies, byGroup, query, now, window);
+        evaluationDuration().Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        for (auto& [key, r] : readings) {
           store->put(key, std::move(r));
           wake.send(kube::Request::fromKey(key));
         }
