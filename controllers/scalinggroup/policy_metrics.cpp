@@ -71,22 +71,6 @@ rec::HistoryReading historyFailed(const std::string& reason, const std::string& 
   return h;
 }
 
-// kubec2_scaling_evaluation_duration_seconds: one observation per
-// evaluator pass (its queries and the readings made from them), so the
-// cost of an evaluation can be watched as groups are added.
-prometheus::Histogram& evaluationDuration() {
-  static prometheus::Histogram& h =
-      prometheus::BuildHistogram()
-          .Name("kubec2_scaling_evaluation_duration_seconds")
-          .Help(
-              "Seconds per evaluation of every ScalingGroup's scaling policies: the Prometheus "
-              "queries and the readings made from them.")
-          .Register(*kube::metrics::registry())
-          .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                           1, 2.5, 5, 10, 30});
-  return h;
-}
-
 rec::MetricReading failed(const std::string& reason, const std::string& message) {
   rec::MetricReading r;
   r.reason = reason;
@@ -99,6 +83,24 @@ struct NamespaceAnswer {
   std::map<std::string, double> byInstance;
   std::optional<rec::MetricReading> failure;
 };
+
+// kubec2_scaling_evaluation_duration_seconds: one observation per evaluator
+// pass that had groups with enabled policies, covering the informer lookups,
+// the namespace queries and every group's readings; not the status writes,
+// which the reconciler makes after the pass. Registered like
+// kubec2_prometheus_query_duration_seconds (runtime/prometheus_client.cpp).
+::prometheus::Histogram& evaluationDuration() {
+  static ::prometheus::Histogram& h =
+      ::prometheus::BuildHistogram()
+          .Name("kubec2_scaling_evaluation_duration_seconds")
+          .Help(
+              "Seconds per scaling policy evaluation pass: the Prometheus queries and every "
+              "group's readings.")
+          .Register(*kube::metrics::registry())
+          .Add({}, ::prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                             0.5, 1, 2.5, 5, 10, 30});
+  return h;
+}
 
 }  // namespace
 
@@ -284,6 +286,7 @@ void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGro
       [&groups, &instances, store, &wake, prometheus, window](const std::stop_token& stop) {
         if (!groups.hasSynced() || !instances.hasSynced())
           return kube::Next::after(std::chrono::seconds(1));
+        const auto started = std::chrono::steady_clock::now();
         std::vector<std::shared_ptr<const v1::ScalingGroup>> keepGroups;
         std::vector<const v1::ScalingGroup*> withPolicies;
         for (const auto& g : groups.store().list()) {
@@ -310,10 +313,9 @@ void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGro
           return prometheus->queryRange(q, start, end, step, stop);
         };
         const auto now = std::chrono::system_clock::now();
-        const auto began = std::chrono::steady_clock::now();
         auto readings = evaluatePolicies(withPolicies, byGroup, query, queryRange, now, window);
         evaluationDuration().Observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         for (auto& [key, r] : readings) {
           store->put(key, std::move(r));
           wake.send(kube::Request::fromKey(key));

@@ -82,7 +82,9 @@ double WebhookEnvironment::metricSum(const std::string& family,
   double sum = 0;
   std::istringstream lines(r.body);
   for (std::string line; std::getline(lines, line);)
-    if (line.rfind(family + "{", 0) == 0 && line.find(labelsContain) != std::string::npos)
+    // A series with labels ("family{...} value") or without ("family value").
+    if ((line.rfind(family + "{", 0) == 0 || line.rfind(family + " ", 0) == 0) &&
+        line.find(labelsContain) != std::string::npos)
       sum += std::stod(line.substr(line.rfind(' ') + 1));
   return sum;
 }
