@@ -112,7 +112,8 @@ void checkMetric(Context& c, const v1::ScalingGroupSpec& sg, const std::string& 
 }
 
 void checkStepAdjustments(Context& c, const std::string& path,
-                          const std::vector<v1::StepAdjustment>& steps) {
+                          const std::vector<v1::StepAdjustment>& steps,
+                          const std::string& comparisonOperator) {
   const size_t errorsBefore = c.errs.size();
   std::optional<size_t> openLower, openUpper;
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -176,6 +177,37 @@ void checkStepAdjustments(Context& c, const std::string& path,
                                                  : std::string("plus infinity (no upper bound)")) +
               ": intervals must not overlap"));
   }
+  if (c.errs.size() != errorsBefore || steps.empty()) return;
+
+  // Every breach must fall in a step, or the alarm breaches and nothing
+  // happens: the steps reach infinity on the breach side (EC2: "if one step
+  // adjustment has a positive upper bound, there must be a step adjustment
+  // with a null upper bound") and start at the threshold (0) or before.
+  const bool above = comparisonOperator.rfind("GreaterThan", 0) == 0;
+  const bool below = comparisonOperator.rfind("LessThan", 0) == 0;
+  if (above && !openUpper)
+    c.errs.push_back(required(at(path, order.back()) + ".metricIntervalUpperBound",
+                              "the alarm breaches above the threshold, so one step must have no "
+                              "upper bound: a breach above " +
+                                  formatNumber(upper(order.back())) + " would fall in no step"));
+  else if (above && lower(order.front()) > 0)
+    c.errs.push_back(invalid(at(path, order.front()) + ".metricIntervalLowerBound",
+                             lower(order.front()),
+                             "the steps must start at the threshold (0) or below: a breach "
+                             "between 0 and " +
+                                 formatNumber(lower(order.front())) + " would fall in no step"));
+  if (below && !openLower)
+    c.errs.push_back(required(at(path, order.front()) + ".metricIntervalLowerBound",
+                              "the alarm breaches below the threshold, so one step must have no "
+                              "lower bound: a breach below " +
+                                  formatNumber(lower(order.front())) + " would fall in no step"));
+  else if (below && upper(order.back()) < 0)
+    c.errs.push_back(invalid(at(path, order.back()) + ".metricIntervalUpperBound",
+                             upper(order.back()),
+                             "the steps must end at the threshold (0) or above: a breach between " +
+                                 formatNumber(upper(order.back())) +
+                                 " and 0 would fall in no "
+                                 "step"));
 }
 
 void validatePolicy(Context& c, const v1::ScalingGroupSpec& sg, const std::string& p,
@@ -233,7 +265,7 @@ void validatePolicy(Context& c, const v1::ScalingGroupSpec& sg, const std::strin
     if (period != 10 && period != 30 && period % 60 != 0)
       c.errs.push_back(
           invalid(ap + ".periodSeconds", period, "must be 10, 30 or a multiple of 60"));
-    checkStepAdjustments(c, sp + ".stepAdjustments", s.stepAdjustments);
+    checkStepAdjustments(c, sp + ".stepAdjustments", s.stepAdjustments, s.alarm.comparisonOperator);
   }
 
   if (policy.type == "Predictive" && policy.predictive) {
