@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include <prometheus/family.h>
 
@@ -31,8 +32,7 @@ namespace rec = kubec2::reconcilers;
 
 // kubec2_scaling_activities_total{namespace, group, cause}: every
 // scaling activity a group recorded (status.activities keeps only the last 50).
-prometheus::Counter& activities(const std::string& ns, const std::string& group,
-                                const std::string& cause) {
+prometheus::Family<prometheus::Counter>& activityFamily() {
   static prometheus::Family<prometheus::Counter>& family =
       prometheus::BuildCounter()
           .Name("kubec2_scaling_activities_total")
@@ -41,7 +41,34 @@ prometheus::Counter& activities(const std::string& ns, const std::string& group,
               "capacity changes), by cause (the activity Event's reason: Launch, Terminate, "
               "ReplaceUnhealthy, ScheduledAction, ScalingPolicy, ...).")
           .Register(*kube::metrics::registry());
-  return family.Add({{"namespace", ns}, {"group", group}, {"cause", cause}});
+  return family;
+}
+std::mutex activityMu;
+std::map<std::string, std::set<std::string>> activityCauses;  // by "namespace/group"
+
+prometheus::Counter& activities(const std::string& ns, const std::string& group,
+                                const std::string& cause) {
+  {
+    std::lock_guard l(activityMu);
+    activityCauses[ns + "/" + group].insert(cause);
+  }
+  return activityFamily().Add({{"namespace", ns}, {"group", group}, {"cause", cause}});
+}
+
+// A deleted group's counters go with it (a group created again under the
+// name starts from 0, as a counter reset).
+void forgetActivities(const std::string& ns, const std::string& group) {
+  std::set<std::string> causes;
+  {
+    std::lock_guard l(activityMu);
+    causes = std::move(activityCauses[ns + "/" + group]);
+    activityCauses.erase(ns + "/" + group);
+  }
+  auto& f = activityFamily();
+  for (const auto& cause : causes) {
+    const prometheus::Labels l{{"namespace", ns}, {"group", group}, {"cause", cause}};
+    if (f.Has(l)) f.Remove(&f.Add(l));
+  }
 }
 
 // The capacity a dashboard draws against the metric and its target:
@@ -73,8 +100,12 @@ class GroupGauges {
       prometheus::Labels pl = l;
       pl["policy"] = name;
       remember(ns, group, pl);
+      // No value (Prometheus down, no series, warming up): no sample, not
+      // the last value, so a dashboard does not look healthy in an outage.
       if (p.contains("metricValue") && p["metricValue"].is_number())
         metric_->Add(pl).Set(p["metricValue"].get<double>());
+      else if (metric_->Has(pl))
+        metric_->Remove(&metric_->Add(pl));
       if (!spec.scalingPolicies) continue;
       for (const auto& sp : *spec.scalingPolicies) {
         if (sp.name != name) continue;
@@ -196,6 +227,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
       expectations_->deleteExpectations(key);
       readings_->erase(key);
       GroupGauges::get().forget(req.namespace_, req.name);
+      forgetActivities(req.namespace_, req.name);
       std::lock_guard l(mu_);
       lastStatusWrite_.erase(key);
       latestPolicies_.erase(key);
