@@ -177,8 +177,13 @@ Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingS
       d.wanted = outWanted;
       // Above the target, or below it but rising fast enough (the trend
       // over the boot time) to pass it before new instances are in service.
-      d.cause = who + ": " + shown + (value > target ? " above " : " rising toward ") +
-                targetShown + ", " + arrow(group.desired, outWanted);
+      d.cause = who + ": " + shown + (value > target ? " above " : " rising toward ") + targetShown;
+      // The trend asked for more than the level alone: say so, or a cause
+      // like "50.0% above target 50%, 3 -> 4" reads as a contradiction.
+      if (outWanted > ceilMeasured(load * (1 + tuning.headroom)) && projected > load)
+        d.cause += " and rising (the trend gives " + num(projected) +
+                   " instances' load by the time new ones are in service)";
+      d.cause += ", " + arrow(group.desired, outWanted);
       if (saturated) d.cause += " (saturated: the load is at least that)";
       d.memory.lastScaleOut = now;
       d.memory.lastScaleOutTo = outWanted;
