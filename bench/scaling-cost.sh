@@ -112,18 +112,7 @@ hack/local-cluster.sh up "$CLUSTER" --parent-pid $$ >&2 || die "control plane di
 export KUBECONFIG="$CLUSTER/kubeconfig"
 hack/local-cluster.sh install-crds "$CLUSTER" crds/*.yaml third_party/kubevirt/crds/*.json >&2
 
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 12000))
-    [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] && { echo "$p"; return; }
-  done
-  return 1
-}
-METRICS_PORT=$(free_port)
-WEBHOOK_PORT=$(free_port)
-SIM_PORT=$(free_port)
-PROM_PORT=$(free_port)
+read -r METRICS_PORT WEBHOOK_PORT SIM_PORT PROM_PORT <<<"$(hack/local-cluster.sh free-ports 4)"
 ns_of() { echo "cost-$1"; }
 
 kubectl create namespace kubec2-system >/dev/null

@@ -21,17 +21,7 @@ else
 fi
 export KUBECONFIG="$DIR/kubeconfig"
 
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 12000))
-    [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] && { echo "$p"; return; }
-  done
-  return 1
-}
-METRICS_PORT=$(free_port)
-HEALTH_PORT=$(free_port)
-WEBHOOK_PORT=$(free_port)
+read -r METRICS_PORT HEALTH_PORT WEBHOOK_PORT SIM_PORT PROM_PORT <<<"$(hack/local-cluster.sh free-ports 5)"
 
 # The compute API and its admission webhook, as in a cluster (deploy/), but
 # with the webhook reached at 127.0.0.1 instead of through its Service.
@@ -49,7 +39,6 @@ for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
   kubectl patch "$kind" kubec2 --type=json -p "[{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$WEBHOOK_PORT$path\"}}]" >/dev/null
 done
 
-SIM_PORT=$(free_port)
 if [ -f "$DIR/kubevirt-sim.pid" ] && kill -0 "$(cat "$DIR/kubevirt-sim.pid")" 2>/dev/null; then
   kill "$(cat "$DIR/kubevirt-sim.pid")"
   while kill -0 "$(cat "$DIR/kubevirt-sim.pid")" 2>/dev/null; do sleep 0.1; done
@@ -61,7 +50,6 @@ echo $! >"$DIR/kubevirt-sim.pid"
 # A real Prometheus (Debian's, installed by make deps) scraping the
 # simulator's KubeVirt metrics and the operator's own every 5 s: the
 # scaling policies read it, as they would read a cluster's Prometheus.
-PROM_PORT=$(free_port)
 if [ -f "$DIR/prometheus.pid" ] && kill -0 "$(cat "$DIR/prometheus.pid")" 2>/dev/null; then
   kill "$(cat "$DIR/prometheus.pid")"
   while kill -0 "$(cat "$DIR/prometheus.pid")" 2>/dev/null; do sleep 0.1; done

@@ -13,6 +13,7 @@
 #   local-cluster.sh env DIR
 #   local-cluster.sh status DIR               (exit 0 when all three run and /readyz is ok)
 #   local-cluster.sh install-crds DIR FILE...
+#   local-cluster.sh free-ports N             (N distinct free ports, for servers started beside it)
 #
 # Everything lives in DIR: certificates, etcd data, one log per process
 # (DIR/<name>.log), pid files (DIR/<name>.pid), DIR/kubeconfig (admin by
@@ -43,7 +44,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "$SELF" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -570,6 +571,7 @@ compact) shift; cmd_compact "$@" ;;
 env) shift; need_dir "${1:-}"; cat "$1/env" ;;
 status) shift; cmd_status "$@" ;;
 install-crds) shift; cmd_install_crds "$@" ;;
+free-ports) shift; for ((n = 0; n < ${1:-1}; n++)); do free_port; done | tr '\n' ' '; echo ;;
 _watchdog) shift; watchdog "$@" ;;
 *) usage ;;
 esac
