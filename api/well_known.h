@@ -25,6 +25,15 @@ inline constexpr const char* kScalingGroupLabel = "compute.kubec2.io/scaling-gro
 // NetworkPolicies select on it.
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr const char* kManagedByValue = "kubec2";
+// On the Service, EndpointSlices and Ingress of a LoadBalancer: its name.
+inline constexpr const char* kLoadBalancerLabel = "compute.kubec2.io/load-balancer";
+// On a LoadBalancer's EndpointSlices: the target group whose targets the
+// slice holds.
+inline constexpr const char* kTargetGroupLabel = "compute.kubec2.io/target-group";
+// The value of endpointslice.kubernetes.io/managed-by on a LoadBalancer's
+// EndpointSlices: not the EndpointSlice controller's
+// (endpointslice-controller.k8s.io), so that controller leaves them alone.
+inline constexpr const char* kEndpointSliceManagedByValue = "loadbalancer.compute.kubec2.io";
 // On an Instance of a ScalingGroup's warm pool: "true". Warm instances are
 // outside the group's capacity and service until the group takes them.
 inline constexpr const char* kWarmPoolLabel = "compute.kubec2.io/warm-pool";
@@ -60,6 +69,10 @@ inline constexpr const char* kWarmPoolPreparedAnnotation = "compute.kubec2.io/wa
 // instance refresh replacing every instance, matching or not.
 inline constexpr const char* kInstanceRefreshAnnotation = "compute.kubec2.io/instance-refresh";
 
+// On a LoadBalancer: the ingress class of its Ingress (spec.ingressClassName),
+// overriding the operator's --ingress-class.
+inline constexpr const char* kIngressClassAnnotation = "compute.kubec2.io/ingress-class";
+
 // On an Instance a ScalingGroup took from its warm pool: when (RFC 3339).
 // Its health check grace period counts from then, as it starts then.
 inline constexpr const char* kLeftWarmPoolAnnotation = "compute.kubec2.io/left-warm-pool";
@@ -80,7 +93,8 @@ inline constexpr const char* kInstanceFinalizer = "compute.kubec2.io/instance";
 // outlives its group (EC2's force delete; docs/scaling-groups.md).
 inline constexpr const char* kScalingGroupFinalizer = "compute.kubec2.io/scaling-group";
 
-// LaunchTemplate and LoadBalancer carry no label, annotation or finalizer
-// of kubec2's yet; their controllers add theirs here.
+// LaunchTemplates carry no label, annotation or finalizer of kubec2's; a
+// LoadBalancer only the ingress-class annotation its user sets (its
+// controller adds any finalizer here).
 
 }  // namespace kubec2::api
