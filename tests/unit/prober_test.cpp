@@ -297,8 +297,7 @@ TEST(Prober, SpreadsTheFirstChecksOfTargetsAddedTogether) {
   Prober prober(results.sink(), {});
   const int port = servers.answering(200);
   const auto interval = 2000ms;
-  for (int i = 0; i < 50; ++i)
-    prober.upsert("t" + std::to_string(i), http(port, interval, 500ms));
+  for (int i = 0; i < 50; ++i) prober.upsert("t" + std::to_string(i), http(port, interval, 500ms));
   const auto started = SteadyClock::now();
   Running running(prober);
   std::vector<SteadyClock::time_point> firsts;
