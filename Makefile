@@ -4,7 +4,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit integration demo bench bench-instances bench-scaling-groups bench-scaling-cost format clean control-plane generate
+.PHONY: all deps build test unit integration demo bench bench-instances bench-scaling-groups bench-scaling-cost bench-health-check format clean control-plane generate
 
 all: build
 
@@ -50,6 +50,11 @@ bench-scaling-groups: build control-plane
 # queries per evaluation, operator CPU, evaluation latency (about 12 minutes).
 bench-scaling-cost: build control-plane
 	@bench/scaling-cost.sh
+
+# 10,000 targets' health checks (issue 13) against the simulator's listeners,
+# no API server: checks/s, prober CPU, latency, against a naive prober (about 2.5 minutes).
+bench-health-check: build
+	$(BUILD_DIR)/bin/bench_health_check
 
 format:
 	find runtime controllers reconcilers api tests bench tools -name '*.cpp' -o -name '*.h' | xargs clang-format -i

@@ -1,10 +1,20 @@
 // The KubeVirt simulator's pure parts (tools/kubevirt-sim): addresses,
 // the boot timeline, scheduling, VM -> VMI rendering, status, the load model
-// in simulated time, metrics text and control API parsing.
+// in simulated time, metrics text, control API parsing, and what a VMI's port
+// answers under each fault (hang-health over a real loopback socket).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+
 #include <gtest/gtest.h>
 
 #include "runtime/fake_clock.h"
 #include "tools/kubevirt-sim/control_api.h"
+#include "tools/kubevirt-sim/http_server.h"
 #include "tools/kubevirt-sim/ip_allocator.h"
 #include "tools/kubevirt-sim/load_model.h"
 #include "tools/kubevirt-sim/model.h"
@@ -439,10 +449,84 @@ TEST(KubevirtSimControlApi, ParsesFaultRequests) {
   EXPECT_NE(err(R"({"namespace":"ns","fault":"crash"})").find("\"name\""), std::string::npos);
   EXPECT_NE(err(R"({"namespace":"ns","name":"vm","fault":"crash","why":1})").find("\"why\""),
             std::string::npos);
+  auto hang = parse(R"({"namespace":"ns","name":"vm","fault":"hang-health"})");
+  ASSERT_TRUE(std::holds_alternative<FaultRequest>(hang));
+  EXPECT_EQ(std::get<FaultRequest>(hang).fault, FaultKind::HangHealth);
+  EXPECT_NE(err(R"({"namespace":"ns","name":"vm","fault":"hang"})").find("hang-health"),
+            std::string::npos);  // the message lists it
   FaultSet f;
   f.hangBoot = true;
   f.slowBootMs = 250;
   EXPECT_EQ(f.toJson(), json::array({"hang-boot", "slow-boot:250ms"}));
+  FaultSet h;
+  h.hangHealth = true;
+  EXPECT_FALSE(h.empty());
+  EXPECT_EQ(h.toJson(), json::array({"hang-health"}));
+}
+
+TEST(KubevirtSimVmiPorts, AnswerHealthAndOtherPathsByFault) {
+  const HttpRequest health{"GET", "/healthz?x=1", ""};
+  const HttpRequest other{"GET", "/index.html", ""};
+  EXPECT_EQ(vmiAnswer(health, "/healthz", false, false, "banner").status, 200);
+  EXPECT_EQ(vmiAnswer(health, "/healthz", false, false, "banner").body, "ok");
+  EXPECT_EQ(vmiAnswer(health, "/healthz", true, false, "banner").status, 503);
+  EXPECT_EQ(vmiAnswer(other, "/healthz", true, false, "banner").status, 200);  // health path only
+  EXPECT_EQ(vmiAnswer(other, "/healthz", false, false, "banner").body, "banner");
+  EXPECT_TRUE(vmiAnswer(health, "/healthz", false, true, "banner").noAnswer);
+  EXPECT_TRUE(vmiAnswer(other, "/healthz", false, true, "banner").noAnswer);  // every path
+  EXPECT_TRUE(vmiAnswer(health, "/healthz", true, true, "banner").noAnswer);  // hang wins
+}
+
+// One HTTP/1.1 exchange on a new connection to 127.0.0.1:port: what the server
+// sent until it closed, or nullopt when it sent nothing within `wait`.
+std::optional<std::string> exchange(int port, const std::string& path,
+                                    std::chrono::milliseconds wait) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  std::string got;
+  const auto until = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[1024];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (got.empty()) return std::nullopt;
+  return got;
+}
+
+TEST(KubevirtSimVmiPorts, HangHealthAcceptsAndNeverAnswers) {
+  HttpServers servers;
+  servers.start();
+  std::atomic<bool> hang{true};
+  const int port = servers
+                       .listen("127.0.0.1", 0,
+                               [&](const HttpRequest& r) {
+                                 return vmiAnswer(r, "/healthz", false, hang, "banner\n");
+                               })
+                       .port;
+  // Accepted (connect succeeds) but unanswered, on every path. Waiting
+  // longer could only let a wrong answer through, never fail a right one.
+  EXPECT_EQ(exchange(port, "/healthz", 1500ms), std::nullopt);
+  EXPECT_EQ(exchange(port, "/", 500ms), std::nullopt);
+  hang = false;  // clear: answers again
+  const auto answer = exchange(port, "/healthz", 10s);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->rfind("HTTP/1.1 200", 0), 0u) << *answer;
 }
 
 class FakeSim : public SimControl {

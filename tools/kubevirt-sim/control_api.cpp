@@ -15,6 +15,12 @@ HttpResponse HttpResponse::error(int status, const std::string& message) {
   return json(status, {{"error", message}});
 }
 
+HttpResponse HttpResponse::none() {
+  HttpResponse r;
+  r.noAnswer = true;
+  return r;
+}
+
 const char* faultName(FaultKind k) {
   switch (k) {
     case FaultKind::Crash:
@@ -23,6 +29,8 @@ const char* faultName(FaultKind k) {
       return "hang-boot";
     case FaultKind::FailHealth:
       return "fail-health";
+    case FaultKind::HangHealth:
+      return "hang-health";
     case FaultKind::SlowBoot:
       return "slow-boot";
   }
@@ -33,6 +41,7 @@ nlohmann::json FaultSet::toJson() const {
   nlohmann::json out = nlohmann::json::array();
   if (hangBoot) out.push_back("hang-boot");
   if (failHealth) out.push_back("fail-health");
+  if (hangHealth) out.push_back("hang-health");
   if (slowBootMs) out.push_back("slow-boot:" + std::to_string(*slowBootMs) + "ms");
   return out;
 }
@@ -127,11 +136,12 @@ std::variant<FaultRequest, std::string> parseFaultRequest(const std::string& bod
   }
   if (f == j.end()) return std::string("field \"fault\" is required (or \"clear\": true)");
   const std::string name = f->is_string() ? f->get<std::string>() : "";
-  for (FaultKind k :
-       {FaultKind::Crash, FaultKind::HangBoot, FaultKind::FailHealth, FaultKind::SlowBoot})
+  for (FaultKind k : {FaultKind::Crash, FaultKind::HangBoot, FaultKind::FailHealth,
+                      FaultKind::HangHealth, FaultKind::SlowBoot})
     if (name == faultName(k)) r.fault = k;
   if (!r.fault)
-    return std::string("field \"fault\" must be one of crash, hang-boot, fail-health, slow-boot");
+    return std::string(
+        "field \"fault\" must be one of crash, hang-boot, fail-health, hang-health, slow-boot");
   auto d = j.find("bootDelayMs");
   if (*r.fault == FaultKind::SlowBoot) {
     if (d == j.end()) return std::string("field \"bootDelayMs\" is required for slow-boot");

@@ -5,7 +5,8 @@
 //                  networkOutBytesPerSecond}
 //   GET  /load    the demands in force
 //   POST /faults  {namespace, name, fault: crash | hang-boot | fail-health |
-//                  slow-boot, bootDelayMs (slow-boot)} or {namespace, name, clear: true}
+//                  hang-health | slow-boot, bootDelayMs (slow-boot)}
+//                 or {namespace, name, clear: true}
 //   GET  /vms     one entry per VM: namespace, name, phase, ip, node, ports, healthy, faults
 //   GET  /metrics per-VMI metrics (Prometheus text)
 //   GET  /healthz "ok"
@@ -33,8 +34,12 @@ struct HttpResponse {
   int status = 200;
   std::string contentType = "application/json";
   std::string body;
+  // True: send nothing; the connection stays open until the client closes it
+  // (the hang-health fault). The other fields are ignored.
+  bool noAnswer = false;
   static HttpResponse json(int status, const nlohmann::json& body);
   static HttpResponse error(int status, const std::string& message);
+  static HttpResponse none();  // noAnswer
 };
 
 struct LoadRequest {
@@ -42,7 +47,7 @@ struct LoadRequest {
   Demand demand;
 };
 
-enum class FaultKind { Crash, HangBoot, FailHealth, SlowBoot };
+enum class FaultKind { Crash, HangBoot, FailHealth, HangHealth, SlowBoot };
 const char* faultName(FaultKind k);
 
 struct FaultRequest {
@@ -58,9 +63,11 @@ struct FaultRequest {
 struct FaultSet {
   bool hangBoot = false;
   bool failHealth = false;
+  bool hangHealth = false;
   std::optional<long> slowBootMs;
-  bool empty() const { return !hangBoot && !failHealth && !slowBootMs; }
-  nlohmann::json toJson() const;  // ["hang-boot", "fail-health", "slow-boot:500ms"]
+  bool empty() const { return !hangBoot && !failHealth && !hangHealth && !slowBootMs; }
+  // ["hang-boot", "fail-health", "hang-health", "slow-boot:500ms"]
+  nlohmann::json toJson() const;
 };
 
 // Either the request or the error message (naming the field).

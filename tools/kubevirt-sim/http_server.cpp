@@ -1,5 +1,6 @@
 #include "tools/kubevirt-sim/http_server.h"
 
+#include <array>
 #include <future>
 #include <map>
 #include <mutex>
@@ -55,6 +56,11 @@ struct Listener : std::enable_shared_from_this<Listener> {
       } catch (const std::exception& e) {
         out = HttpResponse::error(500, e.what());
       }
+      if (out.noAnswer) {
+        stream.expires_after(kHangLimit);
+        holdOpen();
+        return;
+      }
       res.version(req.version());
       res.keep_alive(false);
       res.result(static_cast<unsigned>(out.status));
@@ -68,10 +74,30 @@ struct Listener : std::enable_shared_from_this<Listener> {
         self->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
       });
     }
+    // No answer: reads (and drops) whatever the client sends until it closes
+    // the connection or kHangLimit passes; the session, and the socket, end then.
+    void holdOpen() {
+      stream.async_read_some(net::buffer(drain),
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (!ec) self->holdOpen();
+                             });
+    }
+    std::array<char, 512> drain{};
   };
 };
 
 }  // namespace
+
+HttpResponse vmiAnswer(const HttpRequest& r, const std::string& healthPath, bool failHealth,
+                       bool hangHealth, const std::string& banner) {
+  if (hangHealth) return HttpResponse::none();
+  const std::string path = r.target.substr(0, r.target.find('?'));
+  if (path == healthPath) {
+    if (failHealth) return {503, "text/plain; charset=utf-8", "unhealthy\n"};
+    return {200, "text/plain; charset=utf-8", "ok"};
+  }
+  return {200, "text/plain; charset=utf-8", banner};
+}
 
 struct HttpServers::Impl {
   net::io_context ioc{1};

@@ -189,7 +189,8 @@ int main(int argc, char** argv) {
       "  PUT  /load    {namespace, group | name, cpu, networkInBytesPerSecond,\n"
       "                 networkOutBytesPerSecond}   demand spread over a group's VMIs\n"
       "  POST /faults  {namespace, name, fault: crash | hang-boot | fail-health |\n"
-      "                 slow-boot, bootDelayMs}  or  {namespace, name, clear: true}\n"
+      "                 hang-health | slow-boot, bootDelayMs}\n"
+      "                or  {namespace, name, clear: true}\n"
       "  GET  /vms     GET /load     GET /metrics     GET /healthz\n\n"
       "Options");
   // clang-format off
@@ -218,7 +219,7 @@ int main(int argc, char** argv) {
        "in its template's interfaces[].ports; empty: only those")
       ("health-path", po::value(&f.healthPath)->default_value("/healthz"),
        "path answering 200 \"ok\" (503 under the fail-health fault); any other path answers "
-       "200 with a line naming the VMI")
+       "200 with a line naming the VMI; under hang-health no path answers")
       ("control-bind-address", po::value(&f.controlBindAddress)->default_value("127.0.0.1:8091"),
        "host:port of the control API and GET /metrics (per-VMI metrics with KubeVirt's "
        "names and labels)")

@@ -201,6 +201,7 @@ void Simulator::adopt(KeyState& st, const std::string& key, const json& vmi) {
   ep->namespace_ = str(vmi, {"metadata", "namespace"});
   ep->name = str(vmi, {"metadata", "name"});
   ep->failHealth = f.failHealth;
+  ep->hangHealth = f.hangHealth;
   {
     std::lock_guard l(mu_);  // the control API reads it
     st.endpoint = std::move(ep);
@@ -240,15 +241,13 @@ void Simulator::startServing(KeyState& st, const std::string& key, const json& v
     try {
       for (int port : ports) {
         auto handler = [this, ep, node, port, healthPath](const HttpRequest& r) -> HttpResponse {
-          load_.countRequest(ep->namespace_, ep->name);
           const std::string path = r.target.substr(0, r.target.find('?'));
-          if (path == healthPath) {
-            if (ep->failHealth) return {503, "text/plain; charset=utf-8", "unhealthy\n"};
-            return {200, "text/plain; charset=utf-8", "ok"};
-          }
-          return {200, "text/plain; charset=utf-8",
-                  "kubec2-kubevirt-sim: VMI " + ep->namespace_ + "/" + ep->name + " on node " +
-                      node + ", port " + std::to_string(port) + ", path " + path + "\n"};
+          HttpResponse out = vmiAnswer(r, healthPath, ep->failHealth, ep->hangHealth,
+                                       "kubec2-kubevirt-sim: VMI " + ep->namespace_ + "/" +
+                                           ep->name + " on node " + node + ", port " +
+                                           std::to_string(port) + ", path " + path + "\n");
+          if (!out.noAnswer) load_.countRequest(ep->namespace_, ep->name);  // requests answered
+          return out;
         };
         ids.push_back(servers_.listen(st.ip, port, std::move(handler)).id);
       }
@@ -506,7 +505,10 @@ kube::Result Simulator::reconcile(const kube::Request& req) {
 
   // The boot timeline.
   const FaultSet faults = faultsFor(key);
-  if (st->endpoint) st->endpoint->failHealth = faults.failHealth;
+  if (st->endpoint) {
+    st->endpoint->failHealth = faults.failHealth;
+    st->endpoint->hangHealth = faults.hangHealth;
+  }
   const BootStep step = bootPhase(clock_.now() - st->bootStart, st->bootDelay, faults.hangBoot);
   Phase phase = rank(step.phase) >= rank(st->phase) ? step.phase : st->phase;
   std::optional<nanoseconds> next = step.next;
@@ -590,7 +592,10 @@ HttpResponse Simulator::applyFault(const FaultRequest& r) {
     auto st = states_.find(key);
     if (r.clear) {
       faults_.erase(key);
-      if (st != states_.end() && st->second->endpoint) st->second->endpoint->failHealth = false;
+      if (st != states_.end() && st->second->endpoint) {
+        st->second->endpoint->failHealth = false;
+        st->second->endpoint->hangHealth = false;
+      }
     } else {
       switch (*r.fault) {
         case FaultKind::Crash: {
@@ -609,6 +614,10 @@ HttpResponse Simulator::applyFault(const FaultRequest& r) {
         case FaultKind::FailHealth:
           faults_[key].failHealth = true;
           if (st != states_.end() && st->second->endpoint) st->second->endpoint->failHealth = true;
+          break;
+        case FaultKind::HangHealth:
+          faults_[key].hangHealth = true;
+          if (st != states_.end() && st->second->endpoint) st->second->endpoint->hangHealth = true;
           break;
         case FaultKind::SlowBoot:
           faults_[key].slowBootMs = r.bootDelayMs;
@@ -644,7 +653,7 @@ json Simulator::listVms() {
                    {"ip", s.ip},
                    {"node", s.node},
                    {"ports", s.ports},
-                   {"healthy", s.running && !f.failHealth},
+                   {"healthy", s.running && !f.failHealth && !f.hangHealth},
                    {"faults", f.toJson()}});
   }
   return out;

@@ -85,6 +85,7 @@ class Simulator final : public SimControl {
   struct Endpoint {
     std::string namespace_, name;
     std::atomic<bool> failHealth{false};
+    std::atomic<bool> hangHealth{false};
   };
   // Per VM key. Only the reconcile of that key touches it, except the
   // atomics (set by the control API).

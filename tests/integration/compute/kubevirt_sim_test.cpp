@@ -234,6 +234,22 @@ TEST_F(KubevirtSim, RunsVmsOnSimulatedNodesWithAddressesAndHttp) {
                 .first,
             200);
   EXPECT_EQ(http("GET", "http://" + ip + ":80/healthz").first, 200);
+
+  // hang-health: connections are accepted and never answered (http() gives
+  // up after 3 s: status 0), until cleared.
+  EXPECT_EQ(http("POST", control("/faults"),
+                 json{{"namespace", ns_}, {"name", "web-1"}, {"fault", "hang-health"}}.dump())
+                .first,
+            200);
+  EXPECT_EQ(http("GET", "http://" + ip + ":8080/anything").first, 0);
+  list = vmsList();
+  EXPECT_EQ(list[0]["healthy"], false);
+  EXPECT_EQ(list[0]["faults"], json::array({"hang-health"}));
+  EXPECT_EQ(http("POST", control("/faults"),
+                 json{{"namespace", ns_}, {"name", "web-1"}, {"clear", true}}.dump())
+                .first,
+            200);
+  EXPECT_EQ(http("GET", "http://" + ip + ":80/healthz").first, 200);
 }
 
 TEST_F(KubevirtSim, ExportsKubevirtMetricsDrivenByLoad) {
