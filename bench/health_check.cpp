@@ -389,6 +389,7 @@ int main(int argc, char** argv) {
     const std::string msg = err.empty() ? "ok" : err;
     (void)!write(ready[1], msg.data(), msg.size());
     close(ready[1]);
+    if (!err.empty()) _exit(1);
     char c;
     while (read(hold[0], &c, 1) > 0) {
     }  // until the parent exits or closes it
@@ -402,6 +403,7 @@ int main(int argc, char** argv) {
     msg.append(buf, static_cast<std::size_t>(n));
   if (msg != "ok") {
     std::fprintf(stderr, "listeners: %s\n", msg.c_str());
+    close(hold[1]);
     waitpid(child, nullptr, 0);
     return 1;
   }

@@ -1,10 +1,11 @@
 // One HTTP(S) transport over libcurl for every client of the operator: the
-// Kubernetes API client, the Prometheus client and the load balancer's
-// health prober. It owns what they share — TLS (always verified), bearer
-// tokens re-read from a file as they rotate, basic auth, connection reuse,
-// timeouts, a response size limit, a client-side rate limit and retries with
-// backoff that honour Retry-After — and nothing of any one API: it hands
-// back status and body, and each client turns a failure into its own error.
+// Kubernetes API client and the Prometheus client (the load balancers'
+// health checks are prober.h: fresh connections, no retries). It owns what
+// they share — TLS (always verified), bearer tokens re-read from a file as
+// they rotate, basic auth, connection reuse, timeouts, a response size
+// limit, a client-side rate limit and retries with backoff that honour
+// Retry-After — and nothing of any one API: it hands back status and body,
+// and each client turns a failure into its own error.
 #pragma once
 
 #include <chrono>

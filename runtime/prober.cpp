@@ -172,12 +172,25 @@ struct Prober::Impl {
   }
 
   static int onTimer(CURLM*, long ms, void* userp) {
-    auto* self = static_cast<Impl*>(userp);
-    if (ms < 0)
-      self->curlDeadline.reset();
-    else
-      self->curlDeadline = SteadyClock::now() + milliseconds(ms);
+    static_cast<Impl*>(userp)->setCurlDeadline(ms);
     return 0;
+  }
+
+  // libcurl rounds the time left down to the millisecond: waking at exactly
+  // that could come before its timer expires, and a call then that expires
+  // nothing leaves the same earliest timer, which libcurl does not report
+  // again. Hence 1 ms more, and asking again after every timeout call
+  // (refreshCurlDeadline): a lost deadline would let timeouts wait for the
+  // next socket event, and checks run seconds over their timeout.
+  void setCurlDeadline(long ms) {
+    if (ms < 0)
+      curlDeadline.reset();
+    else
+      curlDeadline = SteadyClock::now() + milliseconds(ms > 0 ? ms + 1 : 0);
+  }
+  void refreshCurlDeadline() {
+    long ms = -1;
+    if (curl_multi_timeout(multi, &ms) == CURLM_OK) setCurlDeadline(ms);
   }
 
   static size_t onBody(char*, size_t size, size_t n, void* userp) {
@@ -516,8 +529,8 @@ void Prober::Impl::run(const std::stop_token& stop) {
       curl_multi_socket_action(multi, fd, flags, &transfers);
     }
     if (curlDeadline && SteadyClock::now() >= *curlDeadline) {
-      curlDeadline.reset();  // the call may set a new one
       curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &transfers);
+      refreshCurlDeadline();
     }
     finishChecks();
   }

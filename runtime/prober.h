@@ -94,7 +94,7 @@ class Prober : public Runnable {
 
   // Throws std::invalid_argument on an empty sink or options out of range.
   Prober(Sink sink, Options options);
-  ~Prober() override;
+  ~Prober() override;  // start() must have returned (the manager joins its runnables first)
   Prober(const Prober&) = delete;
   Prober& operator=(const Prober&) = delete;
 

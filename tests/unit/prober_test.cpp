@@ -303,7 +303,7 @@ TEST(Prober, SpreadsTheFirstChecksOfTargetsAddedTogether) {
   std::vector<SteadyClock::time_point> firsts;
   for (int i = 0; i < 50; ++i) {
     const std::string key = "t" + std::to_string(i);
-    ASSERT_EQ(results.waitFor(key, 1).size(), 1u) << key;
+    ASSERT_GE(results.waitFor(key, 1).size(), 1u) << key;  // later ones may have come too
     firsts.push_back(results.arrivals(key)[0]);
   }
   std::sort(firsts.begin(), firsts.end());
