@@ -22,5 +22,14 @@ inline const kube::Resource kConfigMaps{"", "v1", "configmaps", true, "ConfigMap
 inline const kube::Resource kNodes{"", "v1", "nodes", false, "Node"};
 inline const kube::Resource kPersistentVolumeClaims{"", "v1", "persistentvolumeclaims", true,
                                                     "PersistentVolumeClaim"};
+// A LoadBalancer's objects. EndpointSlices are discovery.k8s.io/v1 from
+// Kubernetes 1.21; older servers (the test control plane is 1.20) serve
+// only v1beta1, whose shape differs in nodeName and zone (render.h).
+inline const kube::Resource kServices{"", "v1", "services", true, "Service"};
+inline const kube::Resource kEndpointSlicesV1{"discovery.k8s.io", "v1", "endpointslices", true,
+                                              "EndpointSlice"};
+inline const kube::Resource kEndpointSlicesV1beta1{"discovery.k8s.io", "v1beta1",
+                                                   "endpointslices", true, "EndpointSlice"};
+inline const kube::Resource kIngresses{"networking.k8s.io", "v1", "ingresses", true, "Ingress"};
 
 }  // namespace kubec2::api

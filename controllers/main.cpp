@@ -22,6 +22,7 @@
 #include "controllers/common/instance_type_catalog.h"
 #include "controllers/instance/instance_controller.h"
 #include "controllers/launchtemplate/launchtemplate_controller.h"
+#include "controllers/loadbalancer/loadbalancer_controller.h"
 #include "controllers/scalinggroup/scalinggroup_controller.h"
 #include "controllers/webhook/cert_keeper.h"
 #include "controllers/webhook/certs.h"
@@ -75,6 +76,7 @@ struct Flags {
   int terminatedRetentionSeconds = 60;
   // Scaling from Prometheus (docs/scaling-policies.md).
   std::string prometheusUrl;
+  std::string ingressClass;
   std::string prometheusCaFile;
   std::string prometheusBearerTokenFile;
   std::string prometheusUsername;
@@ -220,7 +222,14 @@ int runOperator(const Flags& f) {
   kube::EventRecorderOptions eo;
   eo.component = "kubec2";
   kube::EventRecorder events(kube::makeEventSink(mgr->client()), eo);
+  kubec2::controllers::LoadBalancerControllerOptions lo;
+  lo.ingressClass = f.ingressClass;
   kubec2::controllers::InstanceControllerOptions io;
+  try {
+    io.deregistration = kubec2::controllers::addLoadBalancerController(*mgr, events, lo);
+  } catch (const kube::ApiError& e) {
+    return fail(kExitConfig, std::string("load balancers: discovery failed: ") + e.what());
+  }
   io.terminatedRetention = std::chrono::seconds(f.terminatedRetentionSeconds);
   kubec2::controllers::addInstanceControllers(*mgr, events, catalog, io);
   kubec2::controllers::addLaunchTemplateController(*mgr, events, "kubec2-launchtemplate");
@@ -337,6 +346,10 @@ int main(int argc, char** argv) {
       ("webhook-ca-sync-seconds", po::value(&f.webhookCaSyncSeconds)->default_value(60),
        "how often the self-signed Secret and the configurations' caBundle are checked and "
        "repaired")
+      ("ingress-class", po::value(&f.ingressClass),
+       "ingressClassName of the Ingresses of application LoadBalancers (default: none, the "
+       "cluster's default IngressClass); a LoadBalancer's annotation "
+       "compute.kubec2.io/ingress-class overrides it")
       ("prometheus-url", po::value(&f.prometheusUrl),
        "Prometheus to read scaling policies' metrics from, http(s)://HOST:PORT[/PREFIX] "
        "(no default: without it, policies that need metrics report ScalingActive False, "

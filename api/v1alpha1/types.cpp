@@ -606,6 +606,8 @@ TargetHealth TargetHealth::fromJson(const nlohmann::json& j, const std::string& 
   codec::read(j, "state", path, o.state);
   codec::read(j, "reason", path, o.reason);
   codec::read(j, "description", path, o.description);
+  codec::read(j, "since", path, o.since);
+  codec::read(j, "drainingUntil", path, o.drainingUntil);
   return o;
 }
 
@@ -617,6 +619,8 @@ nlohmann::json TargetHealth::toJson() const {
   codec::write(j, "state", state);
   codec::write(j, "reason", reason);
   codec::write(j, "description", description);
+  codec::write(j, "since", since);
+  codec::write(j, "drainingUntil", drainingUntil);
   return j;
 }
 
@@ -626,6 +630,10 @@ TargetGroupStatus TargetGroupStatus::fromJson(const nlohmann::json& j, const std
   codec::read(j, "name", path, o.name);
   codec::read(j, "healthyCount", path, o.healthyCount);
   codec::read(j, "unhealthyCount", path, o.unhealthyCount);
+  codec::read(j, "initialCount", path, o.initialCount);
+  codec::read(j, "drainingCount", path, o.drainingCount);
+  codec::read(j, "targetCount", path, o.targetCount);
+  codec::read(j, "servicePort", path, o.servicePort);
   codec::read(j, "targets", path, o.targets);
   return o;
 }
@@ -635,6 +643,10 @@ nlohmann::json TargetGroupStatus::toJson() const {
   codec::write(j, "name", name);
   codec::write(j, "healthyCount", healthyCount);
   codec::write(j, "unhealthyCount", unhealthyCount);
+  codec::write(j, "initialCount", initialCount);
+  codec::write(j, "drainingCount", drainingCount);
+  codec::write(j, "targetCount", targetCount);
+  codec::write(j, "servicePort", servicePort);
   codec::write(j, "targets", targets);
   return j;
 }

@@ -601,7 +601,8 @@ struct LoadBalancerSpec {
   // UDP and TLS listeners forwarding connections (ELB's NLB).
   std::optional<std::string> type{};
   // internal: reachable inside the cluster (a ClusterIP Service). internet-facing: exposed
-  // outside the cluster (a LoadBalancer Service, and an Ingress for HTTP rules).
+  // outside the cluster (a Service of type LoadBalancer). An application load balancer of
+  // either scheme also gets an Ingress for its HTTP and HTTPS listeners.
   std::optional<std::string> scheme{};
   // The ports the load balancer accepts traffic on, each with one protocol. Ports are unique
   // (the webhook refuses a second listener on a port). An application load balancer takes
@@ -631,10 +632,15 @@ struct TargetHealth {
   std::string state{};
   // Why, as ELB's reason codes, such as Elb.InitialHealthChecking, Target.FailedHealthChecks,
   // Target.Timeout, Target.ResponseCodeMismatch, Target.DeregistrationInProgress,
-  // Target.NotRunning.
+  // Target.InvalidState (the instance is not running).
   std::optional<std::string> reason{};
   // The reason in words.
   std::optional<std::string> description{};
+  // When the target entered its state.
+  std::optional<std::string> since{};
+  // A draining target: when its deregistration delay ends and it is removed (the instance's
+  // termination waits for it).
+  std::optional<std::string> drainingUntil{};
 
   static TargetHealth fromJson(const nlohmann::json& j, const std::string& path = "");
   nlohmann::json toJson() const;
@@ -649,7 +655,18 @@ struct TargetGroupStatus {
   std::optional<std::int64_t> healthyCount{};
   // Targets in state unhealthy.
   std::optional<std::int64_t> unhealthyCount{};
-  // Every target and its health, as ELB's DescribeTargetHealth.
+  // Targets in state initial.
+  std::optional<std::int64_t> initialCount{};
+  // Targets in state draining.
+  std::optional<std::int64_t> drainingCount{};
+  // Every target of the group, in any state.
+  std::optional<std::int64_t> targetCount{};
+  // The name of the Service port that leads to this target group (listener-PORT, or tg-NAME
+  // for a group only rules name), as the EndpointSlices and the Ingress use it.
+  std::optional<std::string> servicePort{};
+  // The targets and their health, as ELB's DescribeTargetHealth: at most 100, those not
+  // healthy first (then by name), so a large group's status stays small; the counts cover
+  // every target.
   std::optional<std::vector<TargetHealth>> targets{};
 
   static TargetGroupStatus fromJson(const nlohmann::json& j, const std::string& path = "");

@@ -108,6 +108,11 @@ class InstanceReconciler final : public kube::Reconciler {
     o.vmApplied = vmApplied ? &*vmApplied : nullptr;
     o.networkPolicyApplied = npApplied ? &*npApplied : nullptr;
     o.cloudInitApplied = ciApplied ? &*ciApplied : nullptr;
+    if (inst->metadata.deletionTimestamp && opts_.deregistration)
+      if (auto d = opts_.deregistration(*inst, o.now)) {
+        o.deregisteringUntil = d->until;
+        o.deregisteringFrom = d->from;
+      }
 
     // What is not watched is read when the plan needs it.
     const rec::LaunchResolution launch = rec::launchOf(o);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "controllers/common/deregistration.h"
 #include "controllers/common/instance_type_catalog.h"
 #include "runtime/events.h"
 #include "runtime/manager.h"
@@ -22,6 +23,10 @@ struct InstanceControllerOptions {
   std::string fieldManager = "kubec2-instance";
   // How often discovery is asked whether KubeVirt is installed, while it is not.
   std::chrono::milliseconds kubevirtDiscoveryPeriod{30000};
+  // Whether a terminating instance is still a load balancer target that
+  // drains (controllers/loadbalancer): its VM keeps running until then.
+  // Empty: no load balancers.
+  DeregistrationLookup deregistration{};
 };
 
 // Registers the informers and the controller with `mgr` (before run()).

@@ -192,6 +192,7 @@ CleanupResult terminate(const InstanceObservation& o) {
   Plan& plan = result.plan;
   StatusBuilder sb(o, plan);
   const bool ours = vmIsOurs(o);
+  const bool draining = ours && o.deregisteringUntil && o.now < *o.deregisteringUntil;
   if (ours) {
     // Released first (while the VM is ours, also when it is already being
     // deleted, as in a foreground delete): the list was recorded at launch.
@@ -201,15 +202,25 @@ CleanupResult terminate(const InstanceObservation& o) {
         if (!v.deleteOnTermination) kept.push_back(v.claimName);
     for (const auto& dv : kept)
       plan.add(ReleaseObject{api::kDataVolumes, inst.metadata.namespace_, dv, uidOf(o.vm)});
-    if (!kube::isDeleting(o.vm))
+    if (!kube::isDeleting(o.vm) && !draining)
       plan.add(DeleteObject{api::kVirtualMachines, inst.metadata.namespace_, inst.metadata.name,
                             uidOf(o.vm)});
   }
+  // Polled, not watched: the drain's end is known, and a load balancer
+  // that reacts late only shortens the poll.
+  if (draining)
+    plan.requeueWithin(std::min<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(*o.deregisteringUntil - o.now) + 1ms,
+        5s));
   // A VM that is not ours is not waited for; its VMI neither.
   const InstanceStateView view =
       observeState({true, true, ours ? o.vm : nullptr, ours ? o.vmi : nullptr,
                     !o.claimsRemaining.empty(), o.nodeZone});
-  sb.observe(view, "False", view.readyReason, describe(view, sb.name()));
+  sb.observe(view, "False", view.readyReason,
+             draining ? describe(view, sb.name()) + "; draining from " + o.deregisteringFrom +
+                            " until " + kube::formatRfc3339(*o.deregisteringUntil) +
+                            " before its VM stops (the deregistration delay)"
+                      : describe(view, sb.name()));
   if (!ours && !o.claimsRemaining.empty()) plan.requeueWithin(5s);  // claims are not watched
   if (view.state == "terminated") {
     // Visible for terminatedRetention after it terminated, as EC2 lists

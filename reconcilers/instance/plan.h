@@ -45,6 +45,11 @@ struct InstanceObservation {
   const AppliedRecord* cloudInitApplied = nullptr;
   std::chrono::system_clock::time_point now;
   std::chrono::seconds terminatedRetention{60};
+  // Terminating while a load balancer drains it (ELB's deregistration
+  // delay): the VM is stopped only after this time. `deregisteringFrom`
+  // names the load balancers and target groups, for the status message.
+  std::optional<std::chrono::system_clock::time_point> deregisteringUntil{};
+  std::string deregisteringFrom{};
 };
 
 // What the Instance launches with: its template's version overlaid with its

@@ -182,7 +182,11 @@ json serviceOf(const v1::LoadBalancer& lb, const std::vector<ServicePort>& ports
 // --- EndpointSlices ------------------------------------------------------------
 
 std::string slicePrefix(const std::string& lb, const std::string& group, bool ipv6) {
-  const std::string base = lb + "-" + group;
+  // A dot between them: neither a LoadBalancer name (a Service name, a
+  // DNS label) nor a target group name has one, so two load balancers'
+  // slices never share a name (with "-", LB a-b's group c and LB a's group
+  // b-c would).
+  const std::string base = lb + "." + group;
   // Room for the family infix and a slice number of up to 6 digits.
   return bounded(base, kMaxSubdomainLength - 12, 8) + (ipv6 ? ".ipv6-" : "-");
 }

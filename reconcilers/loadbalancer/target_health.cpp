@@ -172,15 +172,4 @@ TargetHealth notRunning(const TargetHealth& target, Time now) {
   return t;
 }
 
-std::optional<EndpointConditions> endpointOf(State s) {
-  switch (s) {
-    case State::Healthy:
-      return EndpointConditions{true, true, false};
-    case State::Draining:
-      return EndpointConditions{false, true, true};
-    default:
-      return std::nullopt;
-  }
-}
-
 }  // namespace kubec2::reconcilers::loadbalancer

@@ -121,15 +121,4 @@ bool drainingOver(const TargetHealth& target, Time now);
 // unused, and checked again from initial when it runs again.
 TargetHealth notRunning(const TargetHealth& target, Time now);
 
-// An EndpointSlice endpoint's conditions for a target in this state, as
-// discovery.k8s.io defines them: ready for healthy targets only; draining
-// ones serving and terminating (open connections finish, no new ones).
-// nullopt: the target has no endpoint (initial, unhealthy, unused).
-struct EndpointConditions {
-  bool ready = false;
-  bool serving = false;
-  bool terminating = false;
-};
-std::optional<EndpointConditions> endpointOf(State s);
-
 }  // namespace kubec2::reconcilers::loadbalancer

@@ -92,6 +92,8 @@ struct World {
   // What the API server keeps of an applied VM: by default all of it.
   std::function<json(json)> server = [](json applied) { return applied; };
   std::chrono::system_clock::time_point now = kNow;
+  std::optional<std::chrono::system_clock::time_point> deregisteringUntil;
+  std::string deregisteringFrom;
 
   InstanceObservation observation() const {
     InstanceObservation o;
@@ -108,6 +110,8 @@ struct World {
     o.vmApplied = vmRecord ? &*vmRecord : nullptr;
     o.networkPolicyApplied = policyRecord ? &*policyRecord : nullptr;
     o.cloudInitApplied = secretRecord ? &*secretRecord : nullptr;
+    o.deregisteringUntil = deregisteringUntil;
+    o.deregisteringFrom = deregisteringFrom;
     return o;
   }
   Plan plan() const {
@@ -422,6 +426,31 @@ TEST(InstancePlan, DeletionDeletesTheVmThenTerminatesThenLetsGoAfterTheRetention
   p = w.plan();
   EXPECT_TRUE(removesFinalizer(p));
   EXPECT_FALSE(statusOf(p));
+}
+
+TEST(InstancePlan, ATerminatingInstanceKeepsItsVmWhileALoadBalancerDrainsIt) {
+  World w{instanceOf(launchSpec())};
+  w.afterWrites(w.plan());
+  w.vmi = runningVmi();
+  w.afterWrites(w.plan());
+  w.inst.metadata.deletionTimestamp = kube::formatRfc3339(kNow);
+  w.deregisteringUntil = kNow + 30s;
+  w.deregisteringFrom = "LoadBalancer web (target group app)";
+
+  Plan p = w.plan();
+  EXPECT_FALSE(deletesVm(p)) << "the VM runs until the drain ends";
+  ASSERT_TRUE(statusOf(p));
+  EXPECT_EQ((*statusOf(p))["state"], "shutting-down");
+  EXPECT_NE(statusOf(p)->dump().find("draining from LoadBalancer web (target group app) until"),
+            std::string::npos)
+      << statusOf(p)->dump();
+  ASSERT_TRUE(p.requeueAfter);
+  EXPECT_LE(*p.requeueAfter, 5s) << "polled: a load balancer may end it sooner";
+  w.afterWrites(p);
+
+  w.now += 30s;
+  p = w.plan();
+  EXPECT_TRUE(deletesVm(p)) << "the drain is over";
 }
 
 TEST(InstancePlan, WithoutTheFinalizerADeletedInstanceIsNotTouched) {

@@ -224,7 +224,7 @@ TEST(LoadBalancerRender, SlicesAreManagedByKubec2AndNamedAfterTheServicePorts) {
   auto l = loadBalancer(simpleSpec());
   const json s = render(l, {{"app", endpoints(0, 2)}}).endpointSlices.at(0);
   expectOwnedAndLabelled(s);
-  EXPECT_EQ(s["metadata"]["name"], "web-app-0");
+  EXPECT_EQ(s["metadata"]["name"], "web.app-0");
   EXPECT_EQ(s["metadata"]["labels"]["kubernetes.io/service-name"], "web");
   EXPECT_EQ(s["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
             "loadbalancer.compute.kubec2.io");
@@ -268,7 +268,7 @@ TEST(LoadBalancerRender, TwoHundredFiftyTargetsMakeThreeSlices) {
   ASSERT_EQ(r.endpointSlices.size(), 3u);
   std::set<std::string> all;
   for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(r.endpointSlices[i]["metadata"]["name"], "web-app-" + std::to_string(i));
+    EXPECT_EQ(r.endpointSlices[i]["metadata"]["name"], "web.app-" + std::to_string(i));
     for (const json& e : r.endpointSlices[i]["endpoints"]) all.insert(e["targetRef"]["name"]);
   }
   EXPECT_EQ(r.endpointSlices[0]["endpoints"].size(), 100u);
@@ -292,7 +292,7 @@ TEST(LoadBalancerRender, ATargetJoiningOrLeavingMovesNoOtherTarget) {
   EXPECT_EQ(second.endpointSlices[1], first.endpointSlices[1]);
   EXPECT_EQ(second.endpointSlices[2], first.endpointSlices[2]);
   const auto after = membersOf(second.endpointSlices);
-  const auto& s0 = after.at("web-app-0");
+  const auto& s0 = after.at("web.app-0");
   EXPECT_NE(std::find(s0.begin(), s0.end(), "app-900"), s0.end());
   EXPECT_EQ(std::find(s0.begin(), s0.end(), "app-005"), s0.end());
 
@@ -308,8 +308,8 @@ TEST(LoadBalancerRender, ATargetJoiningOrLeavingMovesNoOtherTarget) {
   // Slice 2's targets all leave: slice 2 goes, the others stay.
   std::vector<lb::Endpoint> fewer;
   for (const lb::Endpoint& e : now)
-    if (std::find(after.at("web-app-2").begin(), after.at("web-app-2").end(), e.instance) ==
-            after.at("web-app-2").end() &&
+    if (std::find(after.at("web.app-2").begin(), after.at("web.app-2").end(), e.instance) ==
+            after.at("web.app-2").end() &&
         e.instance != "aaa-first")
       fewer.push_back(e);
   const auto fourth = render(l, {{"app", fewer, membersOf(third.endpointSlices)}});
@@ -324,15 +324,15 @@ TEST(LoadBalancerRender, AGroupWithoutTargetsKeepsOneEmptySliceAndAnUnusedGroupN
   auto l = loadBalancer(spec);
   const auto r = render(l);  // no targets given at all
   ASSERT_EQ(r.endpointSlices.size(), 1u) << "idle: no listener or rule uses it";
-  EXPECT_EQ(r.endpointSlices[0]["metadata"]["name"], "web-app-0");
+  EXPECT_EQ(r.endpointSlices[0]["metadata"]["name"], "web.app-0");
   EXPECT_EQ(r.endpointSlices[0]["endpoints"], json::array());
   EXPECT_EQ(r.endpointSlices[0]["ports"].size(), 1u);
 
   // The last targets leave slice 3 (the others are gone): one empty slice
   // again, number 0.
-  const auto r2 = render(l, {{"app", {}, {{"web-app-3", {"app-301"}}}}});
+  const auto r2 = render(l, {{"app", {}, {{"web.app-3", {"app-301"}}}}});
   ASSERT_EQ(r2.endpointSlices.size(), 1u);
-  EXPECT_EQ(r2.endpointSlices[0]["metadata"]["name"], "web-app-0");
+  EXPECT_EQ(r2.endpointSlices[0]["metadata"]["name"], "web.app-0");
 }
 
 TEST(LoadBalancerRender, IPv6TargetsGoToTheirOwnSlicesAndTargetsWithoutAnAddressToNone) {
@@ -345,7 +345,7 @@ TEST(LoadBalancerRender, IPv6TargetsGoToTheirOwnSlicesAndTargetsWithoutAnAddress
   ASSERT_EQ(r.endpointSlices.size(), 2u);
   EXPECT_EQ(r.endpointSlices[0]["addressType"], "IPv4");
   EXPECT_EQ(r.endpointSlices[0]["endpoints"].size(), 1u);
-  EXPECT_EQ(r.endpointSlices[1]["metadata"]["name"], "web-app.ipv6-0");
+  EXPECT_EQ(r.endpointSlices[1]["metadata"]["name"], "web.app.ipv6-0");
   EXPECT_EQ(r.endpointSlices[1]["addressType"], "IPv6");
   EXPECT_EQ(r.endpointSlices[1]["endpoints"][0]["addresses"], json::array({"fd00::1"}));
 }
@@ -356,7 +356,7 @@ TEST(LoadBalancerRender, SliceNamesStayWithin253Characters) {
   EXPECT_EQ(name.back(), '7');
   EXPECT_EQ(name, lb::endpointSliceName(std::string(240, 'w'), "app", false, 7));
   EXPECT_NE(name, lb::endpointSliceName(std::string(240, 'w'), "api", false, 7));
-  EXPECT_EQ(lb::endpointSliceName("web", "app", true, 2), "web-app.ipv6-2");
+  EXPECT_EQ(lb::endpointSliceName("web", "app", true, 2), "web.app.ipv6-2");
 }
 
 // --- Ingress ---------------------------------------------------------------------

@@ -1,0 +1,603 @@
+#include "reconcilers/loadbalancer/plan.h"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+#include "api/resources.h"
+#include "api/well_known.h"
+#include "reconcilers/common/conditions.h"
+#include "runtime/object.h"
+#include "runtime/selector.h"
+#include "runtime/strings.h"
+#include "runtime/timefmt.h"
+
+namespace kubec2::reconcilers::loadbalancer {
+namespace {
+
+using nlohmann::json;
+
+std::string timeText(Time t) { return kube::formatRfc3339(t); }
+
+std::int64_t deregistrationDelayOf(const v1::TargetGroup& g) {
+  return g.deregistrationDelaySeconds.value_or(300);
+}
+
+// The group's check settings; a matcher the schema let through but the
+// parser refuses (it cannot: same pattern) falls back to ELB's default.
+CheckSettings settingsOf(const v1::TargetGroup& g, const std::string& type) {
+  try {
+    return checkSettingsOf(g, type);
+  } catch (const std::invalid_argument&) {
+    v1::TargetGroup plain = g;
+    if (plain.healthCheck) plain.healthCheck->matcher.reset();
+    return checkSettingsOf(plain, type);
+  }
+}
+
+CheckResult judge(const RawCheck& c, const CheckSettings& s) {
+  CheckResult r;
+  r.at = c.at;
+  r.detail = c.detail;
+  switch (c.kind) {
+    case RawCheck::Kind::Answered:
+      r.httpStatus = c.httpStatus;
+      if (s.protocol != "TCP" && !s.matcher.accepts(c.httpStatus))
+        r.outcome = Outcome::ResponseCodeMismatch;
+      break;
+    case RawCheck::Kind::Connected:
+      break;
+    case RawCheck::Kind::Timeout:
+      r.outcome = Outcome::Timeout;
+      break;
+    case RawCheck::Kind::Failed:
+      r.outcome = Outcome::Failed;
+      break;
+  }
+  return r;
+}
+
+const char* outcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::Pass:
+      return "pass";
+    case Outcome::Timeout:
+      return "timeout";
+    case Outcome::ResponseCodeMismatch:
+      return "response_code_mismatch";
+    case Outcome::Failed:
+      return "failed";
+  }
+  return "failed";
+}
+
+TargetHealth notInUse(const TargetHealth& target, Time now) {
+  TargetHealth t = notRunning(target, now);
+  t.reason = "Target.NotInUse";
+  t.description = "Target group is not configured to receive traffic from the load balancer";
+  return t;
+}
+
+// --------------------------------------------------------------- rebuild
+
+const json* labelOf(const json& obj, const char* key) {
+  const json* labels = kube::jsonAt(&obj, {"metadata", "labels"});
+  if (labels == nullptr || !labels->is_object() || !labels->contains(key)) return nullptr;
+  return &(*labels)[key];
+}
+
+// What a new leader knows of the targets: the EndpointSlices it wrote (a
+// ready endpoint was healthy, a terminating one draining, a listed one
+// initial or unhealthy) and the status it wrote (reasons, since,
+// drainingUntil, and the unused targets).
+TrackedTargets rebuild(const LoadBalancerObservation& o) {
+  TrackedTargets out;
+  const auto& spec = o.loadBalancer->spec;
+  std::map<std::string, const v1::TargetGroup*> groups;
+  for (const auto& g : spec.targetGroups) groups[g.name] = &g;
+  for (const json* slice : o.endpointSlices) {
+    const json* tg = labelOf(*slice, api::kTargetGroupLabel);
+    if (tg == nullptr || !tg->is_string() || !groups.contains(tg->get<std::string>())) continue;
+    const auto& group = *groups[tg->get<std::string>()];
+    auto& targets = out[group.name];
+    for (const auto& e : slice->value("endpoints", json::array())) {
+      const json ref = e.value("targetRef", json::object());
+      const std::string name = ref.value("name", "");
+      const auto addresses = e.value("addresses", json::array());
+      if (name.empty() || addresses.empty() || !addresses[0].is_string()) continue;
+      TrackedTarget t;
+      t.uid = ref.value("uid", "");
+      t.ip = addresses[0].get<std::string>();
+      t.port = group.port;
+      t.nodeName = e.value("nodeName", "");
+      t.zone = e.value("zone", "");
+      if (const auto topo = e.value("topology", json::object()); !topo.empty()) {
+        if (t.nodeName.empty()) t.nodeName = topo.value("kubernetes.io/hostname", "");
+        if (t.zone.empty()) t.zone = topo.value("topology.kubernetes.io/zone", "");
+      }
+      const json c = e.value("conditions", json::object());
+      t.health = registered(o.now);
+      if (c.value("terminating", false) && c.value("serving", false)) {
+        t.health.state = State::Draining;
+        t.health.reason = "Target.DeregistrationInProgress";
+        t.health.description = "Target deregistration is in progress";
+        t.health.drainingUntil = o.now + std::chrono::seconds(deregistrationDelayOf(group));
+      } else if (c.value("ready", false)) {
+        t.health.state = State::Healthy;
+        t.health.reason.clear();
+        t.health.description.clear();
+      }
+      targets[name] = std::move(t);
+    }
+  }
+  if (!o.loadBalancer->status || !o.loadBalancer->status->targetGroups) return out;
+  for (const auto& gs : *o.loadBalancer->status->targetGroups) {
+    if (!groups.contains(gs.name) || !gs.targets) continue;
+    auto& targets = out[gs.name];
+    for (const auto& ts : *gs.targets) {
+      auto it = targets.find(ts.instance);
+      const auto since = ts.since ? kube::parseRfc3339Utc(*ts.since) : std::nullopt;
+      if (it == targets.end()) {
+        // Not in a slice: unused (no endpoint) or an endpoint the slices
+        // lost; the next reconcile registers it again if it runs.
+        if (ts.state != "unused") continue;
+        TrackedTarget t;
+        t.port = ts.port.value_or(groups[gs.name]->port);
+        t.health = notRunning(registered(o.now), since.value_or(o.now));
+        if (ts.reason) t.health.reason = *ts.reason;
+        if (ts.description) t.health.description = *ts.description;
+        targets[ts.instance] = std::move(t);
+        continue;
+      }
+      TargetHealth& h = it->second.health;
+      if (since) h.since = *since;
+      if (ts.state == "unhealthy" && h.state == State::Initial) {
+        h.state = State::Unhealthy;
+        h.reason = ts.reason.value_or("Target.FailedHealthChecks");
+        h.description = ts.description.value_or("");
+      } else if (ts.state == "draining" && h.state != State::Healthy) {
+        // Servers before 1.22's EndpointSliceTerminatingCondition drop
+        // serving and terminating: the slice shows a draining target as
+        // not ready, and only status says it drains, and until when.
+        h.state = State::Draining;
+        h.reason = "Target.DeregistrationInProgress";
+        h.description = "Target deregistration is in progress";
+        if (auto until = ts.drainingUntil ? kube::parseRfc3339Utc(*ts.drainingUntil) : std::nullopt)
+          h.drainingUntil = *until;
+        else if (!h.drainingUntil)
+          h.drainingUntil =
+              o.now + std::chrono::seconds(deregistrationDelayOf(*groups[gs.name]));
+      }
+    }
+  }
+  return out;
+}
+
+// --------------------------------------------------------------- events
+
+// The order of targets in status (and of changes in a summary Event):
+// draining first (a terminating Instance reads its drainingUntil there),
+// then the ones a user looks for, healthy last.
+int eventOrder(State s) {
+  switch (s) {
+    case State::Draining:
+      return 0;
+    case State::Unhealthy:
+      return 1;
+    case State::Initial:
+      return 2;
+    case State::Unused:
+      return 3;
+    case State::Healthy:
+      return 4;
+  }
+  return 5;
+}
+
+struct Change {
+  std::string targetGroup;
+  std::string instance;
+  std::optional<State> from;  // nullopt: newly registered
+  std::optional<State> to;    // nullopt: removed
+  std::string description;
+};
+
+std::string sentenceOf(const Change& c) {
+  const std::string who = "target " + c.instance + " of target group " + c.targetGroup;
+  if (!c.to) return who + " deregistered";
+  if (!c.from) return who + " registered (" + std::string(toString(*c.to)) + ")";
+  std::string s = who + " " + std::string(toString(*c.from)) + " -> " + std::string(toString(*c.to));
+  if (!c.description.empty()) s += ": " + c.description;
+  return s;
+}
+
+// One Event per change; many changes in one reconcile (a group's targets
+// registered at once, a network fault) are one Event listing the first
+// few, so a large group cannot flood the Events.
+constexpr std::size_t kEventsPerReconcile = 5;
+
+void recordChanges(std::vector<Change> changes, Plan& plan) {
+  if (changes.empty()) return;
+  auto reasonOf = [](const Change& c) -> std::pair<bool, std::string> {
+    if (!c.to) return {false, "TargetDeregistered"};
+    if (!c.from) return {false, "TargetRegistered"};
+    switch (*c.to) {
+      case State::Healthy:
+        return {false, "TargetHealthy"};
+      case State::Unhealthy:
+        return {true, "TargetUnhealthy"};
+      case State::Draining:
+        return {false, "TargetDraining"};
+      case State::Unused:
+        return {true, "TargetUnused"};
+      case State::Initial:
+        return {false, "TargetRegistered"};
+    }
+    return {false, "TargetHealthChanged"};
+  };
+  if (changes.size() <= kEventsPerReconcile) {
+    for (const auto& c : changes) {
+      auto [warning, reason] = reasonOf(c);
+      plan.add(RecordEvent{warning, reason, sentenceOf(c), {}});
+    }
+    return;
+  }
+  std::stable_sort(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
+    return eventOrder(a.to.value_or(State::Unused)) < eventOrder(b.to.value_or(State::Unused));
+  });
+  std::map<std::string, int> byState;
+  bool anyUnhealthy = false;
+  for (const auto& c : changes) {
+    ++byState[c.to ? std::string(toString(*c.to)) : "deregistered"];
+    anyUnhealthy = anyUnhealthy || (c.to && *c.to == State::Unhealthy);
+  }
+  std::vector<std::string> counts, first;
+  for (const auto& [state, n] : byState) counts.push_back(std::to_string(n) + " " + state);
+  for (std::size_t i = 0; i < 3; ++i) first.push_back(sentenceOf(changes[i]));
+  plan.add(RecordEvent{anyUnhealthy, "TargetHealthChanged",
+                       std::to_string(changes.size()) + " targets changed (" + kube::join(counts) +
+                           "): " + kube::join(first, "; ") + "; ...",
+                       {}});
+}
+
+// --------------------------------------------------------------- status
+
+v1::TargetHealth statusOf(const std::string& name, const TrackedTarget& t) {
+  v1::TargetHealth h;
+  h.instance = name;
+  if (!t.ip.empty()) h.ip = t.ip;
+  h.port = t.port;
+  h.state = std::string(toString(t.health.state));
+  if (!t.health.reason.empty()) h.reason = t.health.reason;
+  if (!t.health.description.empty()) h.description = t.health.description;
+  if (t.health.since != Time{}) h.since = timeText(t.health.since);
+  if (t.health.drainingUntil) h.drainingUntil = timeText(*t.health.drainingUntil);
+  return h;
+}
+
+const json* findByName(const std::vector<const json*>& objects, const std::string& name) {
+  for (const json* o : objects)
+    if (const json* n = kube::jsonAt(o, {"metadata", "name"}); n && *n == name) return o;
+  return nullptr;
+}
+
+std::string rvOf(const json* o) {
+  const json* rv = o ? kube::jsonAt(o, {"metadata", "resourceVersion"}) : nullptr;
+  return rv && rv->is_string() ? rv->get<std::string>() : "";
+}
+std::string uidOf(const json* o) {
+  const json* uid = o ? kube::jsonAt(o, {"metadata", "uid"}) : nullptr;
+  return uid && uid->is_string() ? uid->get<std::string>() : "";
+}
+
+}  // namespace
+
+std::map<std::string, SelectedTarget> selectTargets(
+    const v1::TargetGroup& group, const std::vector<const v1::Instance*>& instances) {
+  std::map<std::string, SelectedTarget> out;
+  const auto& t = group.targets;
+  std::optional<kube::LabelSelector> selector;
+  if (t.instanceSelector) {
+    try {
+      selector = kube::LabelSelector::fromJson(t.instanceSelector->toJson());
+    } catch (const std::invalid_argument&) {
+      return out;  // the webhook refuses such a selector; select nothing
+    }
+  }
+  std::set<std::string> named;
+  if (t.instanceRefs)
+    for (const auto& r : *t.instanceRefs) named.insert(r.name);
+  for (const v1::Instance* i : instances) {
+    const auto& m = i->metadata;
+    if (m.deletionTimestamp) continue;
+    bool selected = false;
+    if (t.scalingGroupRef) {
+      const kube::OwnerReference* owner = m.controllerRef();
+      const auto warm = m.labels.find(api::kWarmPoolLabel);
+      selected = owner != nullptr && owner->kind == "ScalingGroup" &&
+                 owner->name == t.scalingGroupRef->name &&
+                 (warm == m.labels.end() || warm->second != "true");
+    } else if (selector) {
+      selected = selector->matches(m.labels);
+    } else {
+      selected = named.contains(m.name);
+    }
+    if (!selected) continue;
+    const bool running = i->status && i->status->state.value_or("") == "running" &&
+                         !i->status->privateIP.value_or("").empty();
+    out[m.name] = SelectedTarget{i, running};
+  }
+  return out;
+}
+
+LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
+  const v1::LoadBalancer& lb = *o.loadBalancer;
+  const std::string type = lb.spec.type.value_or("application");
+  LoadBalancerDecision d;
+  const TrackedTargets previous = o.tracked != nullptr ? *o.tracked : rebuild(o);
+  std::vector<Change> changes;
+  std::optional<Time> nextDrainEnd;
+
+  RenderInput in;
+  in.loadBalancer = &lb;
+  in.discovery = o.discovery;
+  in.ingressClass = o.ingressClass;
+
+  std::set<std::string> usedByListeners;
+  for (const auto& l : lb.spec.listeners) {
+    usedByListeners.insert(l.defaultTargetGroup);
+    if (l.rules)
+      for (const auto& rule : *l.rules) usedByListeners.insert(rule.targetGroup);
+  }
+
+  for (const auto& group : lb.spec.targetGroups) {
+    const bool inUse = usedByListeners.contains(group.name);
+    const CheckSettings settings = settingsOf(group, type);
+    const std::chrono::seconds delay(deregistrationDelayOf(group));
+    const auto selected = selectTargets(group, o.instances);
+    static const std::map<std::string, TrackedTarget> kNone;
+    const auto pit = previous.find(group.name);
+    const auto& before = pit == previous.end() ? kNone : pit->second;
+    auto& now = d.tracked[group.name];
+
+    for (const auto& [name, sel] : selected) {
+      const auto& inst = *sel.instance;
+      TrackedTarget t;
+      t.uid = inst.metadata.uid;
+      t.port = group.port;
+      if (inst.status) {
+        t.ip = sel.running ? inst.status->privateIP.value_or("") : "";
+        t.nodeName = inst.status->nodeName.value_or("");
+        t.zone = inst.status->zone.value_or("");
+      }
+      const auto b = before.find(name);
+      const bool known = b != before.end();
+      if (!inUse) {
+        // ELB: unused, Target.NotInUse: no listener forwards to the group,
+        // so it is neither checked nor given traffic.
+        t.health = known && b->second.health.state == State::Unused &&
+                           b->second.health.reason == "Target.NotInUse"
+                       ? b->second.health
+                       : notInUse(known ? b->second.health : registered(o.now), o.now);
+      } else if (!sel.running) {
+        t.health = known && b->second.health.state == State::Unused &&
+                           b->second.health.reason == "Target.InvalidState"
+                       ? b->second.health
+                       : notRunning(known ? b->second.health : registered(o.now), o.now);
+      } else if (known && b->second.health.state != State::Unused &&
+                 b->second.health.state != State::Draining && b->second.ip == t.ip &&
+                 (b->second.uid.empty() || b->second.uid == t.uid)) {
+        t.health = b->second.health;
+      } else {
+        // New, running again, at a new address, or back while draining:
+        // registered afresh, as ELB registers a target again.
+        t.health = registered(o.now);
+      }
+      now[name] = std::move(t);
+    }
+    for (const auto& [name, b] : before) {
+      if (selected.contains(name)) continue;
+      if (b.health.state == State::Draining) {
+        if (!drainingOver(b.health, o.now)) now[name] = b;
+        continue;
+      }
+      if (auto drained = deregistered(b.health, o.now, delay)) {
+        TrackedTarget t = b;
+        t.health = *drained;
+        now[name] = std::move(t);
+      }
+    }
+    for (const auto& c : o.checks) {
+      if (c.targetGroup != group.name) continue;
+      auto it = now.find(c.instance);
+      if (it == now.end() || it->second.ip != c.ip || it->second.ip.empty()) continue;
+      const CheckResult judged = judge(c, settings);
+      ++d.outcomes[group.name][outcomeName(judged.outcome)];
+      it->second.health = afterCheck(it->second.health, judged, settings);
+    }
+
+    TargetGroupEndpoints eps;
+    eps.targetGroup = group.name;
+    TargetCounts counts;
+    for (const auto& [name, t] : now) {
+      const auto b = before.find(name);
+      if (b == before.end())
+        changes.push_back({group.name, name, std::nullopt, t.health.state, t.health.description});
+      else if (b->second.health.state != t.health.state)
+        changes.push_back(
+            {group.name, name, b->second.health.state, t.health.state, t.health.description});
+      Endpoint e{name, t.uid, t.ip, t.nodeName, t.zone, EndpointCondition::NotReady};
+      switch (t.health.state) {
+        case State::Initial:
+          ++counts.initial;
+          break;
+        case State::Healthy:
+          ++counts.healthy;
+          e.condition = EndpointCondition::Ready;
+          break;
+        case State::Unhealthy:
+          ++counts.unhealthy;
+          break;
+        case State::Draining:
+          ++counts.draining;
+          e.condition = EndpointCondition::Terminating;
+          if (t.health.drainingUntil &&
+              (!nextDrainEnd || *t.health.drainingUntil < *nextDrainEnd))
+            nextDrainEnd = *t.health.drainingUntil;
+          break;
+        case State::Unused:
+          ++counts.unused;
+          break;
+      }
+      if (t.health.state != State::Unused && !t.ip.empty()) {
+        eps.endpoints.push_back(std::move(e));
+        if (t.health.state != State::Draining) {
+          CheckSettings s = settings;
+          d.checks.push_back({group.name, name, t.ip, std::move(s)});
+        }
+      }
+    }
+    for (const auto& [name, b] : before)
+      if (!now.contains(name)) changes.push_back({group.name, name, b.health.state, {}, ""});
+    for (const json* slice : o.endpointSlices) {
+      const json* tg = labelOf(*slice, api::kTargetGroupLabel);
+      if (tg == nullptr || *tg != group.name) continue;
+      auto& members = eps.currentSlices[kube::jsonAt(slice, {"metadata", "name"})->get<std::string>()];
+      for (const auto& e : slice->value("endpoints", json::array()))
+        if (const json* n = kube::jsonAt(&e, {"targetRef", "name"}); n && n->is_string())
+          members.push_back(n->get<std::string>());
+    }
+    in.targetGroups.push_back(std::move(eps));
+    d.counts[group.name] = counts;
+  }
+  recordChanges(std::move(changes), d.plan);
+
+  // ------------------------------------------------ objects
+  Rendered r = renderLoadBalancer(in);
+  stamp(r.service);
+  if (decideApply(r.service, o.service, o.serviceApplied).apply())
+    d.plan.add(ApplyObject{api::kServices, r.service, rvOf(o.service)});
+  const kube::Resource& sliceResource =
+      o.discovery == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
+  std::set<std::string> wantedSlices;
+  std::map<std::string, std::string> servicePortOf;  // target group -> Service port name
+  for (auto& slice : r.endpointSlices) {
+    const std::string name = slice["metadata"]["name"].get<std::string>();
+    wantedSlices.insert(name);
+    if (const json* tg = labelOf(slice, api::kTargetGroupLabel); tg && tg->is_string()) {
+      const auto ports = slice.value("ports", json::array());
+      if (!ports.empty() && !servicePortOf.contains(tg->get<std::string>()))
+        servicePortOf[tg->get<std::string>()] = ports[0].value("name", "");
+    }
+    stamp(slice);
+    const json* observed = findByName(o.endpointSlices, name);
+    const auto rec = o.sliceApplied.find(name);
+    if (decideApply(slice, observed, rec == o.sliceApplied.end() ? nullptr : &rec->second).apply())
+      d.plan.add(ApplyObject{sliceResource, slice, rvOf(observed)});
+  }
+  for (const json* slice : o.endpointSlices) {
+    const std::string name = kube::jsonAt(slice, {"metadata", "name"})->get<std::string>();
+    if (!wantedSlices.contains(name))
+      d.plan.add(DeleteObject{sliceResource, lb.metadata.namespace_, name, uidOf(slice)});
+  }
+  if (r.ingress && o.ingressServed) {
+    stamp(*r.ingress);
+    if (decideApply(*r.ingress, o.ingress, o.ingressApplied).apply())
+      d.plan.add(ApplyObject{api::kIngresses, *r.ingress, rvOf(o.ingress)});
+  } else if (o.ingress != nullptr) {
+    d.plan.add(DeleteObject{api::kIngresses, lb.metadata.namespace_, lb.metadata.name,
+                            uidOf(o.ingress)});
+  }
+
+  // ------------------------------------------------ status
+  const v1::LoadBalancerStatus old = lb.status.value_or(v1::LoadBalancerStatus{});
+  v1::LoadBalancerStatus st;
+  st.conditions = old.conditions;
+  st.observedGeneration = lb.metadata.generation;
+  const std::string address = o.service != nullptr ? addressOf(*o.service) : "";
+  if (!address.empty()) st.address = address;
+  std::int64_t healthy = 0;
+  std::vector<v1::TargetGroupStatus> groups;
+  std::vector<std::string> withoutHealthy;
+  for (const auto& group : lb.spec.targetGroups) {
+    const auto& targets = d.tracked[group.name];
+    const TargetCounts& c = d.counts[group.name];
+    v1::TargetGroupStatus gs;
+    gs.name = group.name;
+    gs.healthyCount = c.healthy;
+    gs.unhealthyCount = c.unhealthy;
+    gs.initialCount = c.initial;
+    gs.drainingCount = c.draining;
+    gs.targetCount = static_cast<std::int64_t>(targets.size());
+    if (auto p = servicePortOf.find(group.name); p != servicePortOf.end() && !p->second.empty())
+      gs.servicePort = p->second;
+    std::vector<std::pair<std::string, const TrackedTarget*>> order;
+    for (const auto& [name, t] : targets) order.emplace_back(name, &t);
+    std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+      return eventOrder(a.second->health.state) < eventOrder(b.second->health.state);
+    });
+    if (order.size() > kStatusTargetsPerGroup) order.resize(kStatusTargetsPerGroup);
+    if (!order.empty()) {
+      gs.targets = std::vector<v1::TargetHealth>{};
+      for (const auto& [name, t] : order) gs.targets->push_back(statusOf(name, *t));
+    }
+    healthy += c.healthy;
+    if (c.healthy == 0 && usedByListeners.contains(group.name)) withoutHealthy.push_back(group.name);
+    groups.push_back(std::move(gs));
+  }
+  st.healthyTargets = healthy;
+  st.targetGroups = std::move(groups);
+
+  const std::string nowText = timeText(o.now);
+  const std::int64_t gen = lb.metadata.generation;
+  if (o.service == nullptr)
+    setCondition(st.conditions, condition(old.conditions, "Ready", "False", "Provisioning",
+                                          "the Service " + lb.metadata.name + " is being created",
+                                          gen, nowText));
+  else
+    setCondition(st.conditions,
+                 condition(old.conditions, "Ready", "True", "Active",
+                           "Service " + lb.metadata.name + " at " +
+                               (address.empty() ? std::string("(no address yet)") : address) +
+                               ", " + std::to_string(healthy) + " healthy targets",
+                           gen, nowText));
+  if (withoutHealthy.empty())
+    setCondition(st.conditions, condition(old.conditions, "HealthyTargets", "True",
+                                          "TargetsHealthy",
+                                          "every target group in use has a healthy target", gen,
+                                          nowText));
+  else
+    setCondition(st.conditions,
+                 condition(old.conditions, "HealthyTargets", "False", "NoHealthyTargets",
+                           "no healthy target in target group" +
+                               std::string(withoutHealthy.size() > 1 ? "s " : " ") +
+                               kube::join(withoutHealthy) + ": their listeners refuse connections",
+                           gen, nowText));
+  if (type == "application" && !o.ingressServed)
+    setCondition(st.conditions,
+                 condition(old.conditions, "IngressSynced", "False", "IngressNotServed",
+                           "the API server does not serve networking.k8s.io/v1 Ingress: the "
+                           "listeners' host and path rules are not in force",
+                           gen, nowText));
+  else if (!r.warnings.empty())
+    setCondition(st.conditions, condition(old.conditions, "IngressSynced", "False",
+                                          "RulesDiffer", kube::join(r.warnings, "; "), gen,
+                                          nowText));
+  else
+    removeCondition(st.conditions, "IngressSynced");
+
+  if (!(st == old)) d.plan.add(PatchStatus{st.toJson()});
+  const bool warningsNew = !r.warnings.empty() && [&] {
+    const v1::Condition* c = findCondition(old.conditions, "IngressSynced");
+    return c == nullptr || c->reason != "RulesDiffer" || c->message != kube::join(r.warnings, "; ");
+  }();
+  if (warningsNew)
+    d.plan.add(RecordEvent{true, "IngressRulesDiffer", kube::join(r.warnings, "; "), {}});
+
+  if (nextDrainEnd)
+    d.plan.requeueWithin(std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::max(*nextDrainEnd - o.now, Time::duration::zero())));
+  return d;
+}
+
+}  // namespace kubec2::reconcilers::loadbalancer

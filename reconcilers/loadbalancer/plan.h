@@ -1,0 +1,132 @@
+// A LoadBalancer's reconcile as a pure function: which Instances are each
+// target group's targets, how the health checks since the last reconcile
+// move them (target_health.h), and the Service, EndpointSlices, Ingress,
+// status and Events that follow (render.h). The controller
+// (controllers/loadbalancer/) observes, calls planLoadBalancer, applies the
+// plan, keeps `tracked` for the next reconcile and hands `checks` to the
+// prober. docs/load-balancers.md describes the behaviour.
+//
+// Targets, as ELB registers them (docs/load-balancers.md, "Targets"):
+//  - scalingGroupRef: the group's Instances (controller ownerReference to a
+//    ScalingGroup of that name), except warm-pool ones;
+//  - instanceSelector: the namespace's Instances whose labels match;
+//  - instanceRefs: the named Instances.
+// An Instance being deleted, or no longer selected, leaves its target
+// groups: a healthy target drains for deregistrationDelaySeconds (its
+// endpoint terminating: open connections finish, no new ones), any other
+// goes at once. A target whose Instance is not running (no state running
+// or no private IP) is unused, and starts again from initial when it runs.
+//
+// The health of targets lives in the leader's memory between reconciles
+// (`tracked`). A new leader (or a restarted operator) rebuilds it from
+// what it wrote: the EndpointSlices (a ready endpoint was healthy, a
+// terminating one draining) and status.targetGroups[].targets (unhealthy
+// and initial targets, drainingUntil). So a handover drops no healthy
+// target from service and lets no draining one run past its delay.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/v1alpha1/types.h"
+#include "reconcilers/common/applied.h"
+#include "reconcilers/common/plan.h"
+#include "reconcilers/loadbalancer/render.h"
+#include "reconcilers/loadbalancer/target_health.h"
+
+namespace kubec2::reconcilers::loadbalancer {
+
+namespace v1 = kubec2::api::v1alpha1;
+
+// A target between reconciles.
+struct TrackedTarget {
+  std::string uid;
+  std::string ip;  // where it was checked and where traffic goes
+  std::int64_t port = 0;
+  std::string nodeName{};
+  std::string zone{};
+  TargetHealth health{};
+};
+// Target group name -> Instance name -> target.
+using TrackedTargets = std::map<std::string, std::map<std::string, TrackedTarget>>;
+
+// One health check's raw outcome, as the prober (runtime/prober.h) reports
+// it; the plan judges it with the target group's matcher.
+struct RawCheck {
+  enum class Kind { Answered, Connected, Timeout, Failed };
+  std::string targetGroup;
+  std::string instance;
+  std::string ip;  // the address checked: a result for an older address is ignored
+  Time at{};
+  Kind kind = Kind::Failed;
+  int httpStatus = 0;  // Answered
+  std::string detail{};
+};
+
+// A check the prober should run: one per target in state initial, healthy
+// or unhealthy.
+struct HealthCheckTarget {
+  std::string targetGroup;
+  std::string instance;
+  std::string ip;
+  CheckSettings settings;  // port resolved ("traffic-port" is the group's port)
+};
+
+struct LoadBalancerObservation {
+  const v1::LoadBalancer* loadBalancer = nullptr;  // never null
+  std::vector<const v1::Instance*> instances{};    // the namespace's, from the cache
+  // What this process tracked at its last reconcile of this object (same
+  // uid); null when it has none: rebuilt from the slices and status.
+  const TrackedTargets* tracked = nullptr;
+  std::vector<RawCheck> checks{};  // since the last reconcile, oldest first
+  // The objects the load balancer owns, from the cache (null: absent),
+  // with the records of the operator's last applies of them.
+  const nlohmann::json* service = nullptr;
+  const AppliedRecord* serviceApplied = nullptr;
+  const nlohmann::json* ingress = nullptr;
+  const AppliedRecord* ingressApplied = nullptr;
+  std::vector<const nlohmann::json*> endpointSlices{};  // those labelled with its name
+  std::map<std::string, AppliedRecord> sliceApplied{};  // by slice name
+  DiscoveryVersion discovery = DiscoveryVersion::V1;
+  std::string ingressClass{};  // --ingress-class
+  bool ingressServed = true;   // networking.k8s.io/v1 ingresses are served
+  Time now{};
+};
+
+// Targets per state, for kubec2_loadbalancer_targets.
+struct TargetCounts {
+  int initial = 0, healthy = 0, unhealthy = 0, draining = 0, unused = 0;
+};
+
+struct LoadBalancerDecision {
+  Plan plan;
+  TrackedTargets tracked;                 // keep for the next reconcile
+  std::vector<HealthCheckTarget> checks;  // what the prober should check now
+  std::map<std::string, TargetCounts> counts;  // by target group
+  // The checks judged in this reconcile: target group -> outcome (pass,
+  // timeout, response_code_mismatch, failed) -> how many.
+  std::map<std::string, std::map<std::string, int>> outcomes;
+};
+
+// At most this many targets per target group in status (not healthy first).
+inline constexpr std::size_t kStatusTargetsPerGroup = 100;
+
+LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o);
+
+// The targets of `group` among `instances` (the rules above), by name;
+// each with whether it runs (state running and a private IP). Instances
+// being deleted are not selected: they are leaving.
+struct SelectedTarget {
+  const v1::Instance* instance = nullptr;
+  bool running = false;
+};
+std::map<std::string, SelectedTarget> selectTargets(
+    const v1::TargetGroup& group, const std::vector<const v1::Instance*>& instances);
+
+}  // namespace kubec2::reconcilers::loadbalancer

@@ -1,0 +1,354 @@
+// LoadBalancers on a real API server: the operator binary checks the
+// KubeVirt simulator's real listeners (HTTP on each VMI's loopback
+// address), and the tests check what a user checks: the Service, the
+// EndpointSlices (ready, terminating), the Ingress, the status and Events,
+// and the instances a ScalingGroup drains and replaces.
+#include <algorithm>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "tests/integration/compute/simulated_namespace.h"
+#include "tests/integration/helpers.h"
+#include "tests/integration/http.h"
+#include "tests/integration/kubectl.h"
+#include "tests/integration/webhook_env.h"
+
+namespace kube::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
+const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
+const Resource kLoadBalancers{"compute.kubec2.io", "v1alpha1", "loadbalancers", true,
+                              "LoadBalancer"};
+const Resource kServices{"", "v1", "services", true, "Service"};
+// The test control plane is Kubernetes 1.20: EndpointSlices are v1beta1.
+const Resource kSlices{"discovery.k8s.io", "v1beta1", "endpointslices", true, "EndpointSlice"};
+const Resource kIngresses{"networking.k8s.io", "v1", "ingresses", true, "Ingress"};
+const Resource kEvents{"", "v1", "events", true, "Event"};
+
+constexpr const char* kNs = "balancers";
+constexpr const char* kGroupLabel = "compute.kubec2.io/scaling-group";
+
+void apply(const json& manifest) {
+  auto [code, out] =
+      kubectl({"apply", "--validate=true", "-n", kNs, "-f", writeManifest(manifest)});
+  ASSERT_EQ(code, 0) << out;
+}
+
+json targetGroup(const std::string& name, json targets, int delay = 10) {
+  return {{"name", name},
+          {"port", 80},
+          {"deregistrationDelaySeconds", delay},
+          {"healthCheck",
+           {{"path", "/healthz"},
+            {"intervalSeconds", 5},
+            {"timeoutSeconds", 2},
+            {"healthyThresholdCount", 2},
+            {"unhealthyThresholdCount", 2}}},
+          {"targets", std::move(targets)}};
+}
+
+json loadBalancer(const std::string& name, json spec) {
+  return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+          {"kind", "LoadBalancer"},
+          {"metadata", {{"name", name}}},
+          {"spec", std::move(spec)}};
+}
+
+class LoadBalancers : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    sim_ = new SimulatedNamespace(kNs, {.bootDelayMs = 300, .ipRangeStart = "127.9.0.1"});
+    apply({{"apiVersion", "compute.kubec2.io/v1alpha1"},
+           {"kind", "LaunchTemplate"},
+           {"metadata", {{"name", "web"}}},
+           {"spec",
+            {{"versions",
+              {{{"spec",
+                 {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
+                  {"instanceType", "t3.micro"}}}}}}}}});
+  }
+  static void TearDownTestSuite() { delete sim_; }
+  void TearDown() override {
+    for (const auto& g : client.list(kLoadBalancers, kNs).items)
+      kubectl({"delete", "loadbalancer", "-n", kNs, g["metadata"]["name"], "--wait=false"});
+    for (const auto& g : client.list(kGroups, kNs).items)
+      kubectl({"delete", "scalinggroup", "-n", kNs, g["metadata"]["name"], "--wait=false"});
+    EXPECT_TRUE(eventually(
+        [&] {
+          return client.list(kGroups, kNs).items.empty() &&
+                 client.list(kLoadBalancers, kNs).items.empty();
+        },
+        90s))
+        << "objects left behind\n"
+        << tail(WebhookEnvironment::get().operatorLog());
+  }
+
+  void group(const std::string& name, json spec) {
+    spec["launchTemplateRef"] = {{"name", "web"}};
+    apply({{"apiVersion", "compute.kubec2.io/v1alpha1"},
+           {"kind", "ScalingGroup"},
+           {"metadata", {{"name", name}}},
+           {"spec", std::move(spec)}});
+  }
+  std::vector<json> members(const std::string& g) {
+    std::vector<json> out;
+    for (auto& i :
+         client.list(kInstances, kNs, {.labelSelector = std::string(kGroupLabel) + "=" + g}).items)
+      if (!i["metadata"].contains("deletionTimestamp") &&
+          i.value("status", json::object()).value("state", "") == "running")
+        out.push_back(std::move(i));
+    return out;
+  }
+  json status(const std::string& lb) {
+    try {
+      return client.get(kLoadBalancers, kNs, lb).value("status", json::object());
+    } catch (const ApiError& e) {
+      if (e.isNotFound()) return json::object();
+      throw;
+    }
+  }
+  // The endpoints of the load balancer's slices: instance -> conditions and address.
+  std::map<std::string, json> endpoints(const std::string& lb) {
+    std::map<std::string, json> out;
+    for (const auto& s :
+         client.list(kSlices, kNs, {.labelSelector = "kubernetes.io/service-name=" + lb}).items)
+      for (const auto& e : s.value("endpoints", json::array()))
+        out[e["targetRef"].value("name", "")] = e;
+    return out;
+  }
+  std::set<std::string> readyEndpoints(const std::string& lb) {
+    std::set<std::string> out;
+    for (const auto& [name, e] : endpoints(lb))
+      if (e["conditions"].value("ready", false)) out.insert(name);
+    return out;
+  }
+  std::set<std::string> names(const std::vector<json>& objects) {
+    std::set<std::string> out;
+    for (const auto& o : objects) out.insert(o["metadata"]["name"].get<std::string>());
+    return out;
+  }
+  std::vector<std::string> events(const std::string& lb, const std::string& reason) {
+    std::vector<std::string> out;
+    for (const auto& e : client.list(kEvents, kNs).items)
+      if (e["involvedObject"].value("name", "") == lb &&
+          e["involvedObject"].value("kind", "") == "LoadBalancer" &&
+          e.value("reason", "") == reason)
+        out.push_back(e.value("message", ""));
+    return out;
+  }
+  void fault(const std::string& instance, const std::string& kind) {
+    json body{{"namespace", kNs}, {"name", instance}};
+    if (kind == "clear")
+      body["clear"] = true;
+    else
+      body["fault"] = kind;
+    const auto [code, answer] = http("POST", sim_->controlUrl() + "/faults", body.dump());
+    ASSERT_EQ(code, 200) << answer;
+  }
+  static std::string tail(const std::string& s) {
+    return s.size() > 4000 ? s.substr(s.size() - 4000) : s;
+  }
+  std::string explain(const std::string& lb) {
+    std::string out = "load balancer status: " + status(lb).dump() + "\nendpoints:";
+    for (const auto& [name, e] : endpoints(lb)) out += "\n  " + name + " " + e.dump();
+    return out + "\noperator log tail:\n" + tail(WebhookEnvironment::get().operatorLog());
+  }
+
+  RestClient client{adminConfig()};
+  static SimulatedNamespace* sim_;
+};
+SimulatedNamespace* LoadBalancers::sim_ = nullptr;
+
+TEST_F(LoadBalancers, AGroupsInstancesBecomeReadyEndpointsFailHealthChecksAndDrainOnScaleIn) {
+  group("web", {{"minSize", 1}, {"maxSize", 3}, {"desiredCapacity", 2}});
+  apply(loadBalancer(
+      "web", {{"type", "application"},
+              {"listeners", {{{"port", 8080}, {"protocol", "HTTP"}, {"defaultTargetGroup", "app"}}}},
+              {"targetGroups", {targetGroup("app", {{"scalingGroupRef", {{"name", "web"}}}})}}}));
+
+  // The Service: no selector, one port per listener, owned by the load balancer.
+  ASSERT_TRUE(eventually([&] {
+    try {
+      client.get(kServices, kNs, "web");
+      return true;
+    } catch (const ApiError&) {
+      return false;
+    }
+  })) << explain("web");
+  const json svc = client.get(kServices, kNs, "web");
+  EXPECT_EQ(svc["spec"]["type"], "ClusterIP");
+  EXPECT_FALSE(svc["spec"].contains("selector"));
+  EXPECT_EQ(svc["spec"]["ports"][0]["port"], 8080);
+  EXPECT_EQ(svc["spec"]["ports"][0]["targetPort"], 80);
+  EXPECT_EQ(svc["metadata"]["ownerReferences"][0]["kind"], "LoadBalancer");
+
+  // Both instances pass two checks 5 s apart: ready endpoints at their addresses.
+  ASSERT_TRUE(eventually([&] { return members("web").size() == 2; }, 60s)) << explain("web");
+  ASSERT_TRUE(eventually([&] { return readyEndpoints("web") == names(members("web")); }, 60s))
+      << explain("web");
+  for (const auto& i : members("web")) {
+    const json e = endpoints("web").at(i["metadata"]["name"]);
+    EXPECT_EQ(e["addresses"][0], i["status"]["privateIP"]);
+  }
+  const json s = status("web");
+  EXPECT_EQ(s.value("healthyTargets", -1), 2) << s.dump();
+  EXPECT_EQ(s.value("address", ""), svc["spec"]["clusterIP"]) << s.dump();
+  const auto [gc, columns] = kubectl({"get", "lb", "web", "-n", kNs});
+  EXPECT_NE(columns.find("application"), std::string::npos) << columns;
+
+  // One instance answers 503: unhealthy after two checks, out of the ready endpoints.
+  const std::string sick = members("web").front()["metadata"]["name"];
+  fault(sick, "fail-health");
+  ASSERT_TRUE(eventually([&] { return !readyEndpoints("web").contains(sick); }, 40s))
+      << explain("web");
+  EXPECT_TRUE(eventually([&] {
+    for (const auto& t : status("web")["targetGroups"][0].value("targets", json::array()))
+      if (t["instance"] == sick)
+        return t["state"] == "unhealthy" && t.value("reason", "") == "Target.ResponseCodeMismatch";
+    return false;
+  })) << explain("web");
+  EXPECT_TRUE(eventually([&] { return !events("web", "TargetUnhealthy").empty(); }, 30s));
+  fault(sick, "clear");
+  ASSERT_TRUE(eventually([&] { return readyEndpoints("web").contains(sick); }, 40s))
+      << explain("web");
+
+  // Scale-in: the instance leaving drains: its endpoint stays, not ready
+  // (1.20 drops the serving and terminating conditions; newer servers
+  // keep them), status says draining and until when, and its VM keeps
+  // running until the 10 s delay ends.
+  const auto before = names(members("web"));
+  auto [code, out] = kubectl({"scale", "scalinggroup", "web", "-n", kNs, "--replicas=1"});
+  ASSERT_EQ(code, 0) << out;
+  std::string leaving;
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& t : status("web")["targetGroups"][0].value("targets", json::array()))
+      if (t["state"] == "draining" && t.contains("drainingUntil"))
+        leaving = t["instance"].get<std::string>();
+    return !leaving.empty();
+  }, 30s)) << explain("web");
+  EXPECT_TRUE(before.contains(leaving));
+  const auto drainingEndpoints = endpoints("web");
+  ASSERT_TRUE(drainingEndpoints.contains(leaving)) << explain("web");
+  EXPECT_FALSE(drainingEndpoints.at(leaving)["conditions"].value("ready", true))
+      << "no new connections while it drains";
+  ASSERT_TRUE(eventually([&] {
+    const json draining = client.get(kInstances, kNs, leaving);
+    return draining.dump().find("draining from LoadBalancer web") != std::string::npos;
+  }, 20s)) << client.get(kInstances, kNs, leaving).dump();
+  EXPECT_EQ(client.get(kInstances, kNs, leaving)["status"]["state"], "shutting-down");
+  // Its VM still runs while it drains.
+  const auto [vc, vm] = kubectl({"get", "vm", leaving, "-n", kNs, "-o", "json"});
+  ASSERT_EQ(vc, 0) << vm;
+  EXPECT_FALSE(json::parse(vm)["metadata"].contains("deletionTimestamp"))
+      << "the VM is stopped only when the drain ends";
+  ASSERT_TRUE(eventually([&] { return !endpoints("web").contains(leaving); }, 40s))
+      << explain("web");
+  EXPECT_TRUE(eventually(
+      [&] {
+        try {
+          client.get(kInstances, kNs, leaving);
+          return false;
+        } catch (const ApiError& e) {
+          return e.isNotFound();
+        }
+      },
+      120s));
+  EXPECT_FALSE(events("web", "TargetDraining").empty());
+}
+
+TEST_F(LoadBalancers, AnApplicationLoadBalancersRulesBecomeAnIngressAndItsServiceFacesOutward) {
+  apply({{"apiVersion", "compute.kubec2.io/v1alpha1"},
+         {"kind", "Instance"},
+         {"metadata", {{"name", "api-1"}, {"labels", {{"tier", "api"}}}}},
+         {"spec", {{"launchTemplateRef", {{"name", "web"}}}}}});
+  apply(loadBalancer(
+      "shop",
+      {{"type", "application"},
+       {"scheme", "internet-facing"},
+       {"listeners",
+        {{{"port", 80},
+          {"protocol", "HTTP"},
+          {"defaultTargetGroup", "site"},
+          {"rules",
+           {{{"priority", 10},
+             {"conditions", {{"hostHeaders", {"shop.example.com"}}, {"pathPatterns", {"/api/*"}}}},
+             {"targetGroup", "api"}}}}}}},
+       {"targetGroups",
+        {targetGroup("site", {{"instanceRefs", {{{"name", "api-1"}}}}}),
+         targetGroup("api", {{"instanceSelector", {{"matchLabels", {{"tier", "api"}}}}}})}}}));
+  ASSERT_TRUE(eventually([&] {
+    try {
+      client.get(kIngresses, kNs, "shop");
+      return true;
+    } catch (const ApiError&) {
+      return false;
+    }
+  })) << explain("shop");
+  const json ing = client.get(kIngresses, kNs, "shop");
+  const json rule = ing["spec"]["rules"][0];
+  EXPECT_EQ(rule["host"], "shop.example.com") << ing.dump();
+  EXPECT_EQ(rule["http"]["paths"][0]["path"], "/api") << ing.dump();
+  EXPECT_EQ(rule["http"]["paths"][0]["pathType"], "Prefix") << ing.dump();
+  EXPECT_EQ(rule["http"]["paths"][0]["backend"]["service"]["name"], "shop") << ing.dump();
+  EXPECT_EQ(client.get(kServices, kNs, "shop")["spec"]["type"], "LoadBalancer");
+  // One instance in two target groups: healthy in both.
+  ASSERT_TRUE(eventually(
+      [&] { return status("shop").value("healthyTargets", -1) == 2; }, 60s))
+      << explain("shop");
+
+  // Deleting the load balancer takes its Service, slices and Ingress with it.
+  auto [code, out] = kubectl({"delete", "loadbalancer", "shop", "-n", kNs});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_TRUE(eventually([&] {
+    return client.list(kSlices, kNs, {.labelSelector = "kubernetes.io/service-name=shop"})
+               .items.empty() &&
+           client.list(kIngresses, kNs).items.empty();
+  }, 60s));
+  kubectl({"delete", "instance", "api-1", "-n", kNs, "--wait=false"});
+}
+
+TEST_F(LoadBalancers, AGroupCheckedByItsLoadBalancerReplacesAnInstanceThatFailsItsChecks) {
+  group("checked", {{"minSize", 2},
+                    {"maxSize", 2},
+                    {"healthCheck", {{"type", "LoadBalancer"}, {"gracePeriodSeconds", 20}}},
+                    {"loadBalancerRefs", {{{"name", "checked"}}}}});
+  apply(loadBalancer(
+      "checked",
+      {{"type", "network"},
+       {"listeners", {{{"port", 9000}, {"protocol", "TCP"}, {"defaultTargetGroup", "app"}}}},
+       {"targetGroups",
+        {{{"name", "app"},
+          {"port", 80},
+          {"protocol", "TCP"},
+          {"deregistrationDelaySeconds", 0},
+          {"healthCheck",
+           {{"protocol", "HTTP"},
+            {"path", "/healthz"},
+            {"intervalSeconds", 5},
+            {"timeoutSeconds", 2},
+            {"healthyThresholdCount", 2},
+            {"unhealthyThresholdCount", 2}}},
+          {"targets", {{"scalingGroupRef", {{"name", "checked"}}}}}}}}}));
+  ASSERT_TRUE(eventually([&] { return readyEndpoints("checked").size() == 2; }, 90s))
+      << explain("checked");
+  const std::string sick = *readyEndpoints("checked").begin();
+  fault(sick, "hang-health");
+  // Timeouts make it unhealthy; past its grace period the group replaces it.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto now = names(members("checked"));
+        return now.size() == 2 && !now.contains(sick);
+      },
+      120s))
+      << explain("checked");
+  EXPECT_TRUE(eventually([&] { return readyEndpoints("checked").size() == 2; }, 60s))
+      << explain("checked");
+}
+
+}  // namespace
+}  // namespace kube::testing

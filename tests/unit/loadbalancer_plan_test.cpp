@@ -1,0 +1,350 @@
+// A LoadBalancer's reconcile, table-tested in simulated time: which
+// Instances are targets, how checks move them, draining, a new leader's
+// rebuild, and what the plan writes (Service, EndpointSlices, status,
+// Events).
+#include "reconcilers/loadbalancer/plan.h"
+
+#include <gtest/gtest.h>
+
+#include "api/resources.h"
+#include "api/well_known.h"
+#include "runtime/timefmt.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace lb = kubec2::reconcilers::loadbalancer;
+namespace rec = kubec2::reconcilers;
+namespace v1 = kubec2::api::v1alpha1;
+using lb::State;
+
+const lb::Time t0 = std::chrono::sys_days{std::chrono::year{2026} / 11 / 30} + 10h;
+
+v1::Instance instance(const std::string& name, const std::string& ip, bool running = true) {
+  json j = {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+            {"kind", "Instance"},
+            {"metadata", {{"name", name}, {"namespace", "shop"}, {"uid", "uid-" + name},
+                          {"labels", {{"tier", "web"}}}}},
+            {"spec", {{"instanceType", "t3.micro"}}},
+            {"status", {{"state", running ? "running" : "stopped"}, {"nodeName", "node-a"}}}};
+  if (!ip.empty()) j["status"]["privateIP"] = ip;
+  return v1::Instance::fromJson(j);
+}
+
+v1::LoadBalancer loadBalancer(json targets = {{"instanceSelector", {{"matchLabels", {{"tier", "web"}}}}}},
+                              int delay = 60) {
+  return v1::LoadBalancer::fromJson(
+      {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+       {"kind", "LoadBalancer"},
+       {"metadata", {{"name", "web"}, {"namespace", "shop"}, {"uid", "lb-uid"}, {"generation", 1}}},
+       {"spec",
+        {{"type", "application"},
+         {"scheme", "internal"},
+         {"listeners", {{{"port", 80}, {"protocol", "HTTP"}, {"defaultTargetGroup", "app"}}}},
+         {"targetGroups",
+          {{{"name", "app"},
+            {"port", 8080},
+            {"protocol", "HTTP"},
+            {"deregistrationDelaySeconds", delay},
+            {"healthCheck",
+             {{"intervalSeconds", 5},
+              {"timeoutSeconds", 2},
+              {"healthyThresholdCount", 2},
+              {"unhealthyThresholdCount", 2},
+              {"path", "/healthz"}}},
+            {"targets", targets}}}}}}});
+}
+
+struct World {
+  v1::LoadBalancer lb = loadBalancer();
+  std::vector<v1::Instance> instances;
+  std::optional<lb::TrackedTargets> tracked;
+  std::vector<lb::RawCheck> checks;
+  std::vector<json> slices;
+  json service = {{"apiVersion", "v1"},
+                  {"kind", "Service"},
+                  {"metadata", {{"name", "web"}, {"namespace", "shop"}, {"uid", "svc-uid"}}},
+                  {"spec", {{"clusterIP", "10.0.0.7"}}}};
+  lb::Time now = t0;
+
+  lb::LoadBalancerDecision plan() {
+    lb::LoadBalancerObservation o;
+    o.loadBalancer = &lb;
+    for (const auto& i : instances) o.instances.push_back(&i);
+    o.tracked = tracked ? &*tracked : nullptr;
+    o.checks = checks;
+    o.service = &service;
+    for (const auto& s : slices) o.endpointSlices.push_back(&s);
+    o.now = now;
+    auto d = lb::planLoadBalancer(o);
+    checks.clear();
+    tracked = d.tracked;
+    // What the API server would then hold: the slices applied, the status.
+    for (const auto* a : d.plan.all<rec::ApplyObject>()) {
+      if (a->object.value("kind", "") != "EndpointSlice") continue;
+      const std::string name = a->object["metadata"]["name"];
+      std::erase_if(slices, [&](const json& s) { return s["metadata"]["name"] == name; });
+      json stored = a->object;
+      stored["metadata"]["uid"] = "slice-" + name;
+      slices.push_back(stored);
+    }
+    for (const auto* del : d.plan.all<rec::DeleteObject>())
+      std::erase_if(slices, [&](const json& s) { return s["metadata"]["name"] == del->name; });
+    if (const auto* st = d.plan.first<rec::PatchStatus>())
+      lb.status = v1::LoadBalancerStatus::fromJson(st->status);
+    return d;
+  }
+  void check(const std::string& inst, lb::RawCheck::Kind kind, int code = 200) {
+    const auto& t = tracked->at("app").at(inst);
+    checks.push_back({"app", inst, t.ip, now, kind, code, ""});
+  }
+  State state(const std::string& inst) const { return tracked->at("app").at(inst).health.state; }
+  // The endpoint of `inst` in the slices, or null.
+  const json* endpoint(const std::string& inst) const {
+    for (const auto& s : slices)
+      for (const auto& e : s["endpoints"])
+        if (e["targetRef"]["name"] == inst) return &e;
+    return nullptr;
+  }
+};
+
+std::vector<std::string> eventReasons(const rec::Plan& p) {
+  std::vector<std::string> out;
+  for (const auto* e : p.all<rec::RecordEvent>()) out.push_back(e->reason);
+  return out;
+}
+
+TEST(LoadBalancerPlan, RunningInstancesAreRegisteredInitialAndChecked) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1"), instance("b", "127.1.0.2")};
+  const auto d = w.plan();
+  EXPECT_EQ(w.state("a"), State::Initial);
+  EXPECT_EQ(w.state("b"), State::Initial);
+  ASSERT_EQ(d.checks.size(), 2u);
+  EXPECT_EQ(d.checks[0].ip, "127.1.0.1");
+  EXPECT_EQ(d.checks[0].settings.port, 8080);
+  EXPECT_EQ(d.checks[0].settings.path, "/healthz");
+  EXPECT_EQ(d.checks[0].settings.interval, 5s);
+  EXPECT_TRUE(d.plan.applyOf("Service", "web")) << "the Service is applied";
+  ASSERT_TRUE(w.endpoint("a"));
+  EXPECT_FALSE((*w.endpoint("a"))["conditions"]["ready"].get<bool>());
+  EXPECT_EQ(eventReasons(d.plan), (std::vector<std::string>{"TargetRegistered", "TargetRegistered"}));
+  ASSERT_TRUE(w.lb.status);
+  EXPECT_EQ(w.lb.status->address.value_or(""), "10.0.0.7");
+  const auto& g = w.lb.status->targetGroups->at(0);
+  EXPECT_EQ(g.initialCount.value_or(-1), 2);
+  EXPECT_EQ(g.healthyCount.value_or(-1), 0);
+  EXPECT_EQ(g.servicePort.value_or(""), "listener-80");
+  EXPECT_EQ(d.counts.at("app").initial, 2);
+}
+
+TEST(LoadBalancerPlan, PassingTheHealthyThresholdMakesTheEndpointReady) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1")};
+  w.plan();
+  w.check("a", lb::RawCheck::Kind::Answered, 200);
+  w.plan();
+  EXPECT_EQ(w.state("a"), State::Initial) << "one pass of two";
+  w.now += 5s;
+  w.check("a", lb::RawCheck::Kind::Answered, 200);
+  const auto d = w.plan();
+  EXPECT_EQ(w.state("a"), State::Healthy);
+  EXPECT_TRUE((*w.endpoint("a"))["conditions"]["ready"].get<bool>());
+  EXPECT_EQ(eventReasons(d.plan), (std::vector<std::string>{"TargetHealthy"}));
+  EXPECT_EQ(w.lb.status->healthyTargets.value_or(-1), 1);
+  EXPECT_EQ(d.outcomes.at("app").at("pass"), 1);
+}
+
+TEST(LoadBalancerPlan, TimeoutsAndWrongCodesMakeATargetUnhealthyWithELBsReason) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1"), instance("b", "127.1.0.2")};
+  w.plan();
+  for (int i = 0; i < 2; ++i) {
+    w.check("a", lb::RawCheck::Kind::Timeout);
+    w.check("b", lb::RawCheck::Kind::Answered, 503);
+    w.now += 5s;
+  }
+  const auto d = w.plan();
+  EXPECT_EQ(w.state("a"), State::Unhealthy);
+  EXPECT_EQ(w.tracked->at("app").at("a").health.reason, "Target.Timeout");
+  EXPECT_EQ(w.tracked->at("app").at("b").health.reason, "Target.ResponseCodeMismatch");
+  EXPECT_FALSE((*w.endpoint("b"))["conditions"]["ready"].get<bool>());
+  EXPECT_EQ(d.outcomes.at("app").at("timeout"), 2);
+  EXPECT_EQ(d.outcomes.at("app").at("response_code_mismatch"), 2);
+  const auto* healthy = [&]() -> const v1::Condition* {
+    for (const auto& c : *w.lb.status->conditions)
+      if (c.type == "HealthyTargets") return &c;
+    return nullptr;
+  }();
+  ASSERT_TRUE(healthy);
+  EXPECT_EQ(healthy->status, "False");
+  EXPECT_EQ(healthy->reason, "NoHealthyTargets");
+  EXPECT_EQ(eventReasons(d.plan), (std::vector<std::string>{"TargetUnhealthy", "TargetUnhealthy"}));
+}
+
+TEST(LoadBalancerPlan, AHealthyTargetLeavingDrainsForTheDelayThenGoes) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1")};
+  w.plan();
+  for (int i = 0; i < 2; ++i) w.check("a", lb::RawCheck::Kind::Answered, 200);
+  w.plan();
+  ASSERT_EQ(w.state("a"), State::Healthy);
+
+  w.now += 10s;
+  w.instances[0].metadata.deletionTimestamp = kube::formatRfc3339(w.now);
+  auto d = w.plan();
+  EXPECT_EQ(w.state("a"), State::Draining);
+  const json& e = *w.endpoint("a");
+  EXPECT_FALSE(e["conditions"]["ready"].get<bool>());
+  EXPECT_TRUE(e["conditions"]["serving"].get<bool>());
+  EXPECT_TRUE(e["conditions"]["terminating"].get<bool>());
+  ASSERT_TRUE(d.plan.requeueAfter);
+  EXPECT_EQ(*d.plan.requeueAfter, 60s) << "back when the drain ends";
+  EXPECT_TRUE(d.checks.empty()) << "a draining target is not checked";
+  const auto& ts = w.lb.status->targetGroups->at(0).targets->at(0);
+  EXPECT_EQ(ts.state, "draining");
+  EXPECT_EQ(ts.drainingUntil.value_or(""), kube::formatRfc3339(w.now + 60s));
+
+  w.now += 59s;
+  w.plan();
+  EXPECT_EQ(w.state("a"), State::Draining);
+  w.now += 1s;
+  d = w.plan();
+  EXPECT_FALSE(w.tracked->at("app").contains("a"));
+  EXPECT_EQ(w.endpoint("a"), nullptr);
+  EXPECT_EQ(eventReasons(d.plan), (std::vector<std::string>{"TargetDeregistered"}));
+}
+
+TEST(LoadBalancerPlan, ATargetThatWasNeverHealthyGoesAtOnce) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1")};
+  w.plan();
+  w.instances.clear();
+  const auto d = w.plan();
+  EXPECT_FALSE(w.tracked->at("app").contains("a"));
+  EXPECT_EQ(w.endpoint("a"), nullptr);
+  EXPECT_FALSE(d.plan.requeueAfter);
+}
+
+TEST(LoadBalancerPlan, AStoppedInstanceIsUnusedWithoutEndpointOrCheck) {
+  World w;
+  w.instances = {instance("a", "", false)};
+  const auto d = w.plan();
+  EXPECT_EQ(w.state("a"), State::Unused);
+  EXPECT_EQ(w.tracked->at("app").at("a").health.reason, "Target.InvalidState");
+  EXPECT_EQ(w.endpoint("a"), nullptr);
+  EXPECT_TRUE(d.checks.empty());
+  w.instances = {instance("a", "127.1.0.9")};
+  w.plan();
+  EXPECT_EQ(w.state("a"), State::Initial) << "checked again from initial when it runs";
+}
+
+TEST(LoadBalancerPlan, ANewLeaderKeepsHealthyAndDrainingTargetsFromTheSlicesItWrote) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1"), instance("b", "127.1.0.2"),
+                 instance("c", "127.1.0.3")};
+  w.plan();
+  for (int i = 0; i < 2; ++i) {
+    w.check("a", lb::RawCheck::Kind::Answered, 200);
+    w.check("b", lb::RawCheck::Kind::Answered, 200);
+    w.check("c", lb::RawCheck::Kind::Failed);
+  }
+  w.plan();
+  w.instances[1].metadata.deletionTimestamp = kube::formatRfc3339(w.now);
+  w.plan();
+  ASSERT_EQ(w.state("b"), State::Draining);
+  ASSERT_EQ(w.state("c"), State::Unhealthy);
+
+  w.tracked.reset();  // another process takes over
+  w.now += 20s;
+  const auto d = w.plan();
+  EXPECT_EQ(w.state("a"), State::Healthy) << "a ready endpoint was healthy";
+  EXPECT_EQ(w.state("b"), State::Draining);
+  EXPECT_EQ(w.tracked->at("app").at("b").health.drainingUntil, t0 + 60s)
+      << "the drain ends when status said, not a delay later";
+  EXPECT_EQ(w.state("c"), State::Unhealthy) << "from status";
+  EXPECT_TRUE(eventReasons(d.plan).empty()) << "nothing changed: no Event";
+}
+
+TEST(LoadBalancerPlan, AResultForAnOldAddressIsIgnored) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1")};
+  w.plan();
+  w.checks.push_back({"app", "a", "127.1.0.99", w.now, lb::RawCheck::Kind::Answered, 200, ""});
+  w.checks.push_back({"app", "a", "127.1.0.99", w.now, lb::RawCheck::Kind::Answered, 200, ""});
+  w.plan();
+  EXPECT_EQ(w.state("a"), State::Initial);
+}
+
+TEST(LoadBalancerPlan, AScalingGroupsTargetsAreItsInstancesOutsideTheWarmPool) {
+  World w;
+  w.lb = loadBalancer({{"scalingGroupRef", {{"name", "web"}}}});
+  auto owned = [](v1::Instance i, const std::string& group) {
+    kube::OwnerReference o;
+    o.apiVersion = "compute.kubec2.io/v1alpha1";
+    o.kind = "ScalingGroup";
+    o.name = group;
+    o.uid = "sg-" + group;
+    o.controller = true;
+    i.metadata.ownerReferences.push_back(o);
+    return i;
+  };
+  w.instances = {owned(instance("a", "127.1.0.1"), "web"), owned(instance("b", "127.1.0.2"), "api"),
+                 instance("c", "127.1.0.3"), owned(instance("d", "127.1.0.4"), "web")};
+  w.instances[3].metadata.labels[kubec2::api::kWarmPoolLabel] = "true";
+  w.plan();
+  ASSERT_EQ(w.tracked->at("app").size(), 1u);
+  EXPECT_TRUE(w.tracked->at("app").contains("a"));
+}
+
+TEST(LoadBalancerPlan, StatusListsAtMost100TargetsNotHealthyFirstAndCountsAll) {
+  World w;
+  for (int i = 0; i < 150; ++i)
+    w.instances.push_back(instance("i" + std::to_string(1000 + i),
+                                   "127.1." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1)));
+  w.plan();
+  for (int i = 0; i < 150; ++i) {
+    const std::string n = "i" + std::to_string(1000 + i);
+    const auto kind = i == 140 ? lb::RawCheck::Kind::Failed : lb::RawCheck::Kind::Answered;
+    w.check(n, kind);
+    w.check(n, kind);
+  }
+  const auto d = w.plan();
+  const auto& g = w.lb.status->targetGroups->at(0);
+  EXPECT_EQ(g.targetCount.value_or(-1), 150);
+  EXPECT_EQ(g.healthyCount.value_or(-1), 149);
+  ASSERT_EQ(g.targets->size(), 100u);
+  EXPECT_EQ(g.targets->at(0).instance, "i1140");
+  EXPECT_EQ(g.targets->at(0).state, "unhealthy");
+  EXPECT_EQ(w.slices.size(), 2u) << "150 endpoints: two slices";
+  ASSERT_EQ(d.plan.all<rec::RecordEvent>().size(), 1u) << "150 changes: one Event";
+  EXPECT_EQ(d.plan.all<rec::RecordEvent>()[0]->reason, "TargetHealthChanged");
+  EXPECT_TRUE(d.plan.all<rec::RecordEvent>()[0]->warning);
+}
+
+TEST(LoadBalancerPlan, NothingChangedWritesNothing) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1")};
+  w.plan();
+  for (int i = 0; i < 2; ++i) w.check("a", lb::RawCheck::Kind::Answered, 200);
+  w.plan();
+  // The ledger and the cached objects now hold what was applied.
+  lb::LoadBalancerObservation o;
+  o.loadBalancer = &w.lb;
+  for (const auto& i : w.instances) o.instances.push_back(&i);
+  o.tracked = &*w.tracked;
+  json svc = w.service;
+  o.service = &svc;
+  for (const auto& s : w.slices) o.endpointSlices.push_back(&s);
+  o.now = w.now + 5s;
+  // A passing check of a healthy target changes nothing a user sees.
+  o.checks.push_back({"app", "a", "127.1.0.1", o.now, lb::RawCheck::Kind::Answered, 200, ""});
+  const auto d = lb::planLoadBalancer(o);
+  EXPECT_FALSE(d.plan.first<rec::PatchStatus>()) << "no status write";
+  for (const auto* a : d.plan.all<rec::ApplyObject>())
+    EXPECT_NE(a->object.value("kind", ""), "EndpointSlice") << "no slice write";
+  EXPECT_TRUE(d.plan.all<rec::RecordEvent>().empty());
+}
+
+}  // namespace
