@@ -229,7 +229,7 @@ TEST(Prober, ReportsOutcomesOfHttpAndTcpChecks) {
   EXPECT_EQ(first("tcp-refused").outcome, Outcome::ConnectFailed);
 
   // Each check on its own connection, closed by the prober once it is done.
-  ASSERT_EQ(results.waitFor("tcp-open", 2).size(), 2u);
+  ASSERT_GE(results.waitFor("tcp-open", 2).size(), 2u);
   const auto until = SteadyClock::now() + 10s;
   while (listener.closedByClient() < 2 && SteadyClock::now() < until)
     std::this_thread::sleep_for(10ms);
@@ -246,7 +246,7 @@ TEST(Prober, TimesOutATargetThatNeverAnswersWithinItsTimeout) {
   prober.upsert("ok", http(servers.answering(200), 1000ms, timeout));
   Running running(prober);
   const auto hung = results.waitFor("hung", 2);
-  ASSERT_EQ(hung.size(), 2u);
+  ASSERT_GE(hung.size(), 2u);  // more may have come meanwhile
   for (const auto& r : hung) {
     EXPECT_EQ(r.outcome, Outcome::Timeout) << r.error;
     EXPECT_GE(r.latency, timeout);
@@ -254,7 +254,7 @@ TEST(Prober, TimesOutATargetThatNeverAnswersWithinItsTimeout) {
   }
   // The hung target holds nothing up: the healthy one is answered meanwhile.
   const auto ok = results.waitFor("ok", 2);
-  ASSERT_EQ(ok.size(), 2u);
+  ASSERT_GE(ok.size(), 2u);
   EXPECT_EQ(ok[1].httpStatus, 200);
 }
 
@@ -266,7 +266,7 @@ TEST(Prober, ChecksEachTargetOncePerInterval) {
   prober.upsert("t", http(servers.answering(200), interval, 200ms));
   Running running(prober);
   const auto r = results.waitFor("t", 8, 20s);
-  ASSERT_EQ(r.size(), 8u);
+  ASSERT_GE(r.size(), 8u);
   // 7 gaps, each at least 0.95 x interval between starts; latencies (well
   // under 200 ms each) may move the ends closer by that much at most.
   const auto arrivals = results.arrivals("t");
@@ -280,7 +280,7 @@ TEST(Prober, RemoveStopsDeliveries) {
   prober.upsert("gone", http(servers.answering(200), 200ms, 100ms));
   prober.upsert("kept", http(servers.answering(200), 200ms, 100ms));
   Running running(prober);
-  ASSERT_EQ(results.waitFor("gone", 2).size(), 2u);
+  ASSERT_GE(results.waitFor("gone", 2).size(), 2u);
   prober.remove("gone");
   EXPECT_EQ(prober.size(), 1u);
   // At most the one the sink may have been handed as remove() ran.
@@ -320,7 +320,7 @@ TEST(Prober, ReplacingATargetChecksTheNewOne) {
   Prober prober(results.sink(), {});
   prober.upsert("t", http(servers.answering(200), 200ms, 100ms));
   Running running(prober);
-  ASSERT_EQ(results.waitFor("t", 1).size(), 1u);
+  ASSERT_GE(results.waitFor("t", 1).size(), 1u);
   prober.upsert("t", http(servers.answering(503), 200ms, 100ms));
   EXPECT_EQ(prober.size(), 1u);
   const auto until = SteadyClock::now() + 15s;
