@@ -185,6 +185,12 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
   ExecutionReport local;
   ExecutionReport& result = report ? *report : local;
   result.done.assign(plan.actions.size(), false);
+  auto requeue = [&plan] {
+    if (plan.retryWithBackoff) return kube::Result::requeueNow();
+    if (plan.requeueAfter) return kube::Result::after(*plan.requeueAfter);
+    return kube::Result::done();
+  };
+  if (plan.actions.empty()) return requeue();
   json current = subject.object;  // the subject as our own writes leave it
   const json meta = metaOf(subject.object);
   const std::string ns = meta.value("namespace", "");
@@ -325,9 +331,7 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
     }
     result.done[i] = true;
   }
-  if (plan.retryWithBackoff) return kube::Result::requeueNow();
-  if (plan.requeueAfter) return kube::Result::after(*plan.requeueAfter);
-  return kube::Result::done();
+  return requeue();
 }
 
 }  // namespace kubec2::controllers
