@@ -256,19 +256,19 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     }
 
     const auto readings = readings_->get(key);
-    o.policyReadings = readings ? &*readings : nullptr;
+    o.policyReadings = readings.get();
     // The policies' decisions since status.policies was last written (it
     // is written when something a user acts on changes, not every pass).
     // One reconcile per key at a time (the work queue's rule): the copy
     // stays this reconcile's.
-    std::optional<std::vector<v1::ScalingPolicyStatus>> latest;
+    std::shared_ptr<const std::vector<v1::ScalingPolicyStatus>> latest;
     {
       std::lock_guard l(mu_);
       if (const auto it = latestPolicies_.find(key);
           it != latestPolicies_.end() && it->second.first == group->metadata.uid)
         latest = it->second.second;
     }
-    o.latestPolicies = latest ? &*latest : nullptr;
+    o.latestPolicies = latest.get();
     o.prometheusConfigured = prometheusConfigured_;
     o.evaluationInterval = evaluationInterval_;
     o.metricWindow = metricWindow_;
@@ -305,7 +305,9 @@ class ScalingGroupReconciler final : public kube::Reconciler {
         if (decision.latestPolicies.empty())
           latestPolicies_.erase(key);
         else
-          latestPolicies_[key] = {group->metadata.uid, std::move(decision.latestPolicies)};
+          latestPolicies_[key] = {group->metadata.uid,
+                                  std::make_shared<const std::vector<v1::ScalingPolicyStatus>>(
+                                      std::move(decision.latestPolicies))};
       }
       for (const auto& a : decision.activities)
         activities(req.namespace_, req.name, a.kind).Increment();
@@ -338,7 +340,10 @@ class ScalingGroupReconciler final : public kube::Reconciler {
   PlanExecutor executor_;
   std::mutex mu_;
   // Per group key: the group's uid and its policies' latest decisions.
-  std::map<std::string, std::pair<std::string, std::vector<v1::ScalingPolicyStatus>>>
+  // Shared, not copied, with the reconcile that reads them (the memory of
+  // a target tracking policy holds its recent load points).
+  std::map<std::string,
+           std::pair<std::string, std::shared_ptr<const std::vector<v1::ScalingPolicyStatus>>>>
       latestPolicies_;
   std::map<std::string, rec::Time> lastStatusWrite_;  // guarded by mu_
 };
