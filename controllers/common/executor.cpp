@@ -185,19 +185,34 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
   ExecutionReport local;
   ExecutionReport& result = report ? *report : local;
   result.done.assign(plan.actions.size(), false);
-  json current = subject.object;  // the subject as our own writes leave it
-  const json meta = metaOf(subject.object);
-  const std::string ns = meta.value("namespace", "");
-  const std::string name = meta.value("name", "");
+  auto requeue = [&plan] {
+    if (plan.retryWithBackoff) return kube::Result::requeueNow();
+    if (plan.requeueAfter) return kube::Result::after(*plan.requeueAfter);
+    return kube::Result::done();
+  };
+  if (plan.actions.empty()) return requeue();
+  // The subject as our own writes leave it: the caller's object until a
+  // write answers with a newer one (not a copy: it can be large).
+  std::optional<json> written;
+  const json* current = &subject.object;
+  const json* meta = kube::jsonAt(&subject.object, {"metadata"});
+  auto metaString = [meta](const char* field) {
+    return meta ? meta->value(field, std::string()) : std::string();
+  };
+  const std::string ns = metaString("namespace");
+  const std::string name = metaString("name");
   const std::string key = kube::makeKey(ns, name);
-  auto subjectWritten = [&](const json& response) {
-    if (response.is_object() && response.contains("metadata")) current = response;
+  auto subjectWritten = [&](json response) {
+    if (response.is_object() && response.contains("metadata")) {
+      written = std::move(response);
+      current = &*written;
+    }
   };
   const kube::ObjectRef ref{subject.object.value("apiVersion", subject.resource.apiVersion()),
                             subject.resource.kind,
                             ns,
                             name,
-                            meta.value("uid", ""),
+                            metaString("uid"),
                             ""};
 
   auto create = [&](const rec::CreateObject& c) {
@@ -241,7 +256,7 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
               },
               result.done, ctx);
         } catch (const kube::ApiError& e) {
-          reportFailure(subject.resource, ref, current, describe(action), e, true, ctx);
+          reportFailure(subject.resource, ref, *current, describe(action), e, true, ctx);
           throw;
         }
         i = last - 1;
@@ -279,15 +294,15 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
                            {"for", key}});
         }
       } else if (const auto* s = std::get_if<rec::PatchStatus>(&action)) {
-        const json replaced = current.value("status", json());
+        const json replaced = current->value("status", json());
         kube::ignoreNotFound([&] {
           subjectWritten(client_.patchStatus(subject.resource, ns, name, kube::PatchType::Merge,
-                                             statusPatch(current, s->status), fieldManager_));
+                                             statusPatch(*current, s->status), fieldManager_));
           statuses_.remember(key, replaced, s->status);
           metrics::writes("status", subject.resource.groupResource()).Increment();
         });
       } else if (const auto* f = std::get_if<rec::AddFinalizer>(&action)) {
-        const auto patch = kube::addFinalizerPatch(current, f->finalizer);
+        const auto patch = kube::addFinalizerPatch(*current, f->finalizer);
         if (!patch) {
           result.done[i] = true;  // nothing to do
           continue;
@@ -298,7 +313,7 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
         if (!found) return kube::Result::done();  // deleted meanwhile: nothing to hold
         metrics::writes("finalizer", subject.resource.groupResource()).Increment();
       } else if (const auto* rf = std::get_if<rec::RemoveFinalizer>(&action)) {
-        const auto patch = kube::removeFinalizerPatch(current, rf->finalizer);
+        const auto patch = kube::removeFinalizerPatch(*current, rf->finalizer);
         if (!patch) {
           result.done[i] = true;  // nothing to do
           continue;
@@ -319,15 +334,13 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
                         e->reason, message);
       }
     } catch (const kube::ApiError& e) {
-      reportFailure(subject.resource, ref, current, describe(action), e,
+      reportFailure(subject.resource, ref, *current, describe(action), e,
                     !std::holds_alternative<rec::PatchStatus>(action), ctx);
       throw;
     }
     result.done[i] = true;
   }
-  if (plan.retryWithBackoff) return kube::Result::requeueNow();
-  if (plan.requeueAfter) return kube::Result::after(*plan.requeueAfter);
-  return kube::Result::done();
+  return requeue();
 }
 
 }  // namespace kubec2::controllers

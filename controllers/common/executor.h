@@ -73,7 +73,9 @@ class PlanExecutor {
   // `client` and `recorder` must outlive the executor.
   PlanExecutor(kube::Client& client, kube::Recorder& recorder, std::string fieldManager);
 
-  // Performs `plan` and turns its requeue wishes into a Result. Before each
+  // Performs `plan` and turns its requeue wishes into a Result. A plan
+  // without actions reads nothing of `subject` (its object may be left
+  // empty: the caller need not build it). Before each
   // action, a stop requested on `ctx` (lost Lease, reconcile timeout) throws
   // kube::ReconcileCancelled; the client's requests are cut short by it too
   // (kube::RequestStop, set by the controller).
@@ -121,6 +123,8 @@ std::shared_ptr<const T> fetchSubject(const kube::Informer<T>& informer, const k
     exec.statuses().forget(req.key());
     return nullptr;
   }
+  // Most reconciles follow no write of ours: no status to turn into JSON.
+  if (!exec.statuses().holds(req.key())) return obj;
   const nlohmann::json cached = obj->status ? obj->status->toJson() : nlohmann::json();
   if (auto written = exec.statuses().lookup(req.key(), cached)) {
     auto copy = std::make_shared<T>(*obj);

@@ -29,6 +29,11 @@ std::optional<nlohmann::json> StatusCache::lookup(const std::string& key,
   return it->second.written;
 }
 
+bool StatusCache::holds(const std::string& key) {
+  std::lock_guard l(mu_);
+  return entries_.count(key) > 0;
+}
+
 void StatusCache::forget(const std::string& key) {
   std::lock_guard l(mu_);
   entries_.erase(key);

@@ -30,6 +30,9 @@ class StatusCache {
   // entry goes.
   std::optional<nlohmann::json> lookup(const std::string& key, const nlohmann::json& cached);
   void forget(const std::string& key);
+  // Whether a write to `key` is remembered: without one, lookup() answers
+  // nullopt whatever the cached status (callers skip turning it into JSON).
+  bool holds(const std::string& key);
 
  private:
   struct Entry {

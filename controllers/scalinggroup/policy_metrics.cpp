@@ -106,13 +106,13 @@ struct NamespaceAnswer {
 
 void PolicyReadingsStore::put(const std::string& key, GroupReadings r) {
   std::lock_guard l(mu_);
-  readings_[key] = std::move(r);
+  readings_[key] = std::make_shared<const GroupReadings>(std::move(r));
 }
 
-std::optional<GroupReadings> PolicyReadingsStore::get(const std::string& key) const {
+std::shared_ptr<const GroupReadings> PolicyReadingsStore::get(const std::string& key) const {
   std::lock_guard l(mu_);
   auto it = readings_.find(key);
-  if (it == readings_.end()) return std::nullopt;
+  if (it == readings_.end()) return nullptr;
   return it->second;
 }
 

@@ -40,15 +40,18 @@ namespace v1 = kubec2::api::v1alpha1;
 using GroupReadings = reconcilers::PolicyReadings;
 
 // The latest readings per group key ("namespace/name"). Thread-safe.
+// get() shares the readings (never changed once put) instead of copying
+// them: every group reads its own once per evaluation.
 class PolicyReadingsStore {
  public:
   void put(const std::string& key, GroupReadings r);
-  std::optional<GroupReadings> get(const std::string& key) const;
+  // Null when the group has no readings.
+  std::shared_ptr<const GroupReadings> get(const std::string& key) const;
   void erase(const std::string& key);
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, GroupReadings> readings_;
+  std::map<std::string, std::shared_ptr<const GroupReadings>> readings_;
 };
 
 // Runs one PromQL instant query; throws kube::prom::QueryError.

@@ -14,6 +14,7 @@
 #include "api/v1alpha1/types.h"
 #include "api/well_known.h"
 #include "controllers/common/executor.h"
+#include "controllers/scalinggroup/node_views.h"
 #include "reconcilers/scalinggroup/plan.h"
 #include "runtime/controller.h"
 #include "runtime/errors.h"
@@ -83,45 +84,53 @@ class GroupGauges {
     static GroupGauges g;
     return g;
   }
+  // `policies`: the policies' latest decisions (shown at once, before
+  // status.policies does), else status.policies. Typed, not JSON: this
+  // runs on every reconcile.
   void set(const std::string& ns, const std::string& group, const v1::ScalingGroupSpec& spec,
-           const json& status) {
+           const v1::ScalingGroupStatus& status,
+           const std::vector<v1::ScalingPolicyStatus>* policies) {
     const prometheus::Labels l{{"namespace", ns}, {"group", group}};
-    auto put = [&](prometheus::Family<prometheus::Gauge>* f, const char* field) {
-      if (status.contains(field) && status[field].is_number())
-        f->Add(l).Set(status[field].get<double>());
+    auto put = [&](prometheus::Family<prometheus::Gauge>* f,
+                   const std::optional<std::int64_t>& field) {
+      if (field) f->Add(l).Set(static_cast<double>(*field));
     };
-    put(desired_, "desiredCapacity");
-    put(current_, "currentCapacity");
-    put(inService_, "inServiceCount");
-    put(min_, "minSize");
-    put(max_, "maxSize");
-    for (const auto& p : status.value("policies", json::array())) {
-      const std::string name = p.value("name", "");
+    put(desired_, status.desiredCapacity);
+    put(current_, status.currentCapacity);
+    put(inService_, status.inServiceCount);
+    put(min_, status.minSize);
+    put(max_, status.maxSize);
+    if (policies == nullptr && status.policies) policies = &*status.policies;
+    if (policies == nullptr) return;
+    for (const auto& p : *policies) {
       prometheus::Labels pl = l;
-      pl["policy"] = name;
+      pl["policy"] = p.name;
       remember(ns, group, pl);
       // No value (Prometheus down, no series, warming up): no sample, not
       // the last value, so a dashboard does not look healthy in an outage.
-      if (p.contains("metricValue") && p["metricValue"].is_number())
-        metric_->Add(pl).Set(p["metricValue"].get<double>());
+      if (p.metricValue)
+        metric_->Add(pl).Set(*p.metricValue);
       else if (metric_->Has(pl))
         metric_->Remove(&metric_->Add(pl));
       if (!spec.scalingPolicies) continue;
       for (const auto& sp : *spec.scalingPolicies) {
-        if (sp.name != name) continue;
+        if (sp.name != p.name) continue;
         if (sp.targetTracking) target_->Add(pl).Set(sp.targetTracking->targetValue);
         if (sp.stepScaling) target_->Add(pl).Set(sp.stepScaling->alarm.threshold);
         if (sp.predictive) {
           // What the forecast schedules now (now to now +
           // schedulingBufferSeconds): status.policies[].metricValue and
           // desiredCapacity of a predictive policy.
-          for (const auto& [quantity, field] :
-               {std::pair{"load", "metricValue"}, std::pair{"capacity", "desiredCapacity"}}) {
+          const std::optional<double> capacity =
+              p.desiredCapacity ? std::optional<double>(static_cast<double>(*p.desiredCapacity))
+                                : std::nullopt;
+          for (const auto& [quantity, value] :
+               {std::pair{"load", p.metricValue}, std::pair{"capacity", capacity}}) {
             prometheus::Labels fl = pl;
             fl["quantity"] = quantity;
             remember(ns, group, fl);
-            if (p.contains(field) && p[field].is_number())
-              forecast_->Add(fl).Set(p[field].get<double>());
+            if (value)
+              forecast_->Add(fl).Set(*value);
             else if (forecast_->Has(fl))
               forecast_->Remove(&forecast_->Add(fl));
           }
@@ -181,28 +190,12 @@ std::optional<std::string> groupKeyOf(const kube::ObjectMeta& inst) {
   return kube::makeKey(inst.namespace_, owner->name);
 }
 
-rec::NodeView nodeView(const kube::RawObject& node) {
-  rec::NodeView v;
-  const auto zone = node.metadata.labels.find("topology.kubernetes.io/zone");
-  if (zone != node.metadata.labels.end()) v.zone = zone->second;
-  const json n = node.toJson();
-  bool ready = false;
-  if (const json* conds = kube::jsonAt(&n, {"status"}); conds && conds->contains("conditions"))
-    for (const auto& c : (*conds)["conditions"])
-      if (c.value("type", "") == "Ready") ready = c.value("status", "") == "True";
-  const json* spec = kube::jsonAt(&n, {"spec"});
-  const bool cordoned = spec && spec->value("unschedulable", false);
-  v.schedulable = ready && !cordoned;
-  return v;
-}
-
 class ScalingGroupReconciler final : public kube::Reconciler {
  public:
   struct Sources {
     kube::Informer<v1::ScalingGroup>& groups;
     kube::Informer<v1::Instance>& instances;
     kube::Informer<v1::LaunchTemplate>& templates;
-    kube::Informer<kube::RawObject>& nodes;
     kube::Informer<v1::LoadBalancer>& loadBalancers;
   };
 
@@ -210,8 +203,10 @@ class ScalingGroupReconciler final : public kube::Reconciler {
                          std::shared_ptr<kube::Expectations> expectations,
                          std::shared_ptr<PolicyReadingsStore> readings,
                          std::shared_ptr<kube::Channel> wake,
+                         std::shared_ptr<const NodeViews> nodes,
                          const ScalingGroupControllerOptions& opts)
       : s_(s),
+        nodes_(std::move(nodes)),
         expectations_(std::move(expectations)),
         readings_(std::move(readings)),
         wake_(std::move(wake)),
@@ -238,14 +233,16 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     o.group = group.get();
     o.now = ctx.clock.wallNow();
     std::vector<std::shared_ptr<const v1::Instance>> keep;  // alive while planning
-    for (const auto& i : s_.instances.store().byNamespace(req.namespace_))
-      if (kube::isControlledBy(i->metadata, group->metadata.uid)) {
+    // By the owner index: the group's own Instances, not its namespace's.
+    for (const auto& i : s_.instances.store().byOwner(group->metadata.uid))
+      if (i->metadata.namespace_ == req.namespace_ &&
+          kube::isControlledBy(i->metadata, group->metadata.uid)) {
         keep.push_back(i);
         o.instances.push_back(i.get());
       }
     const auto templ = s_.templates.store().get(req.namespace_, group->spec.launchTemplateRef.name);
     o.launchTemplate = templ.get();
-    for (const auto& n : s_.nodes.store().list()) o.nodes.push_back(nodeView(*n));
+    o.nodes = nodes_->list();
     api::TargetHealthIndex targets;
     for (const auto& ref :
          group->spec.loadBalancerRefs.value_or(std::vector<v1::LocalObjectReference>{}))
@@ -259,19 +256,19 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     }
 
     const auto readings = readings_->get(key);
-    o.policyReadings = readings ? &*readings : nullptr;
+    o.policyReadings = readings.get();
     // The policies' decisions since status.policies was last written (it
     // is written when something a user acts on changes, not every pass).
     // One reconcile per key at a time (the work queue's rule): the copy
     // stays this reconcile's.
-    std::optional<std::vector<v1::ScalingPolicyStatus>> latest;
+    std::shared_ptr<const std::vector<v1::ScalingPolicyStatus>> latest;
     {
       std::lock_guard l(mu_);
       if (const auto it = latestPolicies_.find(key);
           it != latestPolicies_.end() && it->second.first == group->metadata.uid)
         latest = it->second.second;
     }
-    o.latestPolicies = latest ? &*latest : nullptr;
+    o.latestPolicies = latest.get();
     o.prometheusConfigured = prometheusConfigured_;
     o.evaluationInterval = evaluationInterval_;
     o.metricWindow = metricWindow_;
@@ -280,32 +277,37 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     if (decision.creations > 0 || !decision.deletionUids.empty())
       expectations_->expect(key, decision.creations, decision.deletionUids);
 
-    const Subject subject{v1::ScalingGroup::resource(), group->toJson()};
+    // The group as JSON only for a plan that writes (most reconciles do not).
+    const Subject subject{v1::ScalingGroup::resource(),
+                          decision.plan.actions.empty() ? json() : group->toJson()};
     ExecutionReport report;
     try {
       auto result = executor_.execute(subject, decision.plan, ctx, &report);
-      json gaugeStatus;
-      if (const auto* st = decision.plan.first<rec::PatchStatus>()) {
-        gaugeStatus = st->status;
-        std::lock_guard l(mu_);
-        lastStatusWrite_[key] = o.now;
-      } else if (group->status) {
-        gaugeStatus = group->status->toJson();
-      }
       // The gauges show every evaluation, even one status does not show yet.
-      if (!decision.latestPolicies.empty()) {
-        json policies = json::array();
-        for (const auto& p : decision.latestPolicies) policies.push_back(p.toJson());
-        gaugeStatus["policies"] = std::move(policies);
+      const auto* latestPolicies =
+          decision.latestPolicies.empty() ? nullptr : &decision.latestPolicies;
+      if (const auto* st = decision.plan.first<rec::PatchStatus>()) {
+        {
+          std::lock_guard l(mu_);
+          lastStatusWrite_[key] = o.now;
+        }
+        GroupGauges::get().set(req.namespace_, req.name, group->spec,
+                               v1::ScalingGroupStatus::fromJson(st->status), latestPolicies);
+      } else if (group->status) {
+        GroupGauges::get().set(req.namespace_, req.name, group->spec, *group->status,
+                               latestPolicies);
+      } else if (latestPolicies) {
+        GroupGauges::get().set(req.namespace_, req.name, group->spec, v1::ScalingGroupStatus{},
+                               latestPolicies);
       }
-      if (gaugeStatus.is_object())
-        GroupGauges::get().set(req.namespace_, req.name, group->spec, gaugeStatus);
       {
         std::lock_guard l(mu_);
         if (decision.latestPolicies.empty())
           latestPolicies_.erase(key);
         else
-          latestPolicies_[key] = {group->metadata.uid, std::move(decision.latestPolicies)};
+          latestPolicies_[key] = {group->metadata.uid,
+                                  std::make_shared<const std::vector<v1::ScalingPolicyStatus>>(
+                                      std::move(decision.latestPolicies))};
       }
       for (const auto& a : decision.activities)
         activities(req.namespace_, req.name, a.kind).Increment();
@@ -328,6 +330,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
 
  private:
   Sources s_;
+  std::shared_ptr<const NodeViews> nodes_;
   std::shared_ptr<kube::Expectations> expectations_;
   std::shared_ptr<PolicyReadingsStore> readings_;
   std::shared_ptr<kube::Channel> wake_;  // kept alive with the controller that watches it
@@ -337,7 +340,10 @@ class ScalingGroupReconciler final : public kube::Reconciler {
   PlanExecutor executor_;
   std::mutex mu_;
   // Per group key: the group's uid and its policies' latest decisions.
-  std::map<std::string, std::pair<std::string, std::vector<v1::ScalingPolicyStatus>>>
+  // Shared, not copied, with the reconcile that reads them (the memory of
+  // a target tracking policy holds its recent load points).
+  std::map<std::string,
+           std::pair<std::string, std::shared_ptr<const std::vector<v1::ScalingPolicyStatus>>>>
       latestPolicies_;
   std::map<std::string, rec::Time> lastStatusWrite_;  // guarded by mu_
 };
@@ -392,17 +398,34 @@ void addScalingGroupController(kube::Manager& mgr, kube::Recorder& events,
     addPolicyMetricsEvaluator(mgr, groups, instances, readings, *wake,
                               {opts.prometheus, opts.evaluationInterval, opts.scrapeInterval});
 
+  // The nodes' zones and schedulability, read once per node event; every
+  // group is woken when one of them changes (a node added, gone, cordoned,
+  // not Ready, moved to another zone), not on a heartbeat (node_views.h).
+  auto nodeViews = std::make_shared<NodeViews>();
+  auto wakeAllGroups = [&groups, wake] {
+    for (const auto& g : groups.store().list())
+      wake->send({g->metadata.namespace_, g->metadata.name});
+  };
+  nodes.addHandler({[nodeViews, wakeAllGroups](const auto& n) {
+                      if (nodeViews->put(n->metadata.name, nodeViewOf(*n))) wakeAllGroups();
+                    },
+                    [nodeViews, wakeAllGroups](const auto&, const auto& n) {
+                      if (nodeViews->put(n->metadata.name, nodeViewOf(*n))) wakeAllGroups();
+                    },
+                    [nodeViews, wakeAllGroups](const auto& n) {
+                      if (nodeViews->erase(n->metadata.name)) wakeAllGroups();
+                    }});
+
   kube::ControllerBuilder(mgr, "scalinggroup")
       .forResource(groups)
       .watches(*wake)
       .owns(instances, "ScalingGroup", api::kApiVersion)
       .watches(templates, groupsUsingTemplate)
-      .watches(nodes, kube::enqueueAllOf(groups))
       .watches(lbs, groupsOfLoadBalancer)
       .complete(std::make_shared<ScalingGroupReconciler>(
           mgr.controllerClient("scalinggroup"),
-          ScalingGroupReconciler::Sources{groups, instances, templates, nodes, lbs}, events,
-          expectations, readings, wake, opts));
+          ScalingGroupReconciler::Sources{groups, instances, templates, lbs}, events, expectations,
+          readings, wake, nodeViews, opts));
 }
 
 }  // namespace kubec2::controllers

@@ -268,6 +268,29 @@ TEST_F(ExecutorTest, RequeueWishesBecomeTheResult) {
   EXPECT_EQ(exec.execute(subject, backoff, ctx), kube::Result::requeueNow());
 }
 
+// Most reconciles of a ScalingGroup plan nothing: the controller then
+// passes no object (building it costs more than the plan), and nothing is
+// read or written.
+TEST_F(ExecutorTest, APlanWithoutActionsNeedsNoSubjectAndCallsNothing) {
+  const auto before = faulty.calls().size();
+  rec::Plan nothing;
+  nothing.requeueAfter = std::chrono::milliseconds(700);
+  EXPECT_EQ(exec.execute({kWidgets, json()}, nothing, ctx),
+            kube::Result::after(std::chrono::milliseconds(700)));
+  EXPECT_EQ(exec.execute({kWidgets, json()}, rec::Plan{}, ctx), kube::Result::done());
+  EXPECT_EQ(faulty.calls().size(), before);
+}
+
+TEST_F(ExecutorTest, TheStatusCacheHoldsAKeyOnlyAfterAWrite) {
+  EXPECT_FALSE(exec.statuses().holds("ns/w"));
+  rec::Plan p;
+  p.add(rec::PatchStatus{{{"state", "b"}}});
+  exec.execute(subject, p, ctx);
+  EXPECT_TRUE(exec.statuses().holds("ns/w"));
+  EXPECT_FALSE(exec.statuses().lookup("ns/w", json{{"state", "b"}})) << "caught up";
+  EXPECT_FALSE(exec.statuses().holds("ns/w"));
+}
+
 TEST_F(ExecutorTest, EventsNameWhoChangedAField) {
   api.apply(kMaps, "ns", configMap("c", {{"a", "1"}}), "kubec2-test");
   api.patch(kMaps, "ns", "c", kube::PatchType::Merge, {{"data", {{"a", "2"}}}},
