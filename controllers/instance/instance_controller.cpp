@@ -10,7 +10,9 @@
 #include "reconcilers/instance/plan.h"
 #include "runtime/base64.h"
 #include "runtime/controller.h"
+#include "runtime/log.h"
 #include "runtime/optional_api.h"
+#include "runtime/timefmt.h"
 
 namespace kubec2::controllers {
 namespace {
@@ -108,11 +110,18 @@ class InstanceReconciler final : public kube::Reconciler {
     o.vmApplied = vmApplied ? &*vmApplied : nullptr;
     o.networkPolicyApplied = npApplied ? &*npApplied : nullptr;
     o.cloudInitApplied = ciApplied ? &*ciApplied : nullptr;
-    if (inst->metadata.deletionTimestamp && opts_.deregistration)
+    if (inst->metadata.deletionTimestamp && opts_.deregistration) {
       if (auto d = opts_.deregistration(*inst, o.now)) {
         o.deregisteringUntil = d->until;
         o.deregisteringFrom = d->from;
+        kube::log::debug("Terminating instance waits for a drain",
+                         {{"instance", req.key()},
+                          {"until", kube::formatRfc3339(d->until)},
+                          {"from", d->from}});
+      } else {
+        kube::log::debug("Terminating instance: no drain to wait for", {{"instance", req.key()}});
       }
+    }
 
     // What is not watched is read when the plan needs it.
     const rec::LaunchResolution launch = rec::launchOf(o);

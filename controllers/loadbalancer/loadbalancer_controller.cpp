@@ -384,22 +384,38 @@ std::optional<Deregistration> deregistrationOf(const kube::Informer<v1::LoadBala
           hold(*lb, gs.name,
                ts.drainingUntil ? kube::parseRfc3339Utc(*ts.drainingUntil) : std::nullopt);
   }
-  // Still a ready endpoint: the load balancer has not seen the deletion yet.
+  // Still an endpoint that status does not report as drained or without
+  // traffic: the load balancer has not seen the deletion yet, or has
+  // written its slices but not yet its status (informers of two resources
+  // deliver in no set order; on 1.20 a draining endpoint is only "not
+  // ready").
+  auto statusState = [](const v1::LoadBalancer& lb, const std::string& group,
+                        const std::string& name) -> std::string {
+    if (!lb.status || !lb.status->targetGroups) return "";
+    for (const auto& gs : *lb.status->targetGroups)
+      if (gs.name == group)
+        for (const auto& ts : gs.targets.value_or(std::vector<v1::TargetHealth>{}))
+          if (ts.instance == name) return ts.state;
+    return "";
+  };
   for (const auto& sl : slices.store().byNamespace(ns)) {
     const auto lbLabel = sl->metadata.labels.find(api::kLoadBalancerLabel);
     const auto tgLabel = sl->metadata.labels.find(api::kTargetGroupLabel);
     if (lbLabel == sl->metadata.labels.end() || tgLabel == sl->metadata.labels.end()) continue;
     const json slice = sl->toJson();
-    bool ready = false;
+    bool listed = false;
     for (const auto& e : slice.value("endpoints", json::array())) {
       const json ref = e.value("targetRef", json::object());
       if (ref.value("name", "") != inst.metadata.name) continue;
       if (const std::string uid = ref.value("uid", ""); !uid.empty() && uid != inst.metadata.uid)
         continue;
-      ready = ready || e.value("conditions", json::object()).value("ready", false);
+      listed = true;
     }
-    if (!ready) continue;
-    if (const auto lb = lbs.store().get(ns, lbLabel->second)) hold(*lb, tgLabel->second, {});
+    if (!listed) continue;
+    const auto lb = lbs.store().get(ns, lbLabel->second);
+    if (!lb) continue;
+    const std::string state = statusState(*lb, tgLabel->second, inst.metadata.name);
+    if (state == "" || state == "healthy") hold(*lb, tgLabel->second, {});
   }
   if (!until) return std::nullopt;
   return Deregistration{*until, kube::join(from)};

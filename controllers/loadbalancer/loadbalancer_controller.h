@@ -29,9 +29,10 @@ struct LoadBalancerControllerOptions {
 // `events` must outlive the manager's run(). Returns what the Instance
 // controller asks before it stops a terminating instance's VM (the
 // drain; controllers/common/deregistration.h): a target a load balancer's
-// status reports draining holds it until its drainingUntil, and a ready
-// endpoint in the load balancer's EndpointSlices (the deletion not seen
-// yet) holds it too; never longer than its deletion + the target group's
+// status reports draining holds it until its drainingUntil, and an
+// endpoint in the load balancer's EndpointSlices that status reports
+// healthy or not at all (the deletion, or the status write, not seen yet)
+// holds it too; never longer than its deletion + the target group's
 // deregistrationDelaySeconds + 30 s (a stopped operator does not hold
 // instances for ever).
 DeregistrationLookup addLoadBalancerController(kube::Manager& mgr, kube::Recorder& events,

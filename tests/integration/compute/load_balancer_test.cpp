@@ -104,6 +104,15 @@ class LoadBalancers : public ::testing::Test {
         out.push_back(std::move(i));
     return out;
   }
+  // The Instance, or null when it is gone.
+  json instance(const std::string& name) {
+    try {
+      return client.get(kInstances, kNs, name);
+    } catch (const ApiError& e) {
+      if (e.isNotFound()) return nullptr;
+      throw;
+    }
+  }
   json status(const std::string& lb) {
     try {
       return client.get(kLoadBalancers, kNs, lb).value("status", json::object());
@@ -156,7 +165,15 @@ class LoadBalancers : public ::testing::Test {
   std::string explain(const std::string& lb) {
     std::string out = "load balancer status: " + status(lb).dump() + "\nendpoints:";
     for (const auto& [name, e] : endpoints(lb)) out += "\n  " + name + " " + e.dump();
-    return out + "\noperator log tail:\n" + tail(WebhookEnvironment::get().operatorLog());
+    std::string drains;
+    const std::string log = WebhookEnvironment::get().operatorLog();
+    for (std::size_t at = 0, end; at < log.size(); at = end + 1) {
+      end = log.find('\n', at);
+      if (end == std::string::npos) end = log.size();
+      const std::string line = log.substr(at, end - at);
+      if (line.find("drain") != std::string::npos) drains += line + "\n";
+    }
+    return out + "\noperator log, drains:\n" + drains + "operator log tail:\n" + tail(log);
   }
 
   RestClient client{adminConfig()};
@@ -237,27 +254,17 @@ TEST_F(LoadBalancers, AGroupsInstancesBecomeReadyEndpointsFailHealthChecksAndDra
   EXPECT_FALSE(drainingEndpoints.at(leaving)["conditions"].value("ready", true))
       << "no new connections while it drains";
   ASSERT_TRUE(eventually([&] {
-    const json draining = client.get(kInstances, kNs, leaving);
-    return draining.dump().find("draining from LoadBalancer web") != std::string::npos;
-  }, 20s)) << client.get(kInstances, kNs, leaving).dump();
-  EXPECT_EQ(client.get(kInstances, kNs, leaving)["status"]["state"], "shutting-down");
+    return instance(leaving).dump().find("draining from LoadBalancer web") != std::string::npos;
+  }, 20s)) << instance(leaving).dump() << "\n" << explain("web");
+  EXPECT_EQ(instance(leaving)["status"]["state"], "shutting-down");
   // Its VM still runs while it drains.
   const auto [vc, vm] = kubectl({"get", "vm", leaving, "-n", kNs, "-o", "json"});
-  ASSERT_EQ(vc, 0) << vm;
+  ASSERT_EQ(vc, 0) << vm << "\n" << explain("web");
   EXPECT_FALSE(json::parse(vm)["metadata"].contains("deletionTimestamp"))
       << "the VM is stopped only when the drain ends";
   ASSERT_TRUE(eventually([&] { return !endpoints("web").contains(leaving); }, 40s))
       << explain("web");
-  EXPECT_TRUE(eventually(
-      [&] {
-        try {
-          client.get(kInstances, kNs, leaving);
-          return false;
-        } catch (const ApiError& e) {
-          return e.isNotFound();
-        }
-      },
-      120s));
+  EXPECT_TRUE(eventually([&] { return instance(leaving).is_null(); }, 120s));
   EXPECT_FALSE(events("web", "TargetDraining").empty());
 }
 
