@@ -19,9 +19,9 @@
 //  - Scale-in: when the metric is below `scaleInBelow` x target (EC2's low
 //    alarm: 90 % of the target) and the wanted capacity is below the
 //    capacity in force for `scaleInAfter` (EC2: 15 one-minute periods;
-//    kubec2: 10 minutes); kubec2 then scales in to the peak load of that
-//    window rather than to the last period's. After a scale-in the window
-//    starts again. disableScaleIn: never (the wanted capacity is then only
+//    kubec2: 5 minutes, the HPA's stabilisation window); kubec2 then
+//    scales in to the peak load of that window rather than to the last
+//    period's. After a scale-in the window starts again. disableScaleIn: never (the wanted capacity is then only
 //    a floor for the other policies).
 //  - The load is in capacity units: in-service x metric / target (the
 //    instances needed at the target). kubec2 extrapolates its rising trend
