@@ -88,9 +88,11 @@ class FaultInjectingClient final : public ClientWrapper {
   // the first that applies answers.
   void inject(CallMatch match, ApiError error, int times = 1, int skip = 0,
               When when = When::Before);
-  // Every call so far, in order, with whether a fault answered it.
+  // Every call so far, in order, with whether a fault answered it. A call
+  // is recorded when its answer is back: another thread reading the
+  // target may see a write's effect a moment before its record.
   std::vector<ClientCall> calls() const;
-  // Calls that reached the target and match.
+  // Calls that reached the target and match (recorded as calls() says).
   int succeeded(const CallMatch& match) const;
   // Faults still waiting to fire.
   int pendingFaults() const;

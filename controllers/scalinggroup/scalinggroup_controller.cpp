@@ -232,6 +232,12 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     rec::ScalingGroupObservation o;
     o.group = group.get();
     o.now = ctx.clock.wallNow();
+    // Before reading the Instances, as the ReplicaSet controller does: the
+    // informer stores an Instance before its handler lowers the expectation,
+    // so once satisfied the store holds every Instance awaited. Read after,
+    // an event landing in between would make a stale list look complete and
+    // the plan would launch again what it has just launched.
+    o.expectationsSatisfied = expectations_->satisfied(key);
     std::vector<std::shared_ptr<const v1::Instance>> keep;  // alive while planning
     // By the owner index: the group's own Instances, not its namespace's.
     for (const auto& i : s_.instances.store().byOwner(group->metadata.uid))
@@ -248,7 +254,6 @@ class ScalingGroupReconciler final : public kube::Reconciler {
          group->spec.loadBalancerRefs.value_or(std::vector<v1::LocalObjectReference>{}))
       if (auto lb = s_.loadBalancers.store().get(req.namespace_, ref.name)) targets.add(*lb);
     o.targets = &targets;
-    o.expectationsSatisfied = expectations_->satisfied(key);
     {
       std::lock_guard l(mu_);
       if (const auto it = lastStatusWrite_.find(key); it != lastStatusWrite_.end())
