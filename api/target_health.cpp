@@ -1,6 +1,18 @@
 #include "api/target_health.h"
 
 namespace kubec2::api {
+
+std::optional<std::int64_t> healthCheckPortNumber(std::string_view text) {
+  if (text.empty() || text.size() > 5) return std::nullopt;
+  std::int64_t n = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    n = n * 10 + (ch - '0');
+  }
+  if (n < 1 || n > 65535) return std::nullopt;
+  return n;
+}
+
 namespace {
 
 // Which report counts when several load balancers or target groups list

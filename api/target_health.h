@@ -5,9 +5,11 @@
 // balancer meet only here, so neither reconciler includes the other.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/v1alpha1/types.h"
 
@@ -20,6 +22,11 @@ struct TargetHealthReport {
   std::string loadBalancer;
   std::string targetGroup;
 };
+
+// A health check port given as text (healthCheck.port): its number when
+// the text is a decimal port, 1 to 65535, as ELB takes "8080"; nullopt
+// otherwise ("traffic-port", and text the webhook refuses).
+std::optional<std::int64_t> healthCheckPortNumber(std::string_view text);
 
 class TargetHealthIndex {
  public:

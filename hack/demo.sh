@@ -187,6 +187,8 @@ echo "Scale shop-web from its CPU (target tracking at 60 %): give the group 3 vC
 echo "     curl -X PUT http://127.0.0.1:$SIM_PORT/load -d '{\"namespace\":\"shop\",\"group\":\"shop-web\",\"cpu\":3}'"
 echo "     kubectl -n shop get sg shop-web -w          (then set \"cpu\":0 and watch it scale in, slowly)"
 echo "     kubectl -n shop get sg shop-web -o jsonpath='{.status.activities}'"
-echo "LoadBalancers are validated; their controller arrives next."
+echo "The LoadBalancer shop-web checks the group's instances (docs/load-balancers.md):"
+echo "     kubectl -n shop get lb shop-web; kubectl -n shop get endpointslices -l kubernetes.io/service-name=shop-web"
+echo "     fail one's health check: curl -X POST http://127.0.0.1:$SIM_PORT/faults -d '{\"namespace\":\"shop\",\"name\":\"INSTANCE\",\"fault\":\"fail-health\"}'"
 echo
 echo "Stop everything (the operator too): hack/local-cluster.sh down $DIR"

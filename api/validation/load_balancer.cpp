@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "api/target_health.h"
 #include "api/v1alpha1/types.h"
 #include "api/validation/common_rules.h"
 #include "api/validation/json_helpers.h"
@@ -46,6 +47,16 @@ void checkSpec(Context& c, const json& specJson) {
                                  "must be less than " + gp + ".healthCheck.intervalSeconds (" +
                                      num(interval) + (hc.intervalSeconds ? "" : ", the default") +
                                      ")"));
+      if (hc.port) {
+        const bool ok = hc.port->isInt() ? hc.port->intValue() >= 1 && hc.port->intValue() <= 65535
+                                         : hc.port->stringValue() == "traffic-port" ||
+                                               healthCheckPortNumber(hc.port->stringValue());
+        if (!ok)
+          c.errs.push_back(
+              invalid(gp + ".healthCheck.port",
+                      hc.port->isInt() ? num(hc.port->intValue()) : hc.port->stringValue(),
+                      "must be a port number from 1 to 65535 or \"traffic-port\""));
+      }
     }
     if (g.targets.instanceSelector)
       checkSelector(c, gp + ".targets.instanceSelector", *g.targets.instanceSelector);

@@ -16,7 +16,7 @@ namespace kubec2::controllers {
 
 struct Deregistration {
   std::chrono::system_clock::time_point until;  // when the last drain ends
-  std::string from;  // "LoadBalancer web, target group app", for people
+  std::string from;                             // "LoadBalancer web, target group app", for people
 };
 
 // For an Instance being deleted, at `now`: nullopt when no load balancer

@@ -114,10 +114,9 @@ class InstanceReconciler final : public kube::Reconciler {
       if (auto d = opts_.deregistration(*inst, o.now)) {
         o.deregisteringUntil = d->until;
         o.deregisteringFrom = d->from;
-        kube::log::debug("Terminating instance waits for a drain",
-                         {{"instance", req.key()},
-                          {"until", kube::formatRfc3339(d->until)},
-                          {"from", d->from}});
+        kube::log::debug(
+            "Terminating instance waits for a drain",
+            {{"instance", req.key()}, {"until", kube::formatRfc3339(d->until)}, {"from", d->from}});
       } else {
         kube::log::debug("Terminating instance: no drain to wait for", {{"instance", req.key()}});
       }

@@ -20,9 +20,9 @@
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "runtime/object.h"
+#include "runtime/prober.h"
 #include "runtime/strings.h"
 #include "runtime/timefmt.h"
-#include "runtime/prober.h"
 
 namespace kubec2::controllers {
 namespace {
@@ -58,7 +58,10 @@ class LoadBalancerMetrics {
                                                     {"unused", c.unused}};
       for (const auto& [state, n] : states)
         targets_
-            ->Add({{"namespace", ns}, {"loadbalancer", lb}, {"target_group", group}, {"state", state}})
+            ->Add({{"namespace", ns},
+                   {"loadbalancer", lb},
+                   {"target_group", group},
+                   {"state", state}})
             .Set(n);
     }
   }
@@ -85,7 +88,8 @@ class LoadBalancerMetrics {
     for (const auto& g : groups_[ns + "/" + lb]) drop(ns, lb, g);
     groups_.erase(ns + "/" + lb);
     const prometheus::Labels l2{{"namespace", ns}, {"loadbalancer", lb}};
-    if (latency_->Has(l2)) latency_->Remove(&latency_->Add(l2, prometheus::Histogram::BucketBoundaries{}));
+    if (latency_->Has(l2))
+      latency_->Remove(&latency_->Add(l2, prometheus::Histogram::BucketBoundaries{}));
   }
 
  private:
@@ -109,8 +113,9 @@ class LoadBalancerMetrics {
   prometheus::Family<prometheus::Counter>* checks_ =
       &prometheus::BuildCounter()
            .Name("kubec2_loadbalancer_health_checks_total")
-           .Help("Health checks of a LoadBalancer's targets, by outcome (pass, timeout, "
-                 "response_code_mismatch, failed).")
+           .Help(
+               "Health checks of a LoadBalancer's targets, by outcome (pass, timeout, "
+               "response_code_mismatch, failed).")
            .Register(*kube::metrics::registry());
   prometheus::Family<prometheus::Histogram>* latency_ =
       &prometheus::BuildHistogram()
@@ -201,8 +206,7 @@ class LoadBalancerReconciler final : public kube::Reconciler {
           ing && kube::isControlledBy(ing->metadata, lb->metadata.uid))
         ingress = ing->toJson();
     o.ingress = ingress ? &*ingress : nullptr;
-    const auto ingressApplied =
-        executor_.ledger().find(api::kIngresses, req.namespace_, req.name);
+    const auto ingressApplied = executor_.ledger().find(api::kIngresses, req.namespace_, req.name);
     o.ingressApplied = ingressApplied ? &*ingressApplied : nullptr;
     const kube::Resource& sliceResource = discovery_ == lbr::DiscoveryVersion::V1
                                               ? api::kEndpointSlicesV1
@@ -332,7 +336,7 @@ class LoadBalancerReconciler final : public kube::Reconciler {
   PlanExecutor executor_;
   std::shared_ptr<kube::Prober> prober_;
   std::mutex mu_;
-  std::map<std::string, Memory> memory_;                     // by key; guarded by mu_
+  std::map<std::string, Memory> memory_;                       // by key; guarded by mu_
   std::map<std::string, std::vector<lbr::RawCheck>> pending_;  // by key; guarded by mu_
 };
 
@@ -371,8 +375,7 @@ std::optional<Deregistration> deregistrationOf(const kube::Informer<v1::LoadBala
     if (drainingUntil) t = std::min(t, *drainingUntil);
     if (t <= now) return;
     until = until ? std::max(*until, t) : t;
-    const std::string who =
-        "LoadBalancer " + lb.metadata.name + " (target group " + group + ")";
+    const std::string who = "LoadBalancer " + lb.metadata.name + " (target group " + group + ")";
     if (std::find(from.begin(), from.end(), who) == from.end()) from.push_back(who);
   };
   // Draining, as the load balancers' status says (with its end).
@@ -430,19 +433,18 @@ DeregistrationLookup addLoadBalancerController(kube::Manager& mgr, kube::Recorde
                              ? lbr::DiscoveryVersion::V1
                              : lbr::DiscoveryVersion::V1beta1;
   const bool ingressServed = client.isServed("networking.k8s.io", "v1", "ingresses");
-  kube::log::info("Load balancers' API versions",
-                  {{"endpointSlices", discovery == lbr::DiscoveryVersion::V1
-                                          ? "discovery.k8s.io/v1"
-                                          : "discovery.k8s.io/v1beta1"},
-                   {"ingresses", ingressServed ? "networking.k8s.io/v1" : "not served"}});
+  kube::log::info(
+      "Load balancers' API versions",
+      {{"endpointSlices", discovery == lbr::DiscoveryVersion::V1 ? "discovery.k8s.io/v1"
+                                                                 : "discovery.k8s.io/v1beta1"},
+       {"ingresses", ingressServed ? "networking.k8s.io/v1" : "not served"}});
 
   auto& lbs = mgr.informer<v1::LoadBalancer>(v1::LoadBalancer::resource());
   auto& instances = mgr.informer<v1::Instance>(v1::Instance::resource());
   const std::string owned = std::string(api::kLoadBalancerLabel);  // label exists
   auto& services = mgr.informer<kube::RawObject>(api::kServices, {.labelSelector = owned});
   auto& slices = mgr.informer<kube::RawObject>(
-      discovery == lbr::DiscoveryVersion::V1 ? api::kEndpointSlicesV1
-                                             : api::kEndpointSlicesV1beta1,
+      discovery == lbr::DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1,
       {.labelSelector = std::string("endpointslice.kubernetes.io/managed-by=") +
                         api::kEndpointSliceManagedByValue});
   kube::Informer<kube::RawObject>* ingresses =

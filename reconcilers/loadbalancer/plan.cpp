@@ -17,7 +17,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string timeText(Time t) { return kube::formatRfc3339(t); }
+std::string timeText(Time t) {
+  return kube::formatRfc3339(t);
+}
 
 std::int64_t deregistrationDelayOf(const v1::TargetGroup& g) {
   return g.deregistrationDelaySeconds.value_or(300);
@@ -165,8 +167,7 @@ TrackedTargets rebuild(const LoadBalancerObservation& o) {
         if (auto until = ts.drainingUntil ? kube::parseRfc3339Utc(*ts.drainingUntil) : std::nullopt)
           h.drainingUntil = *until;
         else if (!h.drainingUntil)
-          h.drainingUntil =
-              o.now + std::chrono::seconds(deregistrationDelayOf(*groups[gs.name]));
+          h.drainingUntil = o.now + std::chrono::seconds(deregistrationDelayOf(*groups[gs.name]));
       }
     }
   }
@@ -206,7 +207,8 @@ std::string sentenceOf(const Change& c) {
   const std::string who = "target " + c.instance + " of target group " + c.targetGroup;
   if (!c.to) return who + " deregistered";
   if (!c.from) return who + " registered (" + std::string(toString(*c.to)) + ")";
-  std::string s = who + " " + std::string(toString(*c.from)) + " -> " + std::string(toString(*c.to));
+  std::string s =
+      who + " " + std::string(toString(*c.from)) + " -> " + std::string(toString(*c.to));
   if (!c.description.empty()) s += ": " + c.description;
   return s;
 }
@@ -254,7 +256,8 @@ void recordChanges(std::vector<Change> changes, Plan& plan) {
   std::vector<std::string> counts, first;
   for (const auto& [state, n] : byState) counts.push_back(std::to_string(n) + " " + state);
   for (std::size_t i = 0; i < 3; ++i) first.push_back(sentenceOf(changes[i]));
-  plan.add(RecordEvent{anyUnhealthy, "TargetHealthChanged",
+  plan.add(RecordEvent{anyUnhealthy,
+                       "TargetHealthChanged",
                        std::to_string(changes.size()) + " targets changed (" + kube::join(counts) +
                            "): " + kube::join(first, "; ") + "; ...",
                        {}});
@@ -441,8 +444,7 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
         case State::Draining:
           ++counts.draining;
           e.condition = EndpointCondition::Terminating;
-          if (t.health.drainingUntil &&
-              (!nextDrainEnd || *t.health.drainingUntil < *nextDrainEnd))
+          if (t.health.drainingUntil && (!nextDrainEnd || *t.health.drainingUntil < *nextDrainEnd))
             nextDrainEnd = *t.health.drainingUntil;
           break;
         case State::Unused:
@@ -462,7 +464,8 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
     for (const json* slice : o.endpointSlices) {
       const json* tg = labelOf(*slice, api::kTargetGroupLabel);
       if (tg == nullptr || *tg != group.name) continue;
-      auto& members = eps.currentSlices[kube::jsonAt(slice, {"metadata", "name"})->get<std::string>()];
+      auto& members =
+          eps.currentSlices[kube::jsonAt(slice, {"metadata", "name"})->get<std::string>()];
       for (const auto& e : slice->value("endpoints", json::array()))
         if (const json* n = kube::jsonAt(&e, {"targetRef", "name"}); n && n->is_string())
           members.push_back(n->get<std::string>());
@@ -474,9 +477,14 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
 
   // ------------------------------------------------ objects
   Rendered r = renderLoadBalancer(in);
+  // The endpoints and the status first, the Service and the Ingress last:
+  // the executor stops at the first write refused, and a Service the
+  // server refuses (a port changed by hand that server-side apply cannot
+  // merge) must not freeze which instances take traffic.
+  std::vector<Action> last;
   stamp(r.service);
   if (decideApply(r.service, o.service, o.serviceApplied).apply())
-    d.plan.add(ApplyObject{api::kServices, r.service, rvOf(o.service)});
+    last.push_back(ApplyObject{api::kServices, r.service, rvOf(o.service)});
   const kube::Resource& sliceResource =
       o.discovery == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
   std::set<std::string> wantedSlices;
@@ -503,10 +511,10 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   if (r.ingress && o.ingressServed) {
     stamp(*r.ingress);
     if (decideApply(*r.ingress, o.ingress, o.ingressApplied).apply())
-      d.plan.add(ApplyObject{api::kIngresses, *r.ingress, rvOf(o.ingress)});
+      last.push_back(ApplyObject{api::kIngresses, *r.ingress, rvOf(o.ingress)});
   } else if (o.ingress != nullptr) {
-    d.plan.add(DeleteObject{api::kIngresses, lb.metadata.namespace_, lb.metadata.name,
-                            uidOf(o.ingress)});
+    last.push_back(
+        DeleteObject{api::kIngresses, lb.metadata.namespace_, lb.metadata.name, uidOf(o.ingress)});
   }
 
   // ------------------------------------------------ status
@@ -542,7 +550,8 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
       for (const auto& [name, t] : order) gs.targets->push_back(statusOf(name, *t));
     }
     healthy += c.healthy;
-    if (c.healthy == 0 && usedByListeners.contains(group.name)) withoutHealthy.push_back(group.name);
+    if (c.healthy == 0 && usedByListeners.contains(group.name))
+      withoutHealthy.push_back(group.name);
     groups.push_back(std::move(gs));
   }
   st.healthyTargets = healthy;
@@ -551,9 +560,9 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   const std::string nowText = timeText(o.now);
   const std::int64_t gen = lb.metadata.generation;
   if (o.service == nullptr)
-    setCondition(st.conditions, condition(old.conditions, "Ready", "False", "Provisioning",
-                                          "the Service " + lb.metadata.name + " is being created",
-                                          gen, nowText));
+    setCondition(st.conditions,
+                 condition(old.conditions, "Ready", "False", "Provisioning",
+                           "the Service " + lb.metadata.name + " is being created", gen, nowText));
   else
     setCondition(st.conditions,
                  condition(old.conditions, "Ready", "True", "Active",
@@ -562,10 +571,9 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
                                ", " + std::to_string(healthy) + " healthy targets",
                            gen, nowText));
   if (withoutHealthy.empty())
-    setCondition(st.conditions, condition(old.conditions, "HealthyTargets", "True",
-                                          "TargetsHealthy",
-                                          "every target group in use has a healthy target", gen,
-                                          nowText));
+    setCondition(st.conditions,
+                 condition(old.conditions, "HealthyTargets", "True", "TargetsHealthy",
+                           "every target group in use has a healthy target", gen, nowText));
   else
     setCondition(st.conditions,
                  condition(old.conditions, "HealthyTargets", "False", "NoHealthyTargets",
@@ -580,13 +588,13 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
                            "listeners' host and path rules are not in force",
                            gen, nowText));
   else if (!r.warnings.empty())
-    setCondition(st.conditions, condition(old.conditions, "IngressSynced", "False",
-                                          "RulesDiffer", kube::join(r.warnings, "; "), gen,
-                                          nowText));
+    setCondition(st.conditions, condition(old.conditions, "IngressSynced", "False", "RulesDiffer",
+                                          kube::join(r.warnings, "; "), gen, nowText));
   else
     removeCondition(st.conditions, "IngressSynced");
 
   if (!(st == old)) d.plan.add(PatchStatus{st.toJson()});
+  for (auto& a : last) d.plan.add(std::move(a));
   const bool warningsNew = !r.warnings.empty() && [&] {
     const v1::Condition* c = findCondition(old.conditions, "IngressSynced");
     return c == nullptr || c->reason != "RulesDiffer" || c->message != kube::join(r.warnings, "; ");

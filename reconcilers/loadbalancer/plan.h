@@ -106,8 +106,8 @@ struct TargetCounts {
 
 struct LoadBalancerDecision {
   Plan plan;
-  TrackedTargets tracked;                 // keep for the next reconcile
-  std::vector<HealthCheckTarget> checks;  // what the prober should check now
+  TrackedTargets tracked;                      // keep for the next reconcile
+  std::vector<HealthCheckTarget> checks;       // what the prober should check now
   std::map<std::string, TargetCounts> counts;  // by target group
   // The checks judged in this reconcile: target group -> outcome (pass,
   // timeout, response_code_mismatch, failed) -> how many.

@@ -1,5 +1,7 @@
 #include "reconcilers/loadbalancer/target_health.h"
 
+#include "api/target_health.h"
+
 #include <charconv>
 #include <stdexcept>
 
@@ -93,7 +95,15 @@ CheckSettings checkSettingsOf(const v1::TargetGroup& group, const std::string& l
   if (!group.healthCheck) return s;
   const auto& h = *group.healthCheck;
   if (h.protocol) s.protocol = *h.protocol;
-  if (h.port && h.port->isInt()) s.port = h.port->intValue();
+  // A number, or its decimal text ("8080", ELB's string form); anything
+  // else ("traffic-port", or text the webhook refuses) is the traffic port.
+  if (h.port) {
+    if (h.port->isInt()) {
+      s.port = h.port->intValue();
+    } else if (auto p = api::healthCheckPortNumber(h.port->stringValue())) {
+      s.port = *p;
+    }
+  }
   if (h.path) s.path = *h.path;
   if (h.intervalSeconds) s.interval = std::chrono::seconds(*h.intervalSeconds);
   if (h.timeoutSeconds) s.timeout = std::chrono::seconds(*h.timeoutSeconds);

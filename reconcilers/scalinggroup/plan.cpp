@@ -719,9 +719,13 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   }
   std::erase_if(b.d.activities, [](const Activity& a) { return a.kind == "Problem"; });
 
-  // Pending members come into service (or fail) by the grace period: look again then.
+  // Pending members come into service (or fail) by the grace period: look
+  // again then. With load balancer checks, so do members in service: their
+  // load balancers' verdict counts from the grace period's end, and a
+  // target already unhealthy then changes no status to wake the group.
   for (const auto& m : members)
-    if (m.lifecycle == Lifecycle::Pending) {
+    if (m.lifecycle == Lifecycle::Pending ||
+        (m.lifecycle == Lifecycle::InService && health.loadBalancerChecks && !health.suspended)) {
       const auto due = m.created + health.gracePeriod + std::chrono::seconds(1);
       if (due > o.now)
         plan.requeueWithin(std::chrono::duration_cast<std::chrono::milliseconds>(due - o.now));

@@ -24,15 +24,19 @@ const lb::Time t0 = std::chrono::sys_days{std::chrono::year{2026} / 11 / 30} + 1
 v1::Instance instance(const std::string& name, const std::string& ip, bool running = true) {
   json j = {{"apiVersion", "compute.kubec2.io/v1alpha1"},
             {"kind", "Instance"},
-            {"metadata", {{"name", name}, {"namespace", "shop"}, {"uid", "uid-" + name},
-                          {"labels", {{"tier", "web"}}}}},
+            {"metadata",
+             {{"name", name},
+              {"namespace", "shop"},
+              {"uid", "uid-" + name},
+              {"labels", {{"tier", "web"}}}}},
             {"spec", {{"instanceType", "t3.micro"}}},
             {"status", {{"state", running ? "running" : "stopped"}, {"nodeName", "node-a"}}}};
   if (!ip.empty()) j["status"]["privateIP"] = ip;
   return v1::Instance::fromJson(j);
 }
 
-v1::LoadBalancer loadBalancer(json targets = {{"instanceSelector", {{"matchLabels", {{"tier", "web"}}}}}},
+v1::LoadBalancer loadBalancer(json targets = {{"instanceSelector",
+                                               {{"matchLabels", {{"tier", "web"}}}}}},
                               int delay = 60) {
   return v1::LoadBalancer::fromJson(
       {{"apiVersion", "compute.kubec2.io/v1alpha1"},
@@ -129,7 +133,8 @@ TEST(LoadBalancerPlan, RunningInstancesAreRegisteredInitialAndChecked) {
   EXPECT_TRUE(d.plan.applyOf("Service", "web")) << "the Service is applied";
   ASSERT_TRUE(w.endpoint("a"));
   EXPECT_FALSE((*w.endpoint("a"))["conditions"]["ready"].get<bool>());
-  EXPECT_EQ(eventReasons(d.plan), (std::vector<std::string>{"TargetRegistered", "TargetRegistered"}));
+  EXPECT_EQ(eventReasons(d.plan),
+            (std::vector<std::string>{"TargetRegistered", "TargetRegistered"}));
   ASSERT_TRUE(w.lb.status);
   EXPECT_EQ(w.lb.status->address.value_or(""), "10.0.0.7");
   const auto& g = w.lb.status->targetGroups->at(0);
@@ -301,8 +306,9 @@ TEST(LoadBalancerPlan, AScalingGroupsTargetsAreItsInstancesOutsideTheWarmPool) {
 TEST(LoadBalancerPlan, StatusListsAtMost100TargetsNotHealthyFirstAndCountsAll) {
   World w;
   for (int i = 0; i < 150; ++i)
-    w.instances.push_back(instance("i" + std::to_string(1000 + i),
-                                   "127.1." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1)));
+    w.instances.push_back(
+        instance("i" + std::to_string(1000 + i),
+                 "127.1." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1)));
   w.plan();
   for (int i = 0; i < 150; ++i) {
     const std::string n = "i" + std::to_string(1000 + i);
@@ -321,6 +327,24 @@ TEST(LoadBalancerPlan, StatusListsAtMost100TargetsNotHealthyFirstAndCountsAll) {
   ASSERT_EQ(d.plan.all<rec::RecordEvent>().size(), 1u) << "150 changes: one Event";
   EXPECT_EQ(d.plan.all<rec::RecordEvent>()[0]->reason, "TargetHealthChanged");
   EXPECT_TRUE(d.plan.all<rec::RecordEvent>()[0]->warning);
+}
+
+TEST(LoadBalancerPlan,
+     EndpointsAndStatusAreWrittenBeforeTheServiceSoARefusedServiceFreezesNeither) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1")};
+  const auto d = w.plan();
+  std::size_t slice = 0, status = 0, service = 0;
+  for (std::size_t i = 0; i < d.plan.actions.size(); ++i) {
+    if (const auto* a = std::get_if<rec::ApplyObject>(&d.plan.actions[i])) {
+      if (a->object.value("kind", "") == "EndpointSlice") slice = i + 1;
+      if (a->object.value("kind", "") == "Service") service = i + 1;
+    }
+    if (std::holds_alternative<rec::PatchStatus>(d.plan.actions[i])) status = i + 1;
+  }
+  ASSERT_TRUE(slice && status && service);
+  EXPECT_LT(slice, service);
+  EXPECT_LT(status, service);
 }
 
 TEST(LoadBalancerPlan, NothingChangedWritesNothing) {

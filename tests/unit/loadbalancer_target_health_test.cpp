@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "api/target_health.h"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -56,7 +58,8 @@ TEST(LoadBalancerTargetHealth, AFailureInBetweenStartsTheCountAgain) {
   EXPECT_EQ(t.state, State::Healthy);
 }
 
-TEST(LoadBalancerTargetHealth, AHealthyTargetFailsAfterTheUnhealthyThresholdWithTheLastFailuresReason) {
+TEST(LoadBalancerTargetHealth,
+     AHealthyTargetFailsAfterTheUnhealthyThresholdWithTheLastFailuresReason) {
   lb::CheckSettings s;
   s.healthyThreshold = 2;
   s.unhealthyThreshold = 2;
@@ -197,6 +200,32 @@ TEST(LoadBalancerTargetHealth, SettingsTakeElbsDefaultsAndTheSpecWhereGiven) {
   EXPECT_TRUE(s.matcher.accepts(302));
   g.healthCheck->port = kubec2::api::IntOrString{std::string("traffic-port")};
   EXPECT_EQ(lb::checkSettingsOf(g, "application").port, 8080);
+}
+
+TEST(LoadBalancerTargetHealth, AHealthCheckPortGivenAsTextIsTheNumberItSays) {
+  auto group = [](kubec2::api::IntOrString port) {
+    v1::TargetGroup g;
+    g.name = "app";
+    g.port = 80;
+    g.healthCheck = v1::TargetGroupHealthCheck{};
+    g.healthCheck->port = port;
+    return g;
+  };
+  EXPECT_EQ(
+      lb::checkSettingsOf(group(kubec2::api::IntOrString{std::string("8080")}), "application").port,
+      8080)
+      << "ELB's string form";
+  EXPECT_EQ(
+      lb::checkSettingsOf(group(kubec2::api::IntOrString{std::int64_t{9090}}), "application").port,
+      9090);
+  EXPECT_EQ(lb::checkSettingsOf(group(kubec2::api::IntOrString{std::string("traffic-port")}),
+                                "application")
+                .port,
+            80);
+  EXPECT_FALSE(kubec2::api::healthCheckPortNumber("0"));
+  EXPECT_FALSE(kubec2::api::healthCheckPortNumber("70000"));
+  EXPECT_FALSE(kubec2::api::healthCheckPortNumber("-1"));
+  EXPECT_FALSE(kubec2::api::healthCheckPortNumber("abc"));
 }
 
 }  // namespace

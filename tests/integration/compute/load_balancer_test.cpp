@@ -184,9 +184,10 @@ SimulatedNamespace* LoadBalancers::sim_ = nullptr;
 TEST_F(LoadBalancers, AGroupsInstancesBecomeReadyEndpointsFailHealthChecksAndDrainOnScaleIn) {
   group("web", {{"minSize", 1}, {"maxSize", 3}, {"desiredCapacity", 2}});
   apply(loadBalancer(
-      "web", {{"type", "application"},
-              {"listeners", {{{"port", 8080}, {"protocol", "HTTP"}, {"defaultTargetGroup", "app"}}}},
-              {"targetGroups", {targetGroup("app", {{"scalingGroupRef", {{"name", "web"}}}})}}}));
+      "web",
+      {{"type", "application"},
+       {"listeners", {{{"port", 8080}, {"protocol", "HTTP"}, {"defaultTargetGroup", "app"}}}},
+       {"targetGroups", {targetGroup("app", {{"scalingGroupRef", {{"name", "web"}}}})}}}));
 
   // The Service: no selector, one port per listener, owned by the load balancer.
   ASSERT_TRUE(eventually([&] {
@@ -242,20 +243,27 @@ TEST_F(LoadBalancers, AGroupsInstancesBecomeReadyEndpointsFailHealthChecksAndDra
   auto [code, out] = kubectl({"scale", "scalinggroup", "web", "-n", kNs, "--replicas=1"});
   ASSERT_EQ(code, 0) << out;
   std::string leaving;
-  ASSERT_TRUE(eventually([&] {
-    for (const auto& t : status("web")["targetGroups"][0].value("targets", json::array()))
-      if (t["state"] == "draining" && t.contains("drainingUntil"))
-        leaving = t["instance"].get<std::string>();
-    return !leaving.empty();
-  }, 30s)) << explain("web");
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const auto& t : status("web")["targetGroups"][0].value("targets", json::array()))
+          if (t["state"] == "draining" && t.contains("drainingUntil"))
+            leaving = t["instance"].get<std::string>();
+        return !leaving.empty();
+      },
+      30s))
+      << explain("web");
   EXPECT_TRUE(before.contains(leaving));
   const auto drainingEndpoints = endpoints("web");
   ASSERT_TRUE(drainingEndpoints.contains(leaving)) << explain("web");
   EXPECT_FALSE(drainingEndpoints.at(leaving)["conditions"].value("ready", true))
       << "no new connections while it drains";
-  ASSERT_TRUE(eventually([&] {
-    return instance(leaving).dump().find("draining from LoadBalancer web") != std::string::npos;
-  }, 20s)) << instance(leaving).dump() << "\n" << explain("web");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return instance(leaving).dump().find("draining from LoadBalancer web") != std::string::npos;
+      },
+      20s))
+      << instance(leaving).dump() << "\n"
+      << explain("web");
   EXPECT_EQ(instance(leaving)["status"]["state"], "shutting-down");
   // Its VM still runs while it drains.
   const auto [vc, vm] = kubectl({"get", "vm", leaving, "-n", kNs, "-o", "json"});
@@ -304,18 +312,19 @@ TEST_F(LoadBalancers, AnApplicationLoadBalancersRulesBecomeAnIngressAndItsServic
   EXPECT_EQ(rule["http"]["paths"][0]["backend"]["service"]["name"], "shop") << ing.dump();
   EXPECT_EQ(client.get(kServices, kNs, "shop")["spec"]["type"], "LoadBalancer");
   // One instance in two target groups: healthy in both.
-  ASSERT_TRUE(eventually(
-      [&] { return status("shop").value("healthyTargets", -1) == 2; }, 60s))
+  ASSERT_TRUE(eventually([&] { return status("shop").value("healthyTargets", -1) == 2; }, 60s))
       << explain("shop");
 
   // Deleting the load balancer takes its Service, slices and Ingress with it.
   auto [code, out] = kubectl({"delete", "loadbalancer", "shop", "-n", kNs});
   ASSERT_EQ(code, 0) << out;
-  EXPECT_TRUE(eventually([&] {
-    return client.list(kSlices, kNs, {.labelSelector = "kubernetes.io/service-name=shop"})
-               .items.empty() &&
-           client.list(kIngresses, kNs).items.empty();
-  }, 60s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return client.list(kSlices, kNs, {.labelSelector = "kubernetes.io/service-name=shop"})
+                   .items.empty() &&
+               client.list(kIngresses, kNs).items.empty();
+      },
+      60s));
   kubectl({"delete", "instance", "api-1", "-n", kNs, "--wait=false"});
 }
 
