@@ -488,15 +488,9 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   const kube::Resource& sliceResource =
       o.discovery == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
   std::set<std::string> wantedSlices;
-  std::map<std::string, std::string> servicePortOf;  // target group -> Service port name
   for (auto& slice : r.endpointSlices) {
     const std::string name = slice["metadata"]["name"].get<std::string>();
     wantedSlices.insert(name);
-    if (const json* tg = labelOf(slice, api::kTargetGroupLabel); tg && tg->is_string()) {
-      const auto ports = slice.value("ports", json::array());
-      if (!ports.empty() && !servicePortOf.contains(tg->get<std::string>()))
-        servicePortOf[tg->get<std::string>()] = ports[0].value("name", "");
-    }
     stamp(slice);
     const json* observed = findByName(o.endpointSlices, name);
     const auto rec = o.sliceApplied.find(name);
@@ -537,8 +531,8 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
     gs.initialCount = c.initial;
     gs.drainingCount = c.draining;
     gs.targetCount = static_cast<std::int64_t>(targets.size());
-    if (auto p = servicePortOf.find(group.name); p != servicePortOf.end() && !p->second.empty())
-      gs.servicePort = p->second;
+    if (std::string port = servicePortName(lb.spec, group.name); !port.empty())
+      gs.servicePort = std::move(port);
     std::vector<std::pair<std::string, const TrackedTarget*>> order;
     for (const auto& [name, t] : targets) order.emplace_back(name, &t);
     std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
