@@ -160,7 +160,7 @@ int runOperator(const Flags& f) {
     // (it stays not ready, and exits when the cache sync times out).
     if (!mgr->client().isServed("compute.kubec2.io", "v1alpha1", "instances"))
       kube::log::error(
-          "The compute.kubec2.io CRDs are not installed: kubectl apply -f crds/ (or install the "
+          "The compute.kubec2.io CRDs are not installed: kubectl apply -k crds/ (or install the "
           "Helm chart); the operator waits for them and is not ready meanwhile");
   } catch (const std::exception& e) {
     kube::log::warn("Discovery of compute.kubec2.io failed", {{"error", e.what()}});

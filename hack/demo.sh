@@ -25,14 +25,14 @@ read -r METRICS_PORT HEALTH_PORT WEBHOOK_PORT SIM_PORT PROM_PORT <<<"$(hack/loca
 
 # The compute API and its admission webhook, as in a cluster (deploy/), but
 # with the webhook reached at 127.0.0.1 instead of through its Service.
-kubectl apply -f crds/ >/dev/null
-kubectl wait --for condition=established --timeout=60s -f crds/ >/dev/null
+kubectl apply -k crds/ >/dev/null
+kubectl kustomize crds/ | kubectl wait --for condition=established --timeout=60s -f - >/dev/null
 # KubeVirt's API (its CRDs only: no KubeVirt runs here) and the simulator
 # that plays KubeVirt for the demo (tools/kubevirt-sim/README.md).
 kubectl apply -f third_party/kubevirt/crds/ >/dev/null
 kubectl wait --for condition=established --timeout=60s -f third_party/kubevirt/crds/ >/dev/null
 kubectl create namespace kubec2-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl apply -f deploy/webhook.yaml >/dev/null
+kubectl apply -f deploy/base/webhook.yaml >/dev/null
 for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
   path=/validate
   [ "$kind" = mutatingwebhookconfiguration ] && path=/mutate

@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> compute;
   for (const auto& e :
        std::filesystem::directory_iterator(std::string(KUBEC2_SOURCE_DIR) + "/crds"))
-    if (e.path().extension() == ".yaml") compute.push_back(e.path().string());
+    // Not crds/kustomization.yaml, which lists them for kustomize.
+    if (e.path().filename().string().starts_with("compute.kubec2.io_"))
+      compute.push_back(e.path().string());
   std::sort(compute.begin(), compute.end());
   opts.crds.insert(opts.crds.end(), compute.begin(), compute.end());
 #endif
