@@ -117,7 +117,7 @@ ns_of() { echo "cost-$1"; }
 
 kubectl create namespace kubec2-system >/dev/null
 for i in $(seq 0 $((NSN - 1))); do kubectl create namespace "$(ns_of "$i")" >/dev/null; done
-kubectl apply -f deploy/webhook.yaml >/dev/null
+kubectl apply -f deploy/base/webhook.yaml >/dev/null
 for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
   path=/validate
   [ "$kind" = mutatingwebhookconfiguration ] && path=/mutate

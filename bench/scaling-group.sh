@@ -73,7 +73,7 @@ read -r METRICS_PORT WEBHOOK_PORT SIM_PORT <<<"$(hack/local-cluster.sh free-port
 kubectl create namespace kubec2-system >/dev/null
 kubectl create namespace "$NS" >/dev/null
 kubectl create namespace rs >/dev/null
-kubectl apply -f deploy/webhook.yaml >/dev/null
+kubectl apply -f deploy/base/webhook.yaml >/dev/null
 for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
   path=/validate
   [ "$kind" = mutatingwebhookconfiguration ] && path=/mutate

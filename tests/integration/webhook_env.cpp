@@ -28,10 +28,10 @@ const Resource kValidating{"admissionregistration.k8s.io", "v1", "validatingwebh
 const Resource kMutating{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
                          false, "MutatingWebhookConfiguration"};
 
-// The webhook configurations of deploy/webhook.yaml, as shipped, with a url
+// The webhook configurations of deploy/base/webhook.yaml, as shipped, with a url
 // to the test's operator instead of the in-cluster Service.
 json shippedConfig(const std::string& kind, int port) {
-  for (const json& doc : documents(std::string(KUBEC2_SOURCE_DIR) + "/deploy/webhook.yaml")) {
+  for (const json& doc : documents(std::string(KUBEC2_SOURCE_DIR) + "/deploy/base/webhook.yaml")) {
     if (doc.value("kind", "") != kind) continue;
     json c = doc;
     c["metadata"]["name"] = WebhookEnvironment::kConfigName;
@@ -41,7 +41,7 @@ json shippedConfig(const std::string& kind, int port) {
     }
     return c;
   }
-  throw std::runtime_error("deploy/webhook.yaml has no " + kind);
+  throw std::runtime_error("deploy/base/webhook.yaml has no " + kind);
 }
 
 }  // namespace

@@ -541,7 +541,7 @@ TEST_F(Webhook, AHorizontalPodAutoscalerIsHeldToTheGroupsBounds) {
       << desiredCapacity(client, ns);
 }
 
-// A GitOps tool re-applies deploy/webhook.yaml, which has no caBundle: the
+// A GitOps tool re-applies deploy/base/webhook.yaml, which has no caBundle: the
 // operator writes it back (here within its --webhook-ca-sync-seconds of 1),
 // and the webhook is called again.
 TEST_F(Webhook, ConfigurationReappliedWithoutCaBundleIsRepaired) {
