@@ -20,9 +20,6 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# kubectl for the demo and by-hand checks: any kubectl on PATH will do (a
-# newer upstream one included); otherwise Debian's kubernetes-client.
-command -v kubectl >/dev/null || missing+=(kubernetes-client)
 if ((${#missing[@]})); then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -31,3 +28,6 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# helm, and kubectl 1.24+ (the kustomize overlays, `kubectl create token`):
+# Debian has neither new enough.
+"$(dirname "$0")/install-tools.sh"
