@@ -4,7 +4,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit integration demo bench bench-instances bench-scaling-groups bench-scaling-cost bench-health-check format clean control-plane generate
+.PHONY: all deps build test unit integration demo run sandbox-up sandbox-down bench bench-instances bench-scaling-groups bench-scaling-cost bench-health-check format clean control-plane generate
 
 all: build
 
@@ -34,8 +34,25 @@ unit: build
 integration: build control-plane
 	cd $(BUILD_DIR) && ctest --output-on-failure -L integration --timeout 900
 
+# The whole system live: the web tier scaling out and in (hack/demo.sh).
+# Without a terminal, or with DEMO_NONINTERACTIVE=1, it checks the scenario
+# and exits non-zero if the group did not scale out and back in.
 demo: build control-plane
 	@hack/demo.sh
+
+# The operator against the current kubeconfig (KUBECONFIG or ~/.kube/config),
+# in the foreground: no leader election, no webhook (install deploy/ for
+# that), Prometheus from PROMETHEUS_URL if set.
+run: build
+	$(BUILD_DIR)/bin/kubec2-operator --webhook-bind-address 0 \
+	  $(if $(PROMETHEUS_URL),--prometheus-url $(PROMETHEUS_URL),)
+
+# The demo's stack left running (control plane, simulator, Prometheus,
+# operator) in KUBEC2_DEMO_DIR (default /tmp/kubec2-demo); sandbox-down stops it.
+sandbox-up: build control-plane
+	@hack/sandbox.sh up
+sandbox-down:
+	@hack/sandbox.sh down
 
 bench: build control-plane
 	@hack/bench.sh

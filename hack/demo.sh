@@ -1,194 +1,194 @@
 #!/usr/bin/env bash
-# make demo: starts a local control plane (etcd, kube-apiserver,
-# kube-controller-manager on 127.0.0.1), the KubeVirt simulator and the
-# operator against it with leader election, checks that the operator is
-# ready, holds its Lease and serves metrics, launches an Instance, and prints
-# how to use it. Everything keeps running until
-# `hack/local-cluster.sh down DIR`, which stops the operator too.
+# make demo: the whole system, live. Starts the sandbox (hack/sandbox.sh: a
+# local control plane, the KubeVirt simulator, a real Prometheus and the
+# operator), applies the web tier of examples/web-tier.yaml (a launch
+# template, a ScalingGroup tracking 60 % CPU between 2 and 10 instances,
+# an application LoadBalancer checking their health), then drives the
+# simulated load up and down and shows the group scaling out and back in:
+# capacity against min/max, the metric against its target, the instances,
+# the load balancer's healthy targets and each scaling activity's cause.
 #
-# KUBEC2_DEMO_DIR picks the folder (default /tmp/kubec2-demo); a control
-# plane already running there is reused, the operator is restarted.
+# In a terminal the view redraws every 2 s; at the end it keeps everything
+# running for you to explore until Ctrl-C, which stops all of it by pid.
+# Without a terminal (or DEMO_NONINTERACTIVE=1) it prints one line per
+# change, the summary, checks that the group scaled out and back in (exit
+# status 1 if not) and stops everything; KEEP_SANDBOX=1 leaves it running.
+# KUBEC2_DEMO_DIR picks the folder (default /tmp/kubec2-demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DIR=${KUBEC2_DEMO_DIR:-/tmp/kubec2-demo}
-if hack/local-cluster.sh status "$DIR" >/dev/null 2>&1; then
-  echo "demo: reusing the control plane in $DIR"
-else
-  [ ! -d "$DIR" ] || hack/local-cluster.sh down "$DIR"
-  echo "demo: starting a local control plane in $DIR" >&2
-  hack/local-cluster.sh up "$DIR" >/dev/null
-fi
-export KUBECONFIG="$DIR/kubeconfig"
+export KUBEC2_DEMO_DIR=$DIR
+NS=shop
+GROUP=shop-web
+HIGH_CPU=${DEMO_HIGH_CPU:-6}   # vCPUs of load: 6 / (2 vCPUs x 60 %) = 5 instances
+LOW_CPU=${DEMO_LOW_CPU:-0.4}   # wants 1, so back to minSize 2
+INTERACTIVE=1
+if [ "${DEMO_NONINTERACTIVE:-0}" = 1 ] || ! [ -t 1 ]; then INTERACTIVE=0; fi
 
-read -r METRICS_PORT HEALTH_PORT WEBHOOK_PORT SIM_PORT PROM_PORT <<<"$(hack/local-cluster.sh free-ports 5)"
+START=$(date +%s)
+elapsed() { local s=$(($(date +%s) - START)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+say() { echo "demo [$(elapsed)]: $*"; }
 
-# The compute API and its admission webhook, as in a cluster (deploy/), but
-# with the webhook reached at 127.0.0.1 instead of through its Service.
-kubectl apply -k crds/ >/dev/null
-kubectl kustomize crds/ | kubectl wait --for condition=established --timeout=60s -f - >/dev/null
-# KubeVirt's API (its CRDs only: no KubeVirt runs here) and the simulator
-# that plays KubeVirt for the demo (tools/kubevirt-sim/README.md).
-kubectl apply -f third_party/kubevirt/crds/ >/dev/null
-kubectl wait --for condition=established --timeout=60s -f third_party/kubevirt/crds/ >/dev/null
-kubectl create namespace kubec2-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl apply -f deploy/base/webhook.yaml >/dev/null
-for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
-  path=/validate
-  [ "$kind" = mutatingwebhookconfiguration ] && path=/mutate
-  kubectl patch "$kind" kubec2 --type=json -p "[{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$WEBHOOK_PORT$path\"}}]" >/dev/null
-done
-
-if [ -f "$DIR/kubevirt-sim.pid" ] && kill -0 "$(cat "$DIR/kubevirt-sim.pid")" 2>/dev/null; then
-  kill "$(cat "$DIR/kubevirt-sim.pid")"
-  while kill -0 "$(cat "$DIR/kubevirt-sim.pid")" 2>/dev/null; do sleep 0.1; done
-fi
-build/bin/kubec2-kubevirt-sim --kubeconfig "$KUBECONFIG" --boot-delay-ms 3000 \
-  --control-bind-address "127.0.0.1:$SIM_PORT" </dev/null >"$DIR/kubevirt-sim.log" 2>&1 &
-echo $! >"$DIR/kubevirt-sim.pid"
-
-# A real Prometheus (Debian's, installed by make deps) scraping the
-# simulator's KubeVirt metrics and the operator's own every 5 s: the
-# scaling policies read it, as they would read a cluster's Prometheus.
-if [ -f "$DIR/prometheus.pid" ] && kill -0 "$(cat "$DIR/prometheus.pid")" 2>/dev/null; then
-  kill "$(cat "$DIR/prometheus.pid")"
-  while kill -0 "$(cat "$DIR/prometheus.pid")" 2>/dev/null; do sleep 0.1; done
-fi
-mkdir -p "$DIR/prometheus-data"
-cat >"$DIR/prometheus.yml" <<YAML
-global: {scrape_interval: 5s, evaluation_interval: 5s}
-scrape_configs:
-  - job_name: kubevirt
-    honor_labels: true
-    static_configs: [{targets: ['127.0.0.1:$SIM_PORT']}]
-  - job_name: kubec2-operator
-    static_configs: [{targets: ['127.0.0.1:$METRICS_PORT']}]
-YAML
-prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/prometheus-data" \
-  --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn </dev/null >"$DIR/prometheus.log" 2>&1 &
-echo $! >"$DIR/prometheus.pid"
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-
-if [ -f "$DIR/operator.pid" ] && kill -0 "$(cat "$DIR/operator.pid")" 2>/dev/null; then
-  kill "$(cat "$DIR/operator.pid")"
-  while kill -0 "$(cat "$DIR/operator.pid")" 2>/dev/null; do sleep 0.1; done
-fi
-build/bin/kubec2-operator --kubeconfig "$KUBECONFIG" --leader-elect \
-  --leader-election-namespace default \
-  --metrics-bind-address "127.0.0.1:$METRICS_PORT" \
-  --health-probe-bind-address "127.0.0.1:$HEALTH_PORT" \
-  --webhook-bind-address "127.0.0.1:$WEBHOOK_PORT" --webhook-hosts 127.0.0.1 \
-  --webhook-secret-namespace kubec2-system \
-  --prometheus-url "http://127.0.0.1:$PROM_PORT" --prometheus-scrape-interval-seconds 5 \
-  --scaling-evaluation-interval 5 </dev/null >"$DIR/operator.log" 2>&1 &
-echo $! >"$DIR/operator.pid"
-
-ready=""
-for _ in $(seq 150); do
-  if curl -fs "http://127.0.0.1:$HEALTH_PORT/readyz" >/dev/null 2>&1; then
-    ready=yes
-    break
+teardown() {
+  trap - EXIT INT TERM
+  if [ "${KEEP_SANDBOX:-0}" = 1 ]; then
+    say "left running: export KUBECONFIG=$DIR/kubeconfig; stop it with hack/sandbox.sh down $DIR"
+    return
   fi
-  kill -0 "$(cat "$DIR/operator.pid")" 2>/dev/null || break
-  sleep 0.2
-done
-if [ -z "$ready" ]; then
-  echo "demo: the operator did not become ready; last lines of $DIR/operator.log:" >&2
-  tail -n 20 "$DIR/operator.log" >&2
-  exit 1
-fi
-holder=""
-for _ in $(seq 50); do
-  holder=$(kubectl -n default get lease kubec2-operator -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true)
-  [ -n "$holder" ] && break
-  sleep 0.2
-done
+  echo
+  say "stopping the operator, the simulator, Prometheus and the control plane"
+  hack/sandbox.sh down "$DIR" >/dev/null 2>&1 || true
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
 
-# The webhook is in force once the operator has written its CA into both
-# configurations; then the web tier goes in, and a broken manifest does not.
-webhook=""
-for _ in $(seq 100); do
-  ca=$(kubectl -n kubec2-system get secret kubec2-webhook-tls -o jsonpath='{.data.ca\.crt}' 2>/dev/null || true)
-  v=$(kubectl get validatingwebhookconfiguration kubec2 -o jsonpath='{.webhooks[0].clientConfig.caBundle}')
-  m=$(kubectl get mutatingwebhookconfiguration kubec2 -o jsonpath='{.webhooks[0].clientConfig.caBundle}')
-  if [ -n "$ca" ] && [ "$ca" = "$v" ] && [ "$ca" = "$m" ]; then webhook=yes; break; fi
-  sleep 0.2
-done
-if [ -z "$webhook" ]; then
-  echo "demo: the operator did not set up its webhook; last lines of $DIR/operator.log:" >&2
-  tail -n 20 "$DIR/operator.log" >&2
-  exit 1
-fi
-kubectl create namespace shop --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n shop apply -f examples/web-tier.yaml
-echo
-echo "$ kubectl -n shop get kubec2"
-kubectl -n shop get kubec2
-echo
-echo "A ScalingGroup with minSize 5 and maxSize 3 is refused by the webhook:"
-if kubectl -n shop apply -f - <<'YAML' 2>&1; then echo "demo: it was accepted" >&2; exit 1; fi
+say "starting the sandbox in $DIR"
+hack/sandbox.sh up "$DIR"
+# shellcheck disable=SC1091
+. "$DIR/sandbox.env"
+export KUBECONFIG
+SIM="http://127.0.0.1:$SIM_PORT"
+
+kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+say "kubectl -n $NS apply -f examples/web-tier.yaml"
+kubectl -n "$NS" apply -f examples/web-tier.yaml | sed 's/^/  /'
+say "a ScalingGroup with minSize 5 above maxSize 3 is refused at admission:"
+if kubectl -n "$NS" apply -f - <<'YAML' 2>&1 | sed 's/^/  /'; then :; fi
 apiVersion: compute.kubec2.io/v1alpha1
 kind: ScalingGroup
 metadata: {name: upside-down}
 spec: {minSize: 5, maxSize: 3, launchTemplateRef: {name: shop-web}}
 YAML
-
-# An EC2-style instance from a launch template version, with its key pair and
-# user data Secrets, booted by the simulator.
-echo
-kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n demo create secret generic deploy-key \
-  --from-literal=key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOnlyForTheDemo demo@kubec2" \
-  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n demo create secret generic web-bootstrap \
-  --from-literal=userdata=$'#cloud-config\npackages: [nginx]\n' \
-  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n demo apply -f examples/launchtemplate.yaml -f examples/instance.yaml
-state=""
-for _ in $(seq 150); do
-  state=$(kubectl -n demo get instance web-1 -o jsonpath='{.status.state}' 2>/dev/null || true)
-  [ "$state" = running ] && break
-  sleep 0.2
-done
-echo
-echo "$ kubectl -n demo get instances,launchtemplates"
-kubectl -n demo get instances,launchtemplates
-echo
-echo "$ kubectl -n demo get vm,vmi        # KubeVirt's objects, booted by the simulator"
-kubectl -n demo get vm,vmi
-if [ "$state" != running ]; then
-  echo "demo: web-1 is not running (state \"$state\"); see $DIR/operator.log and $DIR/kubevirt-sim.log" >&2
+if kubectl -n "$NS" get sg upside-down >/dev/null 2>&1; then
+  say "the webhook accepted it"
   exit 1
 fi
 
+load() { # load VCPUS
+  curl -fsS -X PUT "$SIM/load" \
+    -d "{\"namespace\":\"$NS\",\"group\":\"$GROUP\",\"cpu\":$1}" >/dev/null
+}
+
+# One reading of everything the view shows.
+PHASE=""
+read_state() {
+  local s
+  s=$(kubectl -n "$NS" get sg "$GROUP" -o jsonpath='{.status.desiredCapacity} {.status.minSize} {.status.maxSize} {.status.currentCapacity} {.status.inServiceCount} {.status.policies[0].metricValue}' 2>/dev/null || true)
+  read -r DESIRED MIN MAX CURRENT INSERVICE METRIC <<<"$s"
+  DESIRED=${DESIRED:-0} MIN=${MIN:-?} MAX=${MAX:-?} CURRENT=${CURRENT:-0} INSERVICE=${INSERVICE:-0}
+  [ -n "${METRIC:-}" ] && METRIC=$(printf '%.1f %%' "$METRIC") || METRIC="no data yet"
+  s=$(kubectl -n "$NS" get lb "$GROUP" -o jsonpath='{.status.healthyTargets} {.status.targetGroups[0].initialCount} {.status.targetGroups[0].unhealthyCount} {.status.targetGroups[0].drainingCount}' 2>/dev/null || true)
+  read -r HEALTHY INITIAL UNHEALTHY DRAINING <<<"$s"
+  HEALTHY=${HEALTHY:-0} INITIAL=${INITIAL:-0} UNHEALTHY=${UNHEALTHY:-0} DRAINING=${DRAINING:-0}
+}
+activities() { # newest first
+  kubectl -n "$NS" get sg "$GROUP" -o jsonpath='{range .status.activities[*]}{.time}{"  "}{.from}{" -> "}{.to}{"  "}{.cause}{"\n"}{end}' 2>/dev/null || true
+}
+summary_line() {
+  echo "capacity $DESIRED (min $MIN, max $MAX), current $CURRENT, in service $INSERVICE | cpu-60: $METRIC against target 60 % | load balancer: $HEALTHY healthy, $INITIAL initial, $UNHEALTHY unhealthy, $DRAINING draining"
+}
+
+LAST_LINE=""
+SEEN_ACTIVITIES=0
+show() {
+  read_state
+  if [ "$INTERACTIVE" = 1 ]; then
+    local out
+    out=$(
+      echo "kubec2 demo   $(elapsed)   phase: $PHASE   (Ctrl-C stops everything)"
+      echo
+      echo "ScalingGroup $NS/$GROUP    capacity $DESIRED   min $MIN   max $MAX   current $CURRENT   in service $INSERVICE"
+      echo "  policy cpu-60 (target tracking): ASGAverageCPUUtilization $METRIC   target 60 %"
+      echo "LoadBalancer $NS/$GROUP    healthy $HEALTHY   initial $INITIAL   unhealthy $UNHEALTHY   draining $DRAINING"
+      echo
+      echo "\$ kubectl -n $NS get instances"
+      kubectl -n "$NS" get instances 2>&1 | head -n 14
+      echo
+      echo "Scaling activities (newest first):"
+      activities | head -n 6 | sed 's/^/  /'
+    )
+    printf '\033[H\033[2J%s\n' "$out"
+  else
+    local line n
+    line=$(summary_line)
+    if [ "$line" != "$LAST_LINE" ]; then
+      say "$line"
+      LAST_LINE=$line
+    fi
+    n=$(activities | grep -c . || true)
+    if [ "$n" -gt "$SEEN_ACTIVITIES" ]; then
+      activities | head -n $((n - SEEN_ACTIVITIES)) | tac | sed 's/^/  activity: /'
+      SEEN_ACTIVITIES=$n
+    fi
+  fi
+}
+
+# wait_for SECONDS DESCRIPTION CONDITION...: redraws every 2 s until the
+# condition (a shell command over the state variables) holds.
+wait_for() {
+  local budget=$1 what=$2
+  shift 2
+  local until=$(($(date +%s) + budget))
+  while :; do
+    show
+    if "$@"; then return 0; fi
+    if [ "$(date +%s)" -ge "$until" ]; then
+      say "gave up after ${budget}s waiting for $what"
+      return 1
+    fi
+    sleep 2
+  done
+}
+at_min_and_healthy() { [ "$INSERVICE" -ge 2 ] && [ "$HEALTHY" -ge 2 ]; }
+scaled_out() { [ "$DESIRED" -ge 5 ] && [ "$INSERVICE" -ge 5 ]; }
+scaled_in() { [ "$DESIRED" -eq 2 ] && [ "$CURRENT" -eq 2 ]; }
+
+OK=1
+PEAK=0
+PHASE="launching 2 instances (minSize); the load balancer checks /healthz every 10 s"
+[ "$INTERACTIVE" = 0 ] && say "$PHASE"
+wait_for 180 "2 instances in service and healthy" at_min_and_healthy || OK=0
+
+PHASE="load up: $HIGH_CPU vCPUs on the group (PUT $SIM/load), want 5 instances"
+[ "$INTERACTIVE" = 0 ] && say "$PHASE"
+load "$HIGH_CPU"
+wait_for 240 "the scale-out to 5 instances in service" scaled_out || OK=0
+PEAK=$DESIRED
+
+PHASE="load down: $LOW_CPU vCPUs; scale-in waits 40 s of low load (300 s at a 15 s interval), then drains 30 s"
+[ "$INTERACTIVE" = 0 ] && say "$PHASE"
+load "$LOW_CPU"
+wait_for 300 "the scale-in back to 2" scaled_in || OK=0
+show
+
 echo
-echo "kubec2 demo: a local control plane and the operator are running."
-echo "  API server:    $(grep -m1 'server:' "$KUBECONFIG" | awk '{print $2}')"
-echo "  kubeconfig:    export KUBECONFIG=$KUBECONFIG"
-echo "  operator log:  $DIR/operator.log (JSON lines)"
-echo "  readyz:        $(curl -s "http://127.0.0.1:$HEALTH_PORT/readyz")"
-echo "  leader:        ${holder:-none yet} (kubectl -n default get lease kubec2-operator)"
-echo "  metrics:       curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep ^rest_client"
+echo "Summary after $(elapsed):"
+echo "  $(summary_line)"
+echo "  peak capacity $PEAK; scaling activities (oldest first):"
+activities | tac | sed 's/^/    /'
+if [ "$OK" = 1 ]; then
+  echo "  The group scaled out to $PEAK for the load and back in to 2 when it went."
+else
+  echo "  The scenario did not complete: see $DIR/operator.log and $DIR/kubevirt-sim.log."
+fi
 echo
-echo "  webhook:       https://127.0.0.1:$WEBHOOK_PORT (docs/admission-webhook.md)"
-echo
-echo "  simulator:     $DIR/kubevirt-sim.log; control API http://127.0.0.1:$SIM_PORT (tools/kubevirt-sim/README.md)"
-echo
-echo "Try: kubectl -n demo patch instance web-1 --type=merge -p '{\"spec\":{\"desiredState\":\"stopped\"}}'"
-echo "     kubectl -n demo delete instance web-1      (docs/instances.md)"
-echo "ScalingGroups keep their instances (kubectl get sg; kubectl scale sg NAME --replicas=N; docs/scaling-groups.md)."
-echo
-echo "  prometheus:    http://127.0.0.1:$PROM_PORT (scrapes the simulator and the operator every 5 s;"
-echo "                 the operator evaluates scaling policies every 5 s: docs/scaling-policies.md)"
-echo "Scale shop-web from its CPU (target tracking at 60 %): give the group 3 vCPUs of load,"
-echo "     curl -X PUT http://127.0.0.1:$SIM_PORT/load -d '{\"namespace\":\"shop\",\"group\":\"shop-web\",\"cpu\":3}'"
-echo "     kubectl -n shop get sg shop-web -w          (then set \"cpu\":0 and watch it scale in, slowly)"
-echo "     kubectl -n shop get sg shop-web -o jsonpath='{.status.activities}'"
-echo "The LoadBalancer shop-web checks the group's instances (docs/load-balancers.md):"
-echo "     kubectl -n shop get lb shop-web; kubectl -n shop get endpointslices -l kubernetes.io/service-name=shop-web"
-echo "     fail one's health check: curl -X POST http://127.0.0.1:$SIM_PORT/faults -d '{\"namespace\":\"shop\",\"name\":\"INSTANCE\",\"fault\":\"fail-health\"}'"
-echo
-echo "Stop everything (the operator too): hack/local-cluster.sh down $DIR"
+echo "Explore:"
+echo "  export KUBECONFIG=$KUBECONFIG"
+echo "  kubectl -n $NS get kubec2                      # every compute.kubec2.io object"
+echo "  kubectl -n $NS describe sg $GROUP              # activities, conditions, Events"
+echo "  kubectl -n $NS get lb $GROUP; kubectl -n $NS get endpointslices,svc,ingress"
+echo "  kubectl -n $NS get vm,vmi                      # KubeVirt's objects, played by the simulator"
+echo "  kubectl -n $NS scale sg $GROUP --replicas=4"
+echo "  load: curl -X PUT $SIM/load -d '{\"namespace\":\"$NS\",\"group\":\"$GROUP\",\"cpu\":3}'"
+echo "  a failing health check: curl -X POST $SIM/faults -d '{\"namespace\":\"$NS\",\"name\":\"INSTANCE\",\"fault\":\"fail-health\"}'"
+echo "  Prometheus UI: http://127.0.0.1:$PROM_PORT   (e.g. kubec2_scalinggroup_desired_capacity)"
+echo "  operator: metrics http://127.0.0.1:$METRICS_PORT/metrics, log $DIR/operator.log"
+echo "  docs: docs/scaling-groups.md, docs/scaling-policies.md, docs/load-balancers.md"
+
+if [ "$INTERACTIVE" = 1 ] && [ "${KEEP_SANDBOX:-0}" != 1 ]; then
+  echo
+  echo "Everything keeps running until Ctrl-C."
+  while :; do sleep 3600; done
+fi
+[ "$OK" = 1 ]

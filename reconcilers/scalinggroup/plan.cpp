@@ -362,8 +362,9 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
         message += (message.empty() ? "" : "; ") + std::string("returning to the warm pool ") +
                    joinNames(pooled);
       b.activity("Terminate",
-                 "scaling in: " + std::to_string(remaining) + " instances, capacity in force " +
-                     std::to_string(desired),
+                 "scaling in from " + std::to_string(remaining) + " to " +
+                     std::to_string(remaining - static_cast<std::int64_t>(scaleIn.size())) +
+                     " instances (capacity in force " + std::to_string(desired) + ")",
                  remaining, remaining - static_cast<std::int64_t>(scaleIn.size()), message);
       remaining -= static_cast<std::int64_t>(scaleIn.size());
     }
@@ -405,12 +406,14 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
         message += (message.empty() ? "" : "; ") + std::string("taking from the warm pool ") +
                    joinNames(taken);
       if (!message.empty())
-        b.activity("Launch",
-                   "scaling out: " + std::to_string(remaining) + " instances, capacity in force " +
-                       std::to_string(desired),
-                   remaining,
-                   remaining + static_cast<std::int64_t>(launchedZones.size() + taken.size()),
-                   message);
+        b.activity(
+            "Launch",
+            "scaling out from " + std::to_string(remaining) + " to " +
+                std::to_string(remaining +
+                               static_cast<std::int64_t>(launchedZones.size() + taken.size())) +
+                " instances (capacity in force " + std::to_string(desired) + ")",
+            remaining, remaining + static_cast<std::int64_t>(launchedZones.size() + taken.size()),
+            message);
       remaining += static_cast<std::int64_t>(launchedZones.size() + taken.size());
     }
 
