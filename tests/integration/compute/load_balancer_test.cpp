@@ -321,13 +321,13 @@ TEST_F(LoadBalancers, AnApplicationLoadBalancersRulesBecomeAnIngressAndItsServic
   };
   EXPECT_EQ(condition("TargetsResolved").value("status", ""), "True") << explain("shop");
 
-  // A user renumbers the Service's port by hand (kubectl edit): the
+  // A user renumbers the Service's port by hand (80 -> 82; 81 is tg-api): the
   // operator's applies would be refused (Duplicate value) forever; it
   // restores the port instead, and the cluster IP stays.
   const std::string clusterIP = client.get(kServices, kNs, "shop")["spec"]["clusterIP"];
   {
     auto [code, out] = kubectl({"patch", "service", "shop", "-n", kNs, "--type=json", "-p",
-                                R"([{"op":"replace","path":"/spec/ports/0/port","value":81}])"});
+                                R"([{"op":"replace","path":"/spec/ports/0/port","value":82}])"});
     ASSERT_EQ(code, 0) << out;
   }
   EXPECT_TRUE(eventually(
