@@ -80,6 +80,8 @@ std::string describe(const rec::Action& action) {
            metaOf(c->object).value("generateName", std::string()) + "...";
   if (const auto* d = std::get_if<rec::DeleteObject>(&action))
     return "deleting " + objectName(d->resource, d->name);
+  if (const auto* m = std::get_if<rec::MergePatchObject>(&action))
+    return "patching " + objectName(m->resource, m->name);
   if (const auto* r = std::get_if<rec::ReleaseObject>(&action))
     return "releasing " + objectName(r->resource, r->name) + " from its owner";
   if (std::holds_alternative<rec::PatchStatus>(action)) return "writing the status";
@@ -276,6 +278,18 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
         create(*c);
       } else if (const auto* d = std::get_if<rec::DeleteObject>(&action)) {
         remove(*d);
+      } else if (const auto* mp = std::get_if<rec::MergePatchObject>(&action)) {
+        json body = mp->patch;
+        body["metadata"]["resourceVersion"] = mp->observedResourceVersion;
+        client_.patch(mp->resource, mp->namespace_, mp->name, kube::PatchType::Merge, body,
+                      kube::PatchOptions{.fieldManager = fieldManager_});
+        // The next apply records what the server keeps; the last record
+        // is of an object that no longer is.
+        ledger_.forget(mp->resource, mp->namespace_, mp->name);
+        metrics::writes("patch", mp->resource.groupResource()).Increment();
+        kube::log::info("Patched", {{"kind", mp->resource.kind},
+                                    {"object", mp->namespace_ + "/" + mp->name},
+                                    {"for", key}});
       } else if (const auto* r = std::get_if<rec::ReleaseObject>(&action)) {
         // Not watched: read, then remove only that owner's reference.
         const auto obj = kube::getIfExists(client_, r->resource, r->namespace_, r->name);

@@ -7,6 +7,10 @@
 // - CreateObject: a create (the server names the object from its
 //   generateName); the caller tracks it with runtime/expectations.h.
 // - DeleteObject: delete with the observed uid as precondition.
+// - MergePatchObject: a JSON merge patch with the controller's field
+//   manager and the observed resourceVersion as precondition; the
+//   object's ledger record is forgotten (an ApplyObject after it records
+//   afresh).
 // - A run of consecutive creates, or of consecutive deletes, goes out
 //   concurrently, in rounds doubling from 1 to 16 (the ReplicaSet
 //   controller's slow start); a round with a failure ends the plan.

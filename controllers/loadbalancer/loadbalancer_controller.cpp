@@ -132,7 +132,27 @@ struct Memory {
   std::string uid;
   lbr::TrackedTargets tracked;
   std::set<std::string> probeKeys;  // what the prober checks for it
+  bool serviceRefused = false;      // its last Service apply: 422 on spec.ports
 };
+
+// How long a certificate Secret's check is trusted: a GET per HTTPS
+// listener at most this often (health-check results reconcile a load
+// balancer every few seconds), and a Secret created meanwhile is seen
+// within it (with the plan's requeue).
+constexpr std::chrono::seconds kCertificateCheckTtl{30};
+
+// Whether a Secret holds a certificate; only the keys' presence is read,
+// and nothing of it is kept or logged.
+lbr::CertificateCheck certificateOf(const std::optional<json>& secret) {
+  if (!secret) return lbr::CertificateCheck::NotFound;
+  const json data = secret->value("data", json::object());
+  auto has = [&](const char* k) {
+    return data.contains(k) && data[k].is_string() &&
+           !data[k].get_ref<const std::string&>().empty();
+  };
+  return has("tls.crt") && has("tls.key") ? lbr::CertificateCheck::Found
+                                          : lbr::CertificateCheck::Incomplete;
+}
 
 std::string probeKey(const std::string& ns, const std::string& lb, const std::string& group,
                      const std::string& instance) {
@@ -160,12 +180,14 @@ class LoadBalancerReconciler final : public kube::Reconciler {
     kube::Informer<kube::RawObject>& services;
     kube::Informer<kube::RawObject>& slices;
     kube::Informer<kube::RawObject>* ingresses;  // null when not served
+    kube::Informer<v1::ScalingGroup>& scalingGroups;
   };
 
   LoadBalancerReconciler(kube::Client& client, Sources s, kube::Recorder& events,
                          std::shared_ptr<kube::Channel> wake, lbr::DiscoveryVersion discovery,
                          const LoadBalancerControllerOptions& opts)
       : s_(s),
+        client_(client),
         wake_(std::move(wake)),
         discovery_(discovery),
         ingressClass_(opts.ingressClass),
@@ -193,6 +215,13 @@ class LoadBalancerReconciler final : public kube::Reconciler {
     o.ingressServed = s_.ingresses != nullptr;
     const auto instances = s_.instances.store().byNamespace(req.namespace_);
     for (const auto& i : instances) o.instances.push_back(i.get());
+    const auto groups = s_.scalingGroups.store().byNamespace(req.namespace_);
+    for (const auto& g : groups) o.scalingGroups.push_back(g.get());
+    if (lb->spec.type.value_or("application") == "application")
+      for (const auto& l : lb->spec.listeners)
+        if (l.protocol == "HTTPS" && l.certificate)
+          if (auto c = certificate(req.namespace_, l.certificate->name, o.now))
+            o.certificates[l.certificate->name] = *c;
 
     std::optional<json> service, ingress;
     if (auto svc = s_.services.store().get(req.namespace_, req.name);
@@ -229,6 +258,7 @@ class LoadBalancerReconciler final : public kube::Reconciler {
       if (auto it = memory_.find(key); it != memory_.end() && it->second.uid == lb->metadata.uid) {
         tracked = it->second.tracked;
         oldKeys = it->second.probeKeys;
+        o.serviceRefused = it->second.serviceRefused;
       } else if (it != memory_.end()) {
         oldKeys = it->second.probeKeys;  // an object of the same name before
       }
@@ -264,10 +294,44 @@ class LoadBalancerReconciler final : public kube::Reconciler {
     LoadBalancerMetrics::get().outcomes(req.namespace_, req.name, decision.outcomes);
 
     const Subject subject{v1::LoadBalancer::resource(), lb->toJson()};
-    return executor_.execute(subject, decision.plan, ctx);
+    try {
+      return executor_.execute(subject, decision.plan, ctx);
+    } catch (const kube::ApiError& e) {
+      // Only the Service has spec.ports (slices have top-level ports, an
+      // Ingress names service.port): the next plan replaces its ports.
+      if (e.isInvalid() && std::string_view(e.what()).find("spec.ports") != std::string::npos) {
+        std::lock_guard l(mu_);
+        if (auto it = memory_.find(key); it != memory_.end()) it->second.serviceRefused = true;
+      }
+      throw;
+    }
   }
 
  private:
+  // The certificate Secret's state, checked at most every
+  // kCertificateCheckTtl; nullopt when the server does not answer (not
+  // checked: the plan takes it as found rather than guess).
+  std::optional<lbr::CertificateCheck> certificate(const std::string& ns, const std::string& name,
+                                                   Clock::time_point now) {
+    const std::string key = ns + "/" + name;
+    {
+      std::lock_guard l(mu_);
+      if (auto it = certificates_.find(key);
+          it != certificates_.end() && now - it->second.second < kCertificateCheckTtl)
+        return it->second.first;
+    }
+    try {
+      const auto c = certificateOf(kube::getIfExists(client_, api::kSecrets, ns, name));
+      std::lock_guard l(mu_);
+      certificates_[key] = {c, now};
+      return c;
+    } catch (const kube::ApiError& e) {
+      kube::log::warn("Reading a listener's certificate Secret failed",
+                      {{"secret", key}, {"error", e.what()}});
+      return std::nullopt;
+    }
+  }
+
   void forget(const std::string& key) {
     std::set<std::string> keys;
     {
@@ -330,6 +394,7 @@ class LoadBalancerReconciler final : public kube::Reconciler {
   }
 
   Sources s_;
+  kube::Client& client_;
   std::shared_ptr<kube::Channel> wake_;
   lbr::DiscoveryVersion discovery_;
   std::string ingressClass_;
@@ -338,6 +403,8 @@ class LoadBalancerReconciler final : public kube::Reconciler {
   std::mutex mu_;
   std::map<std::string, Memory> memory_;                       // by key; guarded by mu_
   std::map<std::string, std::vector<lbr::RawCheck>> pending_;  // by key; guarded by mu_
+  // Secret ns/name -> what was found and when; guarded by mu_.
+  std::map<std::string, std::pair<lbr::CertificateCheck, Clock::time_point>> certificates_;
 };
 
 // The prober as a leader-only runnable that the manager stops; kept alive
@@ -441,6 +508,7 @@ DeregistrationLookup addLoadBalancerController(kube::Manager& mgr, kube::Recorde
 
   auto& lbs = mgr.informer<v1::LoadBalancer>(v1::LoadBalancer::resource());
   auto& instances = mgr.informer<v1::Instance>(v1::Instance::resource());
+  auto& scalingGroups = mgr.informer<v1::ScalingGroup>(v1::ScalingGroup::resource());
   const std::string owned = std::string(api::kLoadBalancerLabel);  // label exists
   auto& services = mgr.informer<kube::RawObject>(api::kServices, {.labelSelector = owned});
   auto& slices = mgr.informer<kube::RawObject>(
@@ -460,17 +528,31 @@ DeregistrationLookup addLoadBalancerController(kube::Manager& mgr, kube::Recorde
     return out;
   };
 
+  // A ScalingGroup's change (created, AddToLoadBalancer suspended or
+  // resumed) concerns the load balancers that name it.
+  auto loadBalancersOfGroup = [&lbs](const kube::ObjectMeta& group) {
+    std::vector<kube::Request> out;
+    for (const auto& lb : lbs.store().byNamespace(group.namespace_))
+      for (const auto& g : lb->spec.targetGroups)
+        if (g.targets.scalingGroupRef && g.targets.scalingGroupRef->name == group.name) {
+          out.push_back({lb->metadata.namespace_, lb->metadata.name});
+          break;
+        }
+    return out;
+  };
+
   auto wake = std::make_shared<kube::Channel>();
   auto reconciler = std::make_shared<LoadBalancerReconciler>(
       mgr.controllerClient("loadbalancer"),
-      LoadBalancerReconciler::Sources{lbs, instances, services, slices, ingresses}, events, wake,
-      discovery, opts);
+      LoadBalancerReconciler::Sources{lbs, instances, services, slices, ingresses, scalingGroups},
+      events, wake, discovery, opts);
   mgr.add(std::make_unique<ProberRunnable>(reconciler->prober()));
 
   kube::ControllerBuilder b(mgr, "loadbalancer");
   b.forResource(lbs)
       .watches(*wake)
       .watches(instances, loadBalancersOf)
+      .watches(scalingGroups, loadBalancersOfGroup)
       .owns(services, "LoadBalancer", api::kApiVersion)
       .owns(slices, "LoadBalancer", api::kApiVersion);
   if (ingresses != nullptr) b.owns(*ingresses, "LoadBalancer", api::kApiVersion);

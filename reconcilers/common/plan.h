@@ -33,6 +33,20 @@ struct ApplyObject {
   std::string observedResourceVersion{};
 };
 
+// A JSON merge patch (RFC 7386) of an object, for what server-side apply
+// cannot do: a list in the patch replaces the stored list whole, members
+// other field managers added included (a Service's ports edited by hand,
+// which an apply can only merge with: 422 Duplicate value). Guarded by
+// the resourceVersion observed: an object changed since fails with 409
+// Conflict and the next reconcile plans again from what it sees.
+struct MergePatchObject {
+  kube::Resource resource;
+  std::string namespace_;
+  std::string name;
+  std::string observedResourceVersion;  // required: the patch's precondition
+  nlohmann::json patch;                 // without metadata.resourceVersion (added)
+};
+
 // Create an object the server names (metadata.generateName): what a
 // controller makes many of, as a ReplicaSet its pods, where a name chosen
 // by the server is never one in use. Not idempotent: a controller creating
@@ -94,7 +108,7 @@ struct RecordEvent {
 };
 
 using Action = std::variant<ApplyObject, CreateObject, DeleteObject, ReleaseObject, PatchStatus,
-                            AddFinalizer, RemoveFinalizer, RecordEvent>;
+                            AddFinalizer, RemoveFinalizer, RecordEvent, MergePatchObject>;
 
 struct Plan {
   std::vector<Action> actions;

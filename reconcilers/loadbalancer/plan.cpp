@@ -293,6 +293,80 @@ std::string uidOf(const json* o) {
   return uid && uid->is_string() ? uid->get<std::string>() : "";
 }
 
+// "a, b, c and 2 more": at most kNamesInMessage names.
+std::string boundedList(const std::vector<std::string>& names) {
+  if (names.size() <= kNamesInMessage) return kube::join(names);
+  std::vector<std::string> head(names.begin(),
+                                names.begin() + static_cast<std::ptrdiff_t>(kNamesInMessage));
+  return kube::join(head) + " and " + std::to_string(names.size() - kNamesInMessage) + " more";
+}
+
+const v1::ScalingGroup* findScalingGroup(const LoadBalancerObservation& o,
+                                         const std::string& name) {
+  for (const v1::ScalingGroup* g : o.scalingGroups)
+    if (g != nullptr && g->metadata.name == name) return g;
+  return nullptr;
+}
+
+bool addToLoadBalancerSuspended(const v1::ScalingGroup& g) {
+  const auto& s = g.spec.suspendedProcesses;
+  return s && std::find(s->begin(), s->end(), "AddToLoadBalancer") != s->end();
+}
+
+// A Service port as the operator identifies it.
+struct PortKey {
+  std::string name;
+  std::int64_t port = 0;
+  std::string protocol;
+  auto operator<=>(const PortKey&) const = default;
+};
+
+std::vector<PortKey> portsOf(const json& service) {
+  std::vector<PortKey> out;
+  const json* ports = kube::jsonAt(&service, {"spec", "ports"});
+  if (ports == nullptr || !ports->is_array()) return out;
+  for (const auto& p : *ports)
+    out.push_back({p.value("name", ""), p.value("port", std::int64_t{0}),
+                   p.value("protocol", std::string("TCP"))});
+  return out;
+}
+
+// The observed ports the rendered Service does not have: one of ours at
+// another number or protocol, or another name (added by hand).
+std::vector<std::string> foreignPorts(const json& rendered, const json& observed) {
+  const auto want = portsOf(rendered);
+  const std::set<PortKey> wanted(want.begin(), want.end());
+  std::vector<std::string> out;
+  for (const auto& p : portsOf(observed))
+    if (!wanted.contains(p))
+      out.push_back((p.name.empty() ? std::string("(unnamed)") : p.name) + " " +
+                    std::to_string(p.port) + "/" + p.protocol);
+  return out;
+}
+
+// The rendered ports with the node ports the observed Service gave the
+// same port and protocol (a merge patch without them makes the server
+// allocate new ones, and clients of a node port would lose it).
+json portsKeepingNodePorts(const json& rendered, const json& observed) {
+  json ports = rendered["spec"]["ports"];
+  const json* old = kube::jsonAt(&observed, {"spec", "ports"});
+  if (old == nullptr || !old->is_array()) return ports;
+  for (auto& p : ports)
+    for (const auto& o : *old)
+      if (o.value("port", std::int64_t{0}) == p.value("port", std::int64_t{0}) &&
+          o.value("protocol", std::string("TCP")) == p.value("protocol", std::string("TCP")) &&
+          o.contains("nodePort"))
+        p["nodePort"] = o["nodePort"];
+  return ports;
+}
+
+// Whether `type` `reason` `message` is new against the old conditions.
+bool conditionNew(const std::optional<std::vector<v1::Condition>>& old, const std::string& type,
+                  const std::string& reason, const std::string& message) {
+  const v1::Condition* c = findCondition(old, type);
+  return c == nullptr || c->reason != reason || c->message != message;
+}
+
 }  // namespace
 
 std::map<std::string, SelectedTarget> selectTargets(
@@ -353,8 +427,24 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
       for (const auto& rule : *l.rules) usedByListeners.insert(rule.targetGroup);
   }
 
+  std::vector<std::string> groupsMissing, instancesMissing, heldBack;
   for (const auto& group : lb.spec.targetGroups) {
     const bool inUse = usedByListeners.contains(group.name);
+    // AddToLoadBalancer suspended on the group's ScalingGroup: no new
+    // target from it (those registered stay and are checked as before).
+    bool holdNew = false;
+    if (const auto& ref = group.targets.scalingGroupRef) {
+      const v1::ScalingGroup* sg = findScalingGroup(o, ref->name);
+      if (sg == nullptr)
+        groupsMissing.push_back(ref->name + " (target group " + group.name + ")");
+      else
+        holdNew = addToLoadBalancerSuspended(*sg);
+    } else if (!group.targets.instanceSelector && group.targets.instanceRefs) {
+      for (const auto& r : *group.targets.instanceRefs)
+        if (std::none_of(o.instances.begin(), o.instances.end(),
+                         [&](const v1::Instance* i) { return i->metadata.name == r.name; }))
+          instancesMissing.push_back(r.name + " (target group " + group.name + ")");
+    }
     const CheckSettings settings = settingsOf(group, type);
     const std::chrono::seconds delay(deregistrationDelayOf(group));
     const auto selected = selectTargets(group, o.instances);
@@ -375,6 +465,10 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
       }
       const auto b = before.find(name);
       const bool known = b != before.end();
+      if (!known && holdNew) {
+        heldBack.push_back(name);
+        continue;
+      }
       if (!inUse) {
         // ELB: unused, Target.NotInUse: no listener forwards to the group,
         // so it is neither checked nor given traffic.
@@ -483,8 +577,32 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   // merge) must not freeze which instances take traffic.
   std::vector<Action> last;
   stamp(r.service);
-  if (decideApply(r.service, o.service, o.serviceApplied).apply())
+  const ApplyDecision serviceNeed = decideApply(r.service, o.service, o.serviceApplied);
+  // Ports written by someone else: server-side apply merges its list with
+  // theirs (a port of ours renumbered by hand stays beside ours, and two
+  // ports of one name are refused), so the list is replaced whole first.
+  // Not on a change of our own (ApplyNeed::Change): the apply removes the
+  // ports we wrote; were it refused, serviceRefused says so next time.
+  const std::vector<std::string> foreign =
+      o.service != nullptr ? foreignPorts(r.service, *o.service) : std::vector<std::string>{};
+  if (!foreign.empty() && (o.serviceRefused || serviceNeed.need == ApplyNeed::Restore ||
+                           serviceNeed.need == ApplyNeed::Recheck)) {
+    last.push_back(RecordEvent{
+        true, "ServiceRestored",
+        "Service " + lb.metadata.name + " had ports kubec2 did not write (" + boundedList(foreign) +
+            "); its ports were restored to the listeners'",
+        ChangeAttribution{
+            api::kServices, lb.metadata.namespace_, lb.metadata.name, {"/spec/ports"}}});
+    last.push_back(
+        MergePatchObject{api::kServices,
+                         lb.metadata.namespace_,
+                         lb.metadata.name,
+                         rvOf(o.service),
+                         {{"spec", {{"ports", portsKeepingNodePorts(r.service, *o.service)}}}}});
     last.push_back(ApplyObject{api::kServices, r.service, rvOf(o.service)});
+  } else if (serviceNeed.apply() || o.serviceRefused) {
+    last.push_back(ApplyObject{api::kServices, r.service, rvOf(o.service)});
+  }
   const kube::Resource& sliceResource =
       o.discovery == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
   std::set<std::string> wantedSlices;
@@ -587,7 +705,64 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   else
     removeCondition(st.conditions, "IngressSynced");
 
+  // Names that resolve to nothing: said, not guessed at.
+  std::vector<std::string> notFound;
+  if (!groupsMissing.empty())
+    notFound.push_back("ScalingGroup " + boundedList(groupsMissing) + " not found");
+  if (!instancesMissing.empty())
+    notFound.push_back("Instance " + boundedList(instancesMissing) + " not found");
+  std::vector<RecordEvent> warnings;
+  if (!notFound.empty()) {
+    const std::string reason = !groupsMissing.empty() ? "ScalingGroupNotFound" : "InstanceNotFound";
+    const std::string message = kube::join(notFound, "; ");
+    if (conditionNew(old.conditions, "TargetsResolved", reason, message))
+      warnings.push_back(RecordEvent{true, "TargetsNotFound", message, {}});
+    setCondition(st.conditions, condition(old.conditions, "TargetsResolved", "False", reason,
+                                          message, gen, nowText));
+  } else if (!heldBack.empty()) {
+    setCondition(st.conditions,
+                 condition(old.conditions, "TargetsResolved", "True", "AddToLoadBalancerSuspended",
+                           "AddToLoadBalancer is suspended: instances not registered: " +
+                               boundedList(heldBack),
+                           gen, nowText));
+  } else {
+    setCondition(
+        st.conditions,
+        condition(old.conditions, "TargetsResolved", "True", "TargetsFound",
+                  "every scalingGroupRef and instanceRefs names an existing object", gen, nowText));
+  }
+  std::vector<std::string> certificatesMissing;
+  bool anyHttps = false;
+  if (type == "application")
+    for (const auto& l : lb.spec.listeners) {
+      if (l.protocol != "HTTPS" || !l.certificate) continue;
+      anyHttps = true;
+      const auto c = o.certificates.find(l.certificate->name);
+      if (c == o.certificates.end() || c->second == CertificateCheck::Found) continue;
+      certificatesMissing.push_back(
+          "listener " + std::to_string(l.port) + ": Secret " + l.certificate->name +
+          (c->second == CertificateCheck::NotFound ? " not found" : " lacks tls.crt or tls.key"));
+    }
+  if (!certificatesMissing.empty()) {
+    const std::string message =
+        kube::join(certificatesMissing, "; ") +
+        " (the ingress controller serves its default certificate for these hosts)";
+    if (conditionNew(old.conditions, "CertificatesFound", "CertificateNotFound", message))
+      warnings.push_back(RecordEvent{true, "CertificateNotFound", message, {}});
+    setCondition(st.conditions, condition(old.conditions, "CertificatesFound", "False",
+                                          "CertificateNotFound", message, gen, nowText));
+  } else if (anyHttps) {
+    setCondition(
+        st.conditions,
+        condition(old.conditions, "CertificatesFound", "True", "CertificatesFound",
+                  "every HTTPS listener's Secret holds tls.crt and tls.key", gen, nowText));
+  } else {
+    removeCondition(st.conditions, "CertificatesFound");
+  }
+  if (!notFound.empty() || !certificatesMissing.empty()) d.plan.requeueWithin(kRecheckMissing);
+
   if (!(st == old)) d.plan.add(PatchStatus{st.toJson()});
+  for (auto& w : warnings) d.plan.add(std::move(w));
   for (auto& a : last) d.plan.add(std::move(a));
   const bool warningsNew = !r.warnings.empty() && [&] {
     const v1::Condition* c = findCondition(old.conditions, "IngressSynced");

@@ -8,7 +8,11 @@
 //
 // Targets, as ELB registers them (docs/load-balancers.md, "Targets"):
 //  - scalingGroupRef: the group's Instances (controller ownerReference to a
-//    ScalingGroup of that name), except warm-pool ones;
+//    ScalingGroup of that name), except warm-pool ones; while the group
+//    has AddToLoadBalancer in spec.suspendedProcesses (EC2 Auto Scaling's
+//    process of that name), none that is not registered yet is added;
+//    those registered stay. On resume every one is registered (EC2 leaves
+//    the ones launched meanwhile to be registered by hand);
 //  - instanceSelector: the namespace's Instances whose labels match;
 //  - instanceRefs: the named Instances.
 // An Instance being deleted, or no longer selected, leaves its target
@@ -78,9 +82,28 @@ struct HealthCheckTarget {
   CheckSettings settings;  // port resolved ("traffic-port" is the group's port)
 };
 
+// What the controller found of an HTTPS listener's certificate Secret
+// (a GET by name; its data is not kept).
+enum class CertificateCheck {
+  Found,       // a Secret with non-empty data tls.crt and tls.key
+  NotFound,    // no Secret of that name in the namespace
+  Incomplete,  // the Secret lacks tls.crt or tls.key
+};
+
 struct LoadBalancerObservation {
   const v1::LoadBalancer* loadBalancer = nullptr;  // never null
   std::vector<const v1::Instance*> instances{};    // the namespace's, from the cache
+  // The namespace's ScalingGroups, from the cache: whether a
+  // scalingGroupRef names one, and its suspendedProcesses
+  // (AddToLoadBalancer).
+  std::vector<const v1::ScalingGroup*> scalingGroups{};
+  // The HTTPS listeners' certificate Secrets, by Secret name; a name
+  // absent here was not checked and is taken as found.
+  std::map<std::string, CertificateCheck> certificates{};
+  // The last apply of the Service was refused as Invalid on spec.ports
+  // (a port a field manager other than the operator added or changed,
+  // which server-side apply merges with: 422 Duplicate value).
+  bool serviceRefused = false;
   // What this process tracked at its last reconcile of this object (same
   // uid); null when it has none: rebuilt from the slices and status.
   const TrackedTargets* tracked = nullptr;
@@ -113,6 +136,34 @@ struct LoadBalancerDecision {
   // timeout, response_code_mismatch, failed) -> how many.
   std::map<std::string, std::map<std::string, int>> outcomes;
 };
+
+// Conditions besides Ready, HealthyTargets and IngressSynced
+// (docs/load-balancers.md, "What a user sees"):
+//  - TargetsResolved: False, reason ScalingGroupNotFound or
+//    InstanceNotFound, when a scalingGroupRef or instanceRefs names an
+//    object that does not exist (at most kNamesInMessage names listed);
+//    True otherwise (reason AddToLoadBalancerSuspended when a group's new
+//    instances are held back). One Warning Event TargetsNotFound when the
+//    message changes to a new not-found one.
+//  - CertificatesFound: False, reason CertificateNotFound, naming each
+//    HTTPS listener whose Secret is missing or lacks tls.crt/tls.key; the
+//    Ingress is written anyway (the ingress controller serves its default
+//    certificate for those hosts). One Warning Event CertificateNotFound
+//    when the message changes. Absent when there is no HTTPS listener.
+// Either False requeues the load balancer within kRecheckMissing (a
+// Secret is not watched; the Instances and ScalingGroups are, but a
+// requeue costs little).
+inline constexpr std::size_t kNamesInMessage = 5;
+inline constexpr std::chrono::seconds kRecheckMissing{30};
+
+// The Service: applied (server-side apply); when the Service holds a port
+// the operator did not write (a port with one of its names but another
+// number or protocol, or another name) and changed after the operator's
+// last apply, or that apply was refused (serviceRefused), its spec.ports
+// is first replaced whole by a merge patch (MergePatchObject, keeping the
+// node ports of ports that stay) and an Event ServiceRestored says so,
+// naming who changed it: the Service keeps its cluster IP, which a delete
+// and re-create would change.
 
 // At most this many targets per target group in status (not healthy first).
 inline constexpr std::size_t kStatusTargetsPerGroup = 100;

@@ -232,6 +232,24 @@ TEST_F(ExecutorTest, CreatesAreNamedByTheServerAndACountSaysWhatTookEffect) {
   EXPECT_EQ(api.list(kMaps, "ns").items.size(), 104u);
 }
 
+TEST_F(ExecutorTest, AMergePatchReplacesAListWholeAndAStaleVersionConflicts) {
+  const json stored = api.create(
+      kWidgets, "ns",
+      {{"metadata", {{"name", "x"}}}, {"spec", {{"ports", {{{"port", 81}}, {{"port", 9}}}}}}});
+  const std::string rv = stored["metadata"]["resourceVersion"];
+  rec::Plan p;
+  p.add(rec::MergePatchObject{kWidgets, "ns", "x", rv, {{"spec", {{"ports", {{{"port", 80}}}}}}}});
+  exec.execute(subject, p, ctx);
+  EXPECT_EQ((*api.object(kWidgets, "ns", "x"))["spec"]["ports"], (json{{{"port", 80}}}));
+  // Planned on a version that is no longer current: refused, unchanged.
+  try {
+    exec.execute(subject, p, ctx);
+    FAIL() << "patched an object changed since it was observed";
+  } catch (const kube::ApiError& e) {
+    EXPECT_TRUE(e.isConflict()) << e.what();
+  }
+}
+
 TEST_F(ExecutorTest, ReleaseRemovesOnlyThatOwnersReference) {
   json dv = configMap("data", {});
   dv["metadata"]["ownerReferences"] = {

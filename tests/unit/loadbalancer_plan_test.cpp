@@ -70,12 +70,20 @@ struct World {
                   {"kind", "Service"},
                   {"metadata", {{"name", "web"}, {"namespace", "shop"}, {"uid", "svc-uid"}}},
                   {"spec", {{"clusterIP", "10.0.0.7"}}}};
+  std::vector<v1::ScalingGroup> groups;
+  std::map<std::string, lb::CertificateCheck> certificates;
+  std::optional<rec::AppliedRecord> serviceApplied;
+  bool serviceRefused = false;
   lb::Time now = t0;
 
   lb::LoadBalancerDecision plan() {
     lb::LoadBalancerObservation o;
     o.loadBalancer = &lb;
     for (const auto& i : instances) o.instances.push_back(&i);
+    for (const auto& g : groups) o.scalingGroups.push_back(&g);
+    o.certificates = certificates;
+    o.serviceApplied = serviceApplied ? &*serviceApplied : nullptr;
+    o.serviceRefused = serviceRefused;
     o.tracked = tracked ? &*tracked : nullptr;
     o.checks = checks;
     o.service = &service;
@@ -117,6 +125,10 @@ std::vector<std::string> eventReasons(const rec::Plan& p) {
   std::vector<std::string> out;
   for (const auto* e : p.all<rec::RecordEvent>()) out.push_back(e->reason);
   return out;
+}
+
+long countOf(const std::vector<std::string>& v, const std::string& x) {
+  return std::count(v.begin(), v.end(), x);
 }
 
 TEST(LoadBalancerPlan, RunningInstancesAreRegisteredInitialAndChecked) {
@@ -282,19 +294,36 @@ TEST(LoadBalancerPlan, AResultForAnOldAddressIsIgnored) {
   EXPECT_EQ(w.state("a"), State::Initial);
 }
 
+v1::Instance owned(v1::Instance i, const std::string& group) {
+  kube::OwnerReference o;
+  o.apiVersion = "compute.kubec2.io/v1alpha1";
+  o.kind = "ScalingGroup";
+  o.name = group;
+  o.uid = "sg-" + group;
+  o.controller = true;
+  i.metadata.ownerReferences.push_back(o);
+  return i;
+}
+
+v1::ScalingGroup scalingGroup(const std::string& name, std::vector<std::string> suspended = {}) {
+  json spec = {{"launchTemplateRef", {{"name", "web"}}}, {"minSize", 0}, {"maxSize", 10}};
+  if (!suspended.empty()) spec["suspendedProcesses"] = suspended;
+  return v1::ScalingGroup::fromJson({{"apiVersion", "compute.kubec2.io/v1alpha1"},
+                                     {"kind", "ScalingGroup"},
+                                     {"metadata", {{"name", name}, {"namespace", "shop"}}},
+                                     {"spec", spec}});
+}
+
+const v1::Condition* conditionOf(const v1::LoadBalancer& lb, const std::string& type) {
+  if (!lb.status || !lb.status->conditions) return nullptr;
+  for (const auto& c : *lb.status->conditions)
+    if (c.type == type) return &c;
+  return nullptr;
+}
+
 TEST(LoadBalancerPlan, AScalingGroupsTargetsAreItsInstancesOutsideTheWarmPool) {
   World w;
   w.lb = loadBalancer({{"scalingGroupRef", {{"name", "web"}}}});
-  auto owned = [](v1::Instance i, const std::string& group) {
-    kube::OwnerReference o;
-    o.apiVersion = "compute.kubec2.io/v1alpha1";
-    o.kind = "ScalingGroup";
-    o.name = group;
-    o.uid = "sg-" + group;
-    o.controller = true;
-    i.metadata.ownerReferences.push_back(o);
-    return i;
-  };
   w.instances = {owned(instance("a", "127.1.0.1"), "web"), owned(instance("b", "127.1.0.2"), "api"),
                  instance("c", "127.1.0.3"), owned(instance("d", "127.1.0.4"), "web")};
   w.instances[3].metadata.labels[kubec2::api::kWarmPoolLabel] = "true";
@@ -369,6 +398,270 @@ TEST(LoadBalancerPlan, NothingChangedWritesNothing) {
   for (const auto* a : d.plan.all<rec::ApplyObject>())
     EXPECT_NE(a->object.value("kind", ""), "EndpointSlice") << "no slice write";
   EXPECT_TRUE(d.plan.all<rec::RecordEvent>().empty());
+}
+
+// ------------------------------------------------ the Service edited by hand
+
+json servicePorts(json ports) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata",
+           {{"name", "web"}, {"namespace", "shop"}, {"uid", "svc-uid"}, {"resourceVersion", "7"}}},
+          {"spec", {{"clusterIP", "10.0.0.7"}, {"type", "ClusterIP"}, {"ports", ports}}}};
+}
+
+// The annotations the operator's Service carries (its applied stamp), as
+// the Service edited by hand still has them.
+json renderedAnnotations(World w) {
+  return w.plan().plan.applyOf("Service", "web")->object["metadata"]["annotations"];
+}
+
+std::vector<std::string> actionKinds(const rec::Plan& p) {
+  std::vector<std::string> out;
+  for (const auto& a : p.actions) {
+    if (const auto* ap = std::get_if<rec::ApplyObject>(&a))
+      out.push_back("apply " + ap->object.value("kind", ""));
+    else if (std::holds_alternative<rec::MergePatchObject>(a))
+      out.push_back("patch");
+    else if (const auto* e = std::get_if<rec::RecordEvent>(&a))
+      out.push_back("event " + e->reason);
+  }
+  return out;
+}
+
+TEST(LoadBalancerPlan, AServicePortRenumberedByHandIsReplacedWholeKeepingNodePorts) {
+  World w;
+  // kubectl edit: listener-80 now 81 (its node port kept by the server),
+  // and a port of the user's own. Server-side apply would merge them
+  // with ours: "spec.ports[1].name: Duplicate value".
+  w.service = servicePorts(
+      {{{"name", "listener-80"},
+        {"port", 81},
+        {"protocol", "TCP"},
+        {"targetPort", 8080},
+        {"nodePort", 30001}},
+       {{"name", "debug"}, {"port", 9000}, {"protocol", "TCP"}, {"targetPort", 9000}}});
+  w.service["metadata"]["annotations"] = renderedAnnotations(w);
+  const auto d = w.plan();
+  const auto* patch = d.plan.first<rec::MergePatchObject>();
+  ASSERT_TRUE(patch);
+  EXPECT_EQ(patch->name, "web");
+  EXPECT_EQ(patch->observedResourceVersion, "7") << "guarded by the version observed";
+  EXPECT_EQ(patch->patch, (json{{"spec",
+                                 {{"ports",
+                                   {{{"name", "listener-80"},
+                                     {"port", 80},
+                                     {"protocol", "TCP"},
+                                     {"targetPort", 8080}}}}}}}))
+      << "the whole list, ours only; 81's node port was not 80's";
+  // The Event names what was wrong and asks who did it; then the patch,
+  // then the apply that records the Service as ours again.
+  const auto kinds = actionKinds(d.plan);
+  const auto at = [&](const std::string& k) {
+    return std::find(kinds.begin(), kinds.end(), k) - kinds.begin();
+  };
+  EXPECT_LT(at("event ServiceRestored"), at("patch"));
+  EXPECT_LT(at("patch"), at("apply Service"));
+  for (const auto* e : d.plan.all<rec::RecordEvent>())
+    if (e->reason == "ServiceRestored") {
+      EXPECT_NE(e->message.find("listener-80 81/TCP"), std::string::npos) << e->message;
+      EXPECT_NE(e->message.find("debug 9000/TCP"), std::string::npos) << e->message;
+      ASSERT_TRUE(e->changedBy);
+      EXPECT_EQ(e->changedBy->pointers, std::vector<std::string>{"/spec/ports"});
+    }
+}
+
+TEST(LoadBalancerPlan, ANodePortOfAPortThatStaysIsKept) {
+  World w;
+  w.service =
+      servicePorts({{{"name", "listener-80"},
+                     {"port", 80},
+                     {"protocol", "TCP"},
+                     {"targetPort", 8080},
+                     {"nodePort", 30080}},
+                    {{"name", "extra"}, {"port", 81}, {"protocol", "TCP"}, {"targetPort", 81}}});
+  w.service["metadata"]["annotations"] = renderedAnnotations(w);
+  const auto d = w.plan();
+  const auto* patch = d.plan.first<rec::MergePatchObject>();
+  ASSERT_TRUE(patch);
+  ASSERT_EQ(patch->patch["spec"]["ports"].size(), 1u);
+  EXPECT_EQ(patch->patch["spec"]["ports"][0]["nodePort"], 30080);
+}
+
+TEST(LoadBalancerPlan, OurOwnPortChangeIsAnApplyNotARestore) {
+  World w;
+  // Our last apply had a listener on 81 (stamp "old"); the spec dropped it:
+  // server-side apply removes the port it wrote, no patch is needed.
+  w.service = servicePorts({{{"name", "listener-81"}, {"port", 81}, {"protocol", "TCP"}}});
+  w.service["metadata"]["annotations"] = {{"compute.kubec2.io/applied", "old"}};
+  w.serviceApplied = rec::AppliedRecord{"old", "7", {}, ""};
+  const auto d = w.plan();
+  EXPECT_FALSE(d.plan.first<rec::MergePatchObject>());
+  EXPECT_TRUE(d.plan.applyOf("Service", "web"));
+  for (const auto& r : eventReasons(d.plan)) EXPECT_NE(r, "ServiceRestored");
+}
+
+TEST(LoadBalancerPlan, AServiceApplyRefusedReplacesThePortsNextTime) {
+  World w;
+  // A hand edit and our own change at once: the apply was refused (422).
+  w.service = servicePorts({{{"name", "listener-80"}, {"port", 81}, {"protocol", "TCP"}}});
+  w.service["metadata"]["annotations"] = {{"compute.kubec2.io/applied", "old"}};
+  w.serviceApplied = rec::AppliedRecord{"old", "7", {}, ""};
+  EXPECT_FALSE(w.plan().plan.first<rec::MergePatchObject>()) << "first our change, applied";
+  w.serviceRefused = true;
+  EXPECT_TRUE(w.plan().plan.first<rec::MergePatchObject>());
+}
+
+TEST(LoadBalancerPlan, TheServiceAsRenderedIsNotPatched) {
+  World w;
+  w.service = servicePorts({{{"name", "listener-80"},
+                             {"port", 80},
+                             {"protocol", "TCP"},
+                             {"targetPort", 8080},
+                             {"nodePort", 30080}}});
+  w.service["metadata"]["annotations"] = renderedAnnotations(w);
+  EXPECT_FALSE(w.plan().plan.first<rec::MergePatchObject>());
+}
+
+// ------------------------------------------------ names that resolve to nothing
+
+TEST(LoadBalancerPlan, InstanceRefsNamingNoInstanceAreACondition) {
+  World w;
+  w.lb = loadBalancer({{"instanceRefs", {{{"name", "a"}}, {{"name", "gone"}}}}});
+  w.instances = {instance("a", "127.1.0.1")};
+  auto d = w.plan();
+  const auto* c = conditionOf(w.lb, "TargetsResolved");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, "False");
+  EXPECT_EQ(c->reason, "InstanceNotFound");
+  EXPECT_NE(c->message.value_or("").find("gone (target group app)"), std::string::npos)
+      << c->message.value_or("");
+  EXPECT_EQ(conditionOf(w.lb, "Ready")->status, "True") << "a has a target";
+  EXPECT_EQ(countOf(eventReasons(d.plan), "TargetsNotFound"), 1);
+  EXPECT_TRUE(d.plan.requeueAfter && *d.plan.requeueAfter <= lb::kRecheckMissing);
+  d = w.plan();
+  for (const auto& r : eventReasons(d.plan)) EXPECT_NE(r, "TargetsNotFound") << "one Event";
+  // It appears: resolved, registered.
+  w.instances.push_back(instance("gone", "127.1.0.2"));
+  w.plan();
+  EXPECT_EQ(conditionOf(w.lb, "TargetsResolved")->status, "True");
+  EXPECT_TRUE(w.tracked->at("app").contains("gone"));
+}
+
+TEST(LoadBalancerPlan, ManyMissingInstancesAreABoundedList) {
+  World w;
+  json refs = json::array();
+  for (int i = 0; i < 12; ++i) refs.push_back({{"name", "i" + std::to_string(i)}});
+  w.lb = loadBalancer({{"instanceRefs", refs}});
+  w.plan();
+  const auto* c = conditionOf(w.lb, "TargetsResolved");
+  ASSERT_TRUE(c);
+  EXPECT_NE(c->message.value_or("").find("and 7 more"), std::string::npos)
+      << c->message.value_or("");
+  EXPECT_EQ(c->message.value_or("").find("i9"), std::string::npos) << c->message.value_or("");
+}
+
+TEST(LoadBalancerPlan, AScalingGroupRefNamingNoGroupIsACondition) {
+  World w;
+  w.lb = loadBalancer({{"scalingGroupRef", {{"name", "web"}}}});
+  w.plan();
+  const auto* c = conditionOf(w.lb, "TargetsResolved");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, "False");
+  EXPECT_EQ(c->reason, "ScalingGroupNotFound");
+  EXPECT_NE(c->message.value_or("").find("ScalingGroup web (target group app) not found"),
+            std::string::npos)
+      << c->message.value_or("");
+  w.groups = {scalingGroup("web")};
+  w.plan();
+  EXPECT_EQ(conditionOf(w.lb, "TargetsResolved")->status, "True");
+}
+
+json httpsLoadBalancer() {
+  json j = loadBalancer().toJson();
+  j["spec"]["listeners"].push_back({{"port", 443},
+                                    {"protocol", "HTTPS"},
+                                    {"defaultTargetGroup", "app"},
+                                    {"certificate", {{"name", "web-tls"}}}});
+  return j;
+}
+
+TEST(LoadBalancerPlan, AMissingCertificateIsAConditionAndTheIngressIsStillWritten) {
+  World w;
+  w.lb = v1::LoadBalancer::fromJson(httpsLoadBalancer());
+  w.certificates = {{"web-tls", lb::CertificateCheck::NotFound}};
+  auto d = w.plan();
+  const auto* c = conditionOf(w.lb, "CertificatesFound");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, "False");
+  EXPECT_EQ(c->reason, "CertificateNotFound");
+  EXPECT_NE(c->message.value_or("").find("listener 443: Secret web-tls not found"),
+            std::string::npos)
+      << c->message.value_or("");
+  EXPECT_TRUE(d.plan.applyOf("Ingress", "web")) << "the default certificate serves meanwhile";
+  EXPECT_TRUE(d.plan.requeueAfter && *d.plan.requeueAfter <= lb::kRecheckMissing);
+  EXPECT_EQ(countOf(eventReasons(d.plan), "CertificateNotFound"), 1);
+  d = w.plan();
+  for (const auto& r : eventReasons(d.plan)) EXPECT_NE(r, "CertificateNotFound") << "one Event";
+  w.certificates = {{"web-tls", lb::CertificateCheck::Incomplete}};
+  w.plan();
+  EXPECT_NE(
+      conditionOf(w.lb, "CertificatesFound")->message.value_or("").find("lacks tls.crt or tls.key"),
+      std::string::npos);
+  w.certificates = {{"web-tls", lb::CertificateCheck::Found}};
+  w.plan();
+  EXPECT_EQ(conditionOf(w.lb, "CertificatesFound")->status, "True");
+}
+
+TEST(LoadBalancerPlan, NoHttpsListenerNoCertificateCondition) {
+  World w;
+  w.plan();
+  EXPECT_FALSE(conditionOf(w.lb, "CertificatesFound"));
+}
+
+// ------------------------------------------------ AddToLoadBalancer suspended
+
+TEST(LoadBalancerPlan, AddToLoadBalancerSuspendedAddsNoNewTargetsAndKeepsTheRegistered) {
+  World w;
+  w.lb = loadBalancer({{"scalingGroupRef", {{"name", "web"}}}});
+  w.groups = {scalingGroup("web")};
+  w.instances = {owned(instance("a", "127.1.0.1"), "web")};
+  w.plan();
+  for (int i = 0; i < 2; ++i) w.check("a", lb::RawCheck::Kind::Answered, 200);
+  w.plan();
+  ASSERT_EQ(w.state("a"), State::Healthy);
+
+  w.groups = {scalingGroup("web", {"AddToLoadBalancer"})};
+  w.instances.push_back(owned(instance("b", "127.1.0.2"), "web"));
+  auto d = w.plan();
+  EXPECT_FALSE(w.tracked->at("app").contains("b")) << "launched while suspended";
+  EXPECT_EQ(w.state("a"), State::Healthy) << "registered before: stays";
+  EXPECT_FALSE(w.endpoint("b"));
+  EXPECT_EQ(d.checks.size(), 1u) << "a is still checked";
+  const auto* c = conditionOf(w.lb, "TargetsResolved");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->reason, "AddToLoadBalancerSuspended");
+  EXPECT_NE(c->message.value_or("").find("b"), std::string::npos);
+  // a still fails and leaves service as usual while suspended.
+  for (int i = 0; i < 2; ++i) w.check("a", lb::RawCheck::Kind::Failed);
+  w.plan();
+  EXPECT_EQ(w.state("a"), State::Unhealthy);
+
+  // Resumed: every in-service instance is registered (EC2 would leave b).
+  w.groups = {scalingGroup("web")};
+  w.plan();
+  ASSERT_TRUE(w.tracked->at("app").contains("b"));
+  EXPECT_EQ(w.state("b"), State::Initial);
+  EXPECT_EQ(conditionOf(w.lb, "TargetsResolved")->reason, "TargetsFound");
+}
+
+TEST(LoadBalancerPlan, AddToLoadBalancerSuspendedOnAnotherGroupChangesNothing) {
+  World w;
+  w.lb = loadBalancer({{"scalingGroupRef", {{"name", "web"}}}});
+  w.groups = {scalingGroup("web"), scalingGroup("api", {"AddToLoadBalancer"})};
+  w.instances = {owned(instance("a", "127.1.0.1"), "web")};
+  w.plan();
+  EXPECT_TRUE(w.tracked->at("app").contains("a"));
 }
 
 }  // namespace

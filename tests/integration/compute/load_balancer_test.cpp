@@ -314,6 +314,32 @@ TEST_F(LoadBalancers, AnApplicationLoadBalancersRulesBecomeAnIngressAndItsServic
   // One instance in two target groups: healthy in both.
   ASSERT_TRUE(eventually([&] { return status("shop").value("healthyTargets", -1) == 2; }, 60s))
       << explain("shop");
+  auto condition = [&](const std::string& type) {
+    for (const auto& c : status("shop").value("conditions", json::array()))
+      if (c.value("type", "") == type) return c;
+    return json::object();
+  };
+  EXPECT_EQ(condition("TargetsResolved").value("status", ""), "True") << explain("shop");
+
+  // A user renumbers the Service's port by hand (80 -> 82; 81 is tg-api): the
+  // operator's applies would be refused (Duplicate value) forever; it
+  // restores the port instead, and the cluster IP stays.
+  const std::string clusterIP = client.get(kServices, kNs, "shop")["spec"]["clusterIP"];
+  {
+    auto [code, out] = kubectl({"patch", "service", "shop", "-n", kNs, "--type=json", "-p",
+                                R"([{"op":"replace","path":"/spec/ports/0/port","value":82}])"});
+    ASSERT_EQ(code, 0) << out;
+  }
+  EXPECT_TRUE(eventually(
+      [&] {
+        const json ports = client.get(kServices, kNs, "shop")["spec"]["ports"];
+        return ports.size() == 2 && ports[0]["name"] == "listener-80" && ports[0]["port"] == 80;
+      },
+      15s))
+      << client.get(kServices, kNs, "shop")["spec"].dump() << explain("shop");
+  EXPECT_EQ(client.get(kServices, kNs, "shop")["spec"]["clusterIP"], clusterIP);
+  EXPECT_TRUE(eventually([&] { return !events("shop", "ServiceRestored").empty(); }, 15s));
+  EXPECT_EQ(condition("Ready").value("status", ""), "True") << explain("shop");
 
   // Deleting the load balancer takes its Service, slices and Ingress with it.
   auto [code, out] = kubectl({"delete", "loadbalancer", "shop", "-n", kNs});
