@@ -73,8 +73,8 @@ void forgetActivities(const std::string& ns, const std::string& group) {
 }
 
 // The capacity a dashboard draws against the metric and its target:
-// kubec2_scalinggroup_{desired_capacity,current_capacity,in_service,min_size,max_size}
-// {namespace, group} and kubec2_scaling_policy_{metric,target}_value
+// kubec2_scalinggroup_{desired_capacity,current_capacity,in_service,min_size,max_size,
+// scaling_active} {namespace, group} and kubec2_scaling_policy_{metric,target}_value
 // {namespace, group, policy} and kubec2_predictive_forecast
 // {namespace, group, policy, quantity}, set from each status the
 // group writes.
@@ -100,6 +100,16 @@ class GroupGauges {
     put(inService_, status.inServiceCount);
     put(min_, status.minSize);
     put(max_, status.maxSize);
+    // 1 or 0 while the group has a ScalingActive condition (it has scaling
+    // policies), no sample otherwise: what an alert on inactive policies reads.
+    const v1::Condition* active = nullptr;
+    if (status.conditions)
+      for (const auto& c : *status.conditions)
+        if (c.type == "ScalingActive") active = &c;
+    if (active)
+      scalingActive_->Add(l).Set(active->status == "True" ? 1.0 : 0.0);
+    else if (scalingActive_->Has(l))
+      scalingActive_->Remove(&scalingActive_->Add(l));
     if (policies == nullptr && status.policies) policies = &*status.policies;
     if (policies == nullptr) return;
     for (const auto& p : *policies) {
@@ -140,7 +150,7 @@ class GroupGauges {
   }
   void forget(const std::string& ns, const std::string& group) {
     const prometheus::Labels l{{"namespace", ns}, {"group", group}};
-    for (auto* f : {desired_, current_, inService_, min_, max_})
+    for (auto* f : {desired_, current_, inService_, min_, max_, scalingActive_})
       if (f->Has(l)) f->Remove(&f->Add(l));
     std::lock_guard lock(mu_);
     for (const auto& pl : policyLabels_[ns + "/" + group])
@@ -169,6 +179,10 @@ class GroupGauges {
       gauge("kubec2_scalinggroup_min_size", "The minimum in force (status.minSize).");
   prometheus::Family<prometheus::Gauge>* max_ =
       gauge("kubec2_scalinggroup_max_size", "The maximum in force (status.maxSize).");
+  prometheus::Family<prometheus::Gauge>* scalingActive_ =
+      gauge("kubec2_scalinggroup_scaling_active",
+            "1 while the ScalingActive condition is True (the policies can read their metrics "
+            "and act), 0 while False; no sample for a group without scaling policies.");
   prometheus::Family<prometheus::Gauge>* metric_ =
       gauge("kubec2_scaling_policy_metric_value",
             "A scaling policy's metric at its last evaluation (status.policies[].metricValue).");

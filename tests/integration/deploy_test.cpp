@@ -52,13 +52,6 @@ const Resource kValidating{"admissionregistration.k8s.io", "v1", "validatingwebh
 const Resource kMutating{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
                          false, "MutatingWebhookConfiguration"};
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // `kubectl kustomize` of deploy/DIR into a file; returns its path.
 std::string render(const std::string& dir) {
   const std::string out = ControlPlaneEnvironment::get().dir() + "/kustomize-" +
@@ -73,9 +66,7 @@ std::vector<json> objects(const std::string& dir) {
 }
 
 const json* find(const std::vector<json>& docs, const std::string& kind, const std::string& name) {
-  for (const auto& d : docs)
-    if (d.value("kind", "") == kind && d["metadata"].value("name", "") == name) return &d;
-  return nullptr;
+  return findObject(docs, kind, name);
 }
 
 bool has(const json& list, const std::string& item) {

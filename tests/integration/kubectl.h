@@ -44,4 +44,19 @@ inline std::vector<nlohmann::json> documents(const std::filesystem::path& file) 
   return parseYamlDocuments(text.str());
 }
 
+inline std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The object of `kind` named `name` among `docs`, or nullptr.
+inline const nlohmann::json* findObject(const std::vector<nlohmann::json>& docs,
+                                        const std::string& kind, const std::string& name) {
+  for (const auto& d : docs)
+    if (d.value("kind", "") == kind && d["metadata"].value("name", "") == name) return &d;
+  return nullptr;
+}
+
 }  // namespace kube::testing

@@ -34,6 +34,14 @@ int main(int argc, char** argv) {
        {"kubevirt.io_virtualmachines.json", "kubevirt.io_virtualmachineinstances.json"})
     opts.crds.push_back(std::string(KUBEC2_SOURCE_DIR) + "/third_party/kubevirt/crds/" + f);
 #endif
+#ifdef KUBEC2_HELM_STAND_IN_CRDS
+  // The Helm chart's optional objects (ServiceMonitor, PrometheusRule,
+  // cert-manager's Issuer and Certificate): stand-in CRDs with an open spec,
+  // so the server takes them without the operators that own them.
+  for (const char* f : {"stand-in-servicemonitors-crd.json", "stand-in-prometheusrules-crd.json",
+                        "stand-in-issuers-crd.json", "stand-in-certificates-crd.json"})
+    opts.crds.push_back(kube::testing::testdata(f));
+#endif
 #ifdef KUBEC2_HPA_CONTROLLER
   // A real HorizontalPodAutoscaler scales a ScalingGroup through its scale
   // subresource (webhook_test.cpp).

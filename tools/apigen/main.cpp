@@ -4,6 +4,8 @@
 //
 //   apigen --api DIR --crds DIR            write crds/<group>_<plural>.yaml and
 //                                          crds/kustomization.yaml listing them
+//   apigen --api DIR --helm-crds DIR       write the same CRDs into the Helm chart's
+//                                          crds/ (helm package does not follow symlinks)
 //   apigen --api DIR --cpp-header F --cpp-source F --include I
 //                                          write the C++ types (I: how F is included)
 //   either with --check                    write nothing; exit 1 if a file differs
@@ -556,7 +558,7 @@ int run(int argc, char** argv) {
       opt[a.substr(2)] = argv[++i];
     } else {
       throw Error(
-          "usage: apigen --api DIR [--crds DIR] [--cpp-header F --cpp-source F "
+          "usage: apigen --api DIR [--crds DIR] [--helm-crds DIR] [--cpp-header F --cpp-source F "
           "[--include NAME]] [--check]");
     }
   }
@@ -583,6 +585,15 @@ int run(int argc, char** argv) {
       kustomization += "  - " + file + "\n";
     }
     if (!writeOrCheck(fs::path(opt["crds"]) / "kustomization.yaml", kustomization, check)) rc = 1;
+  }
+  if (opt.count("helm-crds")) {
+    // The chart's copy, byte for byte: Helm installs every file of crds/
+    // (a kustomization there would be sent to the API server), so the CRDs only.
+    for (const auto& k : api.kinds) {
+      const std::string file =
+          std::string(kGroup) + "_" + k.decl["plural"].get<std::string>() + ".yaml";
+      if (!writeOrCheck(fs::path(opt["helm-crds"]) / file, yamlOf(crdFor(api, k)), check)) rc = 1;
+    }
   }
   if (opt.count("cpp-header")) {
     if (!opt.count("cpp-source")) throw Error("--cpp-header needs --cpp-source");

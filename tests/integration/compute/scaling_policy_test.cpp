@@ -220,6 +220,8 @@ TEST_F(ScalingPolicies, TargetTrackingFollowsTheLoadAndNeverScalesInBlind) {
   EXPECT_EQ(env.metricSum("kubec2_scalinggroup_desired_capacity", "namespace=\"scaling\""), 3);
   EXPECT_EQ(env.metricSum("kubec2_scaling_policy_target_value", "policy=\"cpu-50\""), 50);
   EXPECT_NEAR(env.metricSum("kubec2_scaling_policy_metric_value", "policy=\"cpu-50\""), 50, 10);
+  // The PrometheusRule's KubeC2ScalingInactive alert reads this one.
+  EXPECT_EQ(env.metricSum("kubec2_scalinggroup_scaling_active", "namespace=\"scaling\""), 1);
   // Each evaluation pass is timed (the cost benchmark's latency figure);
   // on a test's few groups a pass takes milliseconds, far under a second.
   const double passes = env.metricSum("kubec2_scaling_evaluation_duration_seconds_count");
@@ -231,6 +233,9 @@ TEST_F(ScalingPolicies, TargetTrackingFollowsTheLoadAndNeverScalesInBlind) {
   load(0.2);
   ASSERT_TRUE(eventually([&] { return scalingActive() == "False/PrometheusUnreachable"; }, 30s))
       << explain();
+  EXPECT_TRUE(eventually([&] {
+    return env.metricSum("kubec2_scalinggroup_scaling_active", "namespace=\"scaling\"") == 0;
+  })) << explain();
   for (int i = 0; i < 40; ++i) {
     ASSERT_EQ(desired(), settled) << "scaled in blind\n" << explain();
     std::this_thread::sleep_for(1s);
