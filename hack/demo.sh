@@ -83,7 +83,8 @@ build/bin/kubec2-operator --kubeconfig "$KUBECONFIG" --leader-elect \
   --webhook-bind-address "127.0.0.1:$WEBHOOK_PORT" --webhook-hosts 127.0.0.1 \
   --webhook-secret-namespace kubec2-system \
   --prometheus-url "http://127.0.0.1:$PROM_PORT" --prometheus-scrape-interval-seconds 5 \
-  --scaling-evaluation-interval 5 </dev/null >"$DIR/operator.log" 2>&1 &
+  --scaling-evaluation-interval 5 --request-count-metric kubec2_sim_http_requests_total \
+  </dev/null >"$DIR/operator.log" 2>&1 &
 echo $! >"$DIR/operator.pid"
 
 ready=""
