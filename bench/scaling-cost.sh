@@ -150,6 +150,7 @@ echo $! >"$CLUSTER/sim.pid"
   --operator-namespace kubec2-system --kube-api-qps 200 --kube-api-burst 400 \
   --prometheus-url "http://127.0.0.1:$PROM_PORT" --scaling-evaluation-interval "$INTERVAL" \
   --prometheus-scrape-interval-seconds "$INTERVAL" \
+  --request-count-metric kubec2_sim_http_requests_total \
   --log-level "${BENCH_LOG_LEVEL:-warn}" </dev/null >"$CLUSTER/operator.log" 2>&1 &
 OPERATOR=$!
 echo "$OPERATOR" >"$CLUSTER/operator.pid"

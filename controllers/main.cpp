@@ -28,6 +28,7 @@
 #include "controllers/webhook/certs.h"
 #include "controllers/webhook/lookups.h"
 #include "controllers/webhook/server.h"
+#include "reconcilers/scalinggroup/group_metrics.h"
 #include "runtime/client.h"
 #include "runtime/command_line.h"
 #include "runtime/config.h"
@@ -84,6 +85,7 @@ struct Flags {
   int prometheusTimeoutSeconds = 10;
   int prometheusScrapeIntervalSeconds = 30;
   int scalingEvaluationIntervalSeconds = 60;
+  std::string requestCountMetric;
 };
 
 std::vector<std::string> splitList(const std::string& s) {
@@ -236,6 +238,7 @@ int runOperator(const Flags& f) {
   kubec2::controllers::ScalingGroupControllerOptions so;
   so.evaluationInterval = std::chrono::seconds(f.scalingEvaluationIntervalSeconds);
   so.scrapeInterval = std::chrono::seconds(f.prometheusScrapeIntervalSeconds);
+  so.requestCountMetric = f.requestCountMetric;
   if (!f.prometheusUrl.empty()) {
     kube::prom::ClientOptions po;
     po.url = f.prometheusUrl;
@@ -252,7 +255,10 @@ int runOperator(const Flags& f) {
     kube::log::info(
         "Scaling policies read Prometheus",
         {{"url", f.prometheusUrl},
-         {"evaluationIntervalSeconds", std::to_string(f.scalingEvaluationIntervalSeconds)}});
+         {"evaluationIntervalSeconds", std::to_string(f.scalingEvaluationIntervalSeconds)},
+         {"requestCountMetric", f.requestCountMetric.empty()
+                                    ? "none (request count policies do not act)"
+                                    : f.requestCountMetric}});
   } else {
     kube::log::info(
         "No --prometheus-url: scaling policies that need metrics report PrometheusNotConfigured");
@@ -371,7 +377,13 @@ int main(int argc, char** argv) {
       ("scaling-evaluation-interval",
        po::value(&f.scalingEvaluationIntervalSeconds)->default_value(60),
        "seconds between evaluations of the scaling policies (CloudWatch's one-minute period; "
-       "tests and the demo use a few seconds)");
+       "tests and the demo use a few seconds)")
+      ("request-count-metric", po::value(&f.requestCountMetric),
+       "Prometheus counter of the requests each instance answered, labelled as KubeVirt's VMI "
+       "metrics (namespace, name, the group label), read by ALBRequestCountPerTarget and "
+       "ALBRequestCount policies (no default: without it they report ScalingActive False, "
+       "RequestCountMetricNotConfigured, and never act; the simulator's is "
+       "kubec2_sim_http_requests_total; docs/scaling-policies.md)");
   // clang-format on
 
   if (const auto done = kube::cli::parse(argc, argv, desc, kProgram, kVersion, f.logLevel))
@@ -404,6 +416,11 @@ int main(int argc, char** argv) {
     if (f.webhookCaSyncSeconds < 1 || f.webhookCaSyncSeconds > 86400) {
       throw std::invalid_argument("--webhook-ca-sync-seconds must be 1 to 86400");
     }
+    if (!f.requestCountMetric.empty() && !kubec2::reconcilers::isMetricName(f.requestCountMetric))
+      throw std::invalid_argument(
+          "--request-count-metric must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), "
+          "not \"" +
+          f.requestCountMetric + "\"");
     if (f.webhookCertSource == "self-signed" && splitList(f.webhookHosts).empty()) {
       throw std::invalid_argument("--webhook-hosts must name at least one host");
     }

@@ -103,7 +103,8 @@ YAML
     --webhook-bind-address "127.0.0.1:$WEBHOOK_PORT" --webhook-hosts 127.0.0.1 \
     --webhook-secret-namespace kubec2-system \
     --prometheus-url "http://127.0.0.1:$PROM_PORT" --prometheus-scrape-interval-seconds 2 \
-    --scaling-evaluation-interval "$INTERVAL" </dev/null >"$DIR/operator.log" 2>&1 &
+    --scaling-evaluation-interval "$INTERVAL" \
+    --request-count-metric kubec2_sim_http_requests_total </dev/null >"$DIR/operator.log" 2>&1 &
   echo $! >"$DIR/operator.pid"
 
   cat >"$DIR/sandbox.env" <<ENV

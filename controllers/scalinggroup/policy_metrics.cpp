@@ -78,6 +78,12 @@ rec::MetricReading failed(const std::string& reason, const std::string& message)
   return r;
 }
 
+// Why a request count policy has no reading without --request-count-metric.
+constexpr const char* kRequestCountNotConfigured = "RequestCountMetricNotConfigured";
+constexpr const char* kRequestCountHowTo =
+    "name the per-instance request counter in Prometheus with --request-count-metric "
+    "(docs/scaling-policies.md, \"Request counts\")";
+
 // A namespace query's answer: raw rates by VMI name, or the failure.
 struct NamespaceAnswer {
   std::map<std::string, double> byInstance;
@@ -125,7 +131,7 @@ std::map<std::string, GroupReadings> evaluatePolicies(
     const std::vector<const v1::ScalingGroup*>& groups,
     const std::map<std::string, std::vector<const v1::Instance*>>& instancesByGroup,
     const QueryFunction& query, const RangeQueryFunction& queryRange, Time now,
-    std::chrono::seconds window) {
+    std::chrono::seconds window, const std::string& requestCountMetric) {
   // The queries first: one per namespace and metric, whatever the number of groups.
   std::map<std::pair<std::string, rec::InstanceMetric>, NamespaceAnswer> answers;
   for (const auto* g : groups)
@@ -135,11 +141,9 @@ std::map<std::string, GroupReadings> evaluatePolicies(
           answers.try_emplace({g->metadata.namespace_, *m->predefined});
   for (auto& [k, answer] : answers) {
     const auto& [ns, metric] = k;
-    const auto q = rec::namespaceQuery(metric, ns, window);
+    const auto q = rec::namespaceQuery(metric, ns, window, requestCountMetric);
     if (!q) {
-      answer.failure = failed("NoSeries", std::string(rec::toString(metric)) +
-                                              " comes from LoadBalancers, which do not publish "
-                                              "request metrics yet");
+      answer.failure = failed(kRequestCountNotConfigured, kRequestCountHowTo);
       continue;
     }
     try {
@@ -177,11 +181,9 @@ std::map<std::string, GroupReadings> evaluatePolicies(
       }
   for (auto& [k, answer] : histories) {
     const auto& [ns, pair] = k;
-    const auto q = rec::namespaceHistoryQuery(pair, ns);
+    const auto q = rec::namespaceHistoryQuery(pair, ns, requestCountMetric);
     if (!q) {
-      answer.failure = historyFailed(
-          "NoSeries",
-          "ALBRequestCount comes from LoadBalancers, which do not publish request metrics yet");
+      answer.failure = historyFailed(kRequestCountNotConfigured, kRequestCountHowTo);
       continue;
     }
     try {
@@ -283,7 +285,8 @@ void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGro
   auto prometheus = opts.prometheus;
   mgr.add(kube::makePeriodicRunnable(
       "scaling-policy-metrics",
-      [&groups, &instances, store, &wake, prometheus, window](const std::stop_token& stop) {
+      [&groups, &instances, store, &wake, prometheus, window,
+       requestCountMetric = opts.requestCountMetric](const std::stop_token& stop) {
         if (!groups.hasSynced() || !instances.hasSynced())
           return kube::Next::after(std::chrono::seconds(1));
         const auto started = std::chrono::steady_clock::now();
@@ -313,7 +316,8 @@ void addPolicyMetricsEvaluator(kube::Manager& mgr, kube::Informer<v1::ScalingGro
           return prometheus->queryRange(q, start, end, step, stop);
         };
         const auto now = std::chrono::system_clock::now();
-        auto readings = evaluatePolicies(withPolicies, byGroup, query, queryRange, now, window);
+        auto readings = evaluatePolicies(withPolicies, byGroup, query, queryRange, now, window,
+                                         requestCountMetric);
         evaluationDuration().Observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         for (auto& [key, r] : readings) {

@@ -9,7 +9,9 @@
 // their forecast is due (hourly; evaluatePolicies below). Each pass is
 // timed in kubec2_scaling_evaluation_duration_seconds. Without
 // --prometheus-url nothing is queried and policies that need metrics
-// report PrometheusNotConfigured.
+// report PrometheusNotConfigured; without --request-count-metric, request
+// count policies get a reading RequestCountMetricNotConfigured and nothing
+// is queried for them.
 #pragma once
 
 #include <chrono>
@@ -75,18 +77,26 @@ using RangeQueryFunction = std::function<kube::prom::QueryResult(
 // the last 14 days at 300 s steps: ONE query per namespace and predefined
 // pair serves every due group there (`sum by` the group label), made only
 // when some group of the namespace is due; a customMetric.loadQuery costs
-// one range query per due policy. ALBRequestCount has no data (LoadBalancers
-// do not publish request metrics yet).
+// one range query per due policy.
+//
+// Request counts (ALBRequestCountPerTarget, RequestCountPerTarget,
+// ALBRequestCount) read the per-VMI counter `requestCountMetric`
+// (--request-count-metric, a Prometheus metric name); empty: those
+// policies get the reason RequestCountMetricNotConfigured, without a query.
+// The instances are measured whether or not the LoadBalancer the policy's
+// resourceLabel names exists: the counter is the instances'.
 std::map<std::string, GroupReadings> evaluatePolicies(
     const std::vector<const v1::ScalingGroup*>& groups,
     const std::map<std::string, std::vector<const v1::Instance*>>& instancesByGroup,
     const QueryFunction& query, const RangeQueryFunction& queryRange,
-    std::chrono::system_clock::time_point now, std::chrono::seconds window);
+    std::chrono::system_clock::time_point now, std::chrono::seconds window,
+    const std::string& requestCountMetric = {});
 
 struct PolicyMetricsOptions {
   std::shared_ptr<kube::prom::Client> prometheus;  // required
   std::chrono::seconds interval{60};
   std::chrono::seconds scrapeInterval{30};
+  std::string requestCountMetric{};  // --request-count-metric; empty: not configured
 };
 
 // Adds the leader-only runnable that evaluates every group each interval,

@@ -414,8 +414,9 @@ void addScalingGroupController(kube::Manager& mgr, kube::Recorder& events,
   auto readings = std::make_shared<PolicyReadingsStore>();
   auto wake = std::make_shared<kube::Channel>();
   if (opts.prometheus)
-    addPolicyMetricsEvaluator(mgr, groups, instances, readings, *wake,
-                              {opts.prometheus, opts.evaluationInterval, opts.scrapeInterval});
+    addPolicyMetricsEvaluator(
+        mgr, groups, instances, readings, *wake,
+        {opts.prometheus, opts.evaluationInterval, opts.scrapeInterval, opts.requestCountMetric});
 
   // The nodes' zones and schedulability, read once per node event; every
   // group is woken when one of them changes (a node added, gone, cordoned,

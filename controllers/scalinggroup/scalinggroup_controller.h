@@ -22,6 +22,9 @@ struct ScalingGroupControllerOptions {
   std::shared_ptr<kube::prom::Client> prometheus;
   std::chrono::seconds evaluationInterval{60};  // --scaling-evaluation-interval
   std::chrono::seconds scrapeInterval{30};      // --prometheus-scrape-interval-seconds
+  // --request-count-metric: the per-VMI request counter of request count
+  // policies (a Prometheus metric name); empty: not configured.
+  std::string requestCountMetric{};
 };
 
 // Registers the informers and the controller with `mgr` (before run()).

@@ -25,6 +25,8 @@ std::string_view reasonOf(NoData cause) {
       return "MetricNotANumber";
     case NoData::Stale:
       return "MetricStale";
+    case NoData::RequestCountNotConfigured:
+      return "RequestCountMetricNotConfigured";
   }
   return "MetricUnavailable";
 }
@@ -47,6 +49,8 @@ std::string_view describe(NoData cause) {
       return "the metric is NaN or infinite";
     case NoData::Stale:
       return "the newest sample is too old";
+    case NoData::RequestCountNotConfigured:
+      return "the operator has no request count metric (--request-count-metric)";
   }
   return "the metric is unavailable";
 }

@@ -49,6 +49,9 @@ enum class NoData {
   NoSeries,       // the query returned no sample: MetricNoSeries
   NotANumber,     // NaN or +-Inf: MetricNotANumber
   Stale,          // the newest sample is older than the policy accepts: MetricStale
+  // A request count policy (ALBRequestCountPerTarget, ALBRequestCount) with
+  // no --request-count-metric: RequestCountMetricNotConfigured.
+  RequestCountNotConfigured,
 };
 
 // The CamelCase reason for the ScalingActive condition, e.g. "PrometheusUnreachable".

@@ -112,8 +112,19 @@ std::chrono::seconds queryWindow(std::chrono::seconds evaluationInterval,
   return std::max({evaluationInterval * 2, scrapeInterval * 4, std::chrono::seconds(4)});
 }
 
+bool isMetricName(std::string_view name) {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+    if (!letter && (i == 0 || c < '0' || c > '9')) return false;
+  }
+  return true;
+}
+
 std::optional<std::string> namespaceQuery(InstanceMetric m, const std::string& ns,
-                                          std::chrono::seconds window) {
+                                          std::chrono::seconds window,
+                                          const std::string& requestCountMetric) {
   const char* counter = nullptr;
   switch (m) {
     case InstanceMetric::CPUUtilization:
@@ -126,7 +137,9 @@ std::optional<std::string> namespaceQuery(InstanceMetric m, const std::string& n
       counter = "kubevirt_vmi_network_transmit_bytes_total";
       break;
     case InstanceMetric::RequestCountPerTarget:
-      return std::nullopt;
+      if (requestCountMetric.empty()) return std::nullopt;
+      counter = requestCountMetric.c_str();
+      break;
   }
   return "sum by (name) (rate(" + std::string(counter) + "{namespace=" + kube::prom::quote(ns) +
          "," + kGroupMetricLabel + "!=\"\"}[" + std::to_string(window.count()) + "s]))";
@@ -175,7 +188,8 @@ std::string_view groupLabel() {
   return kGroupMetricLabel;
 }
 
-std::optional<std::string> namespaceHistoryQuery(InstanceMetric m, const std::string& ns) {
+std::optional<std::string> namespaceHistoryQuery(InstanceMetric m, const std::string& ns,
+                                                 const std::string& requestCountMetric) {
   const char* counter = nullptr;
   const char* scale = "";
   switch (m) {
@@ -191,7 +205,10 @@ std::optional<std::string> namespaceHistoryQuery(InstanceMetric m, const std::st
       scale = " * 60";
       break;
     case InstanceMetric::RequestCountPerTarget:
-      return std::nullopt;
+      if (requestCountMetric.empty()) return std::nullopt;
+      counter = requestCountMetric.c_str();
+      scale = " * 60";  // requests per minute, as CloudWatch's RequestCount
+      break;
   }
   return "sum by (" + std::string(kGroupMetricLabel) + ") (rate(" + counter +
          "{namespace=" + kube::prom::quote(ns) + "," + kGroupMetricLabel + "!=\"\"}[5m]))" + scale;

@@ -10,13 +10,19 @@
 // kubevirt_vmi_network_{receive,transmit}_bytes_total, labelled with the
 // VMI's namespace and name (a VMI is named after its Instance) and
 // kubernetes_vmi_label_compute_kubec2_io_scaling_group from the Instance's
-// group label.
+// group label. Request counts (ALBRequestCountPerTarget, ALBRequestCount)
+// come from a per-VMI request counter labelled the same way, whose name
+// the operator is given (--request-count-metric; the simulator's is
+// kubec2_sim_http_requests_total): KubeVirt has none, and which server
+// counts requests is the cluster's choice (docs/scaling-policies.md,
+// "Request counts").
 #pragma once
 
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/v1alpha1/types.h"
@@ -58,10 +64,18 @@ std::chrono::seconds queryWindow(std::chrono::seconds evaluationInterval,
 
 // One query for every group of namespace `ns`: the metric's raw rate per
 // VMI of any scaling group, keyed by the label `name` (CPU seconds per
-// second, bytes per second). nullopt for RequestCountPerTarget (the load
-// balancers' metric does not exist yet).
+// second, bytes per second, requests per second). RequestCountPerTarget
+// reads the counter named `requestCountMetric` (--request-count-metric, a
+// Prometheus metric name: isMetricName); nullopt when it is empty (not
+// configured).
 std::optional<std::string> namespaceQuery(InstanceMetric m, const std::string& ns,
-                                          std::chrono::seconds window);
+                                          std::chrono::seconds window,
+                                          const std::string& requestCountMetric = {});
+
+// Whether `name` is a Prometheus metric name, [a-zA-Z_:][a-zA-Z0-9_:]*
+// (prometheus.io/docs/concepts/data_model), as --request-count-metric must
+// be: it is put into queries as it is.
+bool isMetricName(std::string_view name);
 
 // A custom query with its placeholders filled: {{namespace}}, {{group}}
 // and {{selector}} (the group's instances as a PromQL label matcher list,
@@ -72,7 +86,7 @@ std::string expandCustomQuery(const std::string& query, const std::string& ns,
 // The load a predictive policy forecasts, resolved from its spec: a
 // predefined pair's per-VMI counter summed over the group (ASGCPUUtilization:
 // vCPUs in use; ASGNetworkIn/Out: bytes per minute; ALBRequestCount:
-// requests per minute, not published yet), or the custom loadQuery.
+// requests per minute, from --request-count-metric), or the custom loadQuery.
 struct PredictiveLoad {
   std::optional<InstanceMetric> pair;  // unset: customQuery
   std::string customQuery;             // customMetric.loadQuery, placeholders not expanded
@@ -86,9 +100,11 @@ std::optional<PredictiveLoad> predictiveLoadOf(const api::v1alpha1::ScalingPolic
 
 // The history query of a predefined pair for every group of namespace
 // `ns`: the load per group, keyed by the label groupLabel(), evaluated as a
-// range query (rate over 5 minutes, the forecast's step). nullopt for
-// RequestCountPerTarget (LoadBalancers do not publish request metrics yet).
-std::optional<std::string> namespaceHistoryQuery(InstanceMetric m, const std::string& ns);
+// range query (rate over 5 minutes, the forecast's step). RequestCountPerTarget
+// (the ALBRequestCount pair) reads `requestCountMetric` as namespaceQuery
+// does; nullopt when it is empty (not configured).
+std::optional<std::string> namespaceHistoryQuery(InstanceMetric m, const std::string& ns,
+                                                 const std::string& requestCountMetric = {});
 
 // The metric label holding an instance's scaling group:
 // kubernetes_vmi_label_compute_kubec2_io_scaling_group.

@@ -32,6 +32,7 @@ sc::NoData causeOf(const std::string& reason) {
   if (reason == "PrometheusHttpError") return sc::NoData::HttpError;
   if (reason == "PrometheusGarbage" || reason == "PrometheusTooLarge") return sc::NoData::Garbage;
   if (reason == "NotANumber") return sc::NoData::NotANumber;
+  if (reason == "RequestCountMetricNotConfigured") return sc::NoData::RequestCountNotConfigured;
   return sc::NoData::NoSeries;  // NoSeries, NoInServiceInstances, TooManySeries
 }
 
@@ -158,8 +159,7 @@ sc::Decision decidePredictivePolicy(const v1::ScalingPolicy& p, const std::vecto
   }
   sc::Metric history;  // empty: not queried this time
   if (const auto h = histories.find(p.name); h != histories.end()) {
-    if (h->second.reason == "NoSeries" && load->pair &&
-        *load->pair != InstanceMetric::RequestCountPerTarget) {
+    if (h->second.reason == "NoSeries" && load->pair) {
       // Prometheus answered, with no history of this group yet (a new
       // group): as too short a history, which waits an hour before the
       // next query instead of querying every interval. (A custom query

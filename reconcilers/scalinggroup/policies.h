@@ -7,7 +7,11 @@
 //
 // Rules (docs/scaling-policies.md):
 //  - Without --prometheus-url, policies that need metrics never act:
-//    ScalingActive False, PrometheusNotConfigured.
+//    ScalingActive False, PrometheusNotConfigured. Without
+//    --request-count-metric, ALBRequestCountPerTarget / RequestCountPerTarget
+//    and ALBRequestCount policies never act (their reading says so):
+//    ScalingActive False, RequestCountMetricNotConfigured; other policies
+//    go on.
 //  - A reading is used once: only an evaluation newer than the one status
 //    records is decided on; a reconcile between evaluations keeps the
 //    policies' status as it is.

@@ -122,7 +122,8 @@ void WebhookEnvironment::launchOperator() {
           // groups without policies never notice.
           "--prometheus-url", "http://127.0.0.1:" + std::to_string(prometheusPort_),
           "--prometheus-timeout-seconds", "2", "--prometheus-scrape-interval-seconds", "1",
-          "--scaling-evaluation-interval", "2"},
+          "--scaling-evaluation-interval", "2", "--request-count-metric",
+          "kubec2_sim_http_requests_total"},
       ControlPlaneEnvironment::get().dir() + "/operator-webhook.log");
 }
 

@@ -356,6 +356,38 @@ TEST(KubevirtSimLoadModel, SpreadsGroupDemandAndIntegratesOverTime) {
   EXPECT_DOUBLE_EQ(m.counters("ns", "b")->httpRequests, 1);
 }
 
+// requestsPerSecond: spread like CPU, integrated into the request counter
+// together with the requests the VMI's sockets really answer.
+TEST(KubevirtSimLoadModel, SimulatedRequestsAddToTheAnsweredOnes) {
+  kube::FakeClock clock;
+  LoadModel m(clock);
+  m.addVmi(vmiInfo("a", "web"));
+  m.addVmi(vmiInfo("b", "web"));
+  m.setDemand({"ns", "web", ""}, {.requestsPerSecond = 30});
+  m.setDemand({"ns", "", "b"}, {.requestsPerSecond = 5});
+  clock.advance(10s);
+  m.countRequest("ns", "a");  // a health check answered
+  clock.advance(10s);
+  EXPECT_DOUBLE_EQ(m.counters("ns", "a")->httpRequests, 15 * 20 + 1);
+  EXPECT_DOUBLE_EQ(m.counters("ns", "b")->httpRequests, (15 + 5) * 20);
+  EXPECT_DOUBLE_EQ(m.counters("ns", "b")->requestRate, 20);
+  // A third member: a third each from now on; the counts so far are kept.
+  m.addVmi(vmiInfo("c", "web"));
+  clock.advance(1s);
+  EXPECT_DOUBLE_EQ(m.counters("ns", "a")->httpRequests, 301 + 10);
+  EXPECT_DOUBLE_EQ(m.counters("ns", "c")->httpRequests, 10);
+  // CPU is not implied: requests alone use no CPU in the model.
+  EXPECT_DOUBLE_EQ(m.counters("ns", "a")->cpuSeconds, 0);
+  const std::string text = m.renderMetrics();
+  EXPECT_NE(
+      text.find("kubec2_sim_http_requests_total{node=\"node-a\",namespace=\"ns\",name=\"c\","),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("kubernetes_vmi_label_compute_kubec2_io_scaling_group=\"web\"} 10\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(KubevirtSimLoadModel, RendersKubevirtNamesAndLabels) {
   kube::FakeClock clock;
   LoadModel m(clock);
@@ -418,6 +450,13 @@ TEST(KubevirtSimControlApi, ParsesLoadRequests) {
   EXPECT_NE(err(R"({"namespace":"ns","group":"g","networkOutBytesPerSecond":"x"})")
                 .find("networkOutBytesPerSecond"),
             std::string::npos);
+  auto requests = parseLoadRequest(R"({"namespace":"ns","group":"web","requestsPerSecond":25})");
+  ASSERT_TRUE(std::holds_alternative<LoadRequest>(requests));
+  EXPECT_EQ(std::get<LoadRequest>(requests).demand, (Demand{.requestsPerSecond = 25}));
+  EXPECT_EQ(err(R"({"namespace":"ns","group":"g","requestsPerSecond":-1})"),
+            "field \"requestsPerSecond\" must be a number >= 0");
+  EXPECT_EQ(err(R"({"namespace":"ns","group":"g","requestsPerSecond":"many"})"),
+            "field \"requestsPerSecond\" must be a number >= 0");
 }
 
 TEST(KubevirtSimControlApi, ParsesFaultRequests) {

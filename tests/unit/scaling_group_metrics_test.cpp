@@ -29,7 +29,7 @@ TEST(GroupMetrics, OneQueryPerNamespaceAndMetricServesEveryGroup) {
   EXPECT_NE(namespaceQuery(InstanceMetric::NetworkIn, "shop", seconds(60))
                 ->find("kubevirt_vmi_network_receive_bytes_total"),
             std::string::npos);
-  // The load balancers' request metric comes with LoadBalancers.
+  // Request counts need --request-count-metric (scaling_request_count_test.cpp).
   EXPECT_FALSE(namespaceQuery(InstanceMetric::RequestCountPerTarget, "shop", seconds(60)));
 }
 

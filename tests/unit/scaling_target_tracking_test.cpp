@@ -189,6 +189,7 @@ TEST(ScalingTargetTracking, WithoutValidDataItHoldsAndSaysWhy) {
       {NoData::NoSeries, "MetricNoSeries"},
       {NoData::NotANumber, "MetricNotANumber"},
       {NoData::Stale, "MetricStale"},
+      {NoData::RequestCountNotConfigured, "RequestCountMetricNotConfigured"},
   };
   for (const auto& [cause, reason] : causes) {
     PolicyMemory m;

@@ -94,7 +94,7 @@ std::variant<LoadRequest, std::string> parseLoadRequest(const std::string& body)
   if (auto* e = std::get_if<std::string>(&parsed)) return *e;
   const nlohmann::json& j = std::get<nlohmann::json>(parsed);
   if (auto e = unknownField(j, {"namespace", "group", "name", "cpu", "networkInBytesPerSecond",
-                                "networkOutBytesPerSecond"}))
+                                "networkOutBytesPerSecond", "requestsPerSecond"}))
     return *e;
   std::string err;
   LoadRequest r;
@@ -110,6 +110,7 @@ std::variant<LoadRequest, std::string> parseLoadRequest(const std::string& body)
   r.demand.cpuCores = rate(j, "cpu", err);
   r.demand.networkInBytesPerSecond = rate(j, "networkInBytesPerSecond", err);
   r.demand.networkOutBytesPerSecond = rate(j, "networkOutBytesPerSecond", err);
+  r.demand.requestsPerSecond = rate(j, "requestsPerSecond", err);
   if (!err.empty()) return err;
   return r;
 }

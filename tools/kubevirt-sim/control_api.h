@@ -2,7 +2,7 @@
 // parsing and routing, free of sockets so that unit tests call it directly.
 //
 //   PUT  /load    {namespace, group | name, cpu, networkInBytesPerSecond,
-//                  networkOutBytesPerSecond}
+//                  networkOutBytesPerSecond, requestsPerSecond}
 //   GET  /load    the demands in force
 //   POST /faults  {namespace, name, fault: crash | hang-boot | fail-health |
 //                  hang-health | slow-boot, bootDelayMs (slow-boot)}

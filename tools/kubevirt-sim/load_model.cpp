@@ -76,6 +76,7 @@ void LoadModel::settleLocked() {
     for (double& s : e.c.vcpuSeconds) s += e.c.cpuRate / static_cast<double>(e.info.vcpus) * dt;
     e.c.rxBytes += e.c.rxRate * dt;
     e.c.txBytes += e.c.txRate * dt;
+    e.c.httpRequests += e.c.requestRate * dt;
   }
 }
 
@@ -87,18 +88,20 @@ void LoadModel::recomputeRatesLocked() {
     for (auto& [t, n] : count)
       if (inTarget(t, e.info)) ++n;
   for (auto& [k, e] : vmis_) {
-    double cpu = 0, rx = 0, tx = 0;
+    double cpu = 0, rx = 0, tx = 0, requests = 0;
     for (const auto& [t, d] : demands_) {
       if (!inTarget(t, e.info)) continue;
       const double n = static_cast<double>(std::max<std::size_t>(1, count[t]));
       cpu += d.cpuCores / n;
       rx += d.networkInBytesPerSecond / n;
       tx += d.networkOutBytesPerSecond / n;
+      requests += d.requestsPerSecond / n;
     }
     const double vcpus = static_cast<double>(std::max(1, e.info.vcpus));
     e.c.cpuRate = std::min(cpu, vcpus);
     e.c.rxRate = rx;
     e.c.txRate = tx;
+    e.c.requestRate = requests;
     // Memory in use: 30% of the guest's memory at rest, up to 60% at full CPU.
     e.c.memoryUsedBytes = std::round(e.info.memoryBytes * (0.3 + 0.3 * (e.c.cpuRate / vcpus)));
   }
@@ -138,6 +141,7 @@ void LoadModel::removeVmi(const std::string& ns, const std::string& name) {
 
 void LoadModel::countRequest(const std::string& ns, const std::string& name) {
   std::lock_guard l(mu_);
+  settleLocked();  // keeps the simulated requests' integration exact
   auto it = vmis_.find(key(ns, name));
   if (it != vmis_.end()) it->second.c.httpRequests += 1;
 }
@@ -184,7 +188,8 @@ std::string LoadModel::renderMetrics() {
        "Total network traffic transmitted in bytes."},
       {"kubevirt_vmi_memory_used_bytes", "gauge", "Amount of used memory as seen by the domain."},
       {"kubec2_sim_http_requests_total", "counter",
-       "HTTP requests answered on the VMI's simulated ports (kubec2-kubevirt-sim)."},
+       "HTTP requests answered on the VMI's ports plus the simulated requestsPerSecond "
+       "(kubec2-kubevirt-sim)."},
   };
   std::vector<std::string> labels;  // per VMI, without the braces
   labels.reserve(vmis_.size());

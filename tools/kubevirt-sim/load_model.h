@@ -5,7 +5,9 @@
 // compute.kubec2.io/scaling-group), or a single VMI by name. A group's demand
 // is spread evenly over its Running VMIs; a VMI's own demand adds to its
 // share. CPU use is capped at the VMI's vCPUs (a guest cannot use more cores
-// than it has); network is not capped.
+// than it has); network and requests are not capped. Simulated requests
+// (requestsPerSecond) count in kubec2_sim_http_requests_total together with
+// the real requests the VMI's sockets answer (countRequest).
 //
 // Counters integrate the demand over time by an injected clock: every change
 // (a demand set, a VMI started or stopped) first settles the counters up to
@@ -40,6 +42,7 @@ struct Demand {
   double cpuCores = 0;
   double networkInBytesPerSecond = 0;
   double networkOutBytesPerSecond = 0;
+  double requestsPerSecond = 0;  // HTTP requests answered, >= 0
   bool operator==(const Demand&) const = default;
 };
 
@@ -57,10 +60,10 @@ struct VmiCounters {
   std::vector<double> vcpuSeconds;  // per vCPU
   double rxBytes = 0;
   double txBytes = 0;
-  double httpRequests = 0;
+  double httpRequests = 0;  // simulated (requestRate integrated) plus answered
   double memoryUsedBytes = 0;
   // The rates in force now.
-  double cpuRate = 0, rxRate = 0, txRate = 0;
+  double cpuRate = 0, rxRate = 0, txRate = 0, requestRate = 0;
 };
 
 // kubernetes_vmi_label_ + the key with every character other than [A-Za-z0-9_]

@@ -572,12 +572,15 @@ HttpResponse Simulator::setLoad(const LoadRequest& r) {
               {"cpu", r.demand.cpuCores},
               {"networkInBytesPerSecond", r.demand.networkInBytesPerSecond},
               {"networkOutBytesPerSecond", r.demand.networkOutBytesPerSecond},
+              {"requestsPerSecond", r.demand.requestsPerSecond},
               {"runningVmis", load_.members(r.target)}};
   if (r.target.group.empty())
     out["name"] = r.target.name;
   else
     out["group"] = r.target.group;
-  logger().info("Load set", {{"target", r.target.describe()}, {"cpu", r.demand.cpuCores}});
+  logger().info("Load set", {{"target", r.target.describe()},
+                             {"cpu", r.demand.cpuCores},
+                             {"requestsPerSecond", r.demand.requestsPerSecond}});
   return HttpResponse::json(200, out);
 }
 
@@ -666,6 +669,7 @@ json Simulator::loads() {
               {"cpu", d.cpuCores},
               {"networkInBytesPerSecond", d.networkInBytesPerSecond},
               {"networkOutBytesPerSecond", d.networkOutBytesPerSecond},
+              {"requestsPerSecond", d.requestsPerSecond},
               {"runningVmis", load_.members(t)}};
     if (t.group.empty())
       e["name"] = t.name;

@@ -5,6 +5,7 @@
 // Prometheus by pid as an outage does, and check what a user checks:
 // instances, the group's status, conditions and Events.
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -27,6 +28,8 @@ using nlohmann::json;
 const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
 const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
 const Resource kEvents{"", "v1", "events", true, "Event"};
+const Resource kLoadBalancers{"compute.kubec2.io", "v1alpha1", "loadbalancers", true,
+                              "LoadBalancer"};
 
 constexpr const char* kNs = "scaling";
 
@@ -288,6 +291,63 @@ TEST_F(ScalingPolicies, StepScalingTakesTheStepTheBreachFallsIn) {
     stepCause = stepCause || (a.value("cause", "").find("cpu-high") != std::string::npos &&
                               a.value("from", 0) == 1 && a.value("to", 0) == 4);
   EXPECT_TRUE(stepCause) << explain();
+}
+
+// ALBRequestCountPerTarget from the simulator's request counter (the
+// operator runs with --request-count-metric kubec2_sim_http_requests_total):
+// 25 requests a second on one instance are 1,500 requests per target per
+// minute, 2.5 times the target of 600: ceil(1 x 1500 / 600) = 3 instances,
+// at 500 per target (plus the load balancer's health checks, 2 a minute
+// per target at its default 30 s interval), where the group stays.
+TEST_F(ScalingPolicies, ALBRequestCountPerTargetScalesToTheRequestsPerMinute) {
+  apply({{"apiVersion", "compute.kubec2.io/v1alpha1"},
+         {"kind", "LoadBalancer"},
+         {"metadata", {{"name", "web"}}},
+         {"spec",
+          {{"type", "application"},
+           {"listeners", {{{"port", 80}, {"protocol", "HTTP"}, {"defaultTargetGroup", "web"}}}},
+           {"targetGroups",
+            {{{"name", "web"},
+              {"port", 80},
+              {"protocol", "HTTP"},
+              {"healthCheck", {{"path", "/healthz"}}},
+              {"targets", {{"scalingGroupRef", {{"name", "web"}}}}}}}}}}});
+  json g = targetTrackingGroup();
+  g["spec"]["loadBalancerRefs"] = {{{"name", "web"}}};
+  g["spec"]["scalingPolicies"] = {{{"name", "alb-600"},
+                                   {"type", "TargetTracking"},
+                                   {"targetTracking",
+                                    {{"predefinedMetric", "ALBRequestCountPerTarget"},
+                                     {"resourceLabel", "web"},
+                                     {"targetValue", 600}}}}};
+  apply(g);
+  ASSERT_TRUE(
+      eventually([&] { return running() == 1 && scalingActive() == "True/ValidMetrics"; }, 60s))
+      << explain();
+
+  const auto [code, body] =
+      http("PUT", sim_->controlUrl() + "/load",
+           json{{"namespace", kNs}, {"group", "web"}, {"requestsPerSecond", 25}}.dump());
+  ASSERT_EQ(code, 200) << body;
+  const auto [listed, loads] = http("GET", sim_->controlUrl() + "/load", "");
+  ASSERT_EQ(listed, 200);
+  EXPECT_EQ(json::parse(loads).at(0).value("requestsPerSecond", 0.0), 25) << loads;
+
+  ASSERT_TRUE(eventually([&] { return desired() >= 3 && running() >= 3; }, 60s)) << explain();
+  ASSERT_TRUE(settlesAt(3, 10s, 60s)) << "never settled at 3\n" << explain();
+  EXPECT_TRUE(activityNames("target tracking alb-600: requests per target")) << explain();
+  EXPECT_TRUE(activityNames("above target 600/min")) << explain();
+  EXPECT_EQ(scalingActive(), "True/ValidMetrics") << explain();
+  // What a dashboard draws (every evaluation) and `kubectl get sg web -o yaml`
+  // shows (status.policies may lag up to 10 evaluations when nothing else
+  // changes): about 500 requests per target per minute.
+  EXPECT_NEAR(WebhookEnvironment::get().metricSum("kubec2_scaling_policy_metric_value",
+                                                  "policy=\"alb-600\""),
+              500, 50);
+  EXPECT_TRUE(eventually(
+      [&] { return std::abs(policyStatus("alb-600").value("metricValue", 0.0) - 500) < 50; }, 30s))
+      << explain();
+  kubectl({"delete", "loadbalancer", "-n", kNs, "web", "--wait=false"});
 }
 
 json predictivePolicy(const std::string& name) {
