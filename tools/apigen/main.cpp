@@ -1,6 +1,6 @@
 // apigen: the compute API's declarations (api/v1alpha1/*.yaml, format in
-// api/README.md) -> the CustomResourceDefinitions users apply, and the C++
-// types with their JSON conversion. One source, two outputs, no drift.
+// api/README.md) -> the CustomResourceDefinitions users apply, the C++ types
+// with their JSON conversion, and the API reference. One source, no drift.
 //
 //   apigen --api DIR --crds DIR            write crds/<group>_<plural>.yaml and
 //                                          crds/kustomization.yaml listing them
@@ -8,7 +8,8 @@
 //                                          crds/ (helm package does not follow symlinks)
 //   apigen --api DIR --cpp-header F --cpp-source F --include I
 //                                          write the C++ types (I: how F is included)
-//   either with --check                    write nothing; exit 1 if a file differs
+//   apigen --api DIR --api-reference F     write the API reference (docs/api-reference.md)
+//   any of them with --check               write nothing; exit 1 if a file differs
 //
 // Every rule of api/README.md is checked, and a broken one names the file and
 // the schema path. Output is deterministic (declaration order is kept).
@@ -530,6 +531,190 @@ struct CppWriter {
   }
 };
 
+// ------------------------------------------------------------------ Markdown out
+
+// docs/api-reference.md: per kind, its names, printer columns and
+// subresources, then spec and status as tables of field paths, from the same
+// resolved schemas the CRDs carry, so it states what the API server enforces.
+struct ReferenceWriter {
+  const Api& api;
+  std::ostringstream out;
+
+  // Prose in a table cell: one line, Markdown's and the table's special
+  // characters escaped (descriptions say "*.example.com" and "/static/*").
+  static std::string text(const std::string& s) {
+    std::string r;
+    bool space = false;
+    for (char ch : s) {
+      if (std::isspace(static_cast<unsigned char>(ch))) {
+        space = !r.empty();
+        continue;
+      }
+      if (space) r += ' ';
+      space = false;
+      if (std::string("\\`*_|<[]").find(ch) != std::string::npos) r += '\\';
+      r += ch;
+    }
+    return r;
+  }
+
+  // A value as inline code; GFM tables need "|" escaped even there.
+  static std::string code(const Json& v) {
+    const std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+    std::string r;
+    for (char ch : s) {
+      if (ch == '|') r += '\\';
+      r += ch;
+    }
+    return s.find('`') == std::string::npos ? "`" + r + "`" : "`` " + r + " ``";
+  }
+
+  static std::string typeWord(const Json& s) {
+    if (s.value("x-kubernetes-int-or-string", false)) return "integer or string";
+    const std::string t = s.value("type", "");
+    if (t == "array") return "array of " + typeWord(s["items"]);
+    if (t == "object" && s.contains("additionalProperties"))
+      return "map of string to " + typeWord(s["additionalProperties"]);
+    if (t.empty() || (t == "object" && !s.contains("properties") &&
+                      s.value("x-kubernetes-preserve-unknown-fields", false)))
+      return "any JSON";
+    return s.contains("format") ? t + " (" + s["format"].get<std::string>() + ")" : t;
+  }
+
+  // "1 to 253 characters", "at least 1 item", "exactly 1 entry".
+  static std::string range(const Json& s, const char* lo, const char* hi, const std::string& unit,
+                           const std::string& units) {
+    const bool hasLo = s.contains(lo), hasHi = s.contains(hi);
+    if (!hasLo && !hasHi) return "";
+    const Json& last = hasHi ? s[hi] : s[lo];
+    const std::string u = last == 1 ? unit : units;
+    if (hasLo && hasHi && s[lo] == s[hi]) return "exactly " + last.dump() + " " + u;
+    if (hasLo && hasHi) return s[lo].dump() + " to " + s[hi].dump() + " " + u;
+    return (hasLo ? "at least " : "at most ") + last.dump() + " " + u;
+  }
+
+  static std::string constraints(const Json& s) {
+    std::vector<std::string> c;
+    if (s.contains("enum")) {
+      std::string e = "one of ";
+      for (size_t i = 0; i < s["enum"].size(); ++i) e += (i ? ", " : "") + code(s["enum"][i]);
+      c.push_back(e);
+    }
+    // exclusiveMinimum and exclusiveMaximum are booleans in a CRD schema.
+    const bool exLo = s.value("exclusiveMinimum", false), exHi = s.value("exclusiveMaximum", false);
+    if (s.contains("minimum") && s.contains("maximum") && !exLo && !exHi) {
+      c.push_back(s["minimum"].dump() + " to " + s["maximum"].dump());
+    } else {
+      if (s.contains("minimum"))
+        c.push_back((exLo ? "greater than " : "at least ") + s["minimum"].dump());
+      if (s.contains("maximum"))
+        c.push_back((exHi ? "less than " : "at most ") + s["maximum"].dump());
+    }
+    const bool fields = s.contains("properties");  // else a map
+    for (const auto& r : {range(s, "minLength", "maxLength", "character", "characters"),
+                          range(s, "minItems", "maxItems", "item", "items"),
+                          range(s, "minProperties", "maxProperties", fields ? "field set" : "entry",
+                                fields ? "fields set" : "entries")})
+      if (!r.empty()) c.push_back(r);
+    if (s.contains("pattern")) c.push_back("matches " + code(s["pattern"]));
+    const std::string listType = s.value("x-kubernetes-list-type", "");
+    if (listType == "set") c.push_back("items unique");
+    if (listType == "map") {
+      std::string keys;
+      for (const auto& k : s["x-kubernetes-list-map-keys"])
+        keys += (keys.empty() ? "" : ", ") + code(k);
+      c.push_back("items unique by " + keys);
+    }
+    if (s.value("nullable", false)) c.push_back("may be null");
+    // Scalar items and map values have no row of their own.
+    for (const auto& [key, what] :
+         {std::pair{"items", "each item: "}, std::pair{"additionalProperties", "each value: "}}) {
+      if (!s.contains(key) || !s[key].is_object() || s[key].contains("properties")) continue;
+      const std::string inner = constraints(s[key]);
+      if (!inner.empty()) c.push_back(what + inner);
+    }
+    std::string r;
+    for (const auto& e : c) r += (r.empty() ? "" : "; ") + e;
+    return r;
+  }
+
+  // One row per property, then the properties of objects below it: "[]" is
+  // every item of a list, ".<key>" every value of a map.
+  void rows(const Json& s, const std::string& path) {
+    std::set<std::string> required;
+    if (s.contains("required"))
+      for (const auto& r : s["required"]) required.insert(r.get<std::string>());
+    for (const auto& [pn, pv] : s["properties"].items()) {
+      const std::string p = path + "." + pn;
+      out << "| " << code(p) << " | " << typeWord(pv) << " | " << (required.count(pn) ? "yes" : "")
+          << " | " << (pv.contains("default") ? code(pv["default"]) : "") << " | "
+          << constraints(pv) << " | " << text(pv.value("description", "")) << " |\n";
+      if (pv.contains("properties")) rows(pv, p);
+      if (pv.contains("items") && pv["items"].contains("properties")) rows(pv["items"], p + "[]");
+      if (pv.contains("additionalProperties") && pv["additionalProperties"].is_object() &&
+          pv["additionalProperties"].contains("properties"))
+        rows(pv["additionalProperties"], p + ".<key>");
+    }
+  }
+
+  void part(const KindDecl& k, const char* which) {
+    Resolver r(api);
+    const Json s = r.resolve(Json{{"$ref", k.decl[which].get<std::string>()}},
+                             k.file + ": kinds." + k.name + "." + which, true);
+    out << "\n### " << k.name << " " << which << "\n\n"
+        << text(s.value("description", "")) << "\n\n"
+        << "| field | type | required | default | constraints | description |\n"
+        << "|---|---|---|---|---|---|\n";
+    rows(s, which);
+  }
+
+  void kind(const KindDecl& k) {
+    const Json& d = k.decl;
+    const std::string plural = d["plural"].get<std::string>();
+    out << "\n## " << k.name << "\n\n" << text(d["description"].get<std::string>()) << "\n\n";
+    out << "- `apiVersion: " << kGroup << "/" << kVersion << "`, `kind: " << k.name
+        << "`, namespaced.\n- `kubectl get " << plural << "`";
+    if (d.contains("shortNames"))
+      for (const auto& n : d["shortNames"]) out << ", `kubectl get " << n.get<std::string>() << "`";
+    out << "; also listed by `kubectl get kubec2`.\n";
+    if (d.contains("status")) out << "- Subresource `status`: the operator writes it.\n";
+    if (d.contains("scale")) {
+      out << "- Subresource `scale` (`kubectl scale`, autoscalers): replicas are `"
+          << d["scale"].value("specReplicasPath", "") << "` (desired) and `"
+          << d["scale"].value("statusReplicasPath", "") << "` (current)";
+      if (d["scale"].contains("labelSelectorPath"))
+        out << ", the selector `" << d["scale"]["labelSelectorPath"].get<std::string>() << "`";
+      out << ".\n";
+    }
+    if (d.contains("printerColumns")) {
+      out << "\nColumns of `kubectl get " << plural << "`:\n\n"
+          << "| column | type | value | description |\n|---|---|---|---|\n";
+      for (const auto& c : d["printerColumns"])
+        out << "| " << text(c.value("name", "")) << " | " << c.value("type", "") << " | "
+            << code(c.value("jsonPath", "")) << " | " << text(c.value("description", "")) << " |\n";
+    }
+    part(k, "spec");
+    if (d.contains("status")) part(k, "status");
+  }
+
+  void write() {
+    out << "<!-- Generated by tools/apigen from api/v1alpha1/*.yaml: edit those and run `make "
+           "generate`. -->\n"
+        << "# API reference: " << kGroup << "/" << kVersion << "\n\n"
+        << "Generated from the declarations in `api/v1alpha1/` by `make generate` (a unit test "
+           "fails when this file is stale). The same descriptions are what `kubectl explain` "
+           "shows.\n\n"
+        << "Reading the tables: a field path is as in `kubectl explain`; `[]` stands for every "
+           "item of a list and `.<key>` for every value of a map. *required* means required "
+           "whenever the object holding the field is present. The constraints are the CRD "
+           "schema's, enforced by the API server; rules a schema cannot state are enforced by "
+           "the admission webhook and said in the descriptions "
+           "([admission-webhook.md](admission-webhook.md)).\n\n";
+    for (const auto& k : api.kinds) out << "- [" << k.name << "](#" << lower(k.name) << ")\n";
+    for (const auto& k : api.kinds) kind(k);
+  }
+};
+
 // Writes `text` to `p` unless it is there already (so the build does not
 // see a change); with `check`, writes nothing and says whether it differs.
 // Returns false when `p` differs from `text`.
@@ -559,7 +744,7 @@ int run(int argc, char** argv) {
     } else {
       throw Error(
           "usage: apigen --api DIR [--crds DIR] [--helm-crds DIR] [--cpp-header F --cpp-source F "
-          "[--include NAME]] [--check]");
+          "[--include NAME]] [--api-reference F] [--check]");
     }
   }
   if (!opt.count("api")) throw Error("--api DIR is required");
@@ -602,6 +787,11 @@ int run(int argc, char** argv) {
                                  : fs::path(opt["cpp-header"]).filename().string());
     if (!writeOrCheck(opt["cpp-header"], w.h.str(), check)) rc = 1;
     if (!writeOrCheck(opt["cpp-source"], w.c.str(), check)) rc = 1;
+  }
+  if (opt.count("api-reference")) {
+    ReferenceWriter w{api, {}};
+    w.write();
+    if (!writeOrCheck(opt["api-reference"], w.out.str(), check)) rc = 1;
   }
   return rc;
 }
