@@ -518,6 +518,22 @@ class ScalingGroupValidator final : public KindValidator {
       for (size_t i = 0; i < zones->size(); ++i)
         if ((*zones)[i].is_string())
           warnZone(at("spec.availabilityZones", i), (*zones)[i].get<std::string>(), lookups, out);
+    // CPU utilization is a percent of the instances' vCPUs: a target above
+    // 100 is never reached, so the policy never scales out (EC2 accepts it
+    // too; kubectl says so at once instead of the group never growing).
+    if (const json* policies = member(spec, "scalingPolicies"); policies && policies->is_array())
+      for (size_t i = 0; i < policies->size(); ++i) {
+        const json* t = member((*policies)[i], "targetTracking");
+        if (t == nullptr || !t->is_object()) continue;
+        const std::string* metric = stringMember(*t, "predefinedMetric");
+        const json* value = member(*t, "targetValue");
+        if (metric && *metric == "ASGAverageCPUUtilization" && value && value->is_number() &&
+            value->get<double>() > 100)
+          out.push_back(at("spec.scalingPolicies", i) +
+                        ".targetTracking.targetValue: average CPU utilization is a percent "
+                        "of the instances' vCPUs and never exceeds 100, so a target of " +
+                        value->dump() + " is never reached and this policy never scales out");
+      }
   }
 
   void defaults(const json& spec, json& patch) const override {

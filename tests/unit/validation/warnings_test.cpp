@@ -99,6 +99,24 @@ TEST(AdmissionWarnings, MissingLaunchTemplateOfAnInstanceOrAGroup) {
                   HasSubstr("spec.availabilityZones[1]: no node is in zone x")));
 }
 
+// A CPU target above 100 % is never reached: said at once, naming the policy.
+TEST(AdmissionWarnings, ACpuTargetAbove100IsNamed) {
+  auto policy = [](double target) {
+    return json::array(
+        {{{"name", "cpu"},
+          {"type", "TargetTracking"},
+          {"targetTracking",
+           {{"predefinedMetric", "ASGAverageCPUUtilization"}, {"targetValue", target}}}}});
+  };
+  EXPECT_THAT(
+      createWarnings(with(scalingGroup(), {{"/spec/scalingPolicies", policy(150)}}), known()),
+      ElementsAre(HasSubstr("spec.scalingPolicies[0].targetTracking.targetValue: average "
+                            "CPU utilization is a percent")));
+  EXPECT_THAT(
+      createWarnings(with(scalingGroup(), {{"/spec/scalingPolicies", policy(100)}}), known()),
+      testing::IsEmpty());
+}
+
 TEST(AdmissionWarnings, LaunchTemplateVersionsAreCheckedEach) {
   const json lt = with(launchTemplate(), {{"/spec/versions/1/spec/instanceType", "m5.gigantic"},
                                           {"/spec/versions/1/spec/availabilityZone", "mars-1a"}});
