@@ -2,6 +2,7 @@
 // fields (listener protocols by load balancer type, certificates on HTTPS
 // and TLS listeners, rule priorities unique per listener, health check
 // timeout below its interval) and the target group protocols it defaults.
+#include <charconv>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -15,6 +16,19 @@
 
 namespace kubec2::api::validation {
 namespace {
+
+std::vector<std::string> splitCodes(const std::string& text) {
+  std::vector<std::string> out;
+  std::string::size_type start = 0;
+  while (start <= text.size()) {
+    const auto comma = text.find(',', start);
+    out.push_back(
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
 
 bool isDns1035Label(const std::string& s) {
   if (s.empty() || s.size() > 63) return false;
@@ -47,6 +61,21 @@ void checkSpec(Context& c, const json& specJson) {
                                  "must be less than " + gp + ".healthCheck.intervalSeconds (" +
                                      num(interval) + (hc.intervalSeconds ? "" : ", the default") +
                                      ")"));
+      // Ranges low-high only (ELB's Matcher.HttpCode): the schema's pattern
+      // takes "299-200" too, which would accept nothing.
+      if (hc.matcher && hc.matcher->httpCode)
+        for (const std::string& part : splitCodes(*hc.matcher->httpCode))
+          if (const auto dash = part.find('-'); dash != std::string::npos) {
+            int low = 0, high = 0;
+            const auto* b = part.data();
+            std::from_chars(b, b + dash, low);
+            std::from_chars(b + dash + 1, b + part.size(), high);
+            if (low > high)
+              c.errs.push_back(invalid(gp + ".healthCheck.matcher.httpCode", *hc.matcher->httpCode,
+                                       "the range " + part +
+                                           " ends before it starts: write it low-high, such as " +
+                                           std::to_string(high) + "-" + std::to_string(low)));
+          }
       if (hc.port) {
         const bool ok = hc.port->isInt() ? hc.port->intValue() >= 1 && hc.port->intValue() <= 65535
                                          : hc.port->stringValue() == "traffic-port" ||

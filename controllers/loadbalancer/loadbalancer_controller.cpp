@@ -237,6 +237,16 @@ class LoadBalancerReconciler final : public kube::Reconciler {
     o.ingress = ingress ? &*ingress : nullptr;
     const auto ingressApplied = executor_.ledger().find(api::kIngresses, req.namespace_, req.name);
     o.ingressApplied = ingressApplied ? &*ingressApplied : nullptr;
+    // The caches hold only objects labelled as a load balancer's: one of
+    // this name they do not show (nor this process wrote) may be a user's.
+    // Read it once before writing, so it is never taken over.
+    if (o.service == nullptr && o.serviceApplied == nullptr)
+      o.serviceNameTaken = takenByOther(api::kServices, *lb, service);
+    if (s_.ingresses != nullptr && o.ingress == nullptr && o.ingressApplied == nullptr &&
+        lb->spec.type.value_or("application") == "application")
+      o.ingressNameTaken = takenByOther(api::kIngresses, *lb, ingress);
+    if (service) o.service = &*service;
+    if (ingress) o.ingress = &*ingress;
     const kube::Resource& sliceResource = discovery_ == lbr::DiscoveryVersion::V1
                                               ? api::kEndpointSlicesV1
                                               : api::kEndpointSlicesV1beta1;
@@ -394,6 +404,18 @@ class LoadBalancerReconciler final : public kube::Reconciler {
   }
 
   Sources s_;
+  // Whether an object of the load balancer's name exists that it does not
+  // control; one it controls (not in the cache yet) is returned in `own`.
+  bool takenByOther(const kube::Resource& r, const v1::LoadBalancer& lb, std::optional<json>& own) {
+    auto live = kube::getIfExists(client_, r, lb.metadata.namespace_, lb.metadata.name);
+    if (!live) return false;
+    if (kube::isControlledBy(*live, lb.metadata.uid)) {
+      own = std::move(live);
+      return false;
+    }
+    return true;
+  }
+
   kube::Client& client_;
   std::shared_ptr<kube::Channel> wake_;
   lbr::DiscoveryVersion discovery_;

@@ -585,8 +585,10 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   // ports we wrote; were it refused, serviceRefused says so next time.
   const std::vector<std::string> foreign =
       o.service != nullptr ? foreignPorts(r.service, *o.service) : std::vector<std::string>{};
-  if (!foreign.empty() && (o.serviceRefused || serviceNeed.need == ApplyNeed::Restore ||
-                           serviceNeed.need == ApplyNeed::Recheck)) {
+  if (o.serviceNameTaken) {
+    // Not ours to write: see serviceNameTaken.
+  } else if (!foreign.empty() && (o.serviceRefused || serviceNeed.need == ApplyNeed::Restore ||
+                                  serviceNeed.need == ApplyNeed::Recheck)) {
     last.push_back(RecordEvent{
         true, "ServiceRestored",
         "Service " + lb.metadata.name + " had ports kubec2 did not write (" + boundedList(foreign) +
@@ -606,6 +608,9 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   const kube::Resource& sliceResource =
       o.discovery == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
   std::set<std::string> wantedSlices;
+  // Slices name their Service (kubernetes.io/service-name): none may feed
+  // a Service that is not the load balancer's.
+  if (o.serviceNameTaken) r.endpointSlices.clear();
   for (auto& slice : r.endpointSlices) {
     const std::string name = slice["metadata"]["name"].get<std::string>();
     wantedSlices.insert(name);
@@ -620,7 +625,9 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
     if (!wantedSlices.contains(name))
       d.plan.add(DeleteObject{sliceResource, lb.metadata.namespace_, name, uidOf(slice)});
   }
-  if (r.ingress && o.ingressServed) {
+  if (o.ingressNameTaken) {
+    // Not ours to write or delete: see ingressNameTaken.
+  } else if (r.ingress && o.ingressServed) {
     stamp(*r.ingress);
     if (decideApply(*r.ingress, o.ingress, o.ingressApplied).apply())
       last.push_back(ApplyObject{api::kIngresses, *r.ingress, rvOf(o.ingress)});
@@ -671,7 +678,20 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
 
   const std::string nowText = timeText(o.now);
   const std::int64_t gen = lb.metadata.generation;
-  if (o.service == nullptr)
+  std::vector<RecordEvent> conflicts;
+  auto nameTaken = [&](const std::string& kind) {
+    return "a " + kind + " " + lb.metadata.name +
+           " exists in this namespace that this LoadBalancer does not own; kubec2 does not "
+           "take it over: rename the LoadBalancer or delete that " +
+           kind;
+  };
+  if (o.serviceNameTaken) {
+    const std::string message = nameTaken("Service");
+    if (conditionNew(old.conditions, "Ready", "NameConflict", message))
+      conflicts.push_back(RecordEvent{true, "NameConflict", message, {}});
+    setCondition(st.conditions, condition(old.conditions, "Ready", "False", "NameConflict", message,
+                                          gen, nowText));
+  } else if (o.service == nullptr)
     setCondition(st.conditions,
                  condition(old.conditions, "Ready", "False", "Provisioning",
                            "the Service " + lb.metadata.name + " is being created", gen, nowText));
@@ -693,7 +713,13 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
                                std::string(withoutHealthy.size() > 1 ? "s " : " ") +
                                kube::join(withoutHealthy) + ": their listeners refuse connections",
                            gen, nowText));
-  if (type == "application" && !o.ingressServed)
+  if (type == "application" && o.ingressNameTaken) {
+    const std::string message = nameTaken("Ingress");
+    if (conditionNew(old.conditions, "IngressSynced", "NameConflict", message))
+      conflicts.push_back(RecordEvent{true, "NameConflict", message, {}});
+    setCondition(st.conditions, condition(old.conditions, "IngressSynced", "False", "NameConflict",
+                                          message, gen, nowText));
+  } else if (type == "application" && !o.ingressServed)
     setCondition(st.conditions,
                  condition(old.conditions, "IngressSynced", "False", "IngressNotServed",
                            "the API server does not serve networking.k8s.io/v1 Ingress: the "
@@ -759,10 +785,12 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   } else {
     removeCondition(st.conditions, "CertificatesFound");
   }
-  if (!notFound.empty() || !certificatesMissing.empty()) d.plan.requeueWithin(kRecheckMissing);
+  if (!notFound.empty() || !certificatesMissing.empty() || o.serviceNameTaken || o.ingressNameTaken)
+    d.plan.requeueWithin(kRecheckMissing);
 
   if (!(st == old)) d.plan.add(PatchStatus{st.toJson()});
   for (auto& w : warnings) d.plan.add(std::move(w));
+  for (auto& w : conflicts) d.plan.add(std::move(w));
   for (auto& a : last) d.plan.add(std::move(a));
   const bool warningsNew = !r.warnings.empty() && [&] {
     const v1::Condition* c = findCondition(old.conditions, "IngressSynced");

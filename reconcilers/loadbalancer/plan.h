@@ -104,6 +104,11 @@ struct LoadBalancerObservation {
   // (a port a field manager other than the operator added or changed,
   // which server-side apply merges with: 422 Duplicate value).
   bool serviceRefused = false;
+  // A Service (Ingress) of the load balancer's name exists that it does not
+  // control (a user's, or an old load balancer's not yet collected): kubec2
+  // never takes it over (docs/load-balancers.md, "Names").
+  bool serviceNameTaken = false;
+  bool ingressNameTaken = false;
   // What this process tracked at its last reconcile of this object (same
   // uid); null when it has none: rebuilt from the slices and status.
   const TrackedTargets* tracked = nullptr;
@@ -153,6 +158,12 @@ struct LoadBalancerDecision {
 // Either False requeues the load balancer within kRecheckMissing (a
 // Secret is not watched; the Instances and ScalingGroups are, but a
 // requeue costs little).
+//  - A Service of the load balancer's name that it does not control:
+//    nothing is written to it and no EndpointSlice names it (those of the
+//    load balancer are deleted), Ready False reason NameConflict, one
+//    Warning Event NameConflict; an Ingress likewise: not written,
+//    IngressSynced False reason NameConflict. Requeued within
+//    kRecheckMissing (that Service is not watched).
 inline constexpr std::size_t kNamesInMessage = 5;
 inline constexpr std::chrono::seconds kRecheckMissing{30};
 

@@ -74,6 +74,8 @@ struct World {
   std::map<std::string, lb::CertificateCheck> certificates;
   std::optional<rec::AppliedRecord> serviceApplied;
   bool serviceRefused = false;
+  bool serviceExists = true;  // `service` is the load balancer's, in the cache
+  bool serviceNameTaken = false, ingressNameTaken = false;
   lb::Time now = t0;
 
   lb::LoadBalancerDecision plan() {
@@ -86,7 +88,9 @@ struct World {
     o.serviceRefused = serviceRefused;
     o.tracked = tracked ? &*tracked : nullptr;
     o.checks = checks;
-    o.service = &service;
+    o.service = serviceExists ? &service : nullptr;
+    o.serviceNameTaken = serviceNameTaken;
+    o.ingressNameTaken = ingressNameTaken;
     for (const auto& s : slices) o.endpointSlices.push_back(&s);
     o.now = now;
     auto d = lb::planLoadBalancer(o);
@@ -662,6 +666,47 @@ TEST(LoadBalancerPlan, AddToLoadBalancerSuspendedOnAnotherGroupChangesNothing) {
   w.instances = {owned(instance("a", "127.1.0.1"), "web")};
   w.plan();
   EXPECT_TRUE(w.tracked->at("app").contains("a"));
+}
+
+// ------------------------------------------------ names taken
+
+// A Service and an Ingress of the load balancer's name that are not its
+// own (a user's): never written, adopted or fed endpoints; said once.
+TEST(LoadBalancerPlan, AServiceOrIngressOfItsNameNotItsOwnIsNeverTakenOver) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1")};
+  w.serviceExists = false;
+  w.serviceNameTaken = true;
+  w.ingressNameTaken = true;
+  auto d = w.plan();
+  for (const auto& k : actionKinds(d.plan)) {
+    EXPECT_NE(k, "apply Service");
+    EXPECT_NE(k, "apply Ingress");
+    EXPECT_NE(k, "apply EndpointSlice") << "no endpoints for someone else's Service";
+    EXPECT_NE(k, "patch");
+  }
+  EXPECT_TRUE(w.slices.empty());
+  const auto* ready = conditionOf(w.lb, "Ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, "False");
+  EXPECT_EQ(ready->reason, "NameConflict");
+  EXPECT_NE(ready->message.value_or("").find("a Service web exists in this namespace that this "
+                                             "LoadBalancer does not own"),
+            std::string::npos)
+      << ready->message.value_or("");
+  ASSERT_TRUE(conditionOf(w.lb, "IngressSynced"));
+  EXPECT_EQ(conditionOf(w.lb, "IngressSynced")->reason, "NameConflict");
+  EXPECT_EQ(countOf(eventReasons(d.plan), "NameConflict"), 2);
+  EXPECT_TRUE(d.plan.requeueAfter && *d.plan.requeueAfter <= lb::kRecheckMissing);
+  d = w.plan();
+  EXPECT_EQ(countOf(eventReasons(d.plan), "NameConflict"), 0) << "one Event per conflict";
+
+  // The user's objects gone: the load balancer's own are written.
+  w.serviceNameTaken = w.ingressNameTaken = false;
+  d = w.plan();
+  EXPECT_TRUE(d.plan.applyOf("Service", "web"));
+  EXPECT_TRUE(d.plan.applyOf("Ingress", "web"));
+  EXPECT_TRUE(w.endpoint("a"));
 }
 
 }  // namespace
