@@ -392,5 +392,40 @@ TEST_F(LoadBalancers, AGroupCheckedByItsLoadBalancerReplacesAnInstanceThatFailsI
       << explain("checked");
 }
 
+// A user's Service already holds the name: the load balancer leaves it
+// alone (no ownerReference, no port, no EndpointSlice naming it), says
+// why, and deleting the load balancer does not delete the user's Service.
+TEST_F(LoadBalancers, AUsersServiceOfTheSameNameIsNeverTakenOver) {
+  {
+    auto [code, out] =
+        kubectl({"create", "service", "clusterip", "mine", "--tcp=5432:5432", "-n", kNs});
+    ASSERT_EQ(code, 0) << out;
+  }
+  apply(loadBalancer(
+      "mine", {{"type", "application"},
+               {"listeners", {{{"port", 80}, {"protocol", "HTTP"}, {"defaultTargetGroup", "tg"}}}},
+               {"targetGroups", {targetGroup("tg", {{"instanceRefs", {{{"name", "nobody"}}}}})}}}));
+  auto ready = [&] {
+    for (const auto& c : status("mine").value("conditions", json::array()))
+      if (c.value("type", "") == "Ready") return c;
+    return json::object();
+  };
+  ASSERT_TRUE(eventually([&] { return ready().value("reason", "") == "NameConflict"; }, 30s))
+      << explain("mine");
+  EXPECT_EQ(ready().value("status", ""), "False");
+  EXPECT_FALSE(events("mine", "NameConflict").empty());
+  const json svc = client.get(kServices, kNs, "mine");
+  EXPECT_FALSE(svc["metadata"].contains("ownerReferences")) << svc.dump();
+  ASSERT_EQ(svc["spec"]["ports"].size(), 1u) << svc.dump();
+  EXPECT_EQ(svc["spec"]["ports"][0]["port"], 5432);
+  EXPECT_TRUE(client.list(kSlices, kNs, {.labelSelector = "compute.kubec2.io/load-balancer=mine"})
+                  .items.empty());
+
+  auto [code, out] = kubectl({"delete", "loadbalancer", "mine", "-n", kNs});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NO_THROW(client.get(kServices, kNs, "mine")) << "the user's Service stays";
+  kubectl({"delete", "service", "mine", "-n", kNs});
+}
+
 }  // namespace
 }  // namespace kube::testing
