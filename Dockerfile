@@ -12,7 +12,9 @@
 FROM debian:12 AS build
 WORKDIR /src
 COPY hack/install-deps.sh hack/install-deps.sh
-RUN hack/install-deps.sh
+# Compilers and libraries only: helm and kubectl (hack/install-tools.sh) are
+# for tests and the demo, not the image.
+RUN KUBEC2_SKIP_TOOLS=1 hack/install-deps.sh
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
  && cmake --build /build -j"$(nproc)" --target kubec2-operator \

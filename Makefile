@@ -41,11 +41,13 @@ demo: build control-plane
 	@hack/demo.sh
 
 # The operator against the current kubeconfig (KUBECONFIG or ~/.kube/config),
-# in the foreground: no leader election, no webhook (install deploy/ for
-# that), Prometheus from PROMETHEUS_URL if set.
+# in the foreground, without its webhook (install deploy/ for that). Leader
+# election on: beside an operator already running there, it waits as a
+# standby instead of acting twice. PROMETHEUS_URL sets --prometheus-url;
+# ARGS adds any other flag (ARGS="--namespace shop --log-level debug").
 run: build
-	$(BUILD_DIR)/bin/kubec2-operator --webhook-bind-address 0 \
-	  $(if $(PROMETHEUS_URL),--prometheus-url $(PROMETHEUS_URL),)
+	$(BUILD_DIR)/bin/kubec2-operator --webhook-bind-address 0 --leader-elect \
+	  $(if $(PROMETHEUS_URL),--prometheus-url $(PROMETHEUS_URL),) $(ARGS)
 
 # The demo's stack left running (control plane, simulator, Prometheus,
 # operator) in KUBEC2_DEMO_DIR (default /tmp/kubec2-demo); sandbox-down stops it.

@@ -77,7 +77,15 @@ read_state() {
   s=$(kubectl -n "$NS" get sg "$GROUP" -o jsonpath='{.status.desiredCapacity} {.status.minSize} {.status.maxSize} {.status.currentCapacity} {.status.inServiceCount} {.status.policies[0].metricValue}' 2>/dev/null || true)
   read -r DESIRED MIN MAX CURRENT INSERVICE METRIC <<<"$s"
   DESIRED=${DESIRED:-0} MIN=${MIN:-?} MAX=${MAX:-?} CURRENT=${CURRENT:-0} INSERVICE=${INSERVICE:-0}
-  [ -n "${METRIC:-}" ] && METRIC=$(printf '%.1f %%' "$METRIC") || METRIC="no data yet"
+  if [ -n "${METRIC:-}" ]; then
+    METRIC=$(printf '%.1f %%' "$METRIC")
+  else
+    METRIC="no data yet"
+  fi
+  # Why the policies cannot act, when they cannot (Prometheus down, no series).
+  s=$(kubectl -n "$NS" get sg "$GROUP" -o jsonpath='{range .status.conditions[?(@.type=="ScalingActive")]}{.status} {.reason}{end}' 2>/dev/null || true)
+  SCALING=""
+  case "$s" in False\ *) SCALING=" (ScalingActive False: ${s#False })" ;; esac
   s=$(kubectl -n "$NS" get lb "$GROUP" -o jsonpath='{.status.healthyTargets} {.status.targetGroups[0].initialCount} {.status.targetGroups[0].unhealthyCount} {.status.targetGroups[0].drainingCount}' 2>/dev/null || true)
   read -r HEALTHY INITIAL UNHEALTHY DRAINING <<<"$s"
   HEALTHY=${HEALTHY:-0} INITIAL=${INITIAL:-0} UNHEALTHY=${UNHEALTHY:-0} DRAINING=${DRAINING:-0}
@@ -86,7 +94,7 @@ activities() { # newest first
   kubectl -n "$NS" get sg "$GROUP" -o jsonpath='{range .status.activities[*]}{.time}{"  "}{.from}{" -> "}{.to}{"  "}{.cause}{"\n"}{end}' 2>/dev/null || true
 }
 summary_line() {
-  echo "capacity $DESIRED (min $MIN, max $MAX), current $CURRENT, in service $INSERVICE | cpu-60: $METRIC against target 60 % | load balancer: $HEALTHY healthy, $INITIAL initial, $UNHEALTHY unhealthy, $DRAINING draining"
+  echo "capacity $DESIRED (min $MIN, max $MAX), current $CURRENT, in service $INSERVICE | cpu-60: $METRIC against target 60 %$SCALING | load balancer: $HEALTHY healthy, $INITIAL initial, $UNHEALTHY unhealthy, $DRAINING draining"
 }
 
 LAST_LINE=""
@@ -99,7 +107,7 @@ show() {
       echo "kubec2 demo   $(elapsed)   phase: $PHASE   (Ctrl-C stops everything)"
       echo
       echo "ScalingGroup $NS/$GROUP    capacity $DESIRED   min $MIN   max $MAX   current $CURRENT   in service $INSERVICE"
-      echo "  policy cpu-60 (target tracking): ASGAverageCPUUtilization $METRIC   target 60 %"
+      echo "  policy cpu-60 (target tracking): ASGAverageCPUUtilization $METRIC   target 60 %$SCALING"
       echo "LoadBalancer $NS/$GROUP    healthy $HEALTHY   initial $INITIAL   unhealthy $UNHEALTHY   draining $DRAINING"
       echo
       echo "\$ kubectl -n $NS get instances"
@@ -133,6 +141,15 @@ wait_for() {
   while :; do
     show
     if "$@"; then return 0; fi
+    if ! alive operator; then
+      say "the operator is not running (it exited or was killed); last lines of $DIR/operator.log:"
+      tail -n 15 "$DIR/operator.log" 2>/dev/null | sed 's/^/  /'
+      return 1
+    fi
+    if ! alive prometheus && [ -z "${PROMETHEUS_DOWN_SAID:-}" ]; then
+      say "Prometheus is not running: the policies hold the capacity until it is back (docs/scaling-policies.md)"
+      PROMETHEUS_DOWN_SAID=1
+    fi
     if [ "$(date +%s)" -ge "$until" ]; then
       say "gave up after ${budget}s waiting for $what"
       return 1
@@ -140,6 +157,7 @@ wait_for() {
     sleep 2
   done
 }
+alive() { [ -f "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
 at_min_and_healthy() { [ "$INSERVICE" -ge 2 ] && [ "$HEALTHY" -ge 2 ]; }
 scaled_out() { [ "$DESIRED" -ge 5 ] && [ "$INSERVICE" -ge 5 ]; }
 scaled_in() { [ "$DESIRED" -eq 2 ] && [ "$CURRENT" -eq 2 ]; }
@@ -150,16 +168,19 @@ PHASE="launching 2 instances (minSize); the load balancer checks /healthz every 
 [ "$INTERACTIVE" = 0 ] && say "$PHASE"
 wait_for 180 "2 instances in service and healthy" at_min_and_healthy || OK=0
 
-PHASE="load up: $HIGH_CPU vCPUs on the group (PUT $SIM/load), want 5 instances"
-[ "$INTERACTIVE" = 0 ] && say "$PHASE"
-load "$HIGH_CPU"
-wait_for 240 "the scale-out to 5 instances in service" scaled_out || OK=0
-PEAK=$DESIRED
-
-PHASE="load down: $LOW_CPU vCPUs; scale-in waits 40 s of low load (300 s at a 15 s interval), then drains 30 s"
-[ "$INTERACTIVE" = 0 ] && say "$PHASE"
-load "$LOW_CPU"
-wait_for 300 "the scale-in back to 2" scaled_in || OK=0
+if [ "$OK" = 1 ]; then
+  PHASE="load up: $HIGH_CPU vCPUs on the group (PUT $SIM/load), want 5 instances"
+  [ "$INTERACTIVE" = 0 ] && say "$PHASE"
+  load "$HIGH_CPU"
+  wait_for 240 "the scale-out to 5 instances in service" scaled_out || OK=0
+  PEAK=$DESIRED
+fi
+if [ "$OK" = 1 ]; then
+  PHASE="load down: $LOW_CPU vCPUs; scale-in waits 40 s of low load (300 s at a 15 s interval), then drains 30 s"
+  [ "$INTERACTIVE" = 0 ] && say "$PHASE"
+  load "$LOW_CPU"
+  wait_for 300 "the scale-in back to 2" scaled_in || OK=0
+fi
 show
 
 echo
@@ -170,7 +191,11 @@ activities | tac | sed 's/^/    /'
 if [ "$OK" = 1 ]; then
   echo "  The group scaled out to $PEAK for the load and back in to 2 when it went."
 else
-  echo "  The scenario did not complete: see $DIR/operator.log and $DIR/kubevirt-sim.log."
+  echo "  The scenario did not complete (the reason is above). Last lines of the operator's log:"
+  tail -n 10 "$DIR/operator.log" 2>/dev/null | sed 's/^/    /'
+  if [ "${KEEP_SANDBOX:-0}" != 1 ] && [ "$INTERACTIVE" = 0 ]; then
+    echo "  The sandbox is removed at exit; KEEP_SANDBOX=1 keeps it and its logs in $DIR."
+  fi
 fi
 echo
 echo "Explore:"

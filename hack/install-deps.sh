@@ -29,5 +29,6 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # helm, and kubectl 1.24+ (the kustomize overlays, `kubectl create token`):
-# Debian has neither new enough.
-"$(dirname "$0")/install-tools.sh"
+# Debian has neither new enough. KUBEC2_SKIP_TOOLS=1 (the Dockerfile's build
+# stage, which only compiles) leaves them out.
+[ "${KUBEC2_SKIP_TOOLS:-0}" = 1 ] || "$(dirname "$0")/install-tools.sh"

@@ -57,6 +57,11 @@ up() {
   kubectl apply -f third_party/kubevirt/crds/ >/dev/null
   kubectl wait --for condition=established --timeout=60s -f third_party/kubevirt/crds/ >/dev/null
   kubectl create namespace kubec2-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  # The configurations point at the Service in deploy/; the sandbox points
+  # them at a url instead. Replaced, not re-applied: apply's three-way merge
+  # would put the Service back beside the url (both are refused together).
+  kubectl delete validatingwebhookconfiguration,mutatingwebhookconfiguration kubec2 \
+    --ignore-not-found >/dev/null
   kubectl apply -f deploy/base/webhook.yaml >/dev/null
   local kind path
   for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
