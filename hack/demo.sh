@@ -198,6 +198,11 @@ else
   fi
 fi
 echo
+if [ "$INTERACTIVE" = 0 ] && [ "${KEEP_SANDBOX:-0}" != 1 ]; then
+  echo "To explore the stack afterwards: KEEP_SANDBOX=1 make demo (or make sandbox-up)."
+  [ "$OK" = 1 ]
+  exit
+fi
 echo "Explore:"
 echo "  export KUBECONFIG=$KUBECONFIG"
 echo "  kubectl -n $NS get kubec2                      # every compute.kubec2.io object"
