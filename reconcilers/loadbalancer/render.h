@@ -115,7 +115,9 @@ struct Rendered {
 // empty slices go, but a group without targets keeps one empty IPv4 slice
 // (number 0) so `kubectl get endpointslices` shows it. Ports: one per
 // Service port leading to the group (same name, the group's port, the
-// same protocol), as kube-proxy pairs them by name.
+// same protocol), as kube-proxy pairs them by name. A retired target group
+// (RenderInput::retiredTargetGroups; none whose name is in spec) has its
+// slices the same way, with the ports given.
 //
 // Ingress (networking.k8s.io/v1, the LoadBalancer's name): see Rendered
 // and docs/load-balancers.md. Backends name the Service port when the name
