@@ -906,4 +906,20 @@ TEST(LoadBalancerPlan, AHealthCheckPortChangeKeepsTheTargetsHealth) {
   EXPECT_EQ(d.checks[0].settings.port, 9000);
 }
 
+TEST(LoadBalancerPlan, AGroupRenamedBackWhileItDrainsRegistersItsTargetsAnew) {
+  World w = healthyTarget(40);
+  rename(w);
+  w.plan();
+  w.now += 5s;
+  w.lb.spec.targetGroups[0].name = "app";
+  w.lb.spec.listeners[0].defaultTargetGroup = "app";
+  w.plan();
+  EXPECT_EQ(w.state("a"), State::Initial) << "back while draining: registered afresh, as ELB";
+  EXPECT_FALSE(w.tracked->contains("app2")) << "app2's target never passed: gone at once";
+  ASSERT_EQ(slicesOf(w, "app").size(), 1u);
+  EXPECT_FALSE((*slicesOf(w, "app")[0])["endpoints"][0]["conditions"]["terminating"].get<bool>());
+  EXPECT_TRUE(slicesOf(w, "app2").empty());
+  EXPECT_EQ(w.lb.status->targetGroups->size(), 1u);
+}
+
 }  // namespace
