@@ -445,6 +445,8 @@ class ProberRunnable final : public kube::Runnable {
 // Slack after the deregistration delay before a terminating instance
 // stops waiting for a load balancer that never marked it draining.
 constexpr std::chrono::seconds kDrainSlack{30};
+// The schema's (and ELB's) largest deregistrationDelaySeconds.
+constexpr std::int64_t kMaxDeregistrationDelaySeconds = 3600;
 
 std::optional<Deregistration> deregistrationOf(const kube::Informer<v1::LoadBalancer>& lbs,
                                                const kube::Informer<kube::RawObject>& slices,
@@ -456,7 +458,10 @@ std::optional<Deregistration> deregistrationOf(const kube::Informer<v1::LoadBala
   std::vector<std::string> from;
   auto hold = [&](const v1::LoadBalancer& lb, const std::string& group,
                   std::optional<Clock::time_point> drainingUntil) {
-    std::int64_t delay = -1;
+    // A target group removed from spec while its targets drain keeps its
+    // status entry but has no delay left to read: its drainingUntil says
+    // (bounded by ELB's longest delay, 3600 s).
+    std::int64_t delay = drainingUntil ? kMaxDeregistrationDelaySeconds : -1;
     for (const auto& g : lb.spec.targetGroups)
       if (g.name == group) delay = g.deregistrationDelaySeconds.value_or(300);
     if (delay <= 0) return;

@@ -73,6 +73,27 @@ const char* outcomeName(Outcome o) {
   return "failed";
 }
 
+// A registration at a port the group no longer has is tracked as
+// "<instance>:<port>" (plan.h).
+std::string earlierPortKey(const std::string& instance, std::int64_t port) {
+  return instance + ":" + std::to_string(port);
+}
+bool isEarlierPort(const std::string& key) {
+  return key.find(':') != std::string::npos;
+}
+std::string instanceOf(const std::string& key) {
+  return key.substr(0, key.find(':'));
+}
+
+TargetHealth drainingUntil(Time since, Time until) {
+  TargetHealth h = registered(since);
+  h.state = State::Draining;
+  h.reason = "Target.DeregistrationInProgress";
+  h.description = "Target deregistration is in progress";
+  h.drainingUntil = until;
+  return h;
+}
+
 TargetHealth notInUse(const TargetHealth& target, Time now) {
   TargetHealth t = notRunning(target, now);
   t.reason = "Target.NotInUse";
@@ -97,20 +118,35 @@ TrackedTargets rebuild(const LoadBalancerObservation& o) {
   const auto& spec = o.loadBalancer->spec;
   std::map<std::string, const v1::TargetGroup*> groups;
   for (const auto& g : spec.targetGroups) groups[g.name] = &g;
+  // A group no longer in spec (removed while its targets drain) has the
+  // port its slices or status say, and ELB's default delay.
+  auto groupOf = [&](const std::string& name) -> const v1::TargetGroup* {
+    const auto it = groups.find(name);
+    return it == groups.end() ? nullptr : it->second;
+  };
   for (const json* slice : o.endpointSlices) {
     const json* tg = labelOf(*slice, api::kTargetGroupLabel);
-    if (tg == nullptr || !tg->is_string() || !groups.contains(tg->get<std::string>())) continue;
-    const auto& group = *groups[tg->get<std::string>()];
-    auto& targets = out[group.name];
+    if (tg == nullptr || !tg->is_string()) continue;
+    const std::string name = tg->get<std::string>();
+    const v1::TargetGroup* group = groupOf(name);
+    // The port the slice was written with: the group's then (a port
+    // changed meanwhile is a new registration).
+    std::int64_t port = group != nullptr ? group->port : 0;
+    if (const json* ports = kube::jsonAt(slice, {"ports"});
+        ports != nullptr && ports->is_array() && !ports->empty())
+      port = (*ports)[0].value("port", port);
+    const std::int64_t delay = group != nullptr ? deregistrationDelayOf(*group) : 300;
+    auto& targets = out[name];
     for (const auto& e : slice->value("endpoints", json::array())) {
       const json ref = e.value("targetRef", json::object());
-      const std::string name = ref.value("name", "");
+      const std::string instance = ref.value("name", "");
       const auto addresses = e.value("addresses", json::array());
-      if (name.empty() || addresses.empty() || !addresses[0].is_string()) continue;
+      if (instance.empty() || addresses.empty() || !addresses[0].is_string()) continue;
       TrackedTarget t;
       t.uid = ref.value("uid", "");
       t.ip = addresses[0].get<std::string>();
-      t.port = group.port;
+      t.port = port;
+      t.deregistrationDelaySeconds = delay;
       t.nodeName = e.value("nodeName", "");
       t.zone = e.value("zone", "");
       if (const auto topo = e.value("topology", json::object()); !topo.empty()) {
@@ -120,39 +156,61 @@ TrackedTargets rebuild(const LoadBalancerObservation& o) {
       const json c = e.value("conditions", json::object());
       t.health = registered(o.now);
       if (c.value("terminating", false) && c.value("serving", false)) {
-        t.health.state = State::Draining;
-        t.health.reason = "Target.DeregistrationInProgress";
-        t.health.description = "Target deregistration is in progress";
-        t.health.drainingUntil = o.now + std::chrono::seconds(deregistrationDelayOf(group));
+        t.health = drainingUntil(o.now, o.now + std::chrono::seconds(delay));
       } else if (c.value("ready", false)) {
         t.health.state = State::Healthy;
         t.health.reason.clear();
         t.health.description.clear();
       }
-      targets[name] = std::move(t);
+      targets[instance] = std::move(t);
     }
   }
   if (!o.loadBalancer->status || !o.loadBalancer->status->targetGroups) return out;
   for (const auto& gs : *o.loadBalancer->status->targetGroups) {
-    if (!groups.contains(gs.name) || !gs.targets) continue;
+    if (!gs.targets) continue;
+    const v1::TargetGroup* group = groupOf(gs.name);
+    const std::int64_t delay = group != nullptr ? deregistrationDelayOf(*group) : 300;
     auto& targets = out[gs.name];
     for (const auto& ts : *gs.targets) {
       auto it = targets.find(ts.instance);
-      const auto since = ts.since ? kube::parseRfc3339Utc(*ts.since) : std::nullopt;
-      if (it == targets.end()) {
-        // Not in a slice: unused (no endpoint) or an endpoint the slices
-        // lost; the next reconcile registers it again if it runs.
-        if (ts.state != "unused") continue;
+      // When the state began, as status says (o.now when it does not).
+      Time since = o.now;
+      bool sinceSaid = false;
+      if (auto said = ts.since ? kube::parseRfc3339Utc(*ts.since) : std::nullopt) {
+        since = *said;
+        sinceSaid = true;
+      }
+      // When the drain ends: as status says, else a whole delay from now.
+      Time until = o.now + std::chrono::seconds(delay);
+      if (auto said = ts.drainingUntil ? kube::parseRfc3339Utc(*ts.drainingUntil) : std::nullopt)
+        until = *said;
+      const std::int64_t current = it != targets.end()
+                                       ? it->second.port
+                                       : (group != nullptr ? group->port : ts.port.value_or(0));
+      const bool earlierPort = ts.port && *ts.port != current;
+      if (it == targets.end() || earlierPort) {
+        // Not in a slice: unused (no endpoint), draining at a port the
+        // group no longer has (status only) or in a group removed from
+        // spec whose slice is gone, or an endpoint the slices lost (the
+        // next reconcile registers it again if it runs).
         TrackedTarget t;
-        t.port = ts.port.value_or(groups[gs.name]->port);
-        t.health = notRunning(registered(o.now), since.value_or(o.now));
-        if (ts.reason) t.health.reason = *ts.reason;
-        if (ts.description) t.health.description = *ts.description;
-        targets[ts.instance] = std::move(t);
+        t.ip = ts.ip.value_or("");
+        t.port = ts.port.value_or(current);
+        t.deregistrationDelaySeconds = delay;
+        if (ts.state == "draining") {
+          t.health = drainingUntil(since, until);
+          targets[earlierPort ? earlierPortKey(ts.instance, t.port) : ts.instance] = std::move(t);
+        } else if (ts.state == "unused" && !earlierPort) {
+          t.ip.clear();
+          t.health = notRunning(registered(o.now), since);
+          if (ts.reason) t.health.reason = *ts.reason;
+          if (ts.description) t.health.description = *ts.description;
+          targets[ts.instance] = std::move(t);
+        }
         continue;
       }
       TargetHealth& h = it->second.health;
-      if (since) h.since = *since;
+      if (sinceSaid) h.since = since;
       if (ts.state == "unhealthy" && h.state == State::Initial) {
         h.state = State::Unhealthy;
         h.reason = ts.reason.value_or("Target.FailedHealthChecks");
@@ -161,16 +219,12 @@ TrackedTargets rebuild(const LoadBalancerObservation& o) {
         // Servers before 1.22's EndpointSliceTerminatingCondition drop
         // serving and terminating: the slice shows a draining target as
         // not ready, and only status says it drains, and until when.
-        h.state = State::Draining;
-        h.reason = "Target.DeregistrationInProgress";
-        h.description = "Target deregistration is in progress";
-        if (auto until = ts.drainingUntil ? kube::parseRfc3339Utc(*ts.drainingUntil) : std::nullopt)
-          h.drainingUntil = *until;
-        else if (!h.drainingUntil)
-          h.drainingUntil = o.now + std::chrono::seconds(deregistrationDelayOf(*groups[gs.name]));
+        if (!ts.drainingUntil && h.drainingUntil) until = *h.drainingUntil;
+        h = drainingUntil(h.since, until);
       }
     }
   }
+  std::erase_if(out, [](const auto& kv) { return kv.second.empty(); });
   return out;
 }
 
@@ -267,7 +321,7 @@ void recordChanges(std::vector<Change> changes, Plan& plan) {
 
 v1::TargetHealth statusOf(const std::string& name, const TrackedTarget& t) {
   v1::TargetHealth h;
-  h.instance = name;
+  h.instance = instanceOf(name);
   if (!t.ip.empty()) h.ip = t.ip;
   h.port = t.port;
   h.state = std::string(toString(t.health.state));
@@ -427,7 +481,68 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
       for (const auto& rule : *l.rules) usedByListeners.insert(rule.targetGroup);
   }
 
-  std::vector<std::string> groupsMissing, instancesMissing, heldBack;
+  // (target group, target) whose change is already in `changes`.
+  std::set<std::pair<std::string, std::string>> announced;
+  // The changes from `before` to `now` of a group's targets, its counts,
+  // and the endpoints of its slices.
+  auto summarize = [&](const std::string& group, const std::map<std::string, TrackedTarget>& before,
+                       const std::map<std::string, TrackedTarget>& now) {
+    TargetGroupEndpoints eps;
+    eps.targetGroup = group;
+    TargetCounts counts;
+    for (const auto& [name, t] : now) {
+      const auto b = before.find(name);
+      if (announced.contains({group, name})) {
+        // recorded where it arose
+      } else if (b == before.end()) {
+        changes.push_back({group, name, std::nullopt, t.health.state, t.health.description});
+      } else if (b->second.health.state != t.health.state) {
+        changes.push_back(
+            {group, name, b->second.health.state, t.health.state, t.health.description});
+      }
+      Endpoint e{name, t.uid, t.ip, t.nodeName, t.zone, EndpointCondition::NotReady};
+      switch (t.health.state) {
+        case State::Initial:
+          ++counts.initial;
+          break;
+        case State::Healthy:
+          ++counts.healthy;
+          e.condition = EndpointCondition::Ready;
+          break;
+        case State::Unhealthy:
+          ++counts.unhealthy;
+          break;
+        case State::Draining:
+          ++counts.draining;
+          e.condition = EndpointCondition::Terminating;
+          if (t.health.drainingUntil && (!nextDrainEnd || *t.health.drainingUntil < *nextDrainEnd))
+            nextDrainEnd = *t.health.drainingUntil;
+          break;
+        case State::Unused:
+          ++counts.unused;
+          break;
+      }
+      // A registration at a port the group no longer has is in status
+      // only: a slice has one ports list, the group's.
+      if (t.health.state != State::Unused && !t.ip.empty() && !isEarlierPort(name))
+        eps.endpoints.push_back(std::move(e));
+    }
+    for (const auto& [name, b] : before)
+      if (!now.contains(name)) changes.push_back({group, name, b.health.state, {}, ""});
+    for (const json* slice : o.endpointSlices) {
+      const json* tg = labelOf(*slice, api::kTargetGroupLabel);
+      if (tg == nullptr || *tg != group) continue;
+      auto& members =
+          eps.currentSlices[kube::jsonAt(slice, {"metadata", "name"})->get<std::string>()];
+      for (const auto& e : slice->value("endpoints", json::array()))
+        if (const json* n = kube::jsonAt(&e, {"targetRef", "name"}); n && n->is_string())
+          members.push_back(n->get<std::string>());
+    }
+    d.counts[group] = counts;
+    return eps;
+  };
+
+  std::vector<std::string> groupsMissing, instancesMissing, heldBack, retiredGroups;
   for (const auto& group : lb.spec.targetGroups) {
     const bool inUse = usedByListeners.contains(group.name);
     // AddToLoadBalancer suspended on the group's ScalingGroup: no new
@@ -458,6 +573,7 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
       TrackedTarget t;
       t.uid = inst.metadata.uid;
       t.port = group.port;
+      t.deregistrationDelaySeconds = delay.count();
       if (inst.status) {
         t.ip = sel.running ? inst.status->privateIP.value_or("") : "";
         t.nodeName = inst.status->nodeName.value_or("");
@@ -468,6 +584,24 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
       if (!known && holdNew) {
         heldBack.push_back(name);
         continue;
+      }
+      // ELB's registration is instance:port: at a new port the target is
+      // registered anew, and the registration at the old port leaves
+      // (a healthy one drains, a draining one drains on).
+      const bool portChanged = known && b->second.port != t.port;
+      if (portChanged) {
+        const TargetHealth& was = b->second.health;
+        std::optional<TargetHealth> leaving =
+            was.state == State::Draining ? std::optional(was) : deregistered(was, o.now, delay);
+        if (leaving && !drainingOver(*leaving, o.now)) {
+          const std::string key = earlierPortKey(name, b->second.port);
+          TrackedTarget old = b->second;
+          old.health = *leaving;
+          if (was.state != State::Draining)
+            changes.push_back({group.name, key, was.state, State::Draining, leaving->description});
+          announced.insert({group.name, key});
+          now[key] = std::move(old);
+        }
       }
       if (!inUse) {
         // ELB: unused, Target.NotInUse: no listener forwards to the group,
@@ -481,19 +615,24 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
                            b->second.health.reason == "Target.InvalidState"
                        ? b->second.health
                        : notRunning(known ? b->second.health : registered(o.now), o.now);
-      } else if (known && b->second.health.state != State::Unused &&
+      } else if (known && !portChanged && b->second.health.state != State::Unused &&
                  b->second.health.state != State::Draining && b->second.ip == t.ip &&
                  (b->second.uid.empty() || b->second.uid == t.uid)) {
         t.health = b->second.health;
       } else {
-        // New, running again, at a new address, or back while draining:
-        // registered afresh, as ELB registers a target again.
+        // New, running again, at a new address or port, or back while
+        // draining: registered afresh, as ELB registers a target again.
         t.health = registered(o.now);
       }
       now[name] = std::move(t);
     }
     for (const auto& [name, b] : before) {
-      if (selected.contains(name)) continue;
+      if (selected.contains(name) || now.contains(name)) continue;
+      if (isEarlierPort(name)) {
+        // Back at that port: the new registration replaces it (above).
+        const auto current = now.find(instanceOf(name));
+        if (current != now.end() && current->second.port == b.port) continue;
+      }
       if (b.health.state == State::Draining) {
         if (!drainingOver(b.health, o.now)) now[name] = b;
         continue;
@@ -513,59 +652,48 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
       it->second.health = afterCheck(it->second.health, judged, settings);
     }
 
-    TargetGroupEndpoints eps;
-    eps.targetGroup = group.name;
-    TargetCounts counts;
-    for (const auto& [name, t] : now) {
-      const auto b = before.find(name);
-      if (b == before.end())
-        changes.push_back({group.name, name, std::nullopt, t.health.state, t.health.description});
-      else if (b->second.health.state != t.health.state)
-        changes.push_back(
-            {group.name, name, b->second.health.state, t.health.state, t.health.description});
-      Endpoint e{name, t.uid, t.ip, t.nodeName, t.zone, EndpointCondition::NotReady};
-      switch (t.health.state) {
-        case State::Initial:
-          ++counts.initial;
-          break;
-        case State::Healthy:
-          ++counts.healthy;
-          e.condition = EndpointCondition::Ready;
-          break;
-        case State::Unhealthy:
-          ++counts.unhealthy;
-          break;
-        case State::Draining:
-          ++counts.draining;
-          e.condition = EndpointCondition::Terminating;
-          if (t.health.drainingUntil && (!nextDrainEnd || *t.health.drainingUntil < *nextDrainEnd))
-            nextDrainEnd = *t.health.drainingUntil;
-          break;
-        case State::Unused:
-          ++counts.unused;
-          break;
-      }
-      if (t.health.state != State::Unused && !t.ip.empty()) {
-        eps.endpoints.push_back(std::move(e));
-        if (t.health.state != State::Draining) {
-          CheckSettings s = settings;
-          d.checks.push_back({group.name, name, t.ip, std::move(s)});
-        }
+    TargetGroupEndpoints eps = summarize(group.name, before, now);
+    for (const Endpoint& e : eps.endpoints)
+      if (e.condition != EndpointCondition::Terminating)
+        d.checks.push_back({group.name, e.instance, e.ip, settings});
+    in.targetGroups.push_back(std::move(eps));
+  }
+
+  // Target groups removed from spec (a rename removes one): their targets
+  // leave as they do when deselected, each draining for the delay its group
+  // last had; the group's slices and status entry stay while one drains.
+  for (const auto& [name, before] : previous) {
+    if (std::any_of(lb.spec.targetGroups.begin(), lb.spec.targetGroups.end(),
+                    [&](const v1::TargetGroup& g) { return g.name == name; }))
+      continue;
+    std::map<std::string, TrackedTarget> now;
+    for (const auto& [key, b] : before) {
+      if (b.health.state == State::Draining) {
+        if (!drainingOver(b.health, o.now)) now[key] = b;
+      } else if (auto drained = deregistered(b.health, o.now,
+                                             std::chrono::seconds(b.deregistrationDelaySeconds))) {
+        TrackedTarget t = b;
+        t.health = *drained;
+        now[key] = std::move(t);
       }
     }
-    for (const auto& [name, b] : before)
-      if (!now.contains(name)) changes.push_back({group.name, name, b.health.state, {}, ""});
+    RetiredTargetGroup retired{summarize(name, before, now)};
+    if (now.empty()) {  // its slices go (not rendered), and its status entry
+      d.counts.erase(name);
+      continue;
+    }
     for (const json* slice : o.endpointSlices) {
       const json* tg = labelOf(*slice, api::kTargetGroupLabel);
-      if (tg == nullptr || *tg != group.name) continue;
-      auto& members =
-          eps.currentSlices[kube::jsonAt(slice, {"metadata", "name"})->get<std::string>()];
-      for (const auto& e : slice->value("endpoints", json::array()))
-        if (const json* n = kube::jsonAt(&e, {"targetRef", "name"}); n && n->is_string())
-          members.push_back(n->get<std::string>());
+      const json* ports = kube::jsonAt(slice, {"ports"});
+      if (tg != nullptr && *tg == name && ports != nullptr && ports->is_array() &&
+          !ports->empty()) {
+        retired.ports = *ports;
+        break;
+      }
     }
-    in.targetGroups.push_back(std::move(eps));
-    d.counts[group.name] = counts;
+    in.retiredTargetGroups.push_back(std::move(retired));
+    retiredGroups.push_back(name);
+    d.tracked[name] = std::move(now);
   }
   recordChanges(std::move(changes), d.plan);
 
@@ -646,17 +774,17 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   std::int64_t healthy = 0;
   std::vector<v1::TargetGroupStatus> groups;
   std::vector<std::string> withoutHealthy;
-  for (const auto& group : lb.spec.targetGroups) {
-    const auto& targets = d.tracked[group.name];
-    const TargetCounts& c = d.counts[group.name];
+  auto statusOfGroup = [&](const std::string& group) {
+    const auto& targets = d.tracked[group];
+    const TargetCounts& c = d.counts[group];
     v1::TargetGroupStatus gs;
-    gs.name = group.name;
+    gs.name = group;
     gs.healthyCount = c.healthy;
     gs.unhealthyCount = c.unhealthy;
     gs.initialCount = c.initial;
     gs.drainingCount = c.draining;
     gs.targetCount = static_cast<std::int64_t>(targets.size());
-    if (std::string port = servicePortName(lb.spec, group.name); !port.empty())
+    if (std::string port = servicePortName(lb.spec, group); !port.empty())
       gs.servicePort = std::move(port);
     std::vector<std::pair<std::string, const TrackedTarget*>> order;
     for (const auto& [name, t] : targets) order.emplace_back(name, &t);
@@ -669,10 +797,13 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
       for (const auto& [name, t] : order) gs.targets->push_back(statusOf(name, *t));
     }
     healthy += c.healthy;
-    if (c.healthy == 0 && usedByListeners.contains(group.name))
-      withoutHealthy.push_back(group.name);
+    if (c.healthy == 0 && usedByListeners.contains(group)) withoutHealthy.push_back(group);
     groups.push_back(std::move(gs));
-  }
+  };
+  for (const auto& group : lb.spec.targetGroups) statusOfGroup(group.name);
+  // A removed group's entry stays while its targets drain: an Instance
+  // deleted meanwhile reads its drainingUntil there (deregistration.h).
+  for (const auto& name : retiredGroups) statusOfGroup(name);
   st.healthyTargets = healthy;
   st.targetGroups = std::move(groups);
 

@@ -21,6 +21,17 @@
 // goes at once. A target whose Instance is not running (no state running
 // or no private IP) is unused, and starts again from initial when it runs.
 //
+// A target group removed from spec (a rename is a removal and a new group)
+// deregisters its targets the same way, draining for the delay the group
+// last had (ELB's 300 s when this process never saw it): while one drains
+// the group keeps its status entry and its EndpointSlices (with the ports
+// they had), then both go. ELB's identity of a registration is
+// instance:port, so a group whose port changes registers its targets anew
+// (initial, not ready) and the healthy registrations at the old port drain;
+// those are kept under the key "<instance>:<old port>" and shown in status
+// only (a slice has one ports list). A health check setting (its port too)
+// is no registration change: ELB keeps the targets' health.
+//
 // The health of targets lives in the leader's memory between reconciles
 // (`tracked`). A new leader (or a restarted operator) rebuilds it from
 // what it wrote: the EndpointSlices (a ready endpoint was healthy, a
@@ -48,16 +59,21 @@ namespace kubec2::reconcilers::loadbalancer {
 
 namespace v1 = kubec2::api::v1alpha1;
 
-// A target between reconciles.
+// A target (one registration) between reconciles.
 struct TrackedTarget {
   std::string uid;
-  std::string ip;  // where it was checked and where traffic goes
-  std::int64_t port = 0;
+  std::string ip;         // where it was checked and where traffic goes
+  std::int64_t port = 0;  // with the Instance, the registration's identity (ELB's)
   std::string nodeName{};
   std::string zone{};
   TargetHealth health{};
+  // The group's deregistrationDelaySeconds when last planned: how long the
+  // target drains if its group is removed.
+  std::int64_t deregistrationDelaySeconds = 300;
 };
-// Target group name -> Instance name -> target.
+// Target group name (those of spec, and removed ones still draining) ->
+// Instance name, or "<instance>:<port>" for a registration at a port the
+// group no longer has (draining; ':' is never in an Instance name) -> target.
 using TrackedTargets = std::map<std::string, std::map<std::string, TrackedTarget>>;
 
 // One health check's raw outcome, as the prober (runtime/prober.h) reports

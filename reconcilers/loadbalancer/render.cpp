@@ -285,6 +285,29 @@ json sliceJson(const v1::LoadBalancer& lb, const std::string& group, bool ipv6, 
           {"ports", ports}};
 }
 
+// One target group's slices, appended to `out`.
+void groupSlices(const RenderInput& in, const std::string& group, const json& jports,
+                 const TargetGroupEndpoints& given, std::vector<json>& out) {
+  const v1::LoadBalancer& lb = *in.loadBalancer;
+  std::vector<const Endpoint*> v4, v6;
+  std::set<std::string> seen;
+  for (const Endpoint& e : given.endpoints) {
+    if (e.ip.empty() || !seen.insert(e.instance).second) continue;
+    (e.ip.find(':') == std::string::npos ? v4 : v6).push_back(&e);
+  }
+  for (auto* family : {&v4, &v6})
+    std::sort(family->begin(), family->end(),
+              [](const Endpoint* a, const Endpoint* b) { return a->instance < b->instance; });
+
+  auto s4 = pack(v4, given.currentSlices, slicePrefix(lb.metadata.name, group, false));
+  auto s6 = pack(v6, given.currentSlices, slicePrefix(lb.metadata.name, group, true));
+  if (s4.empty() && s6.empty()) s4[0] = {};  // the group shows, empty
+  for (const auto& [n, members] : s4)
+    out.push_back(sliceJson(lb, group, false, n, members, jports, in.discovery));
+  for (const auto& [n, members] : s6)
+    out.push_back(sliceJson(lb, group, true, n, members, jports, in.discovery));
+}
+
 std::vector<json> slicesOf(const RenderInput& in, const std::vector<ServicePort>& ports) {
   const v1::LoadBalancer& lb = *in.loadBalancer;
   std::vector<json> out;
@@ -299,24 +322,14 @@ std::vector<json> slicesOf(const RenderInput& in, const std::vector<ServicePort>
     const TargetGroupEndpoints* given = &kNone;
     for (const TargetGroupEndpoints& t : in.targetGroups)
       if (t.targetGroup == g.name) given = &t;
-
-    std::vector<const Endpoint*> v4, v6;
-    std::set<std::string> seen;
-    for (const Endpoint& e : given->endpoints) {
-      if (e.ip.empty() || !seen.insert(e.instance).second) continue;
-      (e.ip.find(':') == std::string::npos ? v4 : v6).push_back(&e);
-    }
-    for (auto* family : {&v4, &v6})
-      std::sort(family->begin(), family->end(),
-                [](const Endpoint* a, const Endpoint* b) { return a->instance < b->instance; });
-
-    auto s4 = pack(v4, given->currentSlices, slicePrefix(lb.metadata.name, g.name, false));
-    auto s6 = pack(v6, given->currentSlices, slicePrefix(lb.metadata.name, g.name, true));
-    if (s4.empty() && s6.empty()) s4[0] = {};  // the group shows, empty
-    for (const auto& [n, members] : s4)
-      out.push_back(sliceJson(lb, g.name, false, n, members, jports, in.discovery));
-    for (const auto& [n, members] : s6)
-      out.push_back(sliceJson(lb, g.name, true, n, members, jports, in.discovery));
+    groupSlices(in, g.name, jports, *given, out);
+  }
+  for (const RetiredTargetGroup& r : in.retiredTargetGroups) {
+    // A name back in spec is that group's; without ports there is no slice to keep.
+    if (findGroup(lb.spec, r.endpoints.targetGroup) != nullptr || !r.ports.is_array() ||
+        r.ports.empty())
+      continue;
+    groupSlices(in, r.endpoints.targetGroup, r.ports, r.endpoints, out);
   }
   return out;
 }

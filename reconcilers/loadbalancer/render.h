@@ -58,18 +58,27 @@ struct TargetGroupEndpoints {
 // whichever the server serves, v1 preferred.
 enum class DiscoveryVersion { V1, V1beta1 };
 
+// A target group no longer in spec whose targets still drain: its slices
+// stay, with the ports they had (kube-proxy pairs them with the Service's by
+// name), until the last drain ends.
+struct RetiredTargetGroup {
+  TargetGroupEndpoints endpoints;
+  nlohmann::json ports = nlohmann::json::array();  // the slices' "ports"; empty: no slice
+};
+
 struct RenderInput {
   const v1::LoadBalancer* loadBalancer = nullptr;    // spec with the webhook's defaults applied
   std::vector<TargetGroupEndpoints> targetGroups{};  // a target group absent here has no targets
   DiscoveryVersion discovery = DiscoveryVersion::V1;
-  std::string ingressClass{};  // the operator's --ingress-class
+  std::string ingressClass{};                             // the operator's --ingress-class
+  std::vector<RetiredTargetGroup> retiredTargetGroups{};  // after the spec's groups
 };
 
 struct Rendered {
   nlohmann::json service;
-  // Every slice that should exist, by target group in spec order, then
-  // IPv4 before IPv6, then slice number. A slice of the group's that is
-  // not here is to be deleted.
+  // Every slice that should exist, by target group in spec order (then the
+  // retired groups, in the order given), then IPv4 before IPv6, then slice
+  // number. A slice of the group's that is not here is to be deleted.
   std::vector<nlohmann::json> endpointSlices;
   std::optional<nlohmann::json> ingress;  // application load balancers with HTTP/HTTPS listeners
   // What the Ingress cannot express of ELB's rules, one sentence each
@@ -106,7 +115,9 @@ struct Rendered {
 // empty slices go, but a group without targets keeps one empty IPv4 slice
 // (number 0) so `kubectl get endpointslices` shows it. Ports: one per
 // Service port leading to the group (same name, the group's port, the
-// same protocol), as kube-proxy pairs them by name.
+// same protocol), as kube-proxy pairs them by name. A retired target group
+// (RenderInput::retiredTargetGroups; none whose name is in spec) has its
+// slices the same way, with the ports given.
 //
 // Ingress (networking.k8s.io/v1, the LoadBalancer's name): see Rendered
 // and docs/load-balancers.md. Backends name the Service port when the name

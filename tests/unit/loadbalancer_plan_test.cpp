@@ -709,4 +709,262 @@ TEST(LoadBalancerPlan, AServiceOrIngressOfItsNameNotItsOwnIsNeverTakenOver) {
   EXPECT_TRUE(w.endpoint("a"));
 }
 
+// --------------------------------------------- target groups removed, ports changed
+
+// `w` with target `a` healthy in group app (delay `delay`).
+World healthyTarget(int delay = 60) {
+  World w;
+  w.lb = loadBalancer({{"instanceSelector", {{"matchLabels", {{"tier", "web"}}}}}}, delay);
+  w.instances = {instance("a", "127.1.0.1")};
+  w.plan();
+  for (int i = 0; i < 2; ++i) w.check("a", lb::RawCheck::Kind::Answered, 200);
+  w.plan();
+  EXPECT_EQ(w.state("a"), State::Healthy);
+  return w;
+}
+
+// The group's entry in status, or null.
+const v1::TargetGroupStatus* groupStatus(const World& w, const std::string& name) {
+  if (!w.lb.status || !w.lb.status->targetGroups) return nullptr;
+  for (const auto& g : *w.lb.status->targetGroups)
+    if (g.name == name) return &g;
+  return nullptr;
+}
+
+// The slices of target group `group` in `w`.
+std::vector<const json*> slicesOf(const World& w, const std::string& group) {
+  std::vector<const json*> out;
+  for (const auto& s : w.slices)
+    if (s["metadata"]["labels"].value(kubec2::api::kTargetGroupLabel, "") == group)
+      out.push_back(&s);
+  return out;
+}
+
+// Renamed app -> app2, the listener following.
+void rename(World& w) {
+  w.lb.spec.targetGroups[0].name = "app2";
+  w.lb.spec.listeners[0].defaultTargetGroup = "app2";
+}
+
+TEST(LoadBalancerPlan, ARenamedTargetGroupsHealthyTargetDrainsForItsDelayThenTheGroupGoes) {
+  World w = healthyTarget(40);
+  w.now += 5s;
+  const lb::Time renamed = w.now;
+  rename(w);
+  auto d = w.plan();
+
+  // The new group registers a anew (ELB: a new target group), not ready.
+  EXPECT_EQ(w.tracked->at("app2").at("a").health.state, State::Initial);
+  ASSERT_EQ(slicesOf(w, "app2").size(), 1u);
+  EXPECT_FALSE((*slicesOf(w, "app2")[0])["endpoints"][0]["conditions"]["ready"].get<bool>());
+  // The old group's registration drains for the old group's 40 s.
+  const auto& old = w.tracked->at("app").at("a");
+  EXPECT_EQ(old.health.state, State::Draining);
+  EXPECT_EQ(old.health.drainingUntil, renamed + 40s);
+  ASSERT_EQ(slicesOf(w, "app").size(), 1u) << "the old group's slice stays while it drains";
+  const json& oldSlice = *slicesOf(w, "app")[0];
+  const json& e = oldSlice["endpoints"][0];
+  EXPECT_EQ(e["targetRef"]["name"], "a");
+  EXPECT_FALSE(e["conditions"]["ready"].get<bool>());
+  EXPECT_TRUE(e["conditions"]["serving"].get<bool>());
+  EXPECT_TRUE(e["conditions"]["terminating"].get<bool>());
+  EXPECT_EQ(oldSlice["ports"][0]["name"], "listener-80") << "the ports it had";
+  EXPECT_EQ(oldSlice["ports"][0]["port"], 8080);
+  const auto* gs = groupStatus(w, "app");
+  ASSERT_TRUE(gs) << "the old group's status entry stays: a deleted Instance's wait reads it";
+  EXPECT_EQ(gs->drainingCount.value_or(-1), 1);
+  EXPECT_FALSE(gs->servicePort);
+  EXPECT_EQ(gs->targets->at(0).state, "draining");
+  EXPECT_EQ(gs->targets->at(0).drainingUntil.value_or(""), kube::formatRfc3339(renamed + 40s));
+  EXPECT_EQ(w.lb.status->targetGroups->at(0).name, "app2") << "spec's groups first";
+  const auto reasons = eventReasons(d.plan);
+  EXPECT_EQ(countOf(reasons, "TargetDraining"), 1);
+  EXPECT_EQ(countOf(reasons, "TargetRegistered"), 1);
+  ASSERT_TRUE(d.plan.requeueAfter);
+  EXPECT_EQ(*d.plan.requeueAfter, 40s);
+  EXPECT_EQ(d.counts.at("app").draining, 1);
+
+  w.now = renamed + 39s;
+  w.plan();
+  EXPECT_EQ(w.tracked->at("app").at("a").health.state, State::Draining);
+  w.now = renamed + 40s;
+  d = w.plan();
+  EXPECT_FALSE(w.tracked->contains("app"));
+  EXPECT_TRUE(slicesOf(w, "app").empty()) << "its slice deleted";
+  ASSERT_EQ(d.plan.all<rec::DeleteObject>().size(), 1u);
+  EXPECT_EQ(groupStatus(w, "app"), nullptr);
+  EXPECT_EQ(eventReasons(d.plan), (std::vector<std::string>{"TargetDeregistered"}));
+  EXPECT_FALSE(d.counts.contains("app"));
+}
+
+json twoGroups() {
+  json spec = loadBalancer().toJson()["spec"];
+  spec["listeners"].push_back({{"port", 81}, {"protocol", "HTTP"}, {"defaultTargetGroup", "side"}});
+  json side = spec["targetGroups"][0];
+  side["name"] = "side";
+  side["deregistrationDelaySeconds"] = 30;
+  side["targets"] = {{"instanceRefs", {{{"name", "a"}}, {{"name", "b"}}}}};
+  spec["targetGroups"].push_back(side);
+  return spec;
+}
+
+TEST(LoadBalancerPlan, ARemovedTargetGroupDrainsItsHealthyTargetsAndDropsTheOthersAtOnce) {
+  World w;
+  w.lb.spec = v1::LoadBalancerSpec::fromJson(twoGroups());
+  w.instances = {instance("a", "127.1.0.1"), instance("b", "127.1.0.2")};
+  w.plan();
+  for (int i = 0; i < 2; ++i)
+    w.checks.push_back({"side", "a", "127.1.0.1", w.now, lb::RawCheck::Kind::Answered, 200, ""});
+  w.plan();
+  ASSERT_EQ(w.tracked->at("side").at("a").health.state, State::Healthy);
+  ASSERT_EQ(w.tracked->at("side").at("b").health.state, State::Initial);
+
+  w.now += 1s;
+  w.lb.spec.listeners.pop_back();
+  w.lb.spec.targetGroups.pop_back();
+  const auto d = w.plan();
+  EXPECT_EQ(w.tracked->at("side").at("a").health.state, State::Draining);
+  EXPECT_EQ(w.tracked->at("side").at("a").health.drainingUntil, w.now + 30s);
+  EXPECT_FALSE(w.tracked->at("side").contains("b")) << "never healthy: goes at once";
+  const auto reasons = eventReasons(d.plan);
+  EXPECT_EQ(countOf(reasons, "TargetDraining"), 1);
+  EXPECT_EQ(countOf(reasons, "TargetDeregistered"), 1);
+  ASSERT_EQ(slicesOf(w, "side").size(), 1u);
+  EXPECT_EQ((*slicesOf(w, "side")[0])["endpoints"].size(), 1u) << "only the draining one";
+  EXPECT_EQ(groupStatus(w, "side")->targetCount.value_or(-1), 1);
+  EXPECT_EQ(w.state("a"), State::Initial) << "group app is untouched";
+}
+
+TEST(LoadBalancerPlan, ANewLeaderKeepsARemovedGroupsDrainUntilStatusSays) {
+  World w = healthyTarget(40);
+  const lb::Time renamed = w.now;
+  rename(w);
+  w.plan();
+  w.tracked.reset();  // another process takes over
+  w.now += 10s;
+  const auto d = w.plan();
+  EXPECT_EQ(w.tracked->at("app").at("a").health.state, State::Draining);
+  EXPECT_EQ(w.tracked->at("app").at("a").health.drainingUntil, renamed + 40s);
+  EXPECT_EQ(w.tracked->at("app2").at("a").health.state, State::Initial);
+  EXPECT_TRUE(eventReasons(d.plan).empty()) << "nothing changed: no Event";
+  EXPECT_EQ(slicesOf(w, "app").size(), 1u);
+}
+
+TEST(LoadBalancerPlan, AGroupRemovedWhileNoProcessTrackedItDrainsForElbsDefaultDelay) {
+  World w = healthyTarget(40);
+  w.tracked.reset();  // the operator restarts, and the group was renamed meanwhile
+  rename(w);
+  w.plan();
+  EXPECT_EQ(w.tracked->at("app").at("a").health.drainingUntil, w.now + 300s)
+      << "the old delay is nowhere to read: ELB's default";
+}
+
+TEST(LoadBalancerPlan, ANewPortRegistersTheTargetAnewAndTheOldPortDrainsInStatus) {
+  World w = healthyTarget(60);
+  w.now += 5s;
+  const lb::Time changed = w.now;
+  w.lb.spec.targetGroups[0].port = 9090;
+  auto d = w.plan();
+
+  EXPECT_EQ(w.state("a"), State::Initial) << "a new registration must pass its checks";
+  EXPECT_EQ(w.tracked->at("app").at("a").port, 9090);
+  const json* e = w.endpoint("a");
+  ASSERT_TRUE(e);
+  EXPECT_FALSE((*e)["conditions"]["ready"].get<bool>());
+  EXPECT_FALSE((*e)["conditions"]["terminating"].get<bool>());
+  ASSERT_EQ(slicesOf(w, "app").size(), 1u);
+  EXPECT_EQ((*slicesOf(w, "app")[0])["ports"][0]["port"], 9090);
+  EXPECT_EQ((*slicesOf(w, "app")[0])["endpoints"].size(), 1u);
+  ASSERT_EQ(d.checks.size(), 1u);
+  EXPECT_EQ(d.checks[0].settings.port, 9090) << "traffic-port: the new port";
+  EXPECT_EQ(w.lb.status->healthyTargets.value_or(-1), 0);
+
+  const auto& old = w.tracked->at("app").at("a:8080");
+  EXPECT_EQ(old.health.state, State::Draining);
+  EXPECT_EQ(old.health.drainingUntil, changed + 60s);
+  const auto& targets = *w.lb.status->targetGroups->at(0).targets;
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ(targets[0].instance, "a");
+  EXPECT_EQ(targets[0].port.value_or(0), 8080);
+  EXPECT_EQ(targets[0].state, "draining");
+  EXPECT_EQ(targets[0].drainingUntil.value_or(""), kube::formatRfc3339(changed + 60s));
+  EXPECT_EQ(targets[1].port.value_or(0), 9090);
+  EXPECT_EQ(targets[1].state, "initial");
+  const auto reasons = eventReasons(d.plan);
+  EXPECT_EQ(countOf(reasons, "TargetDraining"), 1);
+  EXPECT_EQ(countOf(reasons, "TargetRegistered"), 1);
+  ASSERT_TRUE(d.plan.requeueAfter);
+  EXPECT_EQ(*d.plan.requeueAfter, 60s);
+
+  for (int i = 0; i < 2; ++i) w.check("a", lb::RawCheck::Kind::Answered, 200);
+  w.plan();
+  EXPECT_EQ(w.state("a"), State::Healthy);
+  EXPECT_TRUE((*w.endpoint("a"))["conditions"]["ready"].get<bool>());
+
+  w.now = changed + 60s;
+  d = w.plan();
+  EXPECT_FALSE(w.tracked->at("app").contains("a:8080"));
+  EXPECT_EQ(w.lb.status->targetGroups->at(0).targets->size(), 1u);
+  EXPECT_EQ(eventReasons(d.plan), (std::vector<std::string>{"TargetDeregistered"}));
+}
+
+TEST(LoadBalancerPlan, ANewLeaderKeepsTheOldPortsDrainApartFromTheNewRegistration) {
+  World w = healthyTarget(60);
+  const lb::Time changed = w.now;
+  w.lb.spec.targetGroups[0].port = 9090;
+  w.plan();
+  w.tracked.reset();
+  w.now += 10s;
+  const auto d = w.plan();
+  EXPECT_EQ(w.state("a"), State::Initial);
+  EXPECT_EQ(w.tracked->at("app").at("a:8080").health.drainingUntil, changed + 60s);
+  EXPECT_TRUE(eventReasons(d.plan).empty()) << "nothing changed: no Event";
+}
+
+TEST(LoadBalancerPlan, APortChangedWhileNoProcessTrackedItIsStillANewRegistration) {
+  World w = healthyTarget(60);
+  w.tracked.reset();
+  w.lb.spec.targetGroups[0].port = 9090;
+  w.plan();
+  EXPECT_EQ(w.state("a"), State::Initial) << "the slice was written for port 8080";
+  EXPECT_EQ(w.tracked->at("app").at("a:8080").health.state, State::Draining);
+  EXPECT_FALSE((*w.endpoint("a"))["conditions"]["ready"].get<bool>());
+}
+
+TEST(LoadBalancerPlan, ANotHealthyTargetAtAnOldPortGoesAtOnce) {
+  World w;
+  w.instances = {instance("a", "127.1.0.1")};
+  w.plan();
+  w.lb.spec.targetGroups[0].port = 9090;
+  w.plan();
+  EXPECT_EQ(w.tracked->at("app").size(), 1u);
+  EXPECT_EQ(w.tracked->at("app").at("a").port, 9090);
+}
+
+TEST(LoadBalancerPlan, AHealthCheckPortChangeKeepsTheTargetsHealth) {
+  World w = healthyTarget(60);
+  w.lb.spec.targetGroups[0].healthCheck->port = kubec2::api::IntOrString{std::int64_t{9000}};
+  const auto d = w.plan();
+  EXPECT_EQ(w.state("a"), State::Healthy) << "ELB does not register anew for check settings";
+  EXPECT_EQ(w.tracked->at("app").size(), 1u);
+  ASSERT_EQ(d.checks.size(), 1u);
+  EXPECT_EQ(d.checks[0].settings.port, 9000);
+}
+
+TEST(LoadBalancerPlan, AGroupRenamedBackWhileItDrainsRegistersItsTargetsAnew) {
+  World w = healthyTarget(40);
+  rename(w);
+  w.plan();
+  w.now += 5s;
+  w.lb.spec.targetGroups[0].name = "app";
+  w.lb.spec.listeners[0].defaultTargetGroup = "app";
+  w.plan();
+  EXPECT_EQ(w.state("a"), State::Initial) << "back while draining: registered afresh, as ELB";
+  EXPECT_FALSE(w.tracked->contains("app2")) << "app2's target never passed: gone at once";
+  ASSERT_EQ(slicesOf(w, "app").size(), 1u);
+  EXPECT_FALSE((*slicesOf(w, "app")[0])["endpoints"][0]["conditions"]["terminating"].get<bool>());
+  EXPECT_TRUE(slicesOf(w, "app2").empty());
+  EXPECT_EQ(w.lb.status->targetGroups->size(), 1u);
+}
+
 }  // namespace

@@ -587,4 +587,26 @@ TEST(LoadBalancerRender, TheAddressIsTheExternalOneElseTheClusterIp) {
   }
 }
 
+TEST(LoadBalancerRender, ARetiredGroupKeepsItsSlicesWithTheirPortsAfterTheSpecsGroups) {
+  const auto l = loadBalancer(simpleSpec());
+  lb::RenderInput in{&l, {{"app", {endpoint(1)}}}};
+  const json oldPorts =
+      json::array({{{"name", "listener-80"}, {"port", 7070}, {"protocol", "TCP"}}});
+  in.retiredTargetGroups.push_back(
+      {{"old", {endpoint(2, EndpointCondition::Terminating)}}, oldPorts});
+  in.retiredTargetGroups.push_back(
+      {{"app", {endpoint(3, EndpointCondition::Terminating)}}, oldPorts});
+  in.retiredTargetGroups.push_back({{"gone", {endpoint(4, EndpointCondition::Terminating)}}, {}});
+  const auto r = lb::renderLoadBalancer(in);
+  ASSERT_EQ(r.endpointSlices.size(), 2u)
+      << "a name back in spec is the spec's group; without ports there is no slice";
+  EXPECT_EQ(r.endpointSlices[0]["metadata"]["name"], lb::endpointSliceName("web", "app", false, 0));
+  EXPECT_EQ(r.endpointSlices[0]["endpoints"].size(), 1u);
+  const json& old = r.endpointSlices[1];
+  EXPECT_EQ(old["metadata"]["name"], lb::endpointSliceName("web", "old", false, 0));
+  EXPECT_EQ(old["ports"], oldPorts);
+  EXPECT_TRUE(old["endpoints"][0]["conditions"]["terminating"].get<bool>());
+  EXPECT_FALSE(old["endpoints"][0]["conditions"]["ready"].get<bool>());
+}
+
 }  // namespace

@@ -427,5 +427,67 @@ TEST_F(LoadBalancers, AUsersServiceOfTheSameNameIsNeverTakenOver) {
   kubectl({"delete", "service", "mine", "-n", kNs});
 }
 
+TEST_F(LoadBalancers, ARenamedTargetGroupsHealthyTargetDrainsAndAnInstanceDeletedMeanwhileWaits) {
+  group("renamed", {{"minSize", 0}, {"maxSize", 1}, {"desiredCapacity", 1}});
+  auto spec = [](const std::string& tg) {
+    return json{
+        {"type", "application"},
+        {"listeners", {{{"port", 8081}, {"protocol", "HTTP"}, {"defaultTargetGroup", tg}}}},
+        {"targetGroups", {targetGroup(tg, {{"scalingGroupRef", {{"name", "renamed"}}}}, 20)}}};
+  };
+  apply(loadBalancer("renamed", spec("old")));
+  ASSERT_TRUE(eventually([&] { return readyEndpoints("renamed").size() == 1; }, 90s))
+      << explain("renamed");
+  const std::string target = *readyEndpoints("renamed").begin();
+  // The slices of target group `tg`: their endpoints' instance names.
+  auto sliceMembers = [&](const std::string& tg) {
+    std::vector<std::string> out;
+    for (const auto& sl :
+         client.list(kSlices, kNs, {.labelSelector = "compute.kubec2.io/target-group=" + tg}).items)
+      for (const auto& e : sl.value("endpoints", json::array()))
+        out.push_back(e["targetRef"].value("name", ""));
+    return out;
+  };
+  auto groupStatus = [&](const std::string& tg) {
+    for (const auto& g : status("renamed").value("targetGroups", json::array()))
+      if (g["name"] == tg) return g;
+    return json();
+  };
+
+  apply(loadBalancer("renamed", spec("new")));
+  // The old group's registration drains; its status entry and slice stay.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const json g = groupStatus("old");
+        return !g.is_null() && g.value("drainingCount", 0) == 1 &&
+               g["targets"][0].contains("drainingUntil");
+      },
+      30s))
+      << explain("renamed");
+  EXPECT_EQ(sliceMembers("old"), std::vector<std::string>{target}) << explain("renamed");
+  EXPECT_EQ(groupStatus("new")["targets"][0].value("state", ""), "initial")
+      << "a new group registers its targets anew";
+  EXPECT_TRUE(eventually([&] { return !events("renamed", "TargetDraining").empty(); }, 20s));
+
+  // The instance deleted meanwhile waits for that drain, though the old
+  // group is no longer in spec.
+  auto [code, out] = kubectl({"scale", "scalinggroup", "renamed", "-n", kNs, "--replicas=0"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_TRUE(eventually(
+      [&] {
+        return instance(target).dump().find(
+                   "draining from LoadBalancer renamed (target group "
+                   "old)") != std::string::npos;
+      },
+      20s))
+      << instance(target).dump() << "\n"
+      << explain("renamed");
+
+  // When the 20 s end: the old group's slice and status entry go.
+  ASSERT_TRUE(eventually([&] { return groupStatus("old").is_null(); }, 40s)) << explain("renamed");
+  EXPECT_TRUE(eventually([&] { return sliceMembers("old").empty(); }, 10s)) << explain("renamed");
+  EXPECT_TRUE(eventually([&] { return instance(target).is_null(); }, 90s));
+}
+
 }  // namespace
 }  // namespace kube::testing
