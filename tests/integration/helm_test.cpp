@@ -551,5 +551,61 @@ TEST(Observability, ChartsAlertRulesMatchTheJobOfItsValue) {
   EXPECT_EQ(rule->dump().find("kubec2-metrics"), std::string::npos) << rule->dump(1);
 }
 
+// The per-group metrics' own `namespace` label must survive the scrape, or
+// the dashboard's $namespace and the alerts name the operator's namespace.
+TEST(Observability, ServiceMonitorKeepsTheGroupsNamespaceLabel) {
+  const auto docs = chartObjects({"--set", "serviceMonitor.enabled=true"});
+  const json* monitor = findObject(docs, "ServiceMonitor", "kubec2");
+  ASSERT_NE(monitor, nullptr);
+  ASSERT_FALSE((*monitor)["spec"]["endpoints"].empty());
+  for (const auto& e : (*monitor)["spec"]["endpoints"])
+    EXPECT_EQ(e.value("honorLabels", false), true) << e.dump();
+}
+
+// ------------------------------------------------------------------ GitOps examples
+
+// The image the examples' override (kubec2/operator is not published)
+// replaces in deploy/overlays/prod, rendered as kustomize renders it:
+// {image name, new name, new tag} -> the Deployment's image.
+std::string imageWithOverride(const std::string& name, const std::string& newName,
+                              const std::string& newTag) {
+  static int n = 0;
+  const std::string overlay = dir() + "/gitops-overlay-" + std::to_string(++n);
+  std::filesystem::create_directories(overlay);
+  std::ofstream(overlay + "/kustomization.yaml")
+      << json{{"resources",  // kustomize refuses an absolute path
+               {std::filesystem::relative(kSource + "/deploy/overlays/prod", overlay).string()}},
+              {"images", {{{"name", name}, {"newName", newName}, {"newTag", newTag}}}}}
+             .dump();
+  const std::string out = overlay + ".yaml";
+  auto [code, log] = kubectl({"kustomize", overlay, "--output", out});
+  if (code != 0) throw std::runtime_error("kubectl kustomize: " + log);
+  const auto docs = documents(out);
+  const json* d = findObject(docs, "Deployment", "kubec2-operator");
+  if (d == nullptr) throw std::runtime_error("no Deployment in " + out);
+  return (*d)["spec"]["template"]["spec"]["containers"][0]["image"];
+}
+
+TEST(GitOps, ExamplesReplaceTheUnpublishedImage) {
+  // Argo CD: spec.source.kustomize.images, "OLD=NEWNAME:NEWTAG".
+  const auto argo = documents(kSource + "/examples/gitops/argocd-application.yaml");
+  const json* app = findObject(argo, "Application", "kubec2");
+  ASSERT_NE(app, nullptr);
+  const std::string entry = app->at("spec").at("source").at("kustomize").at("images").at(0);
+  const auto eq = entry.find('='), colon = entry.rfind(':');
+  ASSERT_TRUE(eq != std::string::npos && colon != std::string::npos && colon > eq) << entry;
+  const std::string argoName = entry.substr(eq + 1, colon - eq - 1);
+  EXPECT_EQ(imageWithOverride(entry.substr(0, eq), argoName, entry.substr(colon + 1)),
+            argoName + ":" + entry.substr(colon + 1));
+  EXPECT_NE(argoName.rfind("kubec2/operator", 0), 0u) << "still the unpublished image";
+  // Flux: the Kustomization's spec.images, kustomize's own fields.
+  const auto flux = documents(kSource + "/examples/gitops/flux-kustomization.yaml");
+  const json* k = findObject(flux, "Kustomization", "kubec2");
+  ASSERT_NE(k, nullptr);
+  const json& image = k->at("spec").at("images").at(0);
+  EXPECT_EQ(imageWithOverride(image["name"], image["newName"], image["newTag"]),
+            image["newName"].get<std::string>() + ":" + image["newTag"].get<std::string>());
+}
+
 }  // namespace
 }  // namespace kube::testing
