@@ -169,6 +169,8 @@ TEST(HelmChart, SchemaRefusesBadValuesWithHelmsMessage) {
       {"replica=2", "Additional property replica is not allowed"},
       {"logLevel=verbose", "logLevel: logLevel must be one of the following"},
       {"prometheus.url=prometheus:9090", "prometheus.url: Does not match pattern"},
+      // It goes into PromQL strings: job="...".
+      {"prometheusRule.job=a\"b", "prometheusRule.job: Does not match pattern"},
   };
   for (const auto& [set, message] : bad) {
     auto [code, out] = run("helm", {"template", "kubec2", kChart, "--set", set});
@@ -177,6 +179,18 @@ TEST(HelmChart, SchemaRefusesBadValuesWithHelmsMessage) {
         << set << ": " << out;
     EXPECT_NE(out.find(message), std::string::npos) << set << ": " << out;
   }
+  // What the schema cannot relate: several replicas need leader election,
+  // or each reconciles the same objects. One replica without it renders.
+  auto [code, out] =
+      run("helm", {"template", "kubec2", kChart, "--set", "leaderElection.enabled=false"});
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(out.find("leaderElection.enabled=false with replicas=2: every replica would "
+                     "reconcile the same objects; set replicas=1 or leaderElection.enabled=true"),
+            std::string::npos)
+      << out;
+  std::tie(code, out) = run(
+      "helm", {"template", "kubec2", kChart, "--set", "leaderElection.enabled=false,replicas=1"});
+  EXPECT_EQ(code, 0) << out;
 }
 
 // ------------------------------------------------------------------ one source with deploy/
@@ -200,7 +214,7 @@ TEST(HelmChart, ValuesReachTheOperatorsFlagsAndPod) {
        "watchNamespace=shop,ingressClass=nginx,prometheus.url=https://prometheus:9090,"
        "prometheus.bearerTokenSecret.name=prom-token,prometheus.basicAuth.username=kubec2,"
        "prometheus.basicAuth.passwordSecret.name=prom-password,"
-       "prometheus.caSecret.name=prom-ca,leaderElection.enabled=false,"
+       "prometheus.caSecret.name=prom-ca,leaderElection.enabled=false,replicas=1,"
        "image.repository=registry.example/kubec2,image.tag=1.2.3,"
        "nodeSelector.role=infra,tolerations[0].key=infra,tolerations[0].operator=Exists",
        "--set-json", "extraArgs=[\"--max-concurrent-reconciles=8\"]"});
@@ -402,6 +416,18 @@ std::set<std::string> metricsIn(const std::string& expr) {
   return out;
 }
 
+// The selectors (name and braces) of an expression on names every
+// controller-runtime operator exports, and on Prometheus's own `up`.
+std::vector<std::string> sharedSelectorsIn(const std::string& expr) {
+  std::vector<std::string> out;
+  const std::regex selector(
+      "\\b(?:(?:workqueue|controller_runtime|leader_election|rest_client)_[a-z0-9_]+|up)"
+      "\\b(\\{[^}]*\\})?");
+  for (std::sregex_iterator m(expr.begin(), expr.end(), selector), end; m != end; ++m)
+    out.push_back((*m)[0]);
+  return out;
+}
+
 void collectExprs(const json& panels, std::vector<std::string>& exprs) {
   for (const auto& p : panels) {
     for (const auto& t : p.value("targets", json::array()))
@@ -478,8 +504,13 @@ TEST(Observability, AlertRulesPassPromtoolAndNameOnlyExportedMetrics) {
   for (const auto& g : rules["groups"])
     for (const auto& r : g["rules"]) {
       alerts.insert(r.value("alert", ""));
-      const auto used = metricsIn(r["expr"]);
-      EXPECT_FALSE(used.empty()) << r.dump();
+      const std::string expr = r["expr"];
+      const auto used = metricsIn(expr);
+      EXPECT_TRUE(!used.empty() || expr.find("up{") != std::string::npos) << r.dump();
+      // Names other controller-runtime operators export too: kubec2's job only.
+      for (const auto& sel : sharedSelectorsIn(expr))
+        EXPECT_NE(sel.find(R"(job="kubec2-metrics")"), std::string::npos)
+            << r.value("alert", "") << ": " << sel << " matches other operators' series";
       for (const auto& m : used)
         EXPECT_TRUE(exported.count(m)) << r.value("alert", "") << ": " << m << " is not exported";
       EXPECT_TRUE(r["labels"].contains("severity")) << r.dump();
@@ -487,8 +518,93 @@ TEST(Observability, AlertRulesPassPromtoolAndNameOnlyExportedMetrics) {
     }
   // The alerts the issue names.
   for (const char* a : {"KubeC2ScalingGroupAtMaxSize", "KubeC2ScalingInactive",
-                        "KubeC2LoadBalancerUnhealthyTargets", "KubeC2ReconcileErrors"})
+                        "KubeC2LoadBalancerUnhealthyTargets", "KubeC2ReconcileErrors",
+                        "KubeC2NoLeader", "KubeC2OperatorDown"})
     EXPECT_TRUE(alerts.count(a)) << a;
+}
+
+// The alerts evaluated by promtool on series as a ServiceMonitor scrapes
+// them beside another operator's of the same names: a group at max alerts,
+// a fixed-size one does not; another operator's errors, queue and leader
+// do not count; no operator scraped at all alerts.
+TEST(Observability, AlertRulesFireOnKubec2sSeriesOnly) {
+  auto [code, out] = run("promtool", {"test", "rules", testdata("alert-rules-test.yaml")});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
+}
+
+// prometheusRule.job replaces kubec2's job in every rule that matches it, so
+// a Prometheus scraping kubec2 under another job name gets working alerts.
+TEST(Observability, ChartsAlertRulesMatchTheJobOfItsValue) {
+  const auto docs =
+      chartObjects({"--set", "prometheusRule.enabled=true,prometheusRule.job=compute/metrics"});
+  const json* rule = findObject(docs, "PrometheusRule", "kubec2");
+  ASSERT_NE(rule, nullptr);
+  int scoped = 0;
+  for (const auto& g : (*rule)["spec"]["groups"])
+    for (const auto& r : g["rules"])
+      for (const auto& sel : sharedSelectorsIn(r["expr"])) {
+        EXPECT_NE(sel.find(R"(job="compute/metrics")"), std::string::npos) << sel;
+        ++scoped;
+      }
+  EXPECT_GE(scoped, 4);  // reconcile errors, queue wait, leader, up
+  EXPECT_EQ(rule->dump().find("kubec2-metrics"), std::string::npos) << rule->dump(1);
+}
+
+// The per-group metrics' own `namespace` label must survive the scrape, or
+// the dashboard's $namespace and the alerts name the operator's namespace.
+TEST(Observability, ServiceMonitorKeepsTheGroupsNamespaceLabel) {
+  const auto docs = chartObjects({"--set", "serviceMonitor.enabled=true"});
+  const json* monitor = findObject(docs, "ServiceMonitor", "kubec2");
+  ASSERT_NE(monitor, nullptr);
+  ASSERT_FALSE((*monitor)["spec"]["endpoints"].empty());
+  for (const auto& e : (*monitor)["spec"]["endpoints"])
+    EXPECT_EQ(e.value("honorLabels", false), true) << e.dump();
+}
+
+// ------------------------------------------------------------------ GitOps examples
+
+// The image the examples' override (kubec2/operator is not published)
+// replaces in deploy/overlays/prod, rendered as kustomize renders it:
+// {image name, new name, new tag} -> the Deployment's image.
+std::string imageWithOverride(const std::string& name, const std::string& newName,
+                              const std::string& newTag) {
+  static int n = 0;
+  const std::string overlay = dir() + "/gitops-overlay-" + std::to_string(++n);
+  std::filesystem::create_directories(overlay);
+  std::ofstream(overlay + "/kustomization.yaml")
+      << json{{"resources",  // kustomize refuses an absolute path
+               {std::filesystem::relative(kSource + "/deploy/overlays/prod", overlay).string()}},
+              {"images", {{{"name", name}, {"newName", newName}, {"newTag", newTag}}}}}
+             .dump();
+  const std::string out = overlay + ".yaml";
+  auto [code, log] = kubectl({"kustomize", overlay, "--output", out});
+  if (code != 0) throw std::runtime_error("kubectl kustomize: " + log);
+  const auto docs = documents(out);
+  const json* d = findObject(docs, "Deployment", "kubec2-operator");
+  if (d == nullptr) throw std::runtime_error("no Deployment in " + out);
+  return (*d)["spec"]["template"]["spec"]["containers"][0]["image"];
+}
+
+TEST(GitOps, ExamplesReplaceTheUnpublishedImage) {
+  // Argo CD: spec.source.kustomize.images, "OLD=NEWNAME:NEWTAG".
+  const auto argo = documents(kSource + "/examples/gitops/argocd-application.yaml");
+  const json* app = findObject(argo, "Application", "kubec2");
+  ASSERT_NE(app, nullptr);
+  const std::string entry = app->at("spec").at("source").at("kustomize").at("images").at(0);
+  const auto eq = entry.find('='), colon = entry.rfind(':');
+  ASSERT_TRUE(eq != std::string::npos && colon != std::string::npos && colon > eq) << entry;
+  const std::string argoName = entry.substr(eq + 1, colon - eq - 1);
+  EXPECT_EQ(imageWithOverride(entry.substr(0, eq), argoName, entry.substr(colon + 1)),
+            argoName + ":" + entry.substr(colon + 1));
+  EXPECT_NE(argoName.rfind("kubec2/operator", 0), 0u) << "still the unpublished image";
+  // Flux: the Kustomization's spec.images, kustomize's own fields.
+  const auto flux = documents(kSource + "/examples/gitops/flux-kustomization.yaml");
+  const json* k = findObject(flux, "Kustomization", "kubec2");
+  ASSERT_NE(k, nullptr);
+  const json& image = k->at("spec").at("images").at(0);
+  EXPECT_EQ(imageWithOverride(image["name"], image["newName"], image["newTag"]),
+            image["newName"].get<std::string>() + ":" + image["newTag"].get<std::string>());
 }
 
 }  // namespace

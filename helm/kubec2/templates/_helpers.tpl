@@ -31,3 +31,14 @@ kubec2-webhook.{{ .Release.Namespace }}.svc
 {{- define "kubec2.certManager" -}}
 {{- if eq .Values.webhook.certificateMode "cert-manager" }}true{{ end -}}
 {{- end -}}
+
+{{/*
+Values the schema cannot relate to each other. Without leader election every
+replica reconciles the same objects (two VMs for one Instance, policies
+applied twice), so more than one replica needs it.
+*/}}
+{{- define "kubec2.validate" -}}
+{{- if and (not .Values.leaderElection.enabled) (gt (int .Values.replicas) 1) }}
+{{- fail (printf "leaderElection.enabled=false with replicas=%d: every replica would reconcile the same objects; set replicas=1 or leaderElection.enabled=true" (int .Values.replicas)) }}
+{{- end }}
+{{- end -}}
