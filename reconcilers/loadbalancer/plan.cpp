@@ -755,7 +755,9 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   }
   if (o.ingressNameTaken) {
     // Not ours to write or delete: see ingressNameTaken.
-  } else if (r.ingress && o.ingressServed) {
+  } else if (r.ingress && o.ingressServed && !o.serviceNameTaken) {
+    // (Its backends are the Service of the load balancer's name: while that
+    // name is someone else's Service, the Ingress would route to it.)
     stamp(*r.ingress);
     if (decideApply(*r.ingress, o.ingress, o.ingressApplied).apply())
       last.push_back(ApplyObject{api::kIngresses, *r.ingress, rvOf(o.ingress)});
@@ -844,8 +846,11 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
                                std::string(withoutHealthy.size() > 1 ? "s " : " ") +
                                kube::join(withoutHealthy) + ": their listeners refuse connections",
                            gen, nowText));
-  if (type == "application" && o.ingressNameTaken) {
-    const std::string message = nameTaken("Ingress");
+  if (type == "application" && (o.ingressNameTaken || o.serviceNameTaken)) {
+    const std::string message =
+        o.ingressNameTaken ? nameTaken("Ingress")
+                           : "not written while the Service name is taken (see Ready): its "
+                             "backends would be that Service";
     if (conditionNew(old.conditions, "IngressSynced", "NameConflict", message))
       conflicts.push_back(RecordEvent{true, "NameConflict", message, {}});
     setCondition(st.conditions, condition(old.conditions, "IngressSynced", "False", "NameConflict",

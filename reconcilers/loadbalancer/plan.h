@@ -176,9 +176,10 @@ struct LoadBalancerDecision {
 // requeue costs little).
 //  - A Service of the load balancer's name that it does not control:
 //    nothing is written to it and no EndpointSlice names it (those of the
-//    load balancer are deleted), Ready False reason NameConflict, one
-//    Warning Event NameConflict; an Ingress likewise: not written,
-//    IngressSynced False reason NameConflict. Requeued within
+//    load balancer are deleted) nor the Ingress (its backends would be
+//    that Service), Ready False reason NameConflict, one Warning Event
+//    NameConflict; an Ingress likewise: not written, IngressSynced False
+//    reason NameConflict. Requeued within
 //    kRecheckMissing (that Service is not watched).
 inline constexpr std::size_t kNamesInMessage = 5;
 inline constexpr std::chrono::seconds kRecheckMissing{30};

@@ -701,6 +701,13 @@ TEST(LoadBalancerPlan, AServiceOrIngressOfItsNameNotItsOwnIsNeverTakenOver) {
   d = w.plan();
   EXPECT_EQ(countOf(eventReasons(d.plan), "NameConflict"), 0) << "one Event per conflict";
 
+  // Only the Service's name taken: no Ingress either (its backend would be
+  // the user's Service).
+  w.ingressNameTaken = false;
+  d = w.plan();
+  EXPECT_FALSE(d.plan.applyOf("Ingress", "web"));
+  EXPECT_EQ(conditionOf(w.lb, "IngressSynced")->reason, "NameConflict");
+
   // The user's objects gone: the load balancer's own are written.
   w.serviceNameTaken = w.ingressNameTaken = false;
   d = w.plan();
