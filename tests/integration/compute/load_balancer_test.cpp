@@ -420,6 +420,7 @@ TEST_F(LoadBalancers, AUsersServiceOfTheSameNameIsNeverTakenOver) {
   EXPECT_EQ(svc["spec"]["ports"][0]["port"], 5432);
   EXPECT_TRUE(client.list(kSlices, kNs, {.labelSelector = "compute.kubec2.io/load-balancer=mine"})
                   .items.empty());
+  EXPECT_THROW(client.get(kIngresses, kNs, "mine"), ApiError) << "its backend would be the user's";
 
   auto [code, out] = kubectl({"delete", "loadbalancer", "mine", "-n", kNs});
   ASSERT_EQ(code, 0) << out;
