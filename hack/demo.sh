@@ -191,8 +191,11 @@ activities | tac | sed 's/^/    /'
 if [ "$OK" = 1 ]; then
   echo "  The group scaled out to $PEAK for the load and back in to 2 when it went."
 else
-  echo "  The scenario did not complete (the reason is above). Last lines of the operator's log:"
-  tail -n 10 "$DIR/operator.log" 2>/dev/null | sed 's/^/    /'
+  echo "  The scenario did not complete (the reason is above)."
+  if alive operator; then
+    echo "  Last lines of the operator's log:"
+    tail -n 10 "$DIR/operator.log" 2>/dev/null | sed 's/^/    /'
+  fi
   if [ "${KEEP_SANDBOX:-0}" != 1 ] && [ "$INTERACTIVE" = 0 ]; then
     echo "  The sandbox is removed at exit; KEEP_SANDBOX=1 keeps it and its logs in $DIR."
   fi
