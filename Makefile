@@ -4,7 +4,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test unit integration demo run sandbox-up sandbox-down bench bench-instances bench-scaling-groups bench-scaling-cost bench-health-check format clean control-plane generate
+.PHONY: all deps build test unit integration demo run sandbox-up sandbox-down bench bench-instances bench-scaling-groups bench-scaling-cost bench-health-check reliability format clean control-plane generate
 
 all: build
 
@@ -33,6 +33,11 @@ unit: build
 
 integration: build control-plane
 	cd $(BUILD_DIR) && ctest --output-on-failure -L integration --timeout 900
+
+# The reliability suite at full size (issue 15, docs/reliability.md): the
+# same tests `make test` runs in their short form.
+reliability: build control-plane
+	cd $(BUILD_DIR) && KUBEC2_RELIABILITY_SIZE=full ctest --output-on-failure -L reliability --timeout 7200
 
 # The whole system live: the web tier scaling out and in (hack/demo.sh).
 # Without a terminal, or with DEMO_NONINTERACTIVE=1, it checks the scenario
