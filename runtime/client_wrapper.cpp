@@ -110,6 +110,7 @@ std::optional<ApiError> FaultInjectingClient::strike(const ClientCall& call, Whe
 
 template <typename Op>
 auto FaultInjectingClient::guarded(ClientCall call, Op&& op) -> decltype(op()) {
+  call.at = clock_.now();
   if (auto e = strike(call, When::Before)) {
     call.failed = true;
     std::lock_guard l(mu_);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/client.h"
+#include "runtime/clock.h"
 
 namespace kube {
 
@@ -61,6 +62,9 @@ struct ClientCall {
   std::string name{};  // raw requests: the path
   std::string subresource{};
   bool failed = false;  // answered by an injected fault (before or after the target)
+  // When the call was made, by the FaultInjectingClient's clock: a test with
+  // a fake clock reads how long a controller waited before retrying.
+  std::chrono::steady_clock::time_point at{};
 
   std::string str() const;  // "patch instances/web-1/status", for messages
 };
@@ -76,7 +80,9 @@ struct CallMatch {
 
 class FaultInjectingClient final : public ClientWrapper {
  public:
-  using ClientWrapper::ClientWrapper;
+  // `target` and `clock` (nullptr: the system clock) must outlive the wrapper.
+  explicit FaultInjectingClient(Client& target, const Clock* clock = nullptr)
+      : ClientWrapper(target), clock_(clock ? *clock : SystemClock::instance()) {}
 
   // When a fault strikes: before the call reaches the target (the server
   // never saw it), or after it did (the write happened, the answer was
@@ -144,6 +150,7 @@ class FaultInjectingClient final : public ClientWrapper {
   // The fault that strikes `call` at `when`, consumed; nullopt when none.
   std::optional<ApiError> strike(const ClientCall& call, When when);
 
+  const Clock& clock_;
   mutable std::mutex mu_;
   std::vector<Fault> faults_{};
   std::vector<ClientCall> calls_{};

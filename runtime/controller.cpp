@@ -434,6 +434,7 @@ Controller& ControllerBuilder::complete(std::shared_ptr<Reconciler> reconciler) 
   o.maxConcurrentReconciles =
       maxConcurrent_ > 0 ? maxConcurrent_ : registry_.defaultMaxConcurrentReconciles();
   o.queue = queueOpts_;
+  if (o.queue.clock == nullptr) o.queue.clock = registry_.defaultClock();
   o.reconcileTimeout = timeout_;
   o.recorder = recorder_;
   Controller& c =

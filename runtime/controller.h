@@ -284,6 +284,9 @@ class ControllerRegistry {
   virtual ~ControllerRegistry() = default;
   virtual Controller& addController(std::unique_ptr<Controller> c) = 0;
   virtual int defaultMaxConcurrentReconciles() const { return 1; }
+  // The clock of controllers built without one in withQueueOptions
+  // (nullptr: the system clock).
+  virtual const Clock* defaultClock() const { return nullptr; }
 };
 
 // Declarative wiring, like controller-runtime's builder:

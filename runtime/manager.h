@@ -67,6 +67,11 @@ struct ManagerOptions {
   std::chrono::milliseconds cacheSyncTimeout{120000};
   // The default for controllers built without withMaxConcurrentReconciles.
   int maxConcurrentReconciles = 1;
+  // For tests: the clock of the controllers built with ControllerBuilder
+  // (their work queues' delays and backoff, ReconcileContext::clock), unless
+  // their queue options name one; nullptr: the system clock. Must outlive
+  // the manager. Leader election, informers and shutdown keep real time.
+  const Clock* clock = nullptr;
   // For tests: the Lease client (default: over the manager's client).
   std::function<std::unique_ptr<LeaseClient>(Client&)> leaseClientFactory;
 };
@@ -117,6 +122,7 @@ class Manager : public ControllerRegistry {
 
   Controller& addController(std::unique_ptr<Controller> c) override;
   int defaultMaxConcurrentReconciles() const override { return opts_.maxConcurrentReconciles; }
+  const Clock* defaultClock() const override { return opts_.clock; }
   void add(std::unique_ptr<Runnable> r);
 
   // Runs until `stop` is requested, the Lease is lost or something fails;

@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 
 #include "runtime/errors.h"
+#include "runtime/fake_clock.h"
 #include "runtime/leader_election.h"
 #include "runtime/object.h"
 #include "runtime/wait.h"
@@ -220,6 +221,39 @@ TEST(Manager, FailingRunnableStopsTheManager) {
   const kube::RunResult res = mgr.run(never.get_token());
   EXPECT_FALSE(res.ok);
   EXPECT_EQ(res.error, "broken: cannot start");
+}
+
+// ManagerOptions::clock drives the controllers built on the manager: a
+// failed reconcile's retry waits for the simulated backoff, not real time.
+TEST(Manager, ControllersRunOnTheManagersClock) {
+  kube::FakeClock clock;
+  auto opts = localOptions();
+  opts.clock = &clock;
+  kube::Manager mgr(unreachable(), opts);
+  kube::Channel wake;
+  std::atomic<int> calls{0};
+  std::atomic<const kube::Clock*> seen{nullptr};
+  kube::ControllerBuilder(mgr, uniqueName("clocked"))
+      .watches(wake)
+      .complete(kube::reconcilerFunc(
+          [&](const kube::Request&, const kube::ReconcileContext& ctx) -> kube::Result {
+            seen = &ctx.clock;
+            if (++calls == 1) throw std::runtime_error("first attempt fails");
+            return kube::Result::done();
+          }));
+  wake.send({"ns", "a"});
+  std::stop_source stop;
+  auto done = std::async(std::launch::async, [&] { return mgr.run(stop.get_token()); });
+  ASSERT_TRUE(eventually([&] { return calls == 1; }));
+  EXPECT_EQ(seen.load(), &clock);
+  // The worker waits on the fake clock for the 5 ms backoff.
+  ASSERT_TRUE(clock.waitForWaiters(1));
+  EXPECT_EQ(calls, 1);
+  clock.advance(5ms);
+  EXPECT_TRUE(eventually([&] { return calls == 2; }));
+  stop.request_stop();
+  ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(done.get().ok);
 }
 
 TEST(Manager, BadBindAddressesNameTheFlag) {
