@@ -138,9 +138,16 @@ void PlanExecutor::reportFailure(const kube::Resource& resource, const kube::Obj
       rec::setCondition(conds, std::move(ready));
       json list = json::array();
       for (const auto& c : *conds) list.push_back(c.toJson());
-      client_.patchStatus(resource, ref.namespace_, ref.name, kube::PatchType::Merge,
-                          {{"status", {{"conditions", list}}}}, fieldManager_);
-      metrics::writes("status", resource.groupResource()).Increment();
+      try {
+        client_.patchStatus(resource, ref.namespace_, ref.name, kube::PatchType::Merge,
+                            {{"status", {{"conditions", list}}}}, fieldManager_);
+        metrics::writes("status", resource.groupResource()).Increment();
+      } catch (const std::exception& e) {
+        // The status refused too (the object's writes all fail): the
+        // Event below still names the cause. The log has this one.
+        kube::log::warn("Reporting a failed write in status failed",
+                        {{"object", ref.namespace_ + "/" + ref.name}, {"error", e.what()}});
+      }
     }
     recorder_.event(ref, kube::EventType::Warning, "WriteFailed", message);
   } catch (const std::exception& e) {
