@@ -2,8 +2,8 @@
 # operator binary, a real control plane with the compute and KubeVirt CRDs,
 # the KubeVirt simulator, a real Prometheus, and a fault proxy in the test
 # between the operator and Prometheus (prometheus_fault_proxy.h). Short
-# form in `make test` (about 4 minutes); KUBEC2_RELIABILITY_SIZE=full holds
-# each fault longer than the scale-in wait, 3 rounds (about 30 minutes):
+# form in `make test` (about 5 minutes); KUBEC2_RELIABILITY_SIZE=full holds
+# each fault longer than the scale-in wait, 3 rounds (about 23 minutes):
 # the TIMEOUT fits the full form.
 add_executable(reliability_prometheus
   ${CMAKE_CURRENT_SOURCE_DIR}/prometheus_outage_test.cpp

@@ -5,7 +5,7 @@
 // forwards each request to Prometheus (libcurl) and answers it, or, on
 // command, fails as a Prometheus in trouble does:
 //   Down    the listener is closed: connections are refused
-//   Hang    the request is read and never answered (until the fault ends)
+//   Hang    the request is read and answered only when the fault ends
 //   Http500 HTTP 500 with Prometheus's JSON error body
 //   NaN     Prometheus's answer with every sample value "NaN"
 //   Empty   a successful answer with no series
@@ -273,6 +273,12 @@ class PrometheusFaultProxy {
         case Fault::Hang:
           while (fault_ == Fault::Hang && !stopping_)
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          // A server that catches up answers late (the operator has long
+          // given up on it, unless the hang ended within its timeout).
+          if (!stopping_) {
+            const auto [code, body] = forward(r);
+            respond(c, code == 0 ? 502 : code, body);
+          }
           break;
         case Fault::Http500:
           respond(

@@ -195,22 +195,25 @@ TEST_F(PrometheusOutages, CapacityHoldsThroughEveryFaultAndRecoveryFollows) {
       << explain();
 
   // The peak: 2.9 cores on 2-vCPU instances at a 50 % target is 3
-  // instances (a saturated first reading may take it past 3 for a while:
-  // the peak is where it settles, unchanged for 10 evaluations).
+  // instances (a saturated first reading, or the trend of the step, may
+  // take it past 3 for a while: the peak is where it settles, unchanged for
+  // longer than the scale-in wait, 40 s at this interval, so real metrics
+  // between two faults do not move it).
   load(2.9);
   ASSERT_TRUE(eventually([&] { return desired() >= 3 && running() >= 3; }, 90s)) << explain();
   std::int64_t peak = -1;
+  bool settled = false;
   {
     auto stableSince = SteadyClock::now();
-    const auto deadline = SteadyClock::now() + 180s;
-    while (SteadyClock::now() < deadline) {
+    const auto deadline = SteadyClock::now() + 240s;
+    while (!settled && SteadyClock::now() < deadline) {
       const auto d = desired();
       if (d != peak) peak = d, stableSince = SteadyClock::now();
-      if (running() == peak && since(stableSince) >= 20) break;
+      settled = running() == peak && since(stableSince) >= 50;
       std::this_thread::sleep_for(1s);
     }
-    ASSERT_TRUE(peak >= 3 && running() == peak) << "never settled\n" << explain();
   }
+  ASSERT_TRUE(settled && peak >= 3) << "never settled\n" << explain();
   ASSERT_EQ(scalingActive(), "True/ValidMetrics") << explain();
 
   std::vector<Figure> figures;
