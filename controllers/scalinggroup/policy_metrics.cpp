@@ -21,6 +21,19 @@ namespace {
 namespace rec = kubec2::reconcilers;
 using Time = std::chrono::system_clock::time_point;
 
+// A Prometheus timestamp (Unix seconds) as a time point.
+Time fromUnix(double seconds) {
+  return Time{std::chrono::duration_cast<Time::duration>(std::chrono::duration<double>(seconds))};
+}
+
+// The oldest timestamp of an answer's samples; nullopt for none.
+std::optional<Time> oldestOf(const std::vector<kube::prom::Sample>& samples) {
+  std::optional<Time> oldest;
+  for (const auto& s : samples)
+    if (!oldest || fromUnix(s.time) < *oldest) oldest = fromUnix(s.time);
+  return oldest;
+}
+
 // The group's policies, without copying them.
 const std::vector<v1::ScalingPolicy>& policiesOf(const v1::ScalingGroup& g) {
   static const std::vector<v1::ScalingPolicy> none;
@@ -52,9 +65,7 @@ rec::HistoryReading historyOf(const std::vector<const kube::prom::Series*>& seri
                               const std::string& what) {
   rec::HistoryReading h;
   for (const auto* s : series)
-    for (const auto& [t, v] : s->points)
-      h.samples.emplace_back(
-          Time{std::chrono::duration_cast<Time::duration>(std::chrono::duration<double>(t))}, v);
+    for (const auto& [t, v] : s->points) h.samples.emplace_back(fromUnix(t), v);
   std::sort(h.samples.begin(), h.samples.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   if (h.samples.empty()) {
@@ -84,9 +95,11 @@ constexpr const char* kRequestCountHowTo =
     "name the per-instance request counter in Prometheus with --request-count-metric "
     "(docs/scaling-policies.md, \"Request counts\")";
 
-// A namespace query's answer: raw rates by VMI name, or the failure.
+// A namespace query's answer: raw rates by VMI name and the oldest sample's
+// time, or the failure.
 struct NamespaceAnswer {
   std::map<std::string, double> byInstance;
+  std::optional<Time> sampleTime;
   std::optional<rec::MetricReading> failure;
 };
 
@@ -147,10 +160,12 @@ std::map<std::string, GroupReadings> evaluatePolicies(
       continue;
     }
     try {
-      for (const auto& s : query(*q).samples) {
+      const auto result = query(*q);
+      for (const auto& s : result.samples) {
         auto it = s.labels.find("name");
         if (it != s.labels.end()) answer.byInstance[it->second] = s.value;
       }
+      answer.sampleTime = oldestOf(result.samples);
     } catch (const kube::prom::QueryError& e) {
       answer.failure = failed("Prometheus" + e.reason(), e.what());
     }
@@ -211,9 +226,12 @@ std::map<std::string, GroupReadings> evaluatePolicies(
         const std::string q =
             rec::expandCustomQuery(metric->customQuery, g->metadata.namespace_, g->metadata.name);
         try {
+          const auto result = query(q);
           std::vector<double> values;
-          for (const auto& s : query(q).samples) values.push_back(s.value);
-          readings.byPolicy[p.name] = rec::customReading(values, q);
+          for (const auto& s : result.samples) values.push_back(s.value);
+          auto reading = rec::customReading(values, q);
+          if (reading.value) reading.sampleTime = oldestOf(result.samples);
+          readings.byPolicy[p.name] = std::move(reading);
         } catch (const kube::prom::QueryError& e) {
           readings.byPolicy[p.name] = failed("Prometheus" + e.reason(), e.what());
         }
@@ -237,7 +255,9 @@ std::map<std::string, GroupReadings> evaluatePolicies(
           vcpu = m.instance->status->instanceType->vCPU.value_or(0);
         measured.push_back({m.name, vcpu});
       }
-      readings.byPolicy[p.name] = rec::groupReading(*metric, answer.byInstance, measured, window);
+      auto reading = rec::groupReading(*metric, answer.byInstance, measured, window);
+      if (reading.value) reading.sampleTime = answer.sampleTime;
+      readings.byPolicy[p.name] = std::move(reading);
     }
     if (auto due = duePredictive.find(key); due != duePredictive.end())
       for (const auto* p : due->second) {

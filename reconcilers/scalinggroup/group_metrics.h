@@ -126,6 +126,12 @@ struct MetricReading {
   std::string reason;
   std::string message;  // in words, naming the metric and the cause
   int instancesMeasured = 0;
+  // With a value: the oldest Prometheus timestamp among the samples it was
+  // made from (an instant query's samples carry the time the server
+  // evaluated it at), so a policy can tell an old answer (a stuck cache or
+  // proxy in front of Prometheus) from a fresh one: MetricStale. Unset: the
+  // evaluation's own time.
+  std::optional<std::chrono::system_clock::time_point> sampleTime;
 };
 
 // An in-service instance as the metric needs it.

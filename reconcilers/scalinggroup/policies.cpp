@@ -317,9 +317,18 @@ PoliciesOutcome decideAll(const PoliciesInput& in, const Statuses* base) {
     const auto r = in.readings->byPolicy.find(p.name);
     if (r == in.readings->byPolicy.end())
       metric = sc::Metric::missing(sc::NoData::NoSeries, "no reading was taken for this policy");
-    else if (r->second.value)
-      metric = sc::Metric::of({{in.readings->evaluatedAt, *r->second.value}});
-    else if (r->second.reason == "NoInServiceInstances" && gs.inService == 0)
+    else if (r->second.value) {
+      // As old as Prometheus says its answer is: a stuck cache or proxy in
+      // front of it serves old samples as if new, which checked() turns
+      // into MetricStale. A timestamp after the evaluation (the query ran a
+      // moment later, or Prometheus's clock is ahead) counts as the
+      // evaluation's own.
+      const Time at = std::min(r->second.sampleTime.value_or(in.readings->evaluatedAt),
+                               in.readings->evaluatedAt);
+      metric = sc::Metric::of({{at, *r->second.value}});
+      if (r->second.sampleTime)
+        metric.detail = "Prometheus's newest answer was evaluated at " + kube::formatRfc3339(at);
+    } else if (r->second.reason == "NoInServiceInstances" && gs.inService == 0)
       // Nothing to measure yet (every instance still launching or warming
       // up): not a fault; the policy holds and says so. The 0 is the
       // decision's input only: status shows no value, not a made-up 0 %.

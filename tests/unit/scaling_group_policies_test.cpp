@@ -122,6 +122,34 @@ TEST(ScalingGroupPolicies, WithoutDataThePolicyHoldsAndSaysWhy) {
   EXPECT_EQ(out.scalingActive->reason, "PrometheusUnreachable");
 }
 
+// An answer Prometheus evaluated long ago (a stuck cache or proxy in front
+// of it serves it as if new) is MetricStale: the policy holds, neither
+// scaling out on it nor in; a fresh one is acted on. It was taken as fresh
+// before: the controller stamped every value with its own evaluation time.
+TEST(ScalingGroupPolicies, AnOldAnswerIsStaleAndThePolicyHolds) {
+  const auto g = group(2);
+  const auto members = inService(2);
+  auto r = reading(100);  // 100 % at a 50 % target: 4 if acted on
+  r.byPolicy["cpu-50"].sampleTime = kNow - 10min;
+  const auto stale = decidePolicies(input(g, members, &r));
+  EXPECT_FALSE(stale.desired);
+  ASSERT_TRUE(stale.scalingActive);
+  EXPECT_EQ(stale.scalingActive->status, "False");
+  EXPECT_EQ(stale.scalingActive->reason, "MetricStale");
+  EXPECT_NE(stale.scalingActive->message.find(kube::formatRfc3339(kNow - 10min)), std::string::npos)
+      << stale.scalingActive->message;
+
+  // Within 3 evaluation intervals (180 s here) it is fresh, and a
+  // timestamp a little after the evaluation (clock skew) is too.
+  for (const auto at : {kNow - 2min, kNow + 5s}) {
+    r.byPolicy["cpu-50"].sampleTime = at;
+    const auto fresh = decidePolicies(input(g, members, &r));
+    ASSERT_TRUE(fresh.desired) << fresh.scalingActive->message;
+    EXPECT_GE(*fresh.desired, 4);
+    EXPECT_EQ(fresh.scalingActive->status, "True");
+  }
+}
+
 TEST(ScalingGroupPolicies, SuspendedAlarmNotificationStopsEveryPolicy) {
   auto g = group(2);
   g.spec.suspendedProcesses = std::vector<std::string>{"AlarmNotification"};

@@ -77,13 +77,16 @@ v1::Instance inService(const std::string& name) {
 struct FakePrometheus {
   std::vector<std::string> instant, range;
   std::map<std::string, double> perSecondByName;
+  // When Prometheus evaluated its answer (Unix seconds): a moment before now.
+  double evaluatedAt = std::chrono::duration<double>((kNow - 5s).time_since_epoch()).count();
 
   controllers::QueryFunction query() {
     return [this](const std::string& q) {
       instant.push_back(q);
       kube::prom::QueryResult r;
       r.resultType = "vector";
-      for (const auto& [name, v] : perSecondByName) r.samples.push_back({{{"name", name}}, 0, v});
+      for (const auto& [name, v] : perSecondByName)
+        r.samples.push_back({{{"name", name}}, evaluatedAt, v});
       return r;
     };
   }
@@ -154,6 +157,8 @@ TEST(RequestCount, TheEvaluatorReadsOneQueryPerNamespaceForEveryGroup) {
   const auto& r = out.at("shop/web").byPolicy.at("alb-600");
   ASSERT_TRUE(r.value) << r.reason << ": " << r.message;
   EXPECT_DOUBLE_EQ(*r.value, 1800);  // (25 + 35) / 2 requests per second, per minute
+  // Prometheus's timestamp comes with the value: how old the answer is.
+  EXPECT_EQ(r.sampleTime, kNow - 5s);
 }
 
 TEST(RequestCount, WithoutTheFlagRequestCountPoliciesSaySoAndOthersGoOn) {
