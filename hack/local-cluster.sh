@@ -22,6 +22,9 @@
 # operator) may leave DIR/<name>.pid too: `down` stops them first. Ports are picked free at start, so several clusters coexist.
 # `up` prints DIR on stdout and nothing else there; progress goes to stderr.
 #
+# READY_TIMEOUT=SECONDS bounds each wait for a server that runs but is not
+# ready (default 180; a server that exits fails the wait at once).
+#
 # Binaries come from hack/control-plane-binaries.sh (honours
 # KUBEBUILDER_ASSETS). Needs bash, openssl, curl, and ss (iproute2) or
 # bash's /dev/tcp to probe ports; etcdctl (etcd-client) only for `compact`.
@@ -298,6 +301,7 @@ exit_report() {
 # free_port and the server's bind, or nobody).
 port_report() {
   local p owner
+  command -v ss >/dev/null || return 0 # the owner needs ss (iproute2)
   for p in "$@"; do
     owner="$(ss -Htlnp "( sport = :$p )" 2>/dev/null | grep -o 'users:.*' || true)"
     log "port $p: ${owner:-nobody listens}"
