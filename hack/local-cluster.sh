@@ -22,6 +22,9 @@
 # operator) may leave DIR/<name>.pid too: `down` stops them first. Ports are picked free at start, so several clusters coexist.
 # `up` prints DIR on stdout and nothing else there; progress goes to stderr.
 #
+# READY_TIMEOUT=SECONDS bounds each wait for a server that runs but is not
+# ready (default 180; a server that exits fails the wait at once).
+#
 # Binaries come from hack/control-plane-binaries.sh (honours
 # KUBEBUILDER_ASSETS). Needs bash, openssl, curl, and ss (iproute2) or
 # bash's /dev/tcp to probe ports; etcdctl (etcd-client) only for `compact`.
@@ -33,7 +36,11 @@ trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
-READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds, for /readyz, the default namespace and CRDs
+# Seconds, for /readyz, the default namespace and CRDs. A server that exits
+# fails the wait at once; this bounds only one that runs without getting
+# ready. 60 s was too short on a 2-core machine at load average 24: the API
+# server took 49 s to serve and over 60 s to be ready (docs/reliability.md).
+READY_TIMEOUT="${READY_TIMEOUT:-180}"
 # Start order; `down` stops them in reverse (kcm first, etcd last).
 PROCS=(etcd kube-apiserver kube-controller-manager)
 
@@ -51,26 +58,44 @@ usage() {
 # ---------------------------------------------------------------- processes
 
 # pid_of DIR NAME: the recorded pid of NAME, if that process is still ours.
-# A process counts as ours only when its command line mentions DIR, so a pid
-# recycled by the kernel after our process died is never signalled.
+# A process counts as ours when it is this script's own child (`up` and
+# restart-apiserver start the servers), or when its command line mentions
+# DIR, so that a pid recycled by the kernel after our process died is never
+# signalled. The child test comes first because the command line cannot be
+# trusted while a child is in execve: between the switch to the new address
+# space and the recording of its arguments, /proc/PID/cmdline reads empty
+# (for up to 0.25 ms measured here, longer when the CPU is busy), a moment in
+# which `up` would take a running server for one that had exited (see "The
+# local control plane's starts" in docs/reliability.md).
 pid_of() {
   local f="$1/$2.pid" pid
   [ -f "$f" ] || return 1
   pid="$(cat "$f")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$1" || return 1
+  if [ "$(field_of "$pid" 4)" != "$$" ]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$1" || return 1
+  fi
   echo "$pid"
+}
+
+# field_of PID N: field N of /proc/PID/stat (3 the state, 4 the parent's
+# pid, 22 the start time in clock ticks; see proc(5)).
+field_of() {
+  local stat f
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }" # the command name may hold spaces and parentheses
+  read -ra f <<<"$stat"
+  echo "${f[$2 - 3]}"
 }
 
 # is_running PID: true while the process exists and is not a zombie. A
 # stopped server is re-parented to PID 1, and an init that reaps lazily would
 # leave `kill -0` answering yes for a while after the process ended.
 is_running() {
-  local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  stat="${stat##*) }" # the command name may hold spaces and parentheses
-  [ "${stat%% *}" != Z ]
+  local state
+  state="$(field_of "$1" 3)" || return 1
+  [ "$state" != Z ]
 }
 
 # stop_proc DIR NAME [GRACE]: TERM, then KILL if it is still there after
@@ -158,6 +183,11 @@ free_port() {
 
 lost_port_race() { grep -qiE "address already in use|bind: .*in use" "$1" 2>/dev/null; }
 
+# gave_up_on_apiserver LOG: kube-controller-manager exits when the API
+# server's /healthz is not ok within 10 s of its start (a fixed wait in
+# 1.20), which a busy machine can exceed although the API server was ready.
+gave_up_on_apiserver() { grep -q "failed to wait for apiserver being healthy" "$1" 2>/dev/null; }
+
 # ---------------------------------------------------------------- certificates
 
 # make_certs DIR: a CA; the API server's serving cert (SAN 127.0.0.1 and
@@ -242,6 +272,42 @@ api() {
     -w '\n%{http_code}' "${@:1:$#-1}" "https://127.0.0.1:$port$path"
 }
 
+# exit_report DIR NAME: how NAME ended, for the failure report. The servers
+# are this script's children, so `wait` still has their exit status or the
+# signal that ended them; a server still running means `alive` was wrong.
+exit_report() {
+  local dir="$1" name="$2" pid status=0
+  pid="$(cat "$dir/$name.pid" 2>/dev/null)" || {
+    log "$name: no pid file"
+    return 0
+  }
+  if is_running "$pid"; then
+    log "$name ($pid) is in fact still running (parent $(field_of "$pid" 4), this script $$)"
+    return 0
+  fi
+  wait "$pid" 2>/dev/null || status=$?
+  local sig=""
+  ((status <= 128)) || sig="$(kill -l $((status - 128)) 2>/dev/null)" || sig=""
+  if [ -n "$sig" ]; then
+    log "$name ($pid) was killed by SIG$sig (exit status $status)"
+  else
+    log "$name ($pid) exited with status $status"
+  fi
+  [ -s "$dir/$name.log" ] || log "$name wrote nothing to its log"
+}
+
+# port_report PORT...: who holds each port now, for the failure report of a
+# server that did not come up (another control plane that took it between
+# free_port and the server's bind, or nobody).
+port_report() {
+  local p owner
+  command -v ss >/dev/null || return 0 # the owner needs ss (iproute2)
+  for p in "$@"; do
+    owner="$(ss -Htlnp "( sport = :$p )" 2>/dev/null | grep -o 'users:.*' || true)"
+    log "port $p: ${owner:-nobody listens}"
+  done
+}
+
 # wait_for DIR NAME WHAT CMD...: polls CMD until it succeeds, failing early
 # when process NAME died (its log says why) and after READY_TIMEOUT seconds.
 wait_for() {
@@ -250,6 +316,7 @@ wait_for() {
   until "$@" >/dev/null 2>&1; do
     alive "$dir" "$name" || {
       fail_with_log "$dir" "$name" "$name exited while waiting for $what"
+      exit_report "$dir" "$name"
       return 1
     }
     ((SECONDS < deadline)) || {
@@ -279,7 +346,10 @@ start_etcd() {
     if wait_for "$dir" etcd "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$client/health"; then
       return 0
     fi
-    lost_port_race "$dir/etcd.log" || return 1
+    lost_port_race "$dir/etcd.log" || {
+      port_report "$client" "$peer"
+      return 1
+    }
     log "etcd lost a port race, retrying with other ports"
     stop_proc "$dir" etcd
   done
@@ -328,7 +398,10 @@ first_start_apiserver() {
     if start_apiserver "$dir"; then
       return 0
     fi
-    lost_port_race "$dir/kube-apiserver.log" || return 1
+    lost_port_race "$dir/kube-apiserver.log" || {
+      port_report "$port"
+      return 1
+    }
     log "kube-apiserver lost a port race, retrying with another port"
     stop_proc "$dir" kube-apiserver
   done
@@ -353,8 +426,15 @@ start_controller_manager() {
       curl -sf --max-time 2 -k "https://127.0.0.1:$port/healthz"; then
       return 0
     fi
-    lost_port_race "$dir/kube-controller-manager.log" || return 1
-    log "kube-controller-manager lost a port race, retrying with another port"
+    if gave_up_on_apiserver "$dir/kube-controller-manager.log" && alive "$dir" kube-apiserver; then
+      log "kube-controller-manager gave up waiting for the API server (it waits 10 s), which still runs; starting it again"
+    else
+      lost_port_race "$dir/kube-controller-manager.log" || {
+        port_report "$port"
+        return 1
+      }
+      log "kube-controller-manager lost a port race, retrying with another port"
+    fi
     stop_proc "$dir" kube-controller-manager
   done
   return 1
@@ -397,16 +477,9 @@ install_crd() {
 
 # ---------------------------------------------------------------- watchdog
 
-# start_time PID: the process's start time in clock ticks (field 22 of
-# /proc/PID/stat), which tells a recycled pid from the original process.
-start_time() {
-  local stat rest
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-  rest="${stat##*) }" # the command name may hold spaces and parentheses
-  local f
-  read -ra f <<<"$rest"
-  echo "${f[19]}"
-}
+# start_time PID: the process's start time in clock ticks, which tells a
+# recycled pid from the original process.
+start_time() { field_of "$1" 22; }
 
 # The watchdog runs in its own session (setsid) so that a signal to the test
 # binary's process group does not take it down too; it polls the parent and

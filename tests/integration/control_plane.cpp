@@ -108,10 +108,13 @@ ControlPlane& ControlPlane::start(const ControlPlaneOptions& options) {
   try {
     run(command("up", dir, args), &out);  // prints the folder on success
   } catch (const std::exception& first) {
-    // Seen twice on these shared machines (2026-11-23): the API server went
-    // away during `up` and kube-controller-manager gave up waiting for it,
-    // cause not found. One retry in a new folder, saying so, rather than a
-    // whole test binary lost; a second failure is reported as it is.
+    // A rare failed start on these shared machines (docs/reliability.md,
+    // "The local control plane's starts"): one cause was found and fixed in
+    // local-cluster.sh (a server taken for exited while it was in execve);
+    // whether it was the only one is not proven, and a start can still time
+    // out on an overloaded machine. One retry in a new folder, saying so,
+    // rather than a whole test binary lost; the script's report above says
+    // why the first start failed, and a second failure is reported as it is.
     std::fprintf(stderr, "control plane: start failed (%s); retrying once\n", first.what());
     dir = makeTempDir();
     run(command("up", dir, args), &out);
