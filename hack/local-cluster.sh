@@ -7,6 +7,8 @@
 #                           controllers, such as horizontalpodautoscaling)
 #                           [--controller-manager-flags="FLAGS"]  (more flags for it,
 #                           such as --kube-api-qps=200 for a benchmark)
+#                           [--audit-policy=FILE]  (kube-apiserver writes an audit log,
+#                           one JSON event a line, to DIR/audit.log; off by default)
 #   local-cluster.sh down DIR                 (KEEP=1 keeps DIR and its logs)
 #   local-cluster.sh restart-apiserver DIR
 #   local-cluster.sh compact DIR              (prints the compacted revision)
@@ -43,6 +45,7 @@ SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 READY_TIMEOUT="${READY_TIMEOUT:-180}"
 # Start order; `down` stops them in reverse (kcm first, etcd last).
 PROCS=(etcd kube-apiserver kube-controller-manager)
+AUDIT_POLICY="" # up --audit-policy: not from the environment
 
 log() { echo "local-cluster: $*" >&2; }
 die() {
@@ -380,6 +383,12 @@ save_apiserver_args() {
     --allow-privileged=true --watch-cache="$watch_cache" \
     --endpoint-reconciler-type=none \
     >"$dir/kube-apiserver.args"
+  if [ -n "${AUDIT_POLICY:-}" ]; then
+    # Blocking: an event is written before the request is answered, so the
+    # log misses nothing a client saw succeed.
+    printf '%s\n' --audit-policy-file="$AUDIT_POLICY" --audit-log-path="$dir/audit.log" \
+      --audit-log-format=json --audit-log-mode=blocking >>"$dir/kube-apiserver.args"
+  fi
   # --endpoint-reconciler-type=none: the `kubernetes` Service's endpoints
   # would name 127.0.0.1, which the reconciler rejects noisily; nothing here
   # reaches the API server through that Service.
@@ -514,6 +523,7 @@ cmd_up() {
     --watch-cache=*) watch_cache="${1#*=}" ;;
     --extra-controllers=*) extra_controllers="${1#*=}" ;;
     --controller-manager-flags=*) kcm_flags="${1#*=}" ;;
+    --audit-policy=*) AUDIT_POLICY="$(cd "$(dirname "${1#*=}")" && pwd)/$(basename "${1#*=}")" ;;
     --parent-pid) parent="${2:?--parent-pid needs a pid}"; shift ;;
     --parent-pid=*) parent="${1#*=}" ;;
     --crd) crds+=("${2:?--crd needs a file}"); shift ;;
@@ -527,6 +537,7 @@ cmd_up() {
   [ -z "$parent" ] || kill -0 "$parent" 2>/dev/null || die "--parent-pid $parent: no such process"
   local f
   for f in "${crds[@]}"; do [ -r "$f" ] || die "cannot read CRD file $f"; done
+  [ -z "${AUDIT_POLICY:-}" ] || [ -r "$AUDIT_POLICY" ] || die "cannot read audit policy $AUDIT_POLICY"
   # A fresh folder every time: certificates, ports and etcd data all belong
   # to one run (an old etcd data dir would remember its old peer port).
   mkdir -p "$dir"

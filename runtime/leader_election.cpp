@@ -152,6 +152,15 @@ LeaderElector::LeaderElector(LeaderElectionOptions opts, std::unique_ptr<LeaseCl
 
 LeaderElector::~LeaderElector() = default;
 
+bool LeaderElector::holdsLease() const {
+  return leading_.load() && clock_->now().time_since_epoch().count() < holdsUntil_.load();
+}
+
+void LeaderElector::renewed(Clock::time_point start) {
+  lastRenew_ = start;
+  holdsUntil_ = (start + opts_.renewDeadline).time_since_epoch().count();
+}
+
 std::string LeaderElector::leader() const {
   std::lock_guard<std::mutex> l(leaderMu_);
   return reportedLeader_;
@@ -189,12 +198,12 @@ Clock::time_point LeaderElector::tick() {
     if (outcome != Outcome::Success) return after + jittered(opts_.retryPeriod);
     // Counted from before the write: others start their expiry clocks when
     // they see the write, which is later, so this errs on the safe side.
-    lastRenew_ = start;
+    renewed(start);
     startLeading();
     return after + opts_.retryPeriod;
   }
   if (outcome == Outcome::Success) {
-    lastRenew_ = start;
+    renewed(start);
     return after + opts_.retryPeriod;
   }
   if (outcome == Outcome::HeldByOther) {
@@ -316,6 +325,7 @@ void LeaderElector::startLeading() {
 void LeaderElector::stopLeading(const std::string& why) {
   state_ = State::Done;
   leading_ = false;
+  holdsUntil_ = 0;
   term_.request_stop();
   metrics::leaderStatus(opts_.name).Set(0);
   spdlog::info("leader election: {} stopped leading lease {}/{}: {}", opts_.identity,

@@ -158,6 +158,15 @@ class LeaderElector {
   void run(std::stop_token stop);
 
   bool isLeader() const { return leading_.load(); }
+  // Whether this process may act as leader now: it leads and renewed the
+  // Lease less than renewDeadline ago, by its own monotonic clock. Others
+  // take over only leaseDuration (> renewDeadline) after they saw the last
+  // renewal, so a write sent while this holds cannot overlap another
+  // leader's. It turns false at the deadline even when the elector's thread
+  // has not run since (a process stopped by SIGSTOP and continued: every
+  // thread wakes at once), so callers check it before each write rather
+  // than trust isLeader(). Thread-safe.
+  bool holdsLease() const;
   // The holder last seen on the Lease ("" before the first read).
   std::string leader() const;
   const std::string& identity() const { return opts_.identity; }
@@ -176,6 +185,7 @@ class LeaderElector {
   Outcome tryAcquireOrRenew();
   void observe(const nlohmann::json& lease, Clock::time_point now);
   void startLeading();
+  void renewed(Clock::time_point start);  // a write that began at `start` succeeded
   void stopLeading(const std::string& why);
   void release();
   Clock::duration jittered(Clock::duration d);
@@ -189,7 +199,10 @@ class LeaderElector {
   std::optional<LeaderElectionRecord> observed_;
   Clock::time_point observedAt_{};
   Clock::time_point lastRenew_{};  // start of the last successful write
-  std::stop_source term_;          // stopped when a term of leadership ends
+  // lastRenew_ + renewDeadline while leading, as a count of Clock ticks
+  // since its epoch (read by other threads); the epoch when not leading.
+  std::atomic<Clock::duration::rep> holdsUntil_{0};
+  std::stop_source term_;  // stopped when a term of leadership ends
   std::mt19937_64 rng_;
 
   mutable std::mutex leaderMu_;

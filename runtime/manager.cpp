@@ -14,6 +14,8 @@
 
 #include <prometheus/exposer.h>
 
+#include "runtime/client_wrapper.h"
+#include "runtime/errors.h"
 #include "runtime/health_server.h"
 #include "runtime/leader_election.h"
 #include "runtime/log.h"
@@ -98,6 +100,68 @@ class TaskGroup {
   std::vector<std::jthread> threads_;
 };
 
+struct OwnedClient {
+  std::unique_ptr<Client> owned;
+};
+
+// Sends a write only while `mayWrite` holds (see manager.h); reads pass.
+// Owns its target when given one.
+class LeaderOnlyWrites final : private OwnedClient, public ClientWrapper {
+ public:
+  LeaderOnlyWrites(Client& target, std::function<bool()> mayWrite, std::string lease)
+      : ClientWrapper(target), mayWrite_(std::move(mayWrite)), lease_(std::move(lease)) {}
+  LeaderOnlyWrites(std::unique_ptr<Client> target, std::function<bool()> mayWrite,
+                   std::string lease)
+      : OwnedClient{std::move(target)},
+        ClientWrapper(*OwnedClient::owned),
+        mayWrite_(std::move(mayWrite)),
+        lease_(std::move(lease)) {}
+
+  nlohmann::json create(const Resource& r, const std::string& ns, const nlohmann::json& obj,
+                        const WriteOptions& opts = {}) override {
+    check("create", r);
+    return ClientWrapper::create(r, ns, obj, opts);
+  }
+  nlohmann::json update(const Resource& r, const std::string& ns, const nlohmann::json& obj,
+                        const WriteOptions& opts = {}) override {
+    check("update", r);
+    return ClientWrapper::update(r, ns, obj, opts);
+  }
+  nlohmann::json patch(const Resource& r, const std::string& ns, const std::string& name,
+                       PatchType type, const nlohmann::json& body,
+                       const PatchOptions& opts = {}) override {
+    check("patch", r);
+    return ClientWrapper::patch(r, ns, name, type, body, opts);
+  }
+  std::optional<nlohmann::json> del(const Resource& r, const std::string& ns,
+                                    const std::string& name,
+                                    const DeleteOptions& opts = {}) override {
+    check("delete", r);
+    return ClientWrapper::del(r, ns, name, opts);
+  }
+  std::string request(const std::string& method, const std::string& path,
+                      const std::string& body = "",
+                      const std::string& contentType = "application/json") override {
+    if (method != "GET") check(method, path);
+    return ClientWrapper::request(method, path, body, contentType);
+  }
+
+ private:
+  void check(const std::string& verb, const Resource& r) const { check(verb, r.resource); }
+  void check(const std::string& verb, const std::string& what) const {
+    if (mayWrite_()) return;
+    throw ApiError(Status{0,
+                          "NotLeader",
+                          verb + " " + what + ": not sent: this replica has not renewed Lease " +
+                              lease_ + " within the renew deadline, so another may lead",
+                          {},
+                          {}});
+  }
+
+  std::function<bool()> mayWrite_;
+  std::string lease_;
+};
+
 std::string civetAddress(const BindAddress& ba) {
   if (ba.host.empty()) return std::to_string(ba.port);  // all IPv4 interfaces
   if (ba.host.find(':') != std::string::npos) return "[" + ba.host + "]:" + std::to_string(ba.port);
@@ -113,6 +177,12 @@ struct Manager::Impl {
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<HealthServer> health;
   std::unique_ptr<LeaderElector> elector;
+  std::string lease;  // "namespace/name" of the Lease, for messages
+
+  // Whether a write may be sent now: this replica holds the Lease.
+  std::function<bool()> mayWrite() const {
+    return [e = elector.get()] { return e->holdsLease(); };
+  }
 
   mutable std::mutex mu;
   bool running = false;                                            // guarded by mu
@@ -232,9 +302,14 @@ Manager::Manager(std::unique_ptr<Client> client, ManagerOptions opts)
 
 Client& Manager::controllerClient(const std::string& controller) {
   checkNotRunning("controllerClient()");
-  if (!restConfig_) return *client_;
+  if (!restConfig_) return client();
   auto& c = controllerClients_[controller];
-  if (!c) c = std::make_unique<RestClient>(*restConfig_);
+  if (!c) {
+    c = std::make_unique<RestClient>(*restConfig_);
+    if (impl_->elector) {
+      c = std::make_unique<LeaderOnlyWrites>(std::move(c), impl_->mayWrite(), impl_->lease);
+    }
+  }
   return *c;
 }
 
@@ -278,7 +353,9 @@ Manager::Manager(std::unique_ptr<Client> client, ManagerOptions opts,
     auto lc = opts_.leaseClientFactory ? opts_.leaseClientFactory(*client_)
               : restConfig             ? makeLeaseClient(*restConfig, opts_.renewDeadline / 3)
                                        : makeLeaseClient(*client_);
+    impl_->lease = le.namespace_ + "/" + le.name;
     impl_->elector = std::make_unique<LeaderElector>(std::move(le), std::move(lc));
+    leaderWrites_ = std::make_unique<LeaderOnlyWrites>(*client_, impl_->mayWrite(), impl_->lease);
   }
   if (opts_.metricsBindAddress != "0" && !opts_.metricsBindAddress.empty()) {
     const BindAddress ba = parseBindAddress(opts_.metricsBindAddress, "--metrics-bind-address");

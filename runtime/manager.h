@@ -26,6 +26,17 @@
 //    controller-runtime does.
 //  - A runnable or controller throwing: everything stops gracefully and run()
 //    returns not ok with its error.
+//
+// With leader election, every write through client() and controllerClient()
+// (create, update, patch, delete, and raw requests other than GET) is
+// checked just before it is sent: unless this replica renewed the Lease
+// within renewDeadline by its own monotonic clock (LeaderElector::
+// holdsLease), it is not sent and throws ApiError (code 0, reason
+// NotLeader). So a replica that was stopped (SIGSTOP, a VM pause) past the
+// deadline writes nothing when it wakes, even before its elector notices;
+// it then steps down and run() returns "leader election lost". Runnables
+// that write in every replica (the webhook's certificates) use
+// anyReplicaClient().
 #pragma once
 
 #include <chrono>
@@ -101,7 +112,11 @@ class Manager : public ControllerRegistry {
   Manager(const Manager&) = delete;
   Manager& operator=(const Manager&) = delete;
 
-  Client& client() { return *client_; }
+  // Reads from any replica; writes only while leading (see above).
+  Client& client() { return leaderWrites_ ? *leaderWrites_ : *client_; }
+  // The same client without the leader check, for runnables that write in
+  // every replica, leader or not.
+  Client& anyReplicaClient() { return *client_; }
   // A client of `controller`'s own, with its own QPS and burst, for a
   // controller whose writes should not queue behind the others' (a
   // ScalingGroup launching a thousand Instances while the Instance
@@ -149,6 +164,7 @@ class Manager : public ControllerRegistry {
 
   ManagerOptions opts_;
   std::unique_ptr<Client> client_;
+  std::unique_ptr<Client> leaderWrites_;  // client_ behind the leader check; null without election
   std::optional<RestConfig> restConfig_;
   std::map<std::string, std::unique_ptr<Client>> controllerClients_;
   int metricsPort_ = 0;

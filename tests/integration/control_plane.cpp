@@ -88,7 +88,8 @@ ControlPlane& ControlPlane::start(const ControlPlaneOptions& options) {
   std::lock_guard lock(plane.mu_);
   if (plane.running_) {
     if (plane.options_.watchCache != options.watchCache || plane.options_.crds != options.crds ||
-        plane.options_.extraControllers != options.extraControllers)
+        plane.options_.extraControllers != options.extraControllers ||
+        plane.options_.auditPolicy != options.auditPolicy)
       throw std::logic_error("ControlPlane::start: already running with other options");
     return plane;
   }
@@ -100,6 +101,7 @@ ControlPlane& ControlPlane::start(const ControlPlaneOptions& options) {
     for (const auto& c : options.extraControllers) list += (list.empty() ? "" : ",") + c;
     args.push_back("--extra-controllers=" + list);
   }
+  if (!options.auditPolicy.empty()) args.push_back("--audit-policy=" + options.auditPolicy);
   for (const auto& crd : options.crds) {
     args.emplace_back("--crd");
     args.push_back(crd);

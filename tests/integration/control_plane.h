@@ -28,6 +28,10 @@ struct ControlPlaneOptions {
   // kube-controller-manager controllers beyond garbagecollector, namespace
   // and serviceaccount-token (such as horizontalpodautoscaling).
   std::vector<std::string> extraControllers;
+  // An audit policy file: kube-apiserver then logs the requests it selects
+  // to dir()/audit.log (JSON lines, written before each answer). Empty: no
+  // audit log.
+  std::string auditPolicy;
 };
 
 class ControlPlane {

@@ -408,6 +408,45 @@ TEST(LeaderElector, StopsLeadingWhenRenewalsFailPastTheDeadline) {
   EXPECT_EQ(next, Clock::time_point::max());
 }
 
+// A process stopped (SIGSTOP) past the renew deadline and continued: its
+// elector's thread has not run since, yet holdsLease() is already false, so
+// a write checked against it is not sent though isLeader() still says true.
+TEST(LeaderElector, HoldsTheLeaseOnlyUntilTheRenewDeadlineWithoutTicking) {
+  TestClock clock;
+  FakeLeaseServer server;
+  LeaderElector e(options("me", &clock, nullptr), std::make_unique<FakeLeaseClient>(server, "me"));
+  EXPECT_FALSE(e.holdsLease());
+  auto next = e.tick();
+  ASSERT_TRUE(e.isLeader());
+  EXPECT_TRUE(e.holdsLease());
+  next = step(e, clock, next);  // renewed now
+  const auto renewedAt = clock.now();
+  clock.set(renewedAt + 10s - 1ms);
+  EXPECT_TRUE(e.holdsLease());
+  clock.set(renewedAt + 10s);  // the renew deadline; others may take over from +15 s
+  EXPECT_FALSE(e.holdsLease());
+  EXPECT_TRUE(e.isLeader()) << "the elector has not ticked yet";
+  e.tick();
+  EXPECT_FALSE(e.isLeader());
+  EXPECT_FALSE(e.holdsLease());
+  EXPECT_TRUE(e.finished());
+}
+
+TEST(LeaderElector, HoldsTheLeaseAgainAfterEachRenewalAndNotAfterStepDown) {
+  TestClock clock;
+  FakeLeaseServer server;
+  LeaderElector e(options("me", &clock, nullptr), std::make_unique<FakeLeaseClient>(server, "me"));
+  auto next = e.tick();
+  const auto start = clock.now();
+  while (clock.now() < start + 30s) {  // three renew deadlines: each renewal moves it on
+    next = step(e, clock, next);
+    EXPECT_TRUE(e.holdsLease());
+  }
+  server.put(heldBy("usurper"));
+  step(e, clock, next);
+  EXPECT_FALSE(e.holdsLease());
+}
+
 TEST(LeaderElector, SurvivesFailuresShorterThanTheDeadline) {
   TestClock clock;
   FakeLeaseServer server;

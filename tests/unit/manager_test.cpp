@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 
 #include "runtime/errors.h"
+#include "runtime/fake_client.h"
 #include "runtime/fake_clock.h"
 #include "runtime/leader_election.h"
 #include "runtime/object.h"
@@ -382,6 +383,56 @@ TEST(Manager, StopWhileLeadingDrainsAndReleasesTheLease) {
   EXPECT_TRUE(res.ok) << res.error;
   EXPECT_TRUE(finished.load());     // the reconcile in flight was allowed to finish
   EXPECT_EQ(leases->holder(), "");  // released for the next replica
+}
+
+// Writes through client() and controllerClient() are sent only while this
+// replica holds the Lease; anyReplicaClient() writes regardless (the
+// webhook's certificates). LeaderElector's tests cover the deadline itself.
+TEST(Manager, WritesOnlyWhileHoldingTheLease) {
+  const kube::Resource configMaps{"", "v1", "configmaps", true, "ConfigMap"};
+  auto fake = std::make_unique<kube::FakeClient>();
+  kube::FakeClient& api = *fake;
+  api.serve(configMaps);
+  auto leases = std::make_shared<MemLeases>();
+  auto o = leOptions(leases);
+  o.leaderElectionNamespace = "kubec2-system";
+  kube::Manager mgr(std::move(fake), o);
+  auto cm = [](const std::string& name) {
+    return nlohmann::json{{"apiVersion", "v1"},
+                          {"kind", "ConfigMap"},
+                          {"metadata", {{"name", name}, {"namespace", "ns"}}}};
+  };
+  auto refusal = [&](kube::Client& c, const std::string& name) {
+    try {
+      c.create(configMaps, "ns", cm(name));
+    } catch (const kube::ApiError& e) {
+      return e.status().reason;
+    }
+    return std::string("sent");
+  };
+  kube::Client& controllerClient = mgr.controllerClient("c");
+  // Not leading yet: nothing is sent, whichever client a controller holds.
+  EXPECT_EQ(refusal(mgr.client(), "before"), "NotLeader");
+  EXPECT_EQ(refusal(controllerClient, "before-c"), "NotLeader");
+  try {
+    mgr.client().get(configMaps, "ns", "absent");
+  } catch (const kube::ApiError& e) {
+    EXPECT_EQ(e.status().reason, "NotFound") << "reads reach the server";
+  }
+  EXPECT_EQ(refusal(mgr.anyReplicaClient(), "any"), "sent");
+  EXPECT_EQ(api.writes("create", "configmaps"), 1);
+
+  std::stop_source stop;
+  auto done = std::async(std::launch::async, [&] { return mgr.run(stop.get_token()); });
+  ASSERT_TRUE(eventually([&] { return mgr.isLeader(); }));
+  EXPECT_EQ(refusal(mgr.client(), "leading"), "sent");
+  EXPECT_EQ(refusal(controllerClient, "leading-c"), "sent");
+
+  leases->steal();
+  ASSERT_EQ(done.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(done.get().error, "leader election lost");
+  EXPECT_EQ(refusal(mgr.client(), "after"), "NotLeader");
+  EXPECT_EQ(api.writes("create", "configmaps"), 3);
 }
 
 TEST(Manager, StandbyDoesNotReconcileUntilItLeads) {
