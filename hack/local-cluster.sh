@@ -7,6 +7,8 @@
 #                           controllers, such as horizontalpodautoscaling)
 #                           [--controller-manager-flags="FLAGS"]  (more flags for it,
 #                           such as --kube-api-qps=200 for a benchmark)
+#                           [--apiserver-flag FLAG]...  (one more kube-apiserver flag each,
+#                           such as --audit-policy-file=F; tests/reliability/security_test.cpp)
 #   local-cluster.sh down DIR                 (KEEP=1 keeps DIR and its logs)
 #   local-cluster.sh restart-apiserver DIR
 #   local-cluster.sh compact DIR              (prints the compacted revision)
@@ -36,6 +38,7 @@ SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 READY_TIMEOUT="${READY_TIMEOUT:-60}" # seconds, for /readyz, the default namespace and CRDs
 # Start order; `down` stops them in reverse (kcm first, etcd last).
 PROCS=(etcd kube-apiserver kube-controller-manager)
+APISERVER_EXTRA=() # up --apiserver-flag: appended to kube-apiserver's flags
 
 log() { echo "local-cluster: $*" >&2; }
 die() {
@@ -310,6 +313,7 @@ save_apiserver_args() {
     --allow-privileged=true --watch-cache="$watch_cache" \
     --endpoint-reconciler-type=none \
     >"$dir/kube-apiserver.args"
+  if ((${#APISERVER_EXTRA[@]})); then printf '%s\n' "${APISERVER_EXTRA[@]}" >>"$dir/kube-apiserver.args"; fi
   # --endpoint-reconciler-type=none: the `kubernetes` Service's endpoints
   # would name 127.0.0.1, which the reconciler rejects noisily; nothing here
   # reaches the API server through that Service.
@@ -445,6 +449,7 @@ cmd_up() {
     --parent-pid=*) parent="${1#*=}" ;;
     --crd) crds+=("${2:?--crd needs a file}"); shift ;;
     --crd=*) crds+=("${1#*=}") ;;
+    --apiserver-flag) APISERVER_EXTRA+=("${2:?--apiserver-flag needs a flag}"); shift ;;
     -*) die "up: unknown option $1" ;;
     *) [ -z "$dir" ] || usage; dir="$1" ;;
     esac

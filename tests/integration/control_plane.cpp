@@ -88,7 +88,8 @@ ControlPlane& ControlPlane::start(const ControlPlaneOptions& options) {
   std::lock_guard lock(plane.mu_);
   if (plane.running_) {
     if (plane.options_.watchCache != options.watchCache || plane.options_.crds != options.crds ||
-        plane.options_.extraControllers != options.extraControllers)
+        plane.options_.extraControllers != options.extraControllers ||
+        plane.options_.apiServerFlags != options.apiServerFlags)
       throw std::logic_error("ControlPlane::start: already running with other options");
     return plane;
   }
@@ -99,6 +100,10 @@ ControlPlane& ControlPlane::start(const ControlPlaneOptions& options) {
     std::string list;
     for (const auto& c : options.extraControllers) list += (list.empty() ? "" : ",") + c;
     args.push_back("--extra-controllers=" + list);
+  }
+  for (const auto& flag : options.apiServerFlags) {
+    args.emplace_back("--apiserver-flag");
+    args.push_back(flag);
   }
   for (const auto& crd : options.crds) {
     args.emplace_back("--crd");

@@ -28,6 +28,9 @@ struct ControlPlaneOptions {
   // kube-controller-manager controllers beyond garbagecollector, namespace
   // and serviceaccount-token (such as horizontalpodautoscaling).
   std::vector<std::string> extraControllers;
+  // More kube-apiserver flags, as given (such as --audit-policy-file=FILE):
+  // files they name must exist before start().
+  std::vector<std::string> apiServerFlags{};
 };
 
 class ControlPlane {
