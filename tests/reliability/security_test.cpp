@@ -326,7 +326,7 @@ class OperatorUnderItsRbac : public ::testing::Test {
   static inline std::unique_ptr<ChildProcess> operator_;
   static inline std::unique_ptr<ChildProcess> prometheus_;
   static inline std::unique_ptr<SimulatedNamespace> sim_;
-  static inline std::string ns_, token_, bearer_, userData_, trace_, setupError_;
+  static inline std::string ns_, token_, bearer_, password_, userData_, trace_, setupError_;
   static inline int webhookPort_ = 0;
   static inline bool traced_ = false;
   static inline bool stopped_ = false;
@@ -390,31 +390,22 @@ class OperatorUnderItsRbac : public ::testing::Test {
         dir + "/prometheus-stand-in.log");
     bearer_ = randomWord("prom-bearer-");
     std::ofstream(dir + "/prometheus-token") << bearer_ << "\n";
+    password_ = randomWord("prom-password-");
+    std::ofstream(dir + "/prometheus-password") << password_ << "\n";
 
-    std::vector<std::string> argv = {KUBEC2_OPERATOR_BIN,
-                                     "--kubeconfig",
-                                     kubeconfig,
-                                     "--leader-elect",
-                                     "--metrics-bind-address",
-                                     "127.0.0.1:" + std::to_string(freePort()),
-                                     "--health-probe-bind-address",
-                                     "127.0.0.1:" + std::to_string(freePort()),
-                                     "--webhook-bind-address",
-                                     "127.0.0.1:" + std::to_string(webhookPort_),
-                                     "--webhook-hosts",
-                                     "127.0.0.1,kubec2-webhook.kubec2-system.svc",
-                                     "--webhook-client-ca-file",
-                                     sec::files().clientCa,
-                                     "--webhook-ca-sync-seconds",
-                                     "1",
-                                     "--prometheus-url",
-                                     "https://127.0.0.1:" + std::to_string(promPort),
-                                     "--prometheus-bearer-token-file",
-                                     dir + "/prometheus-token",
-                                     "--scaling-evaluation-interval",
-                                     "2",
-                                     "--terminated-instance-retention-seconds",
-                                     "2"};
+    std::vector<std::string> argv = {
+        KUBEC2_OPERATOR_BIN, "--kubeconfig", kubeconfig, "--leader-elect", "--metrics-bind-address",
+        "127.0.0.1:" + std::to_string(freePort()), "--health-probe-bind-address",
+        "127.0.0.1:" + std::to_string(freePort()), "--webhook-bind-address",
+        "127.0.0.1:" + std::to_string(webhookPort_), "--webhook-hosts",
+        "127.0.0.1,kubec2-webhook.kubec2-system.svc", "--webhook-client-ca-file",
+        sec::files().clientCa, "--webhook-ca-sync-seconds", "1", "--prometheus-url",
+        "https://127.0.0.1:" + std::to_string(promPort), "--prometheus-bearer-token-file",
+        dir + "/prometheus-token",
+        // Read at start too (the token wins when both are set).
+        "--prometheus-username", "kubec2", "--prometheus-password-file",
+        dir + "/prometheus-password", "--scaling-evaluation-interval", "2",
+        "--terminated-instance-retention-seconds", "2"};
     // Every file the operator opens for writing, creates, renames or
     // removes (strace; the pods' root filesystem is read-only).
     trace_ = dir + "/operator.strace";
@@ -612,6 +603,34 @@ TEST_F(OperatorUnderItsRbac, TheWebhookRefusesCallersWithoutTheApiServersClientC
                                      dir + "/apiserver-webhook-client.key"});
   EXPECT_EQ(code, 0) << out;
   EXPECT_TRUE(out.ends_with("400")) << out;
+
+  // The CA file is read for every connection, and one that holds no
+  // certificate refuses everyone (closed, not open).
+  const std::string ca = sec::files().clientCa;
+  fs::rename(ca, ca + ".saved");
+  std::ofstream(ca) << "not a certificate\n";
+  std::tie(code, out) = callWebhook({"--cert", dir + "/apiserver-webhook-client.crt", "--key",
+                                     dir + "/apiserver-webhook-client.key"});
+  fs::rename(ca + ".saved", ca);
+  EXPECT_NE(code, 0) << "an unreadable client CA file let a caller through: " << out;
+  EXPECT_TRUE(has(operator_->output(), "Webhook client CA unreadable: refusing every connection"));
+  std::tie(code, out) = callWebhook({"--cert", dir + "/apiserver-webhook-client.crt", "--key",
+                                     dir + "/apiserver-webhook-client.key"});
+  EXPECT_TRUE(out.ends_with("400")) << "not served again once the CA file is back: " << out;
+}
+
+// A CA file without a certificate stops the operator at start-up, naming
+// the flag, rather than serving a webhook that refuses everyone.
+TEST(SecurityWebhook, AClientCaFileWithoutACertificateFailsStartUp) {
+  const std::string bad = sec::files().dir + "/empty-ca.crt";
+  std::ofstream(bad) << "";
+  auto [code, out] =
+      run({KUBEC2_OPERATOR_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(),
+           "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+           "--webhook-bind-address", "127.0.0.1:" + std::to_string(freePort()),
+           "--webhook-secret-namespace", "default", "--webhook-client-ca-file", bad});
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_TRUE(has(out, "--webhook-client-ca-file " + bad + ": no PEM CA certificate")) << out;
 }
 
 TEST_F(OperatorUnderItsRbac, AnUntrustedPrometheusIsATlsErrorNotAFallback) {
@@ -689,7 +708,8 @@ TEST_F(OperatorUnderItsRbac, NoSecretInItsLogTheSimulatorsOrAnyEvent) {
       {"the user data of Secret boot", userData_},
       {"the user data's marker", userData_.substr(userData_.find("user-data-secret-"), 41)},
       {"the ServiceAccount token", token_},
-      {"the Prometheus bearer token", bearer_}};
+      {"the Prometheus bearer token", bearer_},
+      {"the Prometheus password", password_}};
   // The webhook's private keys, kept in its Secret.
   const json tls = admin.get(kSecrets, kSystem, "kubec2-webhook-tls").value("data", json::object());
   for (const auto& [key, value] : tls.items()) {
@@ -699,7 +719,7 @@ TEST_F(OperatorUnderItsRbac, NoSecretInItsLogTheSimulatorsOrAnyEvent) {
     secrets["the webhook's " + key] = pem;
     secrets["a line of the webhook's " + key] = pem.substr(body + 1, 48);
   }
-  ASSERT_GE(secrets.size(), 6u) << "no private key in Secret kubec2-webhook-tls";
+  ASSERT_GE(secrets.size(), 7u) << "no private key in Secret kubec2-webhook-tls";
   std::string events;
   for (const auto& e : admin.list(kEvents, "", {}).items) events += e.dump() + "\n";
   for (const auto& [what, text] :
