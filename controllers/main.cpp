@@ -72,6 +72,7 @@ struct Flags {
   std::string webhookSecretNamespace;
   std::string webhookHosts;
   std::string webhookConfigurationName;
+  std::string webhookClientCaFile;
   int webhookCaSyncSeconds = 60;
   std::string operatorNamespace;
   std::string instanceTypesConfigMap;
@@ -189,6 +190,13 @@ int runOperator(const Flags& f) {
   // --- Admission webhook ------------------------------------------------
   // Serves in every replica (the API server calls whichever it reaches).
   if (f.webhookBindAddress != "0") {
+    if (!f.webhookClientCaFile.empty()) {
+      try {
+        kubec2::webhook::checkClientCaFile(f.webhookClientCaFile);
+      } catch (const std::exception& e) {
+        return fail(kExitConfig, e.what());
+      }
+    }
     kubec2::webhook::ServerOptions so;
     so.bindAddress = f.webhookBindAddress;
     if (f.webhookCertSource == "files") {
@@ -224,6 +232,7 @@ int runOperator(const Flags& f) {
       so.certs = [keeper] { return keeper->serving(); };
       mgr->add(kubec2::webhook::makeCertKeeperRunnable(keeper));
     }
+    so.clientCaFile = f.webhookClientCaFile;
     so.lookups = std::make_shared<kubec2::webhook::ClusterLookups>(*mgr, catalog);
     // Binds when the manager runs: a busy port fails run() with
     // "--webhook-bind-address ADDR: cannot listen: ...".
@@ -348,6 +357,12 @@ int main(int argc, char** argv) {
       ("webhook-configuration-name",
        po::value(&f.webhookConfigurationName)->default_value("kubec2"),
        "Validating- and MutatingWebhookConfiguration whose caBundle the operator writes")
+      ("webhook-client-ca-file", po::value(&f.webhookClientCaFile),
+       "PEM CA bundle: the webhook then requires every caller to present a client "
+       "certificate signed by it (the API server's, from its admission "
+       "webhook kubeconfig; docs/admission-webhook.md) and refuses the TLS handshake "
+       "otherwise; re-read for each connection (default: none, no client certificate "
+       "asked for)")
       ("operator-namespace", po::value(&f.operatorNamespace),
        "the operator's own namespace, for its ConfigMaps (default: in a pod, the pod's "
        "namespace; out of cluster, the kubeconfig context's namespace, which is \"default\" "

@@ -9,6 +9,8 @@
 #                           such as --kube-api-qps=200 for a benchmark)
 #                           [--audit-policy=FILE]  (kube-apiserver writes an audit log,
 #                           one JSON event a line, to DIR/audit.log; off by default)
+#                           [--apiserver-flag FLAG]...  (one more kube-apiserver flag each,
+#                           such as --audit-policy-file=F; tests/reliability/security_test.cpp)
 #   local-cluster.sh down DIR                 (KEEP=1 keeps DIR and its logs)
 #   local-cluster.sh restart-apiserver DIR
 #   local-cluster.sh compact DIR              (prints the compacted revision)
@@ -46,6 +48,7 @@ READY_TIMEOUT="${READY_TIMEOUT:-180}"
 # Start order; `down` stops them in reverse (kcm first, etcd last).
 PROCS=(etcd kube-apiserver kube-controller-manager)
 AUDIT_POLICY="" # up --audit-policy: not from the environment
+APISERVER_EXTRA=() # up --apiserver-flag: appended to kube-apiserver's flags
 
 log() { echo "local-cluster: $*" >&2; }
 die() {
@@ -389,6 +392,7 @@ save_apiserver_args() {
     printf '%s\n' --audit-policy-file="$AUDIT_POLICY" --audit-log-path="$dir/audit.log" \
       --audit-log-format=json --audit-log-mode=blocking >>"$dir/kube-apiserver.args"
   fi
+  if ((${#APISERVER_EXTRA[@]})); then printf '%s\n' "${APISERVER_EXTRA[@]}" >>"$dir/kube-apiserver.args"; fi
   # --endpoint-reconciler-type=none: the `kubernetes` Service's endpoints
   # would name 127.0.0.1, which the reconciler rejects noisily; nothing here
   # reaches the API server through that Service.
@@ -528,6 +532,7 @@ cmd_up() {
     --parent-pid=*) parent="${1#*=}" ;;
     --crd) crds+=("${2:?--crd needs a file}"); shift ;;
     --crd=*) crds+=("${1#*=}") ;;
+    --apiserver-flag) APISERVER_EXTRA+=("${2:?--apiserver-flag needs a flag}"); shift ;;
     -*) die "up: unknown option $1" ;;
     *) [ -z "$dir" ] || usage; dir="$1" ;;
     esac

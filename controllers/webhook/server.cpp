@@ -43,6 +43,16 @@ std::optional<std::string> readBody(const http::http_request& req, size_t limit)
 
 }  // namespace
 
+void checkClientCaFile(const std::string& path) {
+  try {
+    boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_server);
+    ctx.load_verify_file(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--webhook-client-ca-file " + path +
+                             ": no PEM CA certificate could be read (" + e.what() + ")");
+  }
+}
+
 struct Server::Impl {
   ServerOptions opts;
   std::unique_ptr<http_listener> listener;
@@ -69,7 +79,19 @@ void Server::start() {
   http_listener_config cfg;
   cfg.set_timeout(utility::seconds(10));
   CertProvider certs = impl_->opts.certs;
-  cfg.set_ssl_context_callback([certs](boost::asio::ssl::context& ctx) {
+  const std::string clientCa = impl_->opts.clientCaFile;
+  cfg.set_ssl_context_callback([certs, clientCa](boost::asio::ssl::context& ctx) {
+    // Verification on before anything can fail: a CA file that cannot be
+    // read leaves no trusted CA, so every handshake fails (closed, not open).
+    if (!clientCa.empty())
+      ctx.set_verify_mode(boost::asio::ssl::verify_peer |
+                          boost::asio::ssl::verify_fail_if_no_peer_cert);
+    try {
+      if (!clientCa.empty()) ctx.load_verify_file(clientCa);
+    } catch (const std::exception& e) {
+      kube::log::error("Webhook client CA unreadable: refusing every connection",
+                       {{"file", clientCa}, {"error", e.what()}});
+    }
     try {
       const ServingCert c = certs();
       ctx.set_options(boost::asio::ssl::context::default_workarounds |
@@ -148,7 +170,12 @@ void Server::start() {
     impl_->listener.reset();
     throw std::runtime_error("--webhook-bind-address " + address + ": cannot listen: " + e.what());
   }
-  kube::log::info("Serving the admission webhook", {{"address", uri}});
+  kube::log::info(
+      "Serving the admission webhook",
+      {{"address", uri},
+       {"clientCertificates", impl_->opts.clientCaFile.empty()
+                                  ? "not required"
+                                  : "required, signed by " + impl_->opts.clientCaFile}});
 }
 
 void Server::stop() {

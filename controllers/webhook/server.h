@@ -28,7 +28,19 @@ struct ServerOptions {
   // The admission rules' view of the cluster (admission.h: warnings, scale
   // writes); null: api::noLookups(), which knows nothing.
   std::shared_ptr<const api::AdmissionLookups> lookups{};
+  // PEM file of the CA(s) that sign the API server's client certificate
+  // (--webhook-client-ca-file; kube-apiserver's admission webhook client
+  // config, docs/admission-webhook.md). Set: every TLS handshake must
+  // present a client certificate that verifies against it, or it fails;
+  // re-read for every new connection, so a rotated CA takes effect at once.
+  // An unreadable or empty file fails every handshake, never lets a
+  // connection through unverified. Empty: no client certificate asked for.
+  std::string clientCaFile{};
 };
+
+// Throws std::runtime_error naming the flag when `path` holds no PEM
+// certificate: the operator's start-up check of --webhook-client-ca-file.
+void checkClientCaFile(const std::string& path);
 
 class Server {
  public:

@@ -54,6 +54,7 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   void signal(int sig) const { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
 
   // The exit code once the process exits (128 + N when killed by signal N),
   // or nullopt if it is still running after `timeout`.

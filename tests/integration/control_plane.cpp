@@ -89,7 +89,8 @@ ControlPlane& ControlPlane::start(const ControlPlaneOptions& options) {
   if (plane.running_) {
     if (plane.options_.watchCache != options.watchCache || plane.options_.crds != options.crds ||
         plane.options_.extraControllers != options.extraControllers ||
-        plane.options_.auditPolicy != options.auditPolicy)
+        plane.options_.auditPolicy != options.auditPolicy ||
+        plane.options_.apiServerFlags != options.apiServerFlags)
       throw std::logic_error("ControlPlane::start: already running with other options");
     return plane;
   }
@@ -102,6 +103,10 @@ ControlPlane& ControlPlane::start(const ControlPlaneOptions& options) {
     args.push_back("--extra-controllers=" + list);
   }
   if (!options.auditPolicy.empty()) args.push_back("--audit-policy=" + options.auditPolicy);
+  for (const auto& flag : options.apiServerFlags) {
+    args.emplace_back("--apiserver-flag");
+    args.push_back(flag);
+  }
   for (const auto& crd : options.crds) {
     args.emplace_back("--crd");
     args.push_back(crd);

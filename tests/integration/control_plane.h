@@ -32,6 +32,9 @@ struct ControlPlaneOptions {
   // to dir()/audit.log (JSON lines, written before each answer). Empty: no
   // audit log.
   std::string auditPolicy;
+  // More kube-apiserver flags, as given (such as --audit-policy-file=FILE):
+  // files they name must exist before start().
+  std::vector<std::string> apiServerFlags{};
 };
 
 class ControlPlane {
