@@ -13,6 +13,7 @@
 #                           such as --audit-policy-file=F; tests/reliability/security_test.cpp)
 #   local-cluster.sh down DIR                 (KEEP=1 keeps DIR and its logs)
 #   local-cluster.sh restart-apiserver DIR
+#   local-cluster.sh restart-etcd DIR
 #   local-cluster.sh compact DIR              (prints the compacted revision)
 #   local-cluster.sh env DIR
 #   local-cluster.sh status DIR               (exit 0 when all three run and /readyz is ok)
@@ -57,7 +58,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,16p' "$SELF" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,17p' "$SELF" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -337,6 +338,13 @@ http_ok() { [ "$(api "$@" | tail -n1)" = 200 ]; }
 
 # ---------------------------------------------------------------- the three servers
 
+start_saved_etcd() {
+  local dir="$1" args=()
+  mapfile -t args <"$dir/etcd.args"
+  start_proc "$dir" etcd "$BIN/etcd" "${args[@]}"
+  wait_for "$dir" etcd "etcd health" curl -sf --max-time 2 "$(cat "$dir/etcd.endpoint")/health"
+}
+
 start_etcd() {
   local dir="$1" client peer
   mkdir -p "$dir/etcd"
@@ -344,12 +352,14 @@ start_etcd() {
     client="$(free_port)"
     peer="$(free_port)"
     : >"$dir/etcd.log"
-    start_proc "$dir" etcd "$BIN/etcd" --name local --data-dir "$dir/etcd" \
+    # Saved like the API server's flags, so that restart-etcd starts it again
+    # on the same ports with the same data.
+    printf '%s\n' --name local --data-dir "$dir/etcd" \
       --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
       --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-      --initial-cluster "local=http://127.0.0.1:$peer" --logger=zap --log-level=warn
+      --initial-cluster "local=http://127.0.0.1:$peer" --logger=zap --log-level=warn >"$dir/etcd.args"
     echo "http://127.0.0.1:$client" >"$dir/etcd.endpoint"
-    if wait_for "$dir" etcd "etcd health" curl -sf --max-time 2 "http://127.0.0.1:$client/health"; then
+    if start_saved_etcd "$dir"; then
       return 0
     fi
     lost_port_race "$dir/etcd.log" || {
@@ -616,6 +626,21 @@ cmd_restart_apiserver() {
   start_apiserver "$dir" || die "kube-apiserver did not come back"
 }
 
+# restart-etcd: etcd stopped (TERM, KILL after 2 s) and started again on the
+# same ports and data; returns once etcd is healthy and kube-apiserver, which
+# reconnects by itself, answers /readyz again.
+cmd_restart_etcd() {
+  need_dir "${1:-}"
+  local dir
+  dir="$(cd "$1" && pwd)"
+  BIN="$("$HERE/control-plane-binaries.sh")"
+  stop_proc "$dir" etcd 2
+  echo "--- restarted $(date -Is) ---" >>"$dir/etcd.log"
+  start_saved_etcd "$dir" || die "etcd did not come back"
+  wait_for "$dir" kube-apiserver "/readyz after the etcd restart" http_ok "$dir" /readyz ||
+    die "kube-apiserver not ready after the etcd restart"
+}
+
 cmd_status() {
   need_dir "${1:-}"
   local dir name
@@ -656,6 +681,7 @@ case "${1:-}" in
 up) shift; cmd_up "$@" ;;
 down) shift; cmd_down "$@" ;;
 restart-apiserver) shift; cmd_restart_apiserver "$@" ;;
+restart-etcd) shift; cmd_restart_etcd "$@" ;;
 compact) shift; cmd_compact "$@" ;;
 env) shift; need_dir "${1:-}"; cat "$1/env" ;;
 status) shift; cmd_status "$@" ;;

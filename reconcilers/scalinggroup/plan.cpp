@@ -428,7 +428,13 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
     if (steady && canLaunch && replacing) {
       for (const auto& name : refresh->step.terminate)
         if (const Member* m = byName(members, name)) b.terminate(*m);
-      for (std::int64_t i = 0; i < refresh->step.extraLaunches; ++i) {
+      // extraLaunches is the room above the capacity, not a count to launch
+      // at every reconcile: successors launched by an earlier step and still
+      // pending already hold part of it. (The step's terminations are
+      // refilled by the scale-out above at the next reconcile.)
+      const std::int64_t launches =
+          std::max<std::int64_t>(0, refresh->step.extraLaunches - (remaining - desired));
+      for (std::int64_t i = 0; i < launches; ++i) {
         auto z = launchZones(zones, members, 1);
         b.launch(version, z.empty() ? "" : z.front(), false, "replacement");
       }

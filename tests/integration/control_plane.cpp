@@ -165,6 +165,12 @@ void ControlPlane::restartApiServer() {
   run(command("restart-apiserver", dir_));
 }
 
+void ControlPlane::restartEtcd() {
+  std::lock_guard lock(mu_);
+  requireRunning("restartEtcd");
+  run(command("restart-etcd", dir_));
+}
+
 long ControlPlane::compactEtcd() {
   std::lock_guard lock(mu_);
   requireRunning("compactEtcd");

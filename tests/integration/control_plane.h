@@ -51,6 +51,11 @@ class ControlPlane {
   // Stops kube-apiserver and starts it again on the same port with the same
   // flags; returns once /readyz answers. Clients see their connections drop.
   void restartApiServer();
+  // Stops etcd (TERM, KILL after 2 s) and starts it again on the same ports
+  // with the same data; returns once etcd is healthy and kube-apiserver,
+  // which reconnects by itself, answers /readyz again. Throws
+  // std::runtime_error when either does not come back.
+  void restartEtcd();
   // Compacts etcd at its current revision and returns that revision.
   long compactEtcd();
   // Creates (or updates) CRDs and waits until each is Established.

@@ -360,5 +360,58 @@ TEST(ScalingGroupPlan, ANewLatestVersionStartsAnInstanceRefresh) {
   EXPECT_EQ(terminated(d.plan).size(), 1u) << "75 % of 4 stay in service";
 }
 
+// maxHealthyPercentage above 100: the refresh launches its successors first,
+// up to floor(desired * max / 100) instances in all, and no further while
+// they are pending. It used to launch its extra instances again at every
+// reconcile until they came into service (2 of 20 each time: 22, 24, 26
+// ...); found by the crash-consistency test (tests/reliability).
+TEST(ScalingGroupPlan, ARefreshLaunchingFirstStaysWithinMaxHealthyPercentage) {
+  json gs = {{"minSize", 20},
+             {"maxSize", 20},
+             {"launchTemplateRef", {{"name", "web"}, {"version", "$Latest"}}},
+             {"instanceRefresh",
+              {{"minHealthyPercentage", 90},
+               {"maxHealthyPercentage", 110},
+               {"instanceWarmupSeconds", 0}}}};
+  World w{groupOf(gs)};
+  const std::vector<std::string> zones = {"us-east-1a", "us-east-1b", "us-east-1c"};
+  for (std::size_t i = 0; i < 20; ++i)
+    w.instances.push_back(member("web-" + std::to_string(i), zones[i % 3]));
+  json settled = statusOf(w.plan().plan);
+  w.group = v1::ScalingGroup::fromJson([&] {
+    json g = w.group.toJson();
+    g["status"] = settled;
+    return g;
+  }());
+  w.launchTemplate = templ(2);
+  // Each plan's writes applied as the executor would: terminated instances
+  // gone, launches pending at version 2; nothing comes into service.
+  std::size_t most = 0;
+  for (int step = 0; step < 6; ++step) {
+    const auto d = w.plan();
+    const auto gone = terminated(d.plan);
+    std::erase_if(w.instances, [&](const v1::Instance& i) {
+      return std::find(gone.begin(), gone.end(), i.metadata.name) != gone.end();
+    });
+    int n = 0;
+    for (const auto* c : d.plan.all<CreateObject>()) {
+      json i = member("new-" + std::to_string(step) + "-" + std::to_string(n++),
+                      c->object["spec"].value("availabilityZone", "us-east-1a"), "pending", 2)
+                   .toJson();
+      i["metadata"]["annotations"] = c->object["metadata"].value("annotations", json::object());
+      i["metadata"]["creationTimestamp"] = kube::formatRfc3339(kNow);  // within its grace period
+      w.instances.push_back(v1::Instance::fromJson(i));
+    }
+    if (const json s = statusOf(d.plan); s.is_object())
+      w.group = v1::ScalingGroup::fromJson([&] {
+        json g = w.group.toJson();
+        g["status"] = s;
+        return g;
+      }());
+    most = std::max(most, w.instances.size());
+  }
+  EXPECT_EQ(most, 22u) << "floor(20 * 110 / 100) instances at most, and the room used";
+}
+
 }  // namespace
 }  // namespace kubec2::reconcilers
