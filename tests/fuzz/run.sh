@@ -36,9 +36,12 @@ for t in "${targets[@]}"; do
   new=$scratch/$t
   log=$artifacts/$t.log
   mkdir -p "$new" "$corpus"
+  dict=$here/${t}.dict
+  [ -f "$dict" ] || dict=$here/json.dict
   start=$(date +%s)
-  "$bin/$t" "$new" "$corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -detect_leaks=1 -print_final_stats=1 -artifact_prefix="$artifacts/$t-" >"$log" 2>&1
+  "$bin/$t" "$new" "$corpus" -dict="$dict" -max_total_time="$seconds" -timeout=10 \
+    -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1 -artifact_prefix="$artifacts/$t-" \
+    >"$log" 2>&1
   rc=$?
   elapsed=$(($(date +%s) - start))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
