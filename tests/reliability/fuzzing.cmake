@@ -41,12 +41,14 @@ if(KUBEC2_SANITIZE)
 endif()
 
 if(NOT KUBEC2_SANITIZE)
-  # The first of these builds the clang dir (~10 minutes on 2 cores from
-  # nothing), hence the timeouts; the runs themselves take 2-3 minutes.
+  # The first of these builds the clang dir (~10 minutes or more on 2 cores
+  # from nothing), hence the timeouts; the runs themselves take 2-3 minutes.
+  # The TSan entry is skipped at CI size (fuzzing.sh says why).
   set(script ${CMAKE_CURRENT_LIST_DIR}/fuzzing.sh)
   add_test(NAME fuzzers COMMAND ${script} fuzz ${CMAKE_BINARY_DIR})
   add_test(NAME asan_runtime_unit_tests COMMAND ${script} asan-unit ${CMAKE_BINARY_DIR})
   add_test(NAME tsan_runtime_unit_tests COMMAND ${script} tsan-unit ${CMAKE_BINARY_DIR})
   set_tests_properties(fuzzers asan_runtime_unit_tests tsan_runtime_unit_tests
                        PROPERTIES LABELS reliability TIMEOUT 3600 RUN_SERIAL TRUE)
+  set_tests_properties(tsan_runtime_unit_tests PROPERTIES SKIP_RETURN_CODE 77)
 endif()
