@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/well_known.h"
 #include "runtime/fake_clock.h"
 #include "tools/kubevirt-sim/control_api.h"
 #include "tools/kubevirt-sim/load_model.h"
@@ -32,7 +33,7 @@ class LoadOnlySim final : public kubec2::sim::SimControl {
  public:
   explicit LoadOnlySim(const kube::Clock& clock) : load_(clock) {
     for (const char* name : {"web-1", "web-2"})
-      load_.addVmi({"shop", name, "node-1", {{kubec2::sim::kScalingGroupLabel, "web"}}, 2, 1e9});
+      load_.addVmi({"shop", name, "node-1", {{kubec2::api::kScalingGroupLabel, "web"}}, 2, 1e9});
   }
   // As Simulator::setLoad and loads() answer.
   HttpResponse setLoad(const kubec2::sim::LoadRequest& r) override {
