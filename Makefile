@@ -39,6 +39,20 @@ integration: build control-plane
 reliability: build control-plane
 	cd $(BUILD_DIR) && KUBEC2_RELIABILITY_SIZE=full ctest --output-on-failure -L reliability --timeout 7200
 
+# Sanitizers and fuzzing (issue 15, docs/reliability.md): clang builds in
+# $(BUILD_DIR)/asan and $(BUILD_DIR)/tsan (hack/sanitizer-build.sh), every
+# unit and integration test under ASan+UBSan, every unit test and the
+# runtime's integration tests under TSan, each fuzzer FUZZ_SECONDS long.
+.PHONY: asan tsan fuzz
+FUZZ_SECONDS ?= 300
+asan: deps control-plane
+	tests/reliability/fuzzing.sh asan $(BUILD_DIR)
+tsan: deps control-plane
+	tests/reliability/fuzzing.sh tsan $(BUILD_DIR)
+fuzz: deps
+	hack/sanitizer-build.sh asan $(BUILD_DIR)/asan fuzzers
+	tests/fuzz/run.sh $(BUILD_DIR)/asan/bin $(FUZZ_SECONDS)
+
 # The whole system live: the web tier scaling out and in (hack/demo.sh).
 # Without a terminal, or with DEMO_NONINTERACTIVE=1, it checks the scenario
 # and exits non-zero if the group did not scale out and back in.

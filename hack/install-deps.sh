@@ -12,6 +12,9 @@ PKGS=(
   etcd-server etcd-client prometheus
   iproute2 # ss: hack/local-cluster.sh probes for free ports
   clang-format
+  # make asan / tsan / fuzz and their CI subset (docs/reliability.md): clang,
+  # and compiler-rt for -fsanitize=fuzzer,address,undefined,thread
+  clang libclang-rt-14-dev
   tzdata # /usr/share/zoneinfo: the webhook checks scheduled actions' time zones
   libhowardhinnant-date-dev # date::date-tz: scheduled actions' time zones and DST (GCC 12 lacks <chrono>'s)
 )

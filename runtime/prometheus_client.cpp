@@ -95,26 +95,35 @@ std::string formatTime(double t) {
   return ss.str();
 }
 
+// A string member of `obj`, or `fallback` when it is missing or not a string:
+// json::value() would throw json::type_error for a number, and an answer
+// of the wrong shape must be a QueryError like any other garbage.
+std::string stringField(const json& obj, const char* key, const std::string& fallback = "") {
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 }  // namespace
 
 QueryResult parseResponse(long httpStatus, const std::string& body) {
   json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("status")) {
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("status") ||
+      !doc["status"].is_string()) {
     if (httpStatus < 200 || httpStatus >= 300)
       throw QueryError("HttpError", "HTTP " + std::to_string(httpStatus) + " from Prometheus");
     throw QueryError("Garbage", "the answer is not Prometheus's JSON (" +
                                     std::to_string(body.size()) + " bytes)");
   }
-  if (doc.value("status", "") != "success") {
-    throw QueryError("HttpError", "HTTP " + std::to_string(httpStatus) +
-                                      " from Prometheus: " + doc.value("errorType", "error") +
-                                      ": " + doc.value("error", "(no message)"));
+  if (doc["status"] != "success") {
+    throw QueryError("HttpError", "HTTP " + std::to_string(httpStatus) + " from Prometheus: " +
+                                      stringField(doc, "errorType", "error") + ": " +
+                                      stringField(doc, "error", "(no message)"));
   }
   const json& data = doc.contains("data") ? doc["data"] : json();
   if (!data.is_object() || !data.contains("resultType") || !data.contains("result"))
     throw QueryError("Garbage", "the answer has no data.resultType and data.result");
   QueryResult out;
-  out.resultType = data.value("resultType", "");
+  out.resultType = stringField(data, "resultType");
   const json& result = data["result"];
   if (out.resultType == "scalar") {
     Sample s;

@@ -17,6 +17,13 @@ namespace {
 
 using nlohmann::json;
 
+// A string member of `obj`, "" when it is missing or not a string
+// (json::value() would throw json::type_error for a number).
+std::string stringField(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 HttpAnswer badRequest(const std::string& cause) {
   return {400, json{{"error", cause}}.dump()};
 }
@@ -79,9 +86,9 @@ HttpAnswer review(Endpoint endpoint, std::string_view body, const api::Admission
   }
   const json in = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (in.is_discarded()) return badRequest("request body is not JSON");
-  if (!in.is_object() || in.value("kind", "") != "AdmissionReview")
+  if (!in.is_object() || stringField(in, "kind") != "AdmissionReview")
     return badRequest("request body is not an AdmissionReview");
-  const std::string apiVersion = in.value("apiVersion", "");
+  const std::string apiVersion = stringField(in, "apiVersion");
   if (apiVersion != "admission.k8s.io/v1" && apiVersion != "admission.k8s.io/v1beta1")
     return badRequest("unsupported AdmissionReview apiVersion \"" + apiVersion +
                       "\" (want admission.k8s.io/v1 or v1beta1)");

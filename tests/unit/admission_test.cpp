@@ -44,6 +44,19 @@ json scalingGroup(int minSize, int maxSize) {
            {{"minSize", minSize}, {"maxSize", maxSize}, {"launchTemplateRef", {{"name", "web"}}}}}};
 }
 
+// Found reading the code for tests/fuzz/admission_review_fuzz: a `kind` or
+// `apiVersion` of the wrong type threw json::type_error out of review(),
+// which promises never to throw.
+TEST(AdmissionReview, AnEnvelopeFieldOfTheWrongTypeIsABadRequest) {
+  for (const char* body : {R"({"kind":1,"apiVersion":"admission.k8s.io/v1"})",
+                           R"({"kind":"AdmissionReview","apiVersion":["admission.k8s.io/v1"]})"}) {
+    HttpAnswer a;
+    EXPECT_NO_THROW(a = review(Endpoint::Validate, body)) << body;
+    EXPECT_EQ(a.status, 400) << body;
+    EXPECT_TRUE(json::parse(a.body).contains("error")) << a.body;
+  }
+}
+
 TEST(AdmissionReview, AllowsAValidObjectEchoingTheUidAndApiVersion) {
   for (const char* v : {"admission.k8s.io/v1", "admission.k8s.io/v1beta1"}) {
     const HttpAnswer a =

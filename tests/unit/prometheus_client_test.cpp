@@ -224,6 +224,32 @@ TEST(PrometheusClient, SendsTheBearerTokenFromItsFileOrBasicAuth) {
   std::filesystem::remove_all(dir);
 }
 
+// Found by tests/fuzz/prometheus_response_fuzz: fields of the wrong type
+// threw json::type_error, which the scaling controller's policies (which
+// hold on a QueryError) did not catch, failing the group's whole reconcile.
+TEST(PrometheusClient, AnswerFieldsOfTheWrongTypeAreGarbageOrTheServersError) {
+  const auto reasonFor = [](long status, const std::string& body) -> std::string {
+    try {
+      (void)parseResponse(status, body);
+    } catch (const QueryError& e) {
+      return e.reason();
+    }
+    return "(parsed)";
+  };
+  EXPECT_EQ(reasonFor(200, R"({"status":1})"), "Garbage");
+  EXPECT_EQ(reasonFor(503, R"({"status":null})"), "HttpError");
+  EXPECT_EQ(reasonFor(200, R"({"status":"success","data":{"resultType":7,"result":[]}})"),
+            "Garbage");
+  EXPECT_EQ(reasonFor(400, R"({"status":"error","errorType":["bad_data"],"error":{}})"),
+            "HttpError");
+  try {
+    (void)parseResponse(422, R"({"status":"error","errorType":1,"error":"query timed out"})");
+    ADD_FAILURE() << "parsed";
+  } catch (const QueryError& e) {
+    EXPECT_STREQ(e.what(), "HTTP 422 from Prometheus: error: query timed out");
+  }
+}
+
 TEST(PrometheusClient, RefusesAUrlThatIsNotHttpAndQuotesLabelValues) {
   EXPECT_THROW(Client(optionsFor("prometheus:9090")), std::invalid_argument);
   EXPECT_THROW(Client(optionsFor("ftp://prometheus:9090")), std::invalid_argument);

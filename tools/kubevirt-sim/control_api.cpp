@@ -8,7 +8,10 @@ namespace kubec2::sim {
 using nlohmann::json;
 
 HttpResponse HttpResponse::json(int status, const nlohmann::json& body) {
-  return {status, "application/json", body.dump() + "\n"};
+  // Replace, not throw on, bytes that are not UTF-8: an error message may
+  // quote a request's path, which is whatever the client sent.
+  return {status, "application/json",
+          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
 }
 
 HttpResponse HttpResponse::error(int status, const std::string& message) {
