@@ -15,6 +15,7 @@ PKGS=(
   # make asan / tsan / fuzz and their CI subset (docs/reliability.md): clang,
   # and compiler-rt for -fsanitize=fuzzer,address,undefined,thread
   clang libclang-rt-14-dev
+  strace # the reliability suite's security test: the operator writes no file
   tzdata # /usr/share/zoneinfo: the webhook checks scheduled actions' time zones
   libhowardhinnant-date-dev # date::date-tz: scheduled actions' time zones and DST (GCC 12 lacks <chrono>'s)
 )

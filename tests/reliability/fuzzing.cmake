@@ -40,7 +40,12 @@ if(KUBEC2_SANITIZE)
                         kubec2_warnings Boost::headers Boost::system GTest::gtest_main GTest::gmock)
 endif()
 
-if(NOT KUBEC2_SANITIZE)
+# Not yet in `make test`: the clang build takes 10-15 minutes on 2 cores
+# and these entries have not had a full run on a clean machine (issue 15's
+# note). `make fuzz`, `make asan` and `make tsan` run them; configuring with
+# -DKUBEC2_SANITIZER_TESTS=ON registers them with ctest as well.
+option(KUBEC2_SANITIZER_TESTS "register the fuzz and sanitizer runs as ctest entries" OFF)
+if(KUBEC2_SANITIZER_TESTS AND NOT KUBEC2_SANITIZE)
   # The first of these builds the clang dir (~10 minutes or more on 2 cores
   # from nothing), hence the timeouts; the runs themselves take 2-3 minutes.
   # The TSan entry is skipped at CI size (fuzzing.sh says why).
