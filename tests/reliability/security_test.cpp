@@ -679,7 +679,9 @@ TEST_F(OperatorUnderItsRbac, EveryRequestItMadeIsDeclaredAndNoneWasForbidden) {
 }
 
 TEST_F(OperatorUnderItsRbac, ItWritesNoFile) {
-  if (!traced_) FAIL() << "no /usr/bin/strace (hack/install-deps.sh installs it): the operator's file writes were not traced";
+  if (!traced_)
+    FAIL() << "no /usr/bin/strace (hack/install-deps.sh installs it): the operator's file writes "
+              "were not traced";
   stopOperator();
   std::ifstream in(trace_);
   std::vector<std::string> writes;
