@@ -104,8 +104,8 @@ TEST_F(CrashTest, ScaleOutFromZeroSurvivesKills) {
 // may hold floor(N * 110 / 100) instances (docs/scaling-groups.md, "Instance
 // refresh"), and never more.
 TEST_F(CrashTest, InstanceRefreshSurvivesKills) {
-  const long n = fullSize() ? 100 : 20;
-  const int k = fullSize() ? 10 : 4;
+  const long n = fullSize() ? 300 : 20;
+  const int k = fullSize() ? 20 : 4;
   constexpr long kMaxHealthy = 110;
   auto rng = testRng();
   CrashOperator& op = CrashEnvironment::op();
@@ -195,7 +195,7 @@ TEST_F(CrashTest, InstanceRefreshSurvivesKills) {
 TEST_F(CrashTest, ScaleInSurvivesKills) {
   const long n = fullSize() ? 300 : 30;
   const long to = fullSize() ? 10 : 4;
-  const int k = fullSize() ? 10 : 4;
+  const int k = fullSize() ? 20 : 4;
   auto rng = testRng();
   CrashOperator& op = CrashEnvironment::op();
   const int killsBefore = op.kills();
