@@ -77,7 +77,9 @@ std::string describe(const rec::Action& action) {
     return "applying " + objectName(a->resource, metaOf(a->object).value("name", ""));
   if (const auto* c = std::get_if<rec::CreateObject>(&action))
     return "creating " + c->resource.kind + " " +
-           metaOf(c->object).value("generateName", std::string()) + "...";
+           (metaOf(c->object).contains("name")
+                ? metaOf(c->object).value("name", std::string())
+                : metaOf(c->object).value("generateName", std::string()) + "...");
   if (const auto* d = std::get_if<rec::DeleteObject>(&action))
     return "deleting " + objectName(d->resource, d->name);
   if (const auto* m = std::get_if<rec::MergePatchObject>(&action))
@@ -226,11 +228,20 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
 
   auto create = [&](const rec::CreateObject& c) {
     const json m = metaOf(c.object);
-    const json created = client_.create(c.resource, m.value("namespace", ns), c.object);
-    metrics::writes("create", c.resource.groupResource()).Increment();
-    kube::log::debug(
-        "Created",
-        {{"kind", c.resource.kind}, {"object", metaOf(created).value("name", "")}, {"for", key}});
+    const std::string named = m.value("name", "");
+    try {
+      const json created = client_.create(c.resource, m.value("namespace", ns), c.object);
+      metrics::writes("create", c.resource.groupResource()).Increment();
+      kube::log::debug(
+          "Created",
+          {{"kind", c.resource.kind}, {"object", metaOf(created).value("name", "")}, {"for", key}});
+    } catch (const kube::ApiError& e) {
+      // A create sent again under its name after its answer was lost: the
+      // first one was committed (reconcilers/common/plan.h, CreateObject).
+      if (named.empty() || !e.isAlreadyExists()) throw;
+      kube::log::info("Already created by an earlier attempt whose answer was lost",
+                      {{"kind", c.resource.kind}, {"object", named}, {"for", key}});
+    }
   };
   auto remove = [&](const rec::DeleteObject& d) {
     kube::DeleteOptions opts;

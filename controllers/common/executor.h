@@ -4,8 +4,10 @@
 // - ApplyObject: server-side apply with the controller's field manager,
 //   forced (the operator owns what it applies); what the server kept is
 //   recorded in the AppliedLedger.
-// - CreateObject: a create (the server names the object from its
-//   generateName); the caller tracks it with runtime/expectations.h.
+// - CreateObject: a create (named by the caller, or by the server from its
+//   generateName); the caller tracks it with runtime/expectations.h. A
+//   named create answered AlreadyExists counts as done: it is a retry of
+//   one whose answer was lost.
 // - DeleteObject: delete with the observed uid as precondition.
 // - MergePatchObject: a JSON merge patch with the controller's field
 //   manager and the observed resourceVersion as precondition; the

@@ -14,6 +14,7 @@
 #include "api/v1alpha1/types.h"
 #include "api/well_known.h"
 #include "controllers/common/executor.h"
+#include "controllers/scalinggroup/launch_names.h"
 #include "controllers/scalinggroup/node_views.h"
 #include "reconcilers/scalinggroup/plan.h"
 #include "runtime/controller.h"
@@ -234,6 +235,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     const std::string key = req.key();
     if (!group) {
       expectations_->deleteExpectations(key);
+      launchNames_.forget(key);
       readings_->erase(key);
       GroupGauges::get().forget(req.namespace_, req.name);
       forgetActivities(req.namespace_, req.name);
@@ -293,6 +295,26 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     o.metricWindow = metricWindow_;
 
     auto decision = rec::planScalingGroup(o);
+    // The Instances to launch get their names here, not from the API
+    // server: one whose create went unanswered last time is sent again
+    // under the same name (launch_names.h).
+    std::vector<std::size_t> creates;
+    for (std::size_t i = 0; i < decision.plan.actions.size(); ++i)
+      if (std::holds_alternative<rec::CreateObject>(decision.plan.actions[i])) creates.push_back(i);
+    if (!creates.empty()) {
+      const auto names = launchNames_.take(
+          key, group->metadata.name, creates.size(),
+          [&](const std::string& n) {
+            return s_.instances.store().get(req.namespace_, n) != nullptr;
+          },
+          ctx.clock.now());
+      for (std::size_t k = 0; k < creates.size(); ++k) {
+        json& meta =
+            std::get<rec::CreateObject>(decision.plan.actions[creates[k]]).object["metadata"];
+        meta.erase("generateName");
+        meta["name"] = names[k];
+      }
+    }
     if (decision.creations > 0 || !decision.deletionUids.empty())
       expectations_->expect(key, decision.creations, decision.deletionUids);
 
@@ -335,14 +357,21 @@ class ScalingGroupReconciler final : public kube::Reconciler {
       // What did not happen will never be seen: lower the expectations for
       // it, as the ReplicaSet controller does for a failed create. (The
       // executor has reported the failure on the group: Ready WriteFailed.)
+      // A create whose answer was lost may have been committed all the
+      // same: its name is offered again first, so that a second attempt
+      // finds it (409) rather than launching another.
+      std::vector<std::string> unconfirmed;
       for (std::size_t i = 0; i < decision.plan.actions.size(); ++i) {
         if (i < report.done.size() && report.done[i]) continue;
         const auto& action = decision.plan.actions[i];
-        if (std::holds_alternative<rec::CreateObject>(action))
+        if (const auto* c = std::get_if<rec::CreateObject>(&action)) {
           expectations_->creationObserved(key);
-        else if (const auto* d = std::get_if<rec::DeleteObject>(&action))
+          unconfirmed.push_back(c->object["metadata"].value("name", ""));
+        } else if (const auto* d = std::get_if<rec::DeleteObject>(&action)) {
           expectations_->deletionObserved(key, d->uid);
+        }
       }
+      launchNames_.unconfirmed(key, unconfirmed, ctx.clock.now());
       throw;
     }
   }
@@ -357,6 +386,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
   std::chrono::seconds evaluationInterval_{60};
   std::chrono::seconds metricWindow_{0};
   PlanExecutor executor_;
+  LaunchNames launchNames_;
   std::mutex mu_;
   // Per group key: the group's uid and its policies' latest decisions.
   // Shared, not copied, with the reconcile that reads them (the memory of

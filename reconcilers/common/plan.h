@@ -52,9 +52,12 @@ struct MergePatchObject {
 // by the server is never one in use. Not idempotent: a controller creating
 // this way tracks its creations in flight (runtime/expectations.h) so a
 // stale cache never makes it create twice.
+// Create. With metadata.name set, an AlreadyExists answer counts as done:
+// the name is the caller's token for one launch, sent again when an
+// earlier attempt's answer was lost (controllers/scalinggroup/launch_names.h).
 struct CreateObject {
   kube::Resource resource;
-  nlohmann::json object;  // apiVersion, kind, metadata.generateName and .namespace set
+  nlohmann::json object;  // apiVersion, kind, metadata.namespace, and .generateName or .name set
 };
 
 // Delete, guarded by the uid that was observed, so an object deleted and
