@@ -22,6 +22,11 @@ class ClientWrapper : public Client {
  public:
   // `target` must outlive the wrapper.
   explicit ClientWrapper(Client& target) : target_(target) {}
+  // Not copyable: `ClientWrapper(otherWrapper)` would otherwise pick the copy
+  // constructor and wrap the other wrapper's target, silently bypassing it
+  // (a fault injector, the leader-only guard).
+  ClientWrapper(const ClientWrapper&) = delete;
+  ClientWrapper& operator=(const ClientWrapper&) = delete;
   Client& target() { return target_; }
 
   nlohmann::json get(const Resource& r, const std::string& ns, const std::string& name,
