@@ -8,7 +8,6 @@
 // beside the control plane instead, with a kubeconfig holding the token of
 // kubec2-system/kubec2, and the webhook configurations point at it by url
 // (the API server cannot reach a Service's pods here).
-#include <signal.h>
 
 #include <algorithm>
 #include <fstream>
@@ -23,7 +22,6 @@
 #include <gtest/gtest.h>
 
 #include "runtime/client.h"
-#include "tests/integration/child_process.h"
 #include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/kubectl.h"
