@@ -44,7 +44,7 @@ class ChildProcess {
     }
   }
   ~ChildProcess() {
-    if (!exited_) {
+    if (!code_) {
       ::kill(pid_, SIGKILL);
       int st = 0;
       ::waitpid(pid_, &st, 0);
@@ -53,19 +53,24 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  void signal(int sig) const { ::kill(pid_, sig); }
+  // Once the process has been waited for, its pid may be another's: no-op.
+  void signal(int sig) const {
+    if (!code_) ::kill(pid_, sig);
+  }
   pid_t pid() const { return pid_; }
 
   // The exit code once the process exits (128 + N when killed by signal N),
-  // or nullopt if it is still running after `timeout`.
+  // or nullopt if it is still running after `timeout`. Again after the exit:
+  // the same code at once.
   std::optional<int> wait(std::chrono::milliseconds timeout) {
+    if (code_) return code_;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       int st = 0;
       const pid_t r = ::waitpid(pid_, &st, WNOHANG);
       if (r == pid_) {
-        exited_ = true;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return code_;
       }
       if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -82,7 +87,7 @@ class ChildProcess {
  private:
   std::string log_;
   pid_t pid_ = -1;
-  bool exited_ = false;
+  std::optional<int> code_;  // once waited for
 };
 
 }  // namespace kube::testing

@@ -8,7 +8,6 @@
 // beside the control plane instead, with a kubeconfig holding the token of
 // kubec2-system/kubec2, and the webhook configurations point at it by url
 // (the API server cannot reach a Service's pods here).
-#include <signal.h>
 
 #include <algorithm>
 #include <fstream>
@@ -23,10 +22,11 @@
 #include <gtest/gtest.h>
 
 #include "runtime/client.h"
-#include "tests/integration/child_process.h"
 #include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/kubectl.h"
+#include "tests/integration/operator_process.h"
+#include "tests/integration/resources.h"
 #include "tests/integration/webhook_env.h"
 
 namespace kube::testing {
@@ -39,18 +39,7 @@ const std::string kDeploy = std::string(KUBEC2_SOURCE_DIR) + "/deploy";
 constexpr const char* kSystem = "kubec2-system";
 constexpr const char* kAccount = "system:serviceaccount:kubec2-system:kubec2";
 
-const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
-const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
-const Resource kBalancers{"compute.kubec2.io", "v1alpha1", "loadbalancers", true, "LoadBalancer"};
-const Resource kVMs{"kubevirt.io", "v1", "virtualmachines", true, "VirtualMachine"};
-const Resource kServices{"", "v1", "services", true, "Service"};
 const Resource kSlices{"discovery.k8s.io", "v1beta1", "endpointslices", true, "EndpointSlice"};
-const Resource kLeases{"coordination.k8s.io", "v1", "leases", true, "Lease"};
-const Resource kEvents{"", "v1", "events", true, "Event"};
-const Resource kValidating{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
-                           false, "ValidatingWebhookConfiguration"};
-const Resource kMutating{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
-                         false, "MutatingWebhookConfiguration"};
 
 // `kubectl kustomize` of deploy/DIR into a file; returns its path.
 std::string render(const std::string& dir) {
@@ -309,10 +298,7 @@ TEST(DeployKustomize, AppliesOnTheServerDryRunThenForRealThenReappliesUnchanged)
 class UnderItsServiceAccount : public ::testing::Test {
  protected:
   void TearDown() override {
-    if (operator_) {
-      operator_->signal(SIGTERM);
-      operator_->wait(30s);
-    }
+    if (operator_) operator_->stop();
     // The configurations point at this test's operator, gone now.
     for (const Resource* r : {&kValidating, &kMutating}) {
       try {
@@ -322,34 +308,16 @@ class UnderItsServiceAccount : public ::testing::Test {
     }
   }
 
-  // A kubeconfig as a pod's: the ServiceAccount's token, its namespace.
-  std::string serviceAccountKubeconfig() {
-    auto [code, token] = kubectl({"create", "token", "kubec2", "-n", kSystem, "--duration=1h"});
-    if (code != 0) throw std::runtime_error("kubectl create token: " + token);
-    token.erase(token.find_last_not_of(" \n") + 1);
-    json cfg = documents(ControlPlaneEnvironment::get().kubeconfig()).at(0);
-    cfg["users"] = json::array({{{"name", "kubec2"}, {"user", {{"token", token}}}}});
-    cfg["contexts"] = json::array({{{"name", "kubec2"},
-                                    {"context",
-                                     {{"cluster", cfg["clusters"][0]["name"]},
-                                      {"user", "kubec2"},
-                                      {"namespace", kSystem}}}}});
-    cfg["current-context"] = "kubec2";
-    const std::string path = ControlPlaneEnvironment::get().dir() + "/kubec2-sa.kubeconfig";
-    std::ofstream(path) << cfg.dump(2);
-    return path;
-  }
-
   void startOperator(const std::string& kubeconfig, int webhookPort) {
-    operator_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{
-            KUBEC2_OPERATOR_BIN, "--kubeconfig", kubeconfig, "--leader-elect",
-            "--metrics-bind-address", "127.0.0.1:" + std::to_string(freePort()),
-            "--health-probe-bind-address", "127.0.0.1:" + std::to_string(freePort()),
-            "--webhook-bind-address", "127.0.0.1:" + std::to_string(webhookPort), "--webhook-hosts",
-            "127.0.0.1,kubec2-webhook.kubec2-system.svc", "--webhook-ca-sync-seconds", "1",
-            "--terminated-instance-retention-seconds", "2"},
-        ControlPlaneEnvironment::get().dir() + "/operator-serviceaccount.log");
+    operator_ = std::make_unique<OperatorProcess>(OperatorProcessOptions{
+        .logFile = ControlPlaneEnvironment::get().dir() + "/operator-serviceaccount.log",
+        .kubeconfig = kubeconfig,
+        .metricsPort = freePort(),
+        .healthPort = freePort(),
+        .webhookPort = webhookPort,
+        .webhookHosts = "127.0.0.1,kubec2-webhook.kubec2-system.svc",
+        .extraArgs = {"--leader-elect", "--terminated-instance-retention-seconds", "2"}});
+    operator_->start();
   }
 
   std::string log() const { return operator_ ? operator_->output() : ""; }
@@ -369,7 +337,7 @@ class UnderItsServiceAccount : public ::testing::Test {
   }
 
   RestClient client{adminConfig()};
-  std::unique_ptr<ChildProcess> operator_;
+  std::unique_ptr<OperatorProcess> operator_;
 };
 
 json compute(const std::string& kind, const std::string& name, json spec, json labels = {}) {
@@ -397,35 +365,17 @@ TEST_F(UnderItsServiceAccount, ItReconcilesEveryKindAndIsNeverForbidden) {
     }
   }
 
-  const std::string kubeconfig = serviceAccountKubeconfig();
+  const std::string kubeconfig =
+      serviceAccountKubeconfig(kSystem, "kubec2",
+                               ControlPlaneEnvironment::get().dir() + "/kubec2-sa.kubeconfig")
+          .path;
   const int webhookPort = freePort();
-  for (const auto& [kind, path] : {std::pair{"validatingwebhookconfiguration", "/validate"},
-                                   std::pair{"mutatingwebhookconfiguration", "/mutate"}}) {
-    std::tie(code, out) = kubectl(
-        {"patch", kind, "kubec2", "--type=json", "-p",
-         json::array(
-             {{{"op", "replace"},
-               {"path", "/webhooks/0/clientConfig"},
-               {"value", {{"url", "https://127.0.0.1:" + std::to_string(webhookPort) + path}}}}})
-             .dump()});
-    ASSERT_EQ(code, 0) << out;
-  }
+  pointWebhookConfigurationsAt("kubec2", webhookPort);
   startOperator(kubeconfig, webhookPort);
 
   // Its certificates (Secret kubec2-webhook-tls, both caBundles) and the
   // leader-election Lease, written with the Roles of deploy/base.
-  ASSERT_TRUE(eventually(
-      [&] {
-        for (const Resource* r : {&kValidating, &kMutating})
-          if (get(*r, "", "kubec2")
-                  ->at("webhooks")[0]["clientConfig"]
-                  .value("caBundle", "")
-                  .empty())
-            return false;
-        return true;
-      },
-      60s))
-      << log();
+  ASSERT_TRUE(eventually([&] { return caBundlesWritten("kubec2"); }, 60s)) << log();
   const auto lease = get(kLeases, kSystem, "kubec2-operator");
   ASSERT_TRUE(lease.has_value()) << log();
   EXPECT_FALSE((*lease)["spec"].value("holderIdentity", "").empty());
@@ -491,7 +441,7 @@ TEST_F(UnderItsServiceAccount, ItReconcilesEveryKindAndIsNeverForbidden) {
              client.list(kSlices, ns, {.labelSelector = "kubernetes.io/service-name=web"}).items)
           for (const auto& e : s.value("endpoints", json::array()))
             ready += e["conditions"].value("ready", false);
-        const auto lb = get(kBalancers, ns, "web");
+        const auto lb = get(kLoadBalancers, ns, "web");
         return ready == 2 && lb && (*lb)["status"].value("healthyTargets", -1) == 2;
       },
       60s))

@@ -7,6 +7,7 @@
 #include "runtime/client.h"
 #include "runtime/http_transport.h"
 #include "tests/integration/control_plane.h"
+#include "tests/integration/crds.h"
 #include "tests/integration/helpers.h"
 #ifdef KUBEC2_WEBHOOK_ENV
 #include "tests/integration/webhook_env.h"
@@ -19,20 +20,13 @@ int main(int argc, char** argv) {
   opts.watchCache = KUBEC2_WATCH_CACHE != 0;
   opts.crds = {kube::testing::testdata("widgets-crd.json")};
 #ifdef KUBEC2_COMPUTE_CRDS
-  std::vector<std::string> compute;
-  for (const auto& e :
-       std::filesystem::directory_iterator(std::string(KUBEC2_SOURCE_DIR) + "/crds"))
-    // Not crds/kustomization.yaml, which lists them for kustomize.
-    if (e.path().filename().string().starts_with("compute.kubec2.io_"))
-      compute.push_back(e.path().string());
-  std::sort(compute.begin(), compute.end());
+  const auto compute = kube::testing::computeCrdFiles();
   opts.crds.insert(opts.crds.end(), compute.begin(), compute.end());
 #endif
 #ifdef KUBEC2_KUBEVIRT_CRDS
   // KubeVirt's real API schema: every VM written is checked against it.
-  for (const char* f :
-       {"kubevirt.io_virtualmachines.json", "kubevirt.io_virtualmachineinstances.json"})
-    opts.crds.push_back(std::string(KUBEC2_SOURCE_DIR) + "/third_party/kubevirt/crds/" + f);
+  const auto kubevirt = kube::testing::kubevirtCrdFiles();
+  opts.crds.insert(opts.crds.end(), kubevirt.begin(), kubevirt.end());
 #endif
 #ifdef KUBEC2_HELM_STAND_IN_CRDS
   // The Helm chart's optional objects (ServiceMonitor, PrometheusRule,

@@ -10,9 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "runtime/base64.h"
 #include "tests/integration/helpers.h"
-#include "tests/integration/kubectl.h"
 
 namespace kube::testing {
 namespace {
@@ -21,28 +19,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 WebhookEnvironment* instance = nullptr;
-
-const Resource kSecrets{"", "v1", "secrets", true, "Secret"};
-const Resource kValidating{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
-                           false, "ValidatingWebhookConfiguration"};
-const Resource kMutating{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
-                         false, "MutatingWebhookConfiguration"};
-
-// The webhook configurations of deploy/base/webhook.yaml, as shipped, with a url
-// to the test's operator instead of the in-cluster Service.
-json shippedConfig(const std::string& kind, int port) {
-  for (const json& doc : documents(std::string(KUBEC2_SOURCE_DIR) + "/deploy/base/webhook.yaml")) {
-    if (doc.value("kind", "") != kind) continue;
-    json c = doc;
-    c["metadata"]["name"] = WebhookEnvironment::kConfigName;
-    for (auto& w : c["webhooks"]) {
-      const std::string path = w["clientConfig"]["service"].value("path", "/");
-      w["clientConfig"] = {{"url", "https://127.0.0.1:" + std::to_string(port) + path}};
-    }
-    return c;
-  }
-  throw std::runtime_error("deploy/base/webhook.yaml has no " + kind);
-}
 
 }  // namespace
 
@@ -107,89 +83,47 @@ void WebhookEnvironment::SetUp() {
 }
 
 void WebhookEnvironment::launchOperator() {
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{
-          KUBEC2_OPERATOR_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(),
-          "--metrics-bind-address", "127.0.0.1:" + std::to_string(metricsPort_),
-          "--health-probe-bind-address", "0", "--webhook-bind-address",
-          "127.0.0.1:" + std::to_string(port_), "--webhook-hosts", "127.0.0.1",
-          "--webhook-secret-namespace", kNamespace, "--webhook-configuration-name", kConfigName,
-          "--webhook-ca-sync-seconds", "1", "--operator-namespace", kNamespace,
-          "--terminated-instance-retention-seconds", "2",
-          // The scaling tests start this Prometheus
-          // (tests/integration/prometheus_server.h);
-          // until then it is unreachable, which
-          // groups without policies never notice.
-          "--prometheus-url", "http://127.0.0.1:" + std::to_string(prometheusPort_),
-          "--prometheus-timeout-seconds", "2", "--prometheus-scrape-interval-seconds", "1",
-          "--scaling-evaluation-interval", "2", "--request-count-metric",
-          "kubec2_sim_http_requests_total"},
-      ControlPlaneEnvironment::get().dir() + "/operator-webhook.log");
+  operator_->start();
 }
 
 void WebhookEnvironment::stopOperator() {
-  if (!process_) return;
-  process_->signal(SIGTERM);
-  process_->wait(30s);
+  if (operator_) operator_->stop();
 }
 
 void WebhookEnvironment::restartOperator() {
-  stopOperator();
-  launchOperator();
+  operator_->restart();
 }
 
 void WebhookEnvironment::start() {
-  RestClient client(adminConfig());
-  try {
-    client.create(
-        kNamespaces, "",
-        {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNamespace}}}});
-  } catch (const ApiError& e) {
-    if (!e.isAlreadyExists()) throw;
-  }
   port_ = freePort();
   metricsPort_ = freePort();
   prometheusPort_ = freePort();
-  // Configurations first, without a caBundle: the operator fills it in.
-  client.create(kValidating, "", shippedConfig(kValidating.kind, port_));
-  client.create(kMutating, "", shippedConfig(kMutating.kind, port_));
-
-  launchOperator();
-
-  // Ready once both configurations carry the CA of the Secret and the
-  // webhook answers: an invalid ScalingGroup is denied by it.
-  bool ready = eventually(
-      [&] {
-        try {
-          const json s = client.get(kSecrets, kNamespace, "kubec2-webhook-tls");
-          const std::string ca = s["data"].value("ca.crt", "");
-          for (const Resource* r : {&kValidating, &kMutating}) {
-            const json c = client.get(*r, "", kConfigName);
-            if (c["webhooks"][0]["clientConfig"].value("caBundle", "") != ca) return false;
-          }
-          caPem_ = kube::base64Decode(ca).value_or("");
-          return !caPem_.empty();
-        } catch (const ApiError&) {
-          return false;
-        }
-      },
-      60s);
-  if (!ready) {
-    throw std::runtime_error("the operator did not set up its webhook within 60 s; its log:\n" +
-                             operatorLog());
-  }
+  operator_ = std::make_unique<OperatorProcess>(OperatorProcessOptions{
+      .logFile = ControlPlaneEnvironment::get().dir() + "/operator-webhook.log",
+      .metricsPort = metricsPort_,
+      .webhookPort = port_,
+      .webhookSecretNamespace = kNamespace,
+      .webhookConfigurationName = kConfigName,
+      .operatorNamespace = kNamespace,
+      .extraArgs = {"--terminated-instance-retention-seconds", "2",
+                    // The scaling tests start this Prometheus
+                    // (tests/integration/prometheus_server.h); until then it
+                    // is unreachable, which groups without policies never
+                    // notice.
+                    "--prometheus-url", "http://127.0.0.1:" + std::to_string(prometheusPort_),
+                    "--prometheus-timeout-seconds", "2", "--prometheus-scrape-interval-seconds",
+                    "1", "--scaling-evaluation-interval", "2", "--request-count-metric",
+                    "kubec2_sim_http_requests_total"}});
+  operator_->installWebhookConfigurations();
+  operator_->start();
+  // Ready once both configurations carry the CA of the Secret.
+  caPem_ = operator_->waitForWebhook();
 }
 
 void WebhookEnvironment::TearDown() {
-  if (process_) {
-    process_->signal(SIGTERM);
-    process_->wait(30s);
-  }
-  try {
-    RestClient client(adminConfig());
-    client.del(kValidating, "", kConfigName);
-    client.del(kMutating, "", kConfigName);
-  } catch (const std::exception&) {
+  if (operator_) {
+    operator_->stop();
+    operator_->removeWebhookConfigurations();
   }
   instance = nullptr;
 }

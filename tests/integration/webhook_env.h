@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/integration/child_process.h"
+#include "tests/integration/operator_process.h"
 
 namespace kube::testing {
 
@@ -32,12 +32,13 @@ class WebhookEnvironment : public ::testing::Environment {
   // The sum of a metric family's series whose labels contain `labelsContain`
   // (e.g. kubec2_writes_total, "resource=\"virtualmachines.kubevirt.io\"").
   double metricSum(const std::string& family, const std::string& labelsContain = "") const;
-  std::string operatorLog() const { return process_ ? process_->output() : ""; }
+  std::string operatorLog() const { return operator_ ? operator_->output() : ""; }
   // The operator process (the webhook and the controllers): SIGTERM and wait,
   // and start again with the same flags and ports.
   void stopOperator();
   void launchOperator();
   void restartOperator();
+  OperatorProcess& operatorProcess() { return *operator_; }
   // Where the operator looks for Prometheus (--prometheus-url): nothing
   // listens there until a test starts a PrometheusServer on this port.
   int prometheusPort() const { return prometheusPort_; }
@@ -50,7 +51,7 @@ class WebhookEnvironment : public ::testing::Environment {
   int metricsPort_ = 0;
   int prometheusPort_ = 0;
   std::string caPem_;
-  std::unique_ptr<ChildProcess> process_;
+  std::unique_ptr<OperatorProcess> operator_;
 };
 
 // A TCP port nothing listens on at the time of the call.

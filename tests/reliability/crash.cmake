@@ -10,7 +10,8 @@ add_executable(reliability_crash
   ${CMAKE_CURRENT_LIST_DIR}/crash_main.cpp
   ${CMAKE_CURRENT_LIST_DIR}/crash_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/crash_restart_test.cpp
-  ${KUBEC2_CRASH_IT}/webhook_env.cpp)
+  ${KUBEC2_CRASH_IT}/webhook_env.cpp
+  ${KUBEC2_CRASH_IT}/operator_process.cpp)
 target_link_libraries(reliability_crash PRIVATE kubec2_control_plane kubec2_runtime kubec2_warnings
   GTest::gtest CURL::libcurl)
 target_compile_definitions(reliability_crash PRIVATE

@@ -1,8 +1,9 @@
 // The pieces of the crash-consistency tests (docs/reliability.md, "Crash
 // consistency and control-plane restarts"):
-//  - CrashOperator: the operator binary with its admission webhook, as
-//    tests/integration/webhook_env.cpp and bench/scaling-group.sh run it,
-//    that a test kill -9's and starts again with the same flags and ports;
+//  - CrashOperator: the operator binary with its admission webhook
+//    (tests/integration/operator_process.h) at bench/scaling-group.sh's
+//    client rate, that a test kill -9's and starts again with the same
+//    flags and ports;
 //  - CreationRecorder: every Instance and VM uid a watch ever showed (list,
 //    then watch, resumed across API server and etcd restarts by the
 //    runtime's Reflector), to count creates: a duplicate create shows up as
@@ -19,7 +20,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -34,10 +34,12 @@
 #include <gtest/gtest.h>
 
 #include "runtime/informer.h"
-#include "tests/integration/child_process.h"
+#include "tests/integration/compute/group_probe.h"
 #include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/kubectl.h"
+#include "tests/integration/operator_process.h"
+#include "tests/integration/resources.h"
 #include "tests/integration/webhook_env.h"
 
 namespace kube::testing::crash {
@@ -45,19 +47,6 @@ namespace kube::testing::crash {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-inline const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
-inline const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true,
-                              "ScalingGroup"};
-inline const Resource kTemplates{"compute.kubec2.io", "v1alpha1", "launchtemplates", true,
-                                 "LaunchTemplate"};
-inline const Resource kVMs{"kubevirt.io", "v1", "virtualmachines", true, "VirtualMachine"};
-inline const Resource kSecrets{"", "v1", "secrets", true, "Secret"};
-inline const Resource kValidating{"admissionregistration.k8s.io", "v1",
-                                  "validatingwebhookconfigurations", false,
-                                  "ValidatingWebhookConfiguration"};
-inline const Resource kMutating{"admissionregistration.k8s.io", "v1",
-                                "mutatingwebhookconfigurations", false,
-                                "MutatingWebhookConfiguration"};
 inline constexpr const char* kGroupLabel = "compute.kubec2.io/scaling-group";
 inline constexpr const char* kWarmPoolLabel = "compute.kubec2.io/warm-pool";
 inline constexpr const char* kLaunchedFor = "compute.kubec2.io/launched-for";
@@ -111,67 +100,35 @@ inline void retryWrite(const std::function<void()>& write, std::chrono::seconds 
   }
 }
 
-// The operator under test. One process at a time; every incarnation appends
-// to the same log, after a line naming it.
+// The operator under test, with its webhook (deploy/base/webhook.yaml as
+// shipped: failurePolicy Fail). One process at a time; every incarnation
+// appends to the same log, after a line naming it.
 class CrashOperator {
  public:
   static constexpr const char* kConfigName = "kubec2-crash";
   static constexpr const char* kNamespace = "kubec2-system";
 
-  CrashOperator() : port_(freePort()), metricsPort_(freePort()) {
-    log_ = ControlPlaneEnvironment::get().dir() + "/operator-crash.log";
-    RestClient client(adminConfig());
-    try {
-      client.create(
-          kNamespaces, "",
-          {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNamespace}}}});
-    } catch (const ApiError& e) {
-      if (!e.isAlreadyExists()) throw;
-    }
-    // deploy/base/webhook.yaml as shipped (failurePolicy Fail), with a url
-    // to this operator instead of the in-cluster Service.
-    for (const json& doc :
-         documents(std::string(KUBEC2_SOURCE_DIR) + "/deploy/base/webhook.yaml")) {
-      const std::string kind = doc.value("kind", "");
-      if (kind != kValidating.kind && kind != kMutating.kind) continue;
-      json c = doc;
-      c["metadata"]["name"] = kConfigName;
-      for (auto& w : c["webhooks"]) {
-        const std::string path = w["clientConfig"]["service"].value("path", "/");
-        w["clientConfig"] = {{"url", "https://127.0.0.1:" + std::to_string(port_) + path}};
-      }
-      client.create(kind == kValidating.kind ? kValidating : kMutating, "", c);
-    }
-    launch();
+  CrashOperator()
+      : process_({.logFile = ControlPlaneEnvironment::get().dir() + "/operator-crash.log",
+                  .metricsPort = freePort(),
+                  .webhookPort = freePort(),
+                  .webhookSecretNamespace = kNamespace,
+                  .webhookConfigurationName = kConfigName,
+                  .operatorNamespace = kNamespace,
+                  .extraArgs = {"--terminated-instance-retention-seconds", "1",
+                                // bench/scaling-group.sh's client rate, so that
+                                // 300 instances fit the full run's time; the
+                                // default (20/s) changes nothing but the pace.
+                                "--kube-api-qps", "100", "--kube-api-burst", "200", "--log-level",
+                                "info"}}) {
+    process_.installWebhookConfigurations();
+    process_.start();
     // Ready once both configurations carry the CA of the operator's Secret.
-    const bool ready = eventually(
-        [&] {
-          try {
-            const json s = client.get(kSecrets, kNamespace, "kubec2-webhook-tls");
-            const std::string ca = s["data"].value("ca.crt", "");
-            for (const Resource* r : {&kValidating, &kMutating})
-              if (client.get(*r, "", kConfigName)["webhooks"][0]["clientConfig"].value("caBundle",
-                                                                                       "") != ca)
-                return false;
-            return !ca.empty();
-          } catch (const ApiError&) {
-            return false;
-          }
-        },
-        60s);
-    if (!ready) throw std::runtime_error("the operator's webhook did not come up:\n" + tail());
+    process_.waitForWebhook();
   }
   ~CrashOperator() {
-    if (process_) {
-      process_->signal(SIGTERM);
-      process_->wait(30s);
-    }
-    try {
-      RestClient client(adminConfig());
-      client.del(kValidating, "", kConfigName);
-      client.del(kMutating, "", kConfigName);
-    } catch (const std::exception&) {
-    }
+    process_.stop();
+    process_.removeWebhookConfigurations();
   }
   CrashOperator(const CrashOperator&) = delete;
   CrashOperator& operator=(const CrashOperator&) = delete;
@@ -179,48 +136,20 @@ class CrashOperator {
   // kill -9, as the kernel's OOM killer or a node failure would, then start
   // again at once, as the Deployment's kubelet would (without its backoff).
   void killAndRestart() {
-    process_->signal(SIGKILL);
-    if (!process_->wait(30s)) throw std::runtime_error("the operator outlived SIGKILL for 30 s");
+    process_.kill();
     ++kills_;
-    launch();
+    process_.start();
   }
   int kills() const { return kills_; }
-  int launches() const { return launches_; }
+  int launches() const { return process_.starts(); }
   // True while the current incarnation runs (it has not exited by itself).
-  bool running() { return process_ && !process_->wait(0ms).has_value(); }
-  std::string tail(std::size_t chars = 6000) const {
-    const std::string s = readFile(log_);
-    return s.size() > chars ? s.substr(s.size() - chars) : s;
-  }
-  const std::string& logPath() const { return log_; }
+  bool running() { return process_.running(); }
+  std::string tail(std::size_t chars = 6000) const { return process_.tail(chars); }
+  const std::string& logPath() const { return process_.logFile(); }
 
  private:
-  void launch() {
-    ++launches_;
-    std::ofstream(log_, std::ios::app)
-        << "--- reliability_crash: operator start " << launches_ << " ---\n";
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{
-            KUBEC2_OPERATOR_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(),
-            "--metrics-bind-address", "127.0.0.1:" + std::to_string(metricsPort_),
-            "--health-probe-bind-address", "0", "--webhook-bind-address",
-            "127.0.0.1:" + std::to_string(port_), "--webhook-hosts", "127.0.0.1",
-            "--webhook-secret-namespace", kNamespace, "--webhook-configuration-name", kConfigName,
-            "--webhook-ca-sync-seconds", "1", "--operator-namespace", kNamespace,
-            "--terminated-instance-retention-seconds", "1",
-            // bench/scaling-group.sh's client rate, so that 300 instances
-            // fit the full run's time; the default (20/s) changes nothing
-            // but the pace.
-            "--kube-api-qps", "100", "--kube-api-burst", "200", "--log-level", "info"},
-        log_);
-  }
-
-  int port_;
-  int metricsPort_;
-  std::string log_;
-  std::unique_ptr<ChildProcess> process_;
+  OperatorProcess process_;
   int kills_ = 0;
-  int launches_ = 0;
 };
 
 // Every Instance and VM of one group a watch ever showed, by uid.
@@ -440,18 +369,6 @@ class CrashEnvironment : public ::testing::Environment {
   static inline std::unique_ptr<SimulatedNamespace> sim_;
   static inline std::unique_ptr<CrashOperator> op_;
 };
-
-inline json launchTemplate(const std::string& name, int versions) {
-  json list = json::array();
-  for (int v = 1; v <= versions; ++v)
-    list.push_back({{"spec",
-                     {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
-                      {"instanceType", v == 1 ? "t3.micro" : "t3.small"}}}});
-  return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
-          {"kind", "LaunchTemplate"},
-          {"metadata", {{"name", name}}},
-          {"spec", {{"versions", list}}}};
-}
 
 inline json scalingGroup(const std::string& name, json spec) {
   return {{"apiVersion", "compute.kubec2.io/v1alpha1"},

@@ -8,22 +8,16 @@
 
 #include "runtime/http_transport.h"
 #include "tests/integration/control_plane.h"
+#include "tests/integration/crds.h"
 #include "tests/reliability/crash_harness.h"
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   kube::globalInit();
   kube::testing::ControlPlaneOptions opts;
-  std::vector<std::string> compute;
-  for (const auto& e :
-       std::filesystem::directory_iterator(std::string(KUBEC2_SOURCE_DIR) + "/crds"))
-    if (e.path().filename().string().starts_with("compute.kubec2.io_"))
-      compute.push_back(e.path().string());
-  std::sort(compute.begin(), compute.end());
-  opts.crds = compute;
-  for (const char* f :
-       {"kubevirt.io_virtualmachines.json", "kubevirt.io_virtualmachineinstances.json"})
-    opts.crds.push_back(std::string(KUBEC2_SOURCE_DIR) + "/third_party/kubevirt/crds/" + f);
+  opts.crds = kube::testing::computeCrdFiles();
+  const auto kubevirt = kube::testing::kubevirtCrdFiles();
+  opts.crds.insert(opts.crds.end(), kubevirt.begin(), kubevirt.end());
   kube::testing::crash::runSeed();  // printed before the first test
   ::testing::AddGlobalTestEnvironment(new kube::testing::ControlPlaneEnvironment(opts));
   // After the control plane (environments are set up in order).

@@ -5,7 +5,8 @@
 # simulator and kubec2-operator child processes.
 add_executable(reliability_leader
   ${CMAKE_CURRENT_SOURCE_DIR}/leader_test.cpp
-  ${PROJECT_SOURCE_DIR}/tests/integration/webhook_env.cpp)
+  ${PROJECT_SOURCE_DIR}/tests/integration/webhook_env.cpp
+  ${PROJECT_SOURCE_DIR}/tests/integration/operator_process.cpp)
 target_link_libraries(reliability_leader PRIVATE kubec2_control_plane kubec2_runtime kubec2_warnings
   GTest::gtest CURL::libcurl)
 target_compile_definitions(reliability_leader PRIVATE

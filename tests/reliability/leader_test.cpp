@@ -43,12 +43,15 @@
 #include "runtime/errors.h"
 #include "runtime/http_transport.h"
 #include "runtime/timefmt.h"
-#include "tests/integration/child_process.h"
+#include "tests/integration/compute/group_probe.h"
 #include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/control_plane.h"
+#include "tests/integration/crds.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/http.h"
 #include "tests/integration/kubectl.h"
+#include "tests/integration/operator_process.h"
+#include "tests/integration/resources.h"
 #include "tests/integration/webhook_env.h"
 
 namespace kube::testing {
@@ -57,14 +60,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using WallTime = std::chrono::system_clock::time_point;
-
-const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
-const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
-const Resource kLeases{"coordination.k8s.io", "v1", "leases", true, "Lease"};
-const Resource kValidating{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
-                           false, "ValidatingWebhookConfiguration"};
-const Resource kMutating{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
-                         false, "MutatingWebhookConfiguration"};
 
 constexpr const char* kLeaseNs = "kubec2-system";
 // The operator's defaults (ManagerOptions), which these processes run with.
@@ -92,40 +87,24 @@ WallTime parseTime(const std::string& s) {
          std::chrono::duration_cast<std::chrono::system_clock::duration>(t->fraction);
 }
 
-// One kubec2-operator process with leader election. Its identity is the one
-// it campaigns with (from its log), as it appears in its User-Agent.
-class OperatorProcess {
+// One kubec2-operator process with leader election (no webhook, metrics or
+// health listener). Its identity is the one it campaigns with (from its
+// log), as it appears in its User-Agent.
+class LeaderCandidate {
  public:
-  OperatorProcess(const std::string& leaseName, const std::string& ns, int n)
-      : log_(ControlPlaneEnvironment::get().dir() + "/operator-" + leaseName + "-" +
-             std::to_string(n) + ".log") {
-    proc_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{KUBEC2_OPERATOR_BIN,
-                                 "--kubeconfig",
-                                 ControlPlaneEnvironment::get().kubeconfig(),
-                                 "--leader-elect",
-                                 "--leader-election-namespace",
-                                 kLeaseNs,
-                                 "--leader-election-id",
-                                 leaseName,
-                                 "--namespace",
-                                 ns,
-                                 "--operator-namespace",
-                                 kLeaseNs,
-                                 "--metrics-bind-address",
-                                 "0",
-                                 "--health-probe-bind-address",
-                                 "0",
-                                 "--webhook-bind-address",
-                                 "0",
-                                 "--terminated-instance-retention-seconds",
-                                 "2"},
-        log_);
+  LeaderCandidate(const std::string& leaseName, const std::string& ns, int n)
+      : process_({.logFile = ControlPlaneEnvironment::get().dir() + "/operator-" + leaseName + "-" +
+                             std::to_string(n) + ".log",
+                  .operatorNamespace = kLeaseNs,
+                  .extraArgs = {"--leader-elect", "--leader-election-namespace", kLeaseNs,
+                                "--leader-election-id", leaseName, "--namespace", ns,
+                                "--terminated-instance-retention-seconds", "2"}}) {
+    process_.start();
   }
   // The identity from the "Campaigning for leadership" line; "" until logged.
   std::string identity() {
     if (!identity_.empty()) return identity_;
-    std::istringstream lines(proc_->output());
+    std::istringstream lines(process_.output());
     for (std::string line; std::getline(lines, line);) {
       if (line.find("Campaigning for leadership") == std::string::npos) continue;
       const json j = json::parse(line, nullptr, false);
@@ -133,12 +112,11 @@ class OperatorProcess {
     }
     return identity_;
   }
-  ChildProcess& process() { return *proc_; }
-  std::string output() const { return proc_->output(); }
+  OperatorProcess& process() { return process_; }
+  std::string output() const { return process_.output(); }
 
  private:
-  std::string log_;
-  std::unique_ptr<ChildProcess> proc_;
+  OperatorProcess process_;
   std::string identity_;
 };
 
@@ -239,17 +217,6 @@ LeaseCheck checkWrites(const std::string& leaseName, const std::set<std::string>
 
 // --- The workload ------------------------------------------------------
 
-json launchTemplate(const std::string& name) {
-  return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
-          {"kind", "LaunchTemplate"},
-          {"metadata", {{"name", name}}},
-          {"spec",
-           {{"versions",
-             {{{"spec",
-                {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
-                 {"instanceType", "t3.micro"}}}}}}}}};
-}
-
 json scalingGroup(const std::string& name, int min, int max, int desired) {
   return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
           {"kind", "ScalingGroup"},
@@ -343,7 +310,7 @@ class LeaderElection : public ::testing::Test {
     return n;
   }
 
-  OperatorProcess* leaderOf(std::vector<std::unique_ptr<OperatorProcess>>& ops,
+  LeaderCandidate* leaderOf(std::vector<std::unique_ptr<LeaderCandidate>>& ops,
                             const std::string& lease) {
     const std::string holder = leaseHolder(client, lease);
     for (auto& o : ops)
@@ -360,18 +327,18 @@ TEST_F(LeaderElection, KillNineOfTheLeaderTheStandbyTakesOverAndNeverBothWrite) 
   const int kills = fullSize() ? 20 : 3;
   const std::string lease = "kill-nine";
   kubectlApply("leader", scalingGroup("kill", 0, 6, 2));
-  std::vector<std::unique_ptr<OperatorProcess>> ops;
+  std::vector<std::unique_ptr<LeaderCandidate>> ops;
   std::set<std::string> identities;
   int n = 0;
   auto launch = [&] {
-    ops.push_back(std::make_unique<OperatorProcess>(lease, "leader", n++));
-    OperatorProcess& o = *ops.back();
+    ops.push_back(std::make_unique<LeaderCandidate>(lease, "leader", n++));
+    LeaderCandidate& o = *ops.back();
     EXPECT_TRUE(eventually([&] { return !o.identity().empty(); }, 30s)) << o.output();
     identities.insert(o.identity());
   };
   launch();
   launch();
-  OperatorProcess* leader = nullptr;
+  LeaderCandidate* leader = nullptr;
   ASSERT_TRUE(eventually([&] { return (leader = leaderOf(ops, lease)) != nullptr; }, 60s));
   ASSERT_TRUE(eventually([&] { return running("kill") == 2; }, 90s)) << tail(leader->output());
   Churn churn("leader", "kill");
@@ -389,7 +356,7 @@ TEST_F(LeaderElection, KillNineOfTheLeaderTheStandbyTakesOverAndNeverBothWrite) 
     const WallTime at = std::chrono::system_clock::now();
     leader->process().signal(SIGKILL);
     leader->process().wait(10s);
-    OperatorProcess* next = nullptr;
+    LeaderCandidate* next = nullptr;
     ASSERT_TRUE(eventually(
         [&] {
           next = leaderOf(ops, lease);
@@ -403,8 +370,7 @@ TEST_F(LeaderElection, KillNineOfTheLeaderTheStandbyTakesOverAndNeverBothWrite) 
   }
   ASSERT_TRUE(eventually([&] { return running("kill") >= 2; }, 90s));
   for (auto& o : ops) {
-    o->process().signal(SIGTERM);
-    o->process().wait(40s);
+    o->process().stop(40s);
   }
 
   LeaseCheck c = checkWrites(lease, identities);
@@ -453,15 +419,15 @@ TEST_F(LeaderElection, KillNineOfTheLeaderTheStandbyTakesOverAndNeverBothWrite) 
 TEST_F(LeaderElection, ALeaderStoppedPastTheLeaseWritesNothingWhenItWakes) {
   const std::string lease = "sigstop";
   kubectlApply("leader", scalingGroup("stop", 0, 6, 2));
-  std::vector<std::unique_ptr<OperatorProcess>> ops;
+  std::vector<std::unique_ptr<LeaderCandidate>> ops;
   std::set<std::string> identities;
   for (int i = 0; i < 2; ++i) {
-    ops.push_back(std::make_unique<OperatorProcess>(lease, "leader", 100 + i));
-    OperatorProcess& o = *ops.back();
+    ops.push_back(std::make_unique<LeaderCandidate>(lease, "leader", 100 + i));
+    LeaderCandidate& o = *ops.back();
     ASSERT_TRUE(eventually([&] { return !o.identity().empty(); }, 30s)) << o.output();
     identities.insert(o.identity());
   }
-  OperatorProcess* leader = nullptr;
+  LeaderCandidate* leader = nullptr;
   ASSERT_TRUE(eventually([&] { return (leader = leaderOf(ops, lease)) != nullptr; }, 60s));
   ASSERT_TRUE(eventually([&] { return running("stop") == 2; }, 90s)) << tail(leader->output());
   const std::string stopped = leader->identity();
@@ -471,7 +437,7 @@ TEST_F(LeaderElection, ALeaderStoppedPastTheLeaseWritesNothingWhenItWakes) {
     std::this_thread::sleep_for(3s);
     const WallTime stopAt = std::chrono::system_clock::now();
     leader->process().signal(SIGSTOP);
-    OperatorProcess* next = nullptr;
+    LeaderCandidate* next = nullptr;
     ASSERT_TRUE(eventually(
         [&] {
           next = leaderOf(ops, lease);
@@ -493,8 +459,7 @@ TEST_F(LeaderElection, ALeaderStoppedPastTheLeaseWritesNothingWhenItWakes) {
   ASSERT_TRUE(eventually([&] { return running("stop") >= 2; }, 90s));
   for (auto& o : ops) {
     if (o.get() == leader) continue;
-    o->process().signal(SIGTERM);
-    o->process().wait(40s);
+    o->process().stop(40s);
   }
   LeaseCheck c = checkWrites(lease, identities);
   EXPECT_TRUE(c.violations.empty()) << describe(c);
@@ -527,20 +492,15 @@ TEST_F(LeaderElection, ALeaderStoppedPastTheLeaseWritesNothingWhenItWakes) {
 // (the other tests' namespaces stay out of it), with `failurePolicy`.
 json downConfig(const std::string& kind, const std::string& name, const std::string& url,
                 const std::string& ns, const std::string& failurePolicy) {
-  for (const json& doc : documents(std::string(KUBEC2_SOURCE_DIR) + "/deploy/base/webhook.yaml")) {
-    if (doc.value("kind", "") != kind) continue;
-    json c = doc;
-    c["metadata"] = {{"name", name}};
-    for (auto& w : c["webhooks"]) {
-      EXPECT_EQ(w.value("failurePolicy", ""), "Fail") << "as shipped";
-      w["failurePolicy"] = failurePolicy;
-      w["clientConfig"] = {{"url", url + w["clientConfig"]["service"].value("path", "/")}};
-      // kube-apiserver 1.20 does not label namespaces with their name yet.
-      w["namespaceSelector"] = {{"matchLabels", {{"kubec2-test/webhook-down", ns}}}};
-    }
-    return c;
+  json c = shippedWebhookConfiguration(kind, name, url);
+  c["metadata"] = {{"name", name}};
+  for (auto& w : c["webhooks"]) {
+    EXPECT_EQ(w.value("failurePolicy", ""), "Fail") << "as shipped";
+    w["failurePolicy"] = failurePolicy;
+    // kube-apiserver 1.20 does not label namespaces with their name yet.
+    w["namespaceSelector"] = {{"matchLabels", {{"kubec2-test/webhook-down", ns}}}};
   }
-  throw std::runtime_error("deploy/base/webhook.yaml has no " + kind);
+  return c;
 }
 
 class WebhookDown : public ::testing::Test {
@@ -589,7 +549,7 @@ TEST_F(WebhookDown, FailPolicyRefusesUsersWritesWhileTheOperatorsStatusWritesGoO
   SimulatedNamespace sim(kNs, {.bootDelayMs = 300, .ipRangeStart = "127.9.1.1"});
   client.patch(kNamespaces, "", kNs, PatchType::Merge,
                {{"metadata", {{"labels", {{"kubec2-test/webhook-down", kNs}}}}}});
-  OperatorProcess op("webhook-down", kNs, 0);
+  LeaderCandidate op("webhook-down", kNs, 0);
   ASSERT_TRUE(eventually([&] { return !op.identity().empty(); }, 30s)) << op.output();
   kubectlApply(kNs, launchTemplate("web"));
   kubectlApply(kNs, scalingGroup("g", 0, 4, 2));
@@ -691,8 +651,7 @@ TEST_F(WebhookDown, FailPolicyRefusesUsersWritesWhileTheOperatorsStatusWritesGoO
       },
       30s));
   removeConfigs();
-  op.process().signal(SIGTERM);
-  op.process().wait(40s);
+  op.process().stop(40s);
 }
 
 }  // namespace
@@ -702,14 +661,9 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   kube::globalInit();
   kube::testing::ControlPlaneOptions opts;
-  for (const auto& e :
-       std::filesystem::directory_iterator(std::string(KUBEC2_SOURCE_DIR) + "/crds"))
-    if (e.path().filename().string().starts_with("compute.kubec2.io_"))
-      opts.crds.push_back(e.path().string());
-  std::sort(opts.crds.begin(), opts.crds.end());
-  for (const char* f :
-       {"kubevirt.io_virtualmachines.json", "kubevirt.io_virtualmachineinstances.json"})
-    opts.crds.push_back(std::string(KUBEC2_SOURCE_DIR) + "/third_party/kubevirt/crds/" + f);
+  opts.crds = kube::testing::computeCrdFiles();
+  const auto kubevirt = kube::testing::kubevirtCrdFiles();
+  opts.crds.insert(opts.crds.end(), kubevirt.begin(), kubevirt.end());
   opts.auditPolicy =
       std::string(KUBEC2_SOURCE_DIR) + "/tests/reliability/testdata/leader-audit-policy.yaml";
   ::testing::AddGlobalTestEnvironment(new kube::testing::ControlPlaneEnvironment(opts));

@@ -8,6 +8,7 @@
 add_executable(reliability_prometheus
   ${CMAKE_CURRENT_SOURCE_DIR}/prometheus_outage_test.cpp
   ${PROJECT_SOURCE_DIR}/tests/integration/webhook_env.cpp
+  ${PROJECT_SOURCE_DIR}/tests/integration/operator_process.cpp
   ${PROJECT_SOURCE_DIR}/tests/integration/main.cpp)
 target_link_libraries(reliability_prometheus PRIVATE kubec2_control_plane kubec2_runtime kubec2_api
   kubec2_webhook kubec2_warnings GTest::gtest CURL::libcurl)

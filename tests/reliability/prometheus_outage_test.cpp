@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/integration/compute/group_probe.h"
 #include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/http.h"
@@ -36,10 +37,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using Fault = PrometheusFaultProxy::Fault;
 using SteadyClock = std::chrono::steady_clock;
-
-const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
-const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
-const Resource kEvents{"", "v1", "events", true, "Event"};
 
 constexpr const char* kNs = "rel-prom";
 
@@ -76,8 +73,10 @@ struct Figure {
   int warnings = 0;           // Warning Events (counts) for this occurrence
 };
 
-class PrometheusOutages : public ::testing::Test {
+class PrometheusOutages : public ::testing::Test, protected GroupProbe {
  protected:
+  PrometheusOutages() : GroupProbe(kNs, "web", sim_->controlUrl()) {}
+
   static void SetUpTestSuite() {
     sim_ = new SimulatedNamespace(kNs, {.bootDelayMs = 300, .ipRangeStart = "127.41.0.1"});
     // The real Prometheus on a port of its own; the operator's
@@ -88,17 +87,7 @@ class PrometheusOutages : public ::testing::Test {
     prometheus_->start();
     proxy_ =
         new PrometheusFaultProxy(WebhookEnvironment::get().prometheusPort(), prometheus_->url());
-    auto [code, out] = kubectl(
-        {"apply", "-n", kNs, "-f",
-         writeManifest({{"apiVersion", "compute.kubec2.io/v1alpha1"},
-                        {"kind", "LaunchTemplate"},
-                        {"metadata", {{"name", "web"}}},
-                        {"spec",
-                         {{"versions",
-                           {{{"spec",
-                              {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
-                               {"instanceType", "t3.micro"}}}}}}}}})});
-    ASSERT_EQ(code, 0) << out;
+    applyManifest(kNs, launchTemplate("web"));
   }
   static void TearDownTestSuite() {
     delete proxy_;
@@ -106,40 +95,6 @@ class PrometheusOutages : public ::testing::Test {
     delete sim_;
   }
 
-  void apply(const json& manifest) {
-    auto [code, out] =
-        kubectl({"apply", "--validate=true", "-n", kNs, "-f", writeManifest(manifest)});
-    ASSERT_EQ(code, 0) << out;
-  }
-  // The group's demand in CPU cores, spread over its running VMs.
-  void load(double cpu) {
-    const auto [code, body] = http("PUT", sim_->controlUrl() + "/load",
-                                   json{{"namespace", kNs}, {"group", "web"}, {"cpu", cpu}}.dump());
-    ASSERT_EQ(code, 200) << body;
-  }
-  json status() {
-    try {
-      return client.get(kGroups, kNs, "web").value("status", json::object());
-    } catch (const ApiError& e) {
-      if (e.isNotFound()) return json::object();
-      throw;
-    }
-  }
-  std::int64_t desired() { return status().value("desiredCapacity", std::int64_t{-1}); }
-  std::string scalingActive() {
-    for (const auto& c : status().value("conditions", json::array()))
-      if (c.value("type", "") == "ScalingActive")
-        return c.value("status", "") + "/" + c.value("reason", "");
-    return "";
-  }
-  std::int64_t running() {
-    std::int64_t n = 0;
-    for (const auto& i : client.list(kInstances, kNs).items)
-      if (!i["metadata"].contains("deletionTimestamp") &&
-          i.value("status", json::object()).value("state", "") == "running")
-        ++n;
-    return n;
-  }
   // Events of the group with `reason` and `type`, counted as a user's
   // `kubectl get events` counts them (an Event's count included).
   int events(const std::string& reason, const std::string& type) {
@@ -152,11 +107,6 @@ class PrometheusOutages : public ::testing::Test {
   }
   double metric(const std::string& family, const std::string& labels) {
     return WebhookEnvironment::get().metricSum(family, labels);
-  }
-  std::string explain() {
-    std::string log = WebhookEnvironment::get().operatorLog();
-    if (log.size() > 3000) log = log.substr(log.size() - 3000);
-    return "group status: " + status().dump() + "\noperator log tail:\n" + log;
   }
   static double since(SteadyClock::time_point t) {
     return std::chrono::duration<double>(SteadyClock::now() - t).count();
@@ -176,20 +126,7 @@ TEST_F(PrometheusOutages, CapacityHoldsThroughEveryFaultAndRecoveryFollows) {
   const int rounds = full ? 3 : 1;
   const auto hold = full ? 60s : 10s;
 
-  apply({{"apiVersion", "compute.kubec2.io/v1alpha1"},
-         {"kind", "ScalingGroup"},
-         {"metadata", {{"name", "web"}}},
-         {"spec",
-          {{"launchTemplateRef", {{"name", "web"}}},
-           {"minSize", 1},
-           {"maxSize", 6},
-           {"desiredCapacity", 1},
-           {"defaultInstanceWarmupSeconds", 5},
-           {"scalingPolicies",
-            {{{"name", "cpu-50"},
-              {"type", "TargetTracking"},
-              {"targetTracking",
-               {{"predefinedMetric", "ASGAverageCPUUtilization"}, {"targetValue", 50}}}}}}}}});
+  apply(targetTrackingGroup());
   ASSERT_TRUE(
       eventually([&] { return running() == 1 && scalingActive() == "True/ValidMetrics"; }, 60s))
       << explain();

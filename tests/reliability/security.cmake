@@ -7,7 +7,8 @@
 # same size under `make reliability` (one run proves each point).
 add_executable(reliability_security ${CMAKE_CURRENT_LIST_DIR}/security_test.cpp
                ${CMAKE_CURRENT_LIST_DIR}/security_main.cpp
-               ${PROJECT_SOURCE_DIR}/tests/integration/webhook_env.cpp)
+               ${PROJECT_SOURCE_DIR}/tests/integration/webhook_env.cpp
+               ${PROJECT_SOURCE_DIR}/tests/integration/operator_process.cpp)
 target_link_libraries(reliability_security PRIVATE kubec2_control_plane kubec2_runtime
                       kubec2_warnings GTest::gtest CURL::libcurl)
 target_include_directories(reliability_security PRIVATE ${PROJECT_SOURCE_DIR})

@@ -11,6 +11,7 @@
 
 #include "runtime/http_transport.h"
 #include "tests/integration/control_plane.h"
+#include "tests/integration/crds.h"
 #include "tests/integration/helpers.h"
 #include "tests/reliability/security_env.h"
 
@@ -109,9 +110,7 @@ int main(int argc, char** argv) {
   }
   kube::testing::ControlPlaneOptions opts;
   // KubeVirt's real API schema (the compute CRDs come with deploy/base).
-  for (const char* f :
-       {"kubevirt.io_virtualmachines.json", "kubevirt.io_virtualmachineinstances.json"})
-    opts.crds.push_back(std::string(KUBEC2_SOURCE_DIR) + "/third_party/kubevirt/crds/" + f);
+  opts.crds = kube::testing::kubevirtCrdFiles();
   const std::string& d = sec::gFiles.dir;
   opts.apiServerFlags = {"--audit-policy-file=" + d + "/audit-policy.yaml",
                          "--audit-log-path=" + sec::gFiles.auditLog,

@@ -35,6 +35,8 @@
 #include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/kubectl.h"
+#include "tests/integration/operator_process.h"
+#include "tests/integration/resources.h"
 #include "tests/integration/webhook_env.h"
 #include "tests/reliability/security_checks.h"
 #include "tests/reliability/security_env.h"
@@ -50,17 +52,6 @@ namespace fs = std::filesystem;
 const std::string kSource = KUBEC2_SOURCE_DIR;
 constexpr const char* kSystem = "kubec2-system";
 constexpr const char* kAccount = "system:serviceaccount:kubec2-system:kubec2";
-
-const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
-const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
-const Resource kBalancers{"compute.kubec2.io", "v1alpha1", "loadbalancers", true, "LoadBalancer"};
-const Resource kVMs{"kubevirt.io", "v1", "virtualmachines", true, "VirtualMachine"};
-const Resource kSecrets{"", "v1", "secrets", true, "Secret"};
-const Resource kEvents{"", "v1", "events", true, "Event"};
-const Resource kValidating{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
-                           false, "ValidatingWebhookConfiguration"};
-const Resource kMutating{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
-                         false, "MutatingWebhookConfiguration"};
 
 std::string randomWord(const std::string& prefix) {
   static std::mt19937 rng{std::random_device{}()};
@@ -323,7 +314,7 @@ TEST(SecurityTls, VerificationIsOffOnlyInTheDocumentedProber) {
 // Secret.
 class OperatorUnderItsRbac : public ::testing::Test {
  protected:
-  static inline std::unique_ptr<ChildProcess> operator_;
+  static inline std::unique_ptr<OperatorProcess> operator_;
   static inline std::unique_ptr<ChildProcess> prometheus_;
   static inline std::unique_ptr<SimulatedNamespace> sim_;
   static inline std::string ns_, token_, bearer_, password_, userData_, trace_, setupError_;
@@ -353,33 +344,12 @@ class OperatorUnderItsRbac : public ::testing::Test {
     if (code != 0) throw std::runtime_error("CRDs not established: " + out);
 
     // A pod's view: the ServiceAccount's token and namespace.
-    std::tie(code, token_) = kubectl({"create", "token", "kubec2", "-n", kSystem, "--duration=1h"});
-    if (code != 0) throw std::runtime_error("kubectl create token: " + token_);
-    token_.erase(token_.find_last_not_of(" \n") + 1);
-    json cfg = documents(ControlPlaneEnvironment::get().kubeconfig()).at(0);
-    cfg["users"] = json::array({{{"name", "kubec2"}, {"user", {{"token", token_}}}}});
-    cfg["contexts"] = json::array({{{"name", "kubec2"},
-                                    {"context",
-                                     {{"cluster", cfg["clusters"][0]["name"]},
-                                      {"user", "kubec2"},
-                                      {"namespace", kSystem}}}}});
-    cfg["current-context"] = "kubec2";
-    const std::string kubeconfig = dir + "/kubec2-sa.kubeconfig";
-    std::ofstream(kubeconfig) << cfg.dump(2);
+    const auto account = serviceAccountKubeconfig(kSystem, "kubec2", dir + "/kubec2-sa.kubeconfig");
+    token_ = account.token;
 
     // The API server reaches the webhook by url here (no Service's pods).
     webhookPort_ = freePort();
-    for (const auto& [kind, path] : {std::pair{"validatingwebhookconfiguration", "/validate"},
-                                     std::pair{"mutatingwebhookconfiguration", "/mutate"}}) {
-      std::tie(code, out) = kubectl(
-          {"patch", kind, "kubec2", "--type=json", "-p",
-           json::array(
-               {{{"op", "replace"},
-                 {"path", "/webhooks/0/clientConfig"},
-                 {"value", {{"url", "https://127.0.0.1:" + std::to_string(webhookPort_) + path}}}}})
-               .dump()});
-      if (code != 0) throw std::runtime_error("patch " + std::string(kind) + ": " + out);
-    }
+    pointWebhookConfigurationsAt("kubec2", webhookPort_);
 
     // Prometheus's stand-in: TLS with a certificate nobody trusts.
     const int promPort = freePort();
@@ -393,42 +363,36 @@ class OperatorUnderItsRbac : public ::testing::Test {
     password_ = randomWord("prom-password-");
     std::ofstream(dir + "/prometheus-password") << password_ << "\n";
 
-    std::vector<std::string> argv = {
-        KUBEC2_OPERATOR_BIN, "--kubeconfig", kubeconfig, "--leader-elect", "--metrics-bind-address",
-        "127.0.0.1:" + std::to_string(freePort()), "--health-probe-bind-address",
-        "127.0.0.1:" + std::to_string(freePort()), "--webhook-bind-address",
-        "127.0.0.1:" + std::to_string(webhookPort_), "--webhook-hosts",
-        "127.0.0.1,kubec2-webhook.kubec2-system.svc", "--webhook-client-ca-file",
-        sec::files().clientCa, "--webhook-ca-sync-seconds", "1", "--prometheus-url",
-        "https://127.0.0.1:" + std::to_string(promPort), "--prometheus-bearer-token-file",
-        dir + "/prometheus-token",
-        // Read at start too (the token wins when both are set).
-        "--prometheus-username", "kubec2", "--prometheus-password-file",
-        dir + "/prometheus-password", "--scaling-evaluation-interval", "2",
-        "--terminated-instance-retention-seconds", "2"};
     // Every file the operator opens for writing, creates, renames or
     // removes (strace; the pods' root filesystem is read-only).
     trace_ = dir + "/operator.strace";
     traced_ = fs::exists("/usr/bin/strace");
-    if (traced_)
-      argv.insert(argv.begin(),
-                  {"/usr/bin/strace", "-f", "-qq", "--seccomp-bpf", "-o", trace_, "-e",
-                   "trace=open,openat,openat2,creat,mkdir,mkdirat,rename,renameat,renameat2,unlink,"
-                   "unlinkat,rmdir,truncate,symlink,symlinkat,link,linkat,chmod,fchmodat"});
-    operator_ = std::make_unique<ChildProcess>(argv, dir + "/operator.log");
+    operator_ = std::make_unique<OperatorProcess>(OperatorProcessOptions{
+        .logFile = dir + "/operator.log",
+        .kubeconfig = account.path,
+        .metricsPort = freePort(),
+        .healthPort = freePort(),
+        .webhookPort = webhookPort_,
+        .webhookHosts = "127.0.0.1,kubec2-webhook.kubec2-system.svc",
+        .extraArgs = {"--leader-elect", "--webhook-client-ca-file", sec::files().clientCa,
+                      "--prometheus-url", "https://127.0.0.1:" + std::to_string(promPort),
+                      "--prometheus-bearer-token-file", dir + "/prometheus-token",
+                      // Read at start too (the token wins when both are set).
+                      "--prometheus-username", "kubec2", "--prometheus-password-file",
+                      dir + "/prometheus-password", "--scaling-evaluation-interval", "2",
+                      "--terminated-instance-retention-seconds", "2"},
+        .wrapper = traced_ ? std::vector<std::string>{"/usr/bin/strace", "-f", "-qq",
+                                                      "--seccomp-bpf", "-o", trace_, "-e",
+                                                      "trace=open,openat,openat2,creat,mkdir,"
+                                                      "mkdirat,rename,renameat,renameat2,unlink,"
+                                                      "unlinkat,rmdir,truncate,symlink,symlinkat,"
+                                                      "link,linkat,chmod,fchmodat"}
+                           : std::vector<std::string>{}});
+    operator_->start();
 
     stage_ = "caBundle";
     // Ready once both caBundles are written.
-    if (!eventually(
-            [&] {
-              for (const Resource* r : {&kValidating, &kMutating})
-                if (admin.get(*r, "", "kubec2")["webhooks"][0]["clientConfig"]
-                        .value("caBundle", "")
-                        .empty())
-                  return false;
-              return true;
-            },
-            60s))
+    if (!eventually([&] { return caBundlesWritten("kubec2"); }, 60s))
       throw std::runtime_error("the operator wrote no caBundle:\n" + operator_->output());
 
     stage_ = "simulator";
@@ -497,7 +461,7 @@ class OperatorUnderItsRbac : public ::testing::Test {
     stage_ = "load balancer";
     if (!eventually(
             [&] {
-              const auto lb = getIfExists(admin, kBalancers, ns_, "web");
+              const auto lb = getIfExists(admin, kLoadBalancers, ns_, "web");
               return lb && status(*lb).value("healthyTargets", -1) == 1;
             },
             90s))
@@ -530,15 +494,7 @@ class OperatorUnderItsRbac : public ::testing::Test {
   // SIGTERM to the operator (strace's child when traced), then its exit.
   static void stopOperator() {
     if (!operator_ || std::exchange(stopped_, true)) return;
-    pid_t target = operator_->pid();
-    if (traced_) {
-      std::ifstream children("/proc/" + std::to_string(target) + "/task/" + std::to_string(target) +
-                             "/children");
-      pid_t child = 0;
-      if (children >> child) target = child;
-    }
-    ::kill(target, SIGTERM);
-    operator_->wait(30s);
+    operator_->stop();
   }
 
   static void TearDownTestSuite() {

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/integration/compute/group_probe.h"
 #include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/http.h"
@@ -20,23 +21,15 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
-const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
-const Resource kLoadBalancers{"compute.kubec2.io", "v1alpha1", "loadbalancers", true,
-                              "LoadBalancer"};
-const Resource kServices{"", "v1", "services", true, "Service"};
 // The test control plane is Kubernetes 1.20: EndpointSlices are v1beta1.
 const Resource kSlices{"discovery.k8s.io", "v1beta1", "endpointslices", true, "EndpointSlice"};
 const Resource kIngresses{"networking.k8s.io", "v1", "ingresses", true, "Ingress"};
-const Resource kEvents{"", "v1", "events", true, "Event"};
 
 constexpr const char* kNs = "balancers";
 constexpr const char* kGroupLabel = "compute.kubec2.io/scaling-group";
 
 void apply(const json& manifest) {
-  auto [code, out] =
-      kubectl({"apply", "--validate=true", "-n", kNs, "-f", writeManifest(manifest)});
-  ASSERT_EQ(code, 0) << out;
+  applyManifest(kNs, manifest);
 }
 
 json targetGroup(const std::string& name, json targets, int delay = 10) {
@@ -63,14 +56,7 @@ class LoadBalancers : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     sim_ = new SimulatedNamespace(kNs, {.bootDelayMs = 300, .ipRangeStart = "127.9.0.1"});
-    apply({{"apiVersion", "compute.kubec2.io/v1alpha1"},
-           {"kind", "LaunchTemplate"},
-           {"metadata", {{"name", "web"}}},
-           {"spec",
-            {{"versions",
-              {{{"spec",
-                 {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
-                  {"instanceType", "t3.micro"}}}}}}}}});
+    apply(launchTemplate("web"));
   }
   static void TearDownTestSuite() { delete sim_; }
   void TearDown() override {

@@ -12,6 +12,7 @@
 
 #include "runtime/timefmt.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/compute/group_probe.h"
 #include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/http.h"
@@ -24,29 +25,11 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
-const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
-const Resource kEvents{"", "v1", "events", true, "Event"};
-
 constexpr const char* kNs = "groups";
 constexpr const char* kGroupLabel = "compute.kubec2.io/scaling-group";
 
 void apply(const json& manifest) {
-  auto [code, out] =
-      kubectl({"apply", "--validate=true", "-n", kNs, "-f", writeManifest(manifest)});
-  ASSERT_EQ(code, 0) << out;
-}
-
-json launchTemplate(const std::string& name, int versions = 1) {
-  json list = json::array();
-  for (int v = 1; v <= versions; ++v)
-    list.push_back({{"spec",
-                     {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
-                      {"instanceType", v == 1 ? "t3.micro" : "t3.small"}}}});
-  return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
-          {"kind", "LaunchTemplate"},
-          {"metadata", {{"name", name}}},
-          {"spec", {{"versions", list}}}};
+  applyManifest(kNs, manifest);
 }
 
 json group(const std::string& name, json spec) {

@@ -12,6 +12,7 @@
 
 #include "runtime/timefmt.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/compute/group_probe.h"
 #include "tests/integration/compute/simulated_namespace.h"
 #include "tests/integration/helpers.h"
 #include "tests/integration/http.h"
@@ -25,16 +26,12 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-const Resource kInstances{"compute.kubec2.io", "v1alpha1", "instances", true, "Instance"};
-const Resource kGroups{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
-const Resource kEvents{"", "v1", "events", true, "Event"};
-const Resource kLoadBalancers{"compute.kubec2.io", "v1alpha1", "loadbalancers", true,
-                              "LoadBalancer"};
-
 constexpr const char* kNs = "scaling";
 
-class ScalingPolicies : public ::testing::Test {
+class ScalingPolicies : public ::testing::Test, protected GroupProbe {
  protected:
+  ScalingPolicies() : GroupProbe(kNs, "web", sim_->controlUrl()) {}
+
   static void SetUpTestSuite() {
     sim_ = new SimulatedNamespace(kNs, {.bootDelayMs = 300, .ipRangeStart = "127.8.0.1"});
     prometheus_ = new PrometheusServer(WebhookEnvironment::get().prometheusPort(),
@@ -43,17 +40,7 @@ class ScalingPolicies : public ::testing::Test {
     historyEnd_ = std::chrono::floor<std::chrono::minutes>(std::chrono::system_clock::now());
     prometheus_->backfill(cpuHistory(historyEnd_));
     prometheus_->start();
-    auto [code, out] = kubectl(
-        {"apply", "-n", kNs, "-f",
-         writeManifest({{"apiVersion", "compute.kubec2.io/v1alpha1"},
-                        {"kind", "LaunchTemplate"},
-                        {"metadata", {{"name", "web"}}},
-                        {"spec",
-                         {{"versions",
-                           {{{"spec",
-                              {{"image", {{"containerDisk", "quay.io/containerdisks/fedora:40"}}},
-                               {"instanceType", "t3.micro"}}}}}}}}})});
-    ASSERT_EQ(code, 0) << out;
+    applyManifest(kNs, launchTemplate("web"));
   }
   static void TearDownTestSuite() {
     delete prometheus_;
@@ -66,40 +53,6 @@ class ScalingPolicies : public ::testing::Test {
     EXPECT_TRUE(eventually([&] { return client.list(kGroups, kNs).items.empty(); }, 90s));
   }
 
-  void apply(const json& manifest) {
-    auto [code, out] =
-        kubectl({"apply", "--validate=true", "-n", kNs, "-f", writeManifest(manifest)});
-    ASSERT_EQ(code, 0) << out;
-  }
-  // The group's demand in CPU cores, spread over its running VMs.
-  void load(double cpu) {
-    const auto [code, body] = http("PUT", sim_->controlUrl() + "/load",
-                                   json{{"namespace", kNs}, {"group", "web"}, {"cpu", cpu}}.dump());
-    ASSERT_EQ(code, 200) << body;
-  }
-  json status() {
-    try {
-      return client.get(kGroups, kNs, "web").value("status", json::object());
-    } catch (const ApiError& e) {
-      if (e.isNotFound()) return json::object();
-      throw;
-    }
-  }
-  std::int64_t desired() { return status().value("desiredCapacity", std::int64_t{-1}); }
-  std::string scalingActive() {
-    for (const auto& c : status().value("conditions", json::array()))
-      if (c.value("type", "") == "ScalingActive")
-        return c.value("status", "") + "/" + c.value("reason", "");
-    return "";
-  }
-  int running() {
-    int n = 0;
-    for (const auto& i : client.list(kInstances, kNs).items)
-      if (!i["metadata"].contains("deletionTimestamp") &&
-          i.value("status", json::object()).value("state", "") == "running")
-        ++n;
-    return n;
-  }
   std::vector<std::string> events(const std::string& reason) {
     std::vector<std::string> out;
     for (const auto& e : client.list(kEvents, kNs).items)
@@ -127,12 +80,6 @@ class ScalingPolicies : public ::testing::Test {
     }
     return false;
   }
-  std::string explain() {
-    std::string log = WebhookEnvironment::get().operatorLog();
-    if (log.size() > 3000) log = log.substr(log.size() - 3000);
-    return "group status: " + status().dump() + "\noperator log tail:\n" + log;
-  }
-
   // The load's history the predictive tests forecast from, backfilled into
   // Prometheus before it starts: 3 days of 1-minute samples of a VM of
   // group "web" using 0.5 vCPU, and 5 vCPUs every day from 20 to 50
@@ -179,23 +126,6 @@ class ScalingPolicies : public ::testing::Test {
 SimulatedNamespace* ScalingPolicies::sim_ = nullptr;
 PrometheusServer* ScalingPolicies::prometheus_ = nullptr;
 std::chrono::system_clock::time_point ScalingPolicies::historyEnd_{};
-
-json targetTrackingGroup() {
-  return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
-          {"kind", "ScalingGroup"},
-          {"metadata", {{"name", "web"}}},
-          {"spec",
-           {{"launchTemplateRef", {{"name", "web"}}},
-            {"minSize", 1},
-            {"maxSize", 6},
-            {"desiredCapacity", 1},
-            {"defaultInstanceWarmupSeconds", 5},
-            {"scalingPolicies",
-             {{{"name", "cpu-50"},
-               {"type", "TargetTracking"},
-               {"targetTracking",
-                {{"predefinedMetric", "ASGAverageCPUUtilization"}, {"targetValue", 50}}}}}}}}};
-}
 
 // Load of 2.9 cores on 2-vCPU instances at a 50 % target needs 3 instances.
 // The group gets there within a few evaluations and stays; with
