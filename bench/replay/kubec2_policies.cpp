@@ -55,6 +55,7 @@ class TargetTracking final : public Autoscaler {
  public:
   TargetTracking(int interval, sc::TargetTrackingTuning tuning, std::string name)
       : interval_(interval), tuning_(tuning), name_(std::move(name)) {
+    tuning_.interval = sc::Seconds{interval};  // evaluated every interval: never a gap
     spec_.predefinedMetric = "ASGAverageCPUUtilization";
     spec_.targetValue = 50;
   }
@@ -85,6 +86,7 @@ class TargetTracking final : public Autoscaler {
 class Predictive final : public Autoscaler {
  public:
   explicit Predictive(int interval) : interval_(interval) {
+    ttTuning_.interval = sc::Seconds{interval};
     tt_.predefinedMetric = "ASGAverageCPUUtilization";
     tt_.targetValue = 50;
     spec_.predefinedMetricPair = "ASGCPUUtilization";
@@ -114,8 +116,8 @@ class Predictive final : public Autoscaler {
     auto p = sc::decidePredictive("forecast", spec_, history, perInstance, group, predictiveMemory_,
                                   now);
     predictiveMemory_ = p.memory;
-    auto t =
-        sc::decideTargetTracking("cpu-50", tt_, cpuSamples(v, interval_), group, ttMemory_, now);
+    auto t = sc::decideTargetTracking("cpu-50", tt_, cpuSamples(v, interval_), group, ttMemory_,
+                                      now, ttTuning_);
     ttMemory_ = t.memory;
     return sc::combine({t, p}, group).desired;
   }
@@ -123,6 +125,7 @@ class Predictive final : public Autoscaler {
  private:
   int interval_;
   v1::TargetTrackingScaling tt_;
+  sc::TargetTrackingTuning ttTuning_ = sc::kKubec2TargetTracking;
   v1::PredictiveScaling spec_;
   sc::PolicyMemory ttMemory_, predictiveMemory_;
   std::vector<sc::Sample> minutes_;

@@ -72,6 +72,11 @@ Metric checked(Metric metric, TimePoint now, Seconds maxAge) {
   return metric;
 }
 
+bool unobservedGap(const PolicyMemory& memory, TimePoint now, Seconds interval) {
+  if (!memory.lastEvaluation || interval.count() <= 0) return false;
+  return now < *memory.lastEvaluation || now - *memory.lastEvaluation > interval * kGapIntervals;
+}
+
 std::string arrow(std::int64_t from, std::int64_t to) {
   return std::to_string(from) + " -> " + std::to_string(to);
 }

@@ -147,6 +147,29 @@ struct PolicyMemory {
   static PolicyMemory fromJson(const nlohmann::json& j);
 };
 
+// The gap rule (docs/scaling-policies.md, "Restarts and gaps"; the
+// user's restart scaled 7 -> 2 on a 40 s wait 19 s after coming back). A
+// policy's memory says what it observed up to memory.lastEvaluation. When
+// the next evaluation comes more than kGapIntervals evaluation intervals
+// later (an operator restarted or killed, a leader hand-over, a controller
+// that did not evaluate; a clock set back counts too), nothing observed
+// the time between: it must not count toward a scale-in wait, and the load
+// in it is unknown, not low. So after a gap a wait that would end in a
+// scale-in starts again at `now` and runs its whole length on observed
+// evaluations. A scale-out is not delayed by it (the load in the gap may
+// as well have been high). Why 3: a late evaluation (a busy work queue,
+// a slow Prometheus answer) is not a gap, and 3 intervals is also the age
+// at which checked() calls a sample stale. A restart is always a gap: the
+// status it goes on from may lag by up to 10 intervals (policies.h,
+// persistEvery) before the downtime is even counted. A Prometheus outage
+// is not one: the policy evaluated and held through it, and holding
+// already ends a breach.
+inline constexpr int kGapIntervals = 3;
+
+// Whether `memory` ends with a gap before `now`, at evaluations every
+// `interval` (a policy seen for the first time: no; interval 0: never).
+bool unobservedGap(const PolicyMemory& memory, TimePoint now, Seconds interval);
+
 // One policy's answer at one evaluation.
 struct Decision {
   std::string policy;  // the policy's name

@@ -21,14 +21,33 @@ std::int64_t percentChange(std::int64_t capacity, double percent, std::int64_t m
   return change;
 }
 
+namespace {
+
+// Whether every step of the policy adds capacity: its alarm can only ever
+// scale out.
+bool onlyScalesOut(const v1::StepScaling& spec) {
+  if (spec.adjustmentType == "ExactCapacity" || spec.stepAdjustments.empty()) return false;
+  return std::all_of(spec.stepAdjustments.begin(), spec.stepAdjustments.end(),
+                     [](const v1::StepAdjustment& s) { return s.scalingAdjustment > 0; });
+}
+
+}  // namespace
+
 Decision decideStepScaling(const std::string& name, const v1::StepScaling& spec,
                            const Metric& metric, const GroupState& group,
-                           const PolicyMemory& memory, TimePoint now, Seconds cooldown) {
+                           const PolicyMemory& memory, TimePoint now, Seconds cooldown,
+                           Seconds interval) {
   Decision d;
   d.policy = name;
   d.memory = memory;
   const std::string who = "step scaling " + name;
-  const TimePoint periodStart = memory.lastEvaluation.value_or(now);
+  TimePoint periodStart = memory.lastEvaluation.value_or(now);
+  if (unobservedGap(memory, now, interval) && !onlyScalesOut(spec)) {
+    // Nothing observed the gap: the alarm's periods count from here
+    // (step_scaling.h).
+    d.memory.aboveSince.reset();
+    periodStart = now;
+  }
   d.memory.lastEvaluation = now;
   if (metric.noData || metric.samples.empty()) {
     const NoData cause = metric.noData.value_or(NoData::NoSeries);

@@ -27,7 +27,15 @@
 //    scaling).
 //  - A negative adjustment votes for scale-in (Decision::scaleIn); a
 //    policy whose alarm is not breached has no opinion. Without valid
-//    data the policy holds.
+//    data the policy holds, and its alarm's breach ends.
+//  - After a gap in the evaluations (decision.h's unobservedGap: more than
+//    3 x `interval` since the memory's last one, as after an operator
+//    restart), the alarm's breach starts again at this evaluation, so its
+//    evaluationPeriods are all observed ones: the time not observed never
+//    counts toward a step that may lower the capacity. An alarm whose
+//    steps all add capacity (ChangeInCapacity or PercentChangeInCapacity,
+//    every adjustment above 0) keeps counting across the gap instead: a
+//    scale-out is not delayed by it.
 #pragma once
 
 #include <string>
@@ -42,8 +50,11 @@ std::int64_t percentChange(std::int64_t capacity, double percent, std::int64_t m
 
 // The decision of step scaling policy `name` at `now`. `cooldown`: the
 // policy's cooldownSeconds, or else the group's defaultCooldownSeconds.
+// `interval`: the interval the policy is evaluated at (the gap rule; 0:
+// none).
 Decision decideStepScaling(const std::string& name, const v1::StepScaling& spec,
                            const Metric& metric, const GroupState& group,
-                           const PolicyMemory& memory, TimePoint now, Seconds cooldown);
+                           const PolicyMemory& memory, TimePoint now, Seconds cooldown,
+                           Seconds interval);
 
 }  // namespace kubec2::reconcilers::scaling

@@ -94,6 +94,12 @@ Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingS
   const std::string who = "target tracking " + name;
   const MetricWords words = wordsOf(spec);
   const TimePoint periodStart = memory.lastEvaluation.value_or(now);
+  // After a gap the scale-in wait restarts here: nothing observed the gap
+  // (target_tracking.h; the user's restart after 50 s of unseen load at
+  // 100 % scaled in 20 s later on a wait of 80 s).
+  const bool gap = unobservedGap(memory, now, tuning.interval);
+  const TimePoint belowStart = gap ? now : periodStart;
+  if (gap) d.memory.belowSince.reset();
   d.memory.lastEvaluation = now;
 
   if (metric.noData) {
@@ -111,6 +117,7 @@ Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingS
     d.holds = true;
     d.status = {false, "InvalidTarget", who + ": no target value above 0"};
     d.cause = d.status.message;
+    d.memory.belowSince.reset();
     return d;
   }
 
@@ -130,6 +137,7 @@ Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingS
         true, "NoInstanceInService",
         who + ": no instance in service to measure; holding at " + std::to_string(group.desired)};
     d.cause = d.status.message;
+    d.memory.belowSince.reset();  // nothing observed the load meanwhile
     return d;
   }
 
@@ -214,7 +222,7 @@ Decision decideTargetTracking(const std::string& name, const v1::TargetTrackingS
                     std::to_string(group.desired) + " kept"};
     return d;
   }
-  if (!d.memory.belowSince) d.memory.belowSince = periodStart;
+  if (!d.memory.belowSince) d.memory.belowSince = belowStart;
   if (now - *d.memory.belowSince >= tuning.scaleInAfter) {
     d.wanted = inWanted;
     d.scaleIn = true;

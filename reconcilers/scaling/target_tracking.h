@@ -21,8 +21,9 @@
 //    capacity in force for `scaleInAfter` (EC2: 15 one-minute periods;
 //    kubec2: 5 minutes, the HPA's stabilisation window); kubec2 then
 //    scales in to the peak load of that window rather than to the last
-//    period's. After a scale-in the window starts again. disableScaleIn: never (the wanted capacity is then only
-//    a floor for the other policies).
+//    period's. After a scale-in the window starts again. disableScaleIn:
+//    never (the wanted capacity is then only a floor for the other
+//    policies).
 //  - The load is in capacity units: in-service x metric / target (the
 //    instances needed at the target). kubec2 extrapolates its rising trend
 //    (least squares over `trendWindow`, its slope at most that of the last
@@ -32,8 +33,21 @@
 //  - ASGAverageCPUUtilization cannot exceed 100 %: at the ceiling the load
 //    is only known to be at least what it shows, and kubec2 multiplies it
 //    by `saturatedGrowth`.
-//  - Without valid data (decision.h's NoData) the policy holds: no
-//    opinion, `holds` set, ScalingActive False with the cause.
+//  - Without valid data (decision.h's NoData), or without an instance in
+//    service to measure it, the policy holds: no opinion (or the capacity
+//    in force), `holds` set, ScalingActive False with the cause; a wait
+//    toward scale-in ends there (nothing is observed while holding).
+//  - After a gap in the evaluations (decision.h's unobservedGap: more than
+//    3 x `interval` since the memory's last one, as after an operator
+//    restart), the scale-in wait starts again at this evaluation, so
+//    scale-in waits its whole `scaleInAfter` on loads observed since: the
+//    loads remembered from before the gap can then never size a scale-in
+//    (the window's peak is taken within that wait), and the time not
+//    observed never counts toward one. A scale-out is not delayed: its
+//    breach may still count from before the gap (the load then may have
+//    been high; erring early errs toward capacity; kubec2's scale-out acts
+//    at the first evaluation anyway), and the trend may still use loads
+//    from before the gap (it only ever raises a scale-out).
 #pragma once
 
 #include <string>
@@ -56,6 +70,9 @@ struct TargetTrackingTuning {
   Seconds trendRecentWindow{180};
   double headroom = 0.0;          // capacity kept above the (extrapolated) load, a fraction
   double saturatedGrowth = 1.25;  // load factor when a percent metric is at 100 %
+  // The interval the policy is evaluated at: more than 3 of them between
+  // two evaluations is a gap (decision.h's unobservedGap). 0: no gap rule.
+  Seconds interval{15};
 };
 
 // EC2's published behaviour: 3 one-minute periods above the target to scale
@@ -70,6 +87,7 @@ inline constexpr TargetTrackingTuning kEc2TargetTracking{
     .trendRecentWindow = Seconds{0},
     .headroom = 0.0,
     .saturatedGrowth = 1.0,
+    .interval = Seconds{60},
 };
 
 // kubec2's defaults (docs/scaling-policies.md, "Target tracking").

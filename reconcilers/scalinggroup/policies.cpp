@@ -42,6 +42,7 @@ sc::NoData causeOf(const std::string& reason) {
 // at 2 s plays production's behaviour 7.5 times faster.
 constexpr std::chrono::seconds kTunedInterval{15};
 sc::TargetTrackingTuning scaled(sc::TargetTrackingTuning t, std::chrono::seconds interval) {
+  t.interval = interval;  // the gap rule counts the controller's own intervals
   if (interval >= kTunedInterval) return t;
   auto scale = [&](sc::Seconds s) { return sc::Seconds(s.count() * interval.count() / 15); };
   t.scaleOutAfter = scale(t.scaleOutAfter);
@@ -343,7 +344,8 @@ PoliciesOutcome decideAll(const PoliciesInput& in, const Statuses* base) {
       // EC2's Cooldown: the policy's, else the group's default, else 300 s.
       const auto cooldown = sc::Seconds(
           p.stepScaling->cooldownSeconds.value_or(g.spec.defaultCooldownSeconds.value_or(300)));
-      d = sc::decideStepScaling(p.name, *p.stepScaling, metric, gs, memory, now, cooldown);
+      d = sc::decideStepScaling(p.name, *p.stepScaling, metric, gs, memory, now, cooldown,
+                                in.evaluationInterval);
     }
     if (d.metricValue && !nothingToMeasure)
       st.metricValue = *d.metricValue;

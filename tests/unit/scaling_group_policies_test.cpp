@@ -262,5 +262,41 @@ TEST(ScalingGroupPolicies, StatusIsWrittenWhenSomethingAUserActsOnChangesNotEver
   EXPECT_EQ(out.statuses, out.latest);
 }
 
+TEST(ScalingGroupPolicies, ARestartedOperatorDoesNotCountItsDowntimeTowardScaleIn) {
+  // The user's report: 7 instances near the target, evaluated every 2 s
+  // (scale-in after 40 s), status written at least every 10 intervals;
+  // the operator killed, restarted 70 s later to a load of 0.
+  auto g = group(7);
+  const auto members = inService(7);
+  std::vector<v1::ScalingPolicyStatus> latest;  // the operator's memory
+  auto evaluate = [&](Time now, double cpu) {
+    const auto r = reading(cpu, now);
+    auto in = input(g, members, &r);
+    in.evaluationInterval = 2s;
+    in.persistEvery = 20s;
+    in.now = now;
+    if (!latest.empty()) in.latest = &latest;
+    auto out = decidePolicies(in);
+    EXPECT_TRUE(out.evaluated);
+    g.status->policies = out.statuses;  // written, or as it was
+    latest = out.latest;
+    return out;
+  };
+  const Time killed = kNow - 70s;
+  for (Time now = killed - 60s; now <= killed; now += 2s) {
+    const auto out = evaluate(now, 44);  // 6.16 instances' load: 7 kept
+    EXPECT_FALSE(out.desired) << out.cause;
+  }
+  latest.clear();  // kill -9: what was not written is gone
+  for (Time now = kNow; now < kNow + 40s; now += 2s) {
+    const auto out = evaluate(now, 0);
+    EXPECT_FALSE(out.desired) << (now - kNow).count() << " s after the restart: " << out.cause;
+  }
+  const auto out = evaluate(kNow + 40s, 0);
+  ASSERT_TRUE(out.desired);
+  EXPECT_EQ(*out.desired, 1);
+  EXPECT_EQ(out.cause, "target tracking cpu-50: average CPU 0% below target 50% for 40 s, 7 -> 1");
+}
+
 }  // namespace
 }  // namespace kubec2::reconcilers

@@ -61,11 +61,11 @@ TEST(ScalingStep, AlarmNeedsItsPeriodsThenTheStepOfTheDistanceApplies) {
   PolicyMemory m;
   m.lastEvaluation = monday;
   auto d = decideStepScaling("high", highCpu(), Metric::of({{monday + 60s, 85}}), group(4), m,
-                             monday + 60s, 300s);
+                             monday + 60s, 300s, 60s);
   EXPECT_FALSE(d.wanted);
   EXPECT_EQ(d.alarmBreached, false);
   d = decideStepScaling("high", highCpu(), Metric::of({{monday + 120s, 85}}), group(4), d.memory,
-                        monday + 120s, 300s);
+                        monday + 120s, 300s, 60s);
   EXPECT_EQ(d.alarmBreached, true);
   EXPECT_EQ(d.wanted, 7);  // 85 - 60 = 25: the +3 step
   EXPECT_FALSE(d.scaleIn);
@@ -73,11 +73,11 @@ TEST(ScalingStep, AlarmNeedsItsPeriodsThenTheStepOfTheDistanceApplies) {
   // Cooldown: the alarm stays breached, the policy waits 300 s.
   auto g = group(7);
   d = decideStepScaling("high", highCpu(), Metric::of({{monday + 180s, 70}}), g, d.memory,
-                        monday + 180s, 300s);
+                        monday + 180s, 300s, 60s);
   EXPECT_FALSE(d.wanted);
   EXPECT_EQ(d.status.reason, "Cooldown");
   d = decideStepScaling("high", highCpu(), Metric::of({{monday + 420s, 70}}), g, d.memory,
-                        monday + 420s, 300s);
+                        monday + 420s, 300s, 60s);
   EXPECT_EQ(d.wanted, 8);  // 70 - 60 = 10: the +1 step
 }
 
@@ -87,7 +87,7 @@ TEST(ScalingStep, WarmingInstancesOfAScaleOutAreNotAddedTwice) {
   m.lastEvaluation = monday;
   m.aboveSince = monday - 600s;
   const auto d = decideStepScaling("high", highCpu(), Metric::of({{monday + 60s, 85}}), group(4, 3),
-                                   m, monday + 60s, 0s);
+                                   m, monday + 60s, 0s, 60s);
   EXPECT_FALSE(d.wanted);
 }
 
@@ -101,14 +101,72 @@ TEST(ScalingStep, LowAlarmVotesForScaleInByPercent) {
   PolicyMemory m;
   m.lastEvaluation = monday - 60s;  // one whole period below the threshold
   const auto d =
-      decideStepScaling("low", low, Metric::of({{monday, 10}}), group(20), m, monday, 0s);
+      decideStepScaling("low", low, Metric::of({{monday, 10}}), group(20), m, monday, 0s, 60s);
   EXPECT_TRUE(d.scaleIn);
   EXPECT_EQ(d.wanted, 15);
   EXPECT_EQ(combine({d}, group(20)).desired, 15);
   const auto blind =
-      decideStepScaling("low", low, Metric::missing(NoData::Stale), group(20), {}, monday, 0s);
+      decideStepScaling("low", low, Metric::missing(NoData::Stale), group(20), {}, monday, 0s, 60s);
   EXPECT_TRUE(blind.holds);
   EXPECT_EQ(combine({d, blind}, group(20)).desired, 20);
+}
+
+// Low CPU alarm: below 30 % for 2 periods of 60 s removes 25 % (at least 2).
+v1::StepScaling lowCpu() {
+  v1::StepScaling s;
+  s.adjustmentType = "PercentChangeInCapacity";
+  s.minAdjustmentMagnitude = 2;
+  s.alarm.comparisonOperator = "LessThanThreshold";
+  s.alarm.threshold = 30;
+  s.alarm.periodSeconds = 60;
+  s.alarm.evaluationPeriods = 2;
+  s.stepAdjustments = {step(std::nullopt, 0, -25)};
+  return s;
+}
+
+TEST(ScalingStep, AfterAGapAScaleInAlarmCountsOnlyPeriodsItObserved) {
+  // Evaluated every 15 s; the alarm had compared for 90 s when the
+  // operator died; it comes back 5 minutes later to a load still low.
+  PolicyMemory m;
+  m.lastEvaluation = monday;
+  m.aboveSince = monday - 90s;
+  const TimePoint back = monday + 300s;
+  auto d =
+      decideStepScaling("low", lowCpu(), Metric::of({{back, 10}}), group(20), m, back, 0s, 15s);
+  EXPECT_FALSE(d.scaleIn);
+  EXPECT_EQ(d.alarmBreached, false);
+  EXPECT_EQ(d.memory.aboveSince, back);
+  for (auto now = back + 15s; now < back + 120s; now += 15s) {
+    d = decideStepScaling("low", lowCpu(), Metric::of({{now, 10}}), group(20), d.memory, now, 0s,
+                          15s);
+    EXPECT_FALSE(d.scaleIn) << (now - back).count();
+  }
+  d = decideStepScaling("low", lowCpu(), Metric::of({{back + 120s, 10}}), group(20), d.memory,
+                        back + 120s, 0s, 15s);
+  EXPECT_TRUE(d.scaleIn);  // two whole periods observed
+  EXPECT_EQ(d.wanted, 15);
+  // Without the gap, the 90 s before count: breached 30 s later.
+  d = decideStepScaling("low", lowCpu(), Metric::of({{monday + 30s, 10}}), group(20), m,
+                        monday + 30s, 0s, 15s);
+  EXPECT_TRUE(d.scaleIn);
+}
+
+TEST(ScalingStep, AfterAGapAScaleOutAlarmKeepsCounting) {
+  // Every step adds capacity: a gap does not delay it (the alarm had
+  // compared for 90 s; 2 periods of 60 s breach it).
+  PolicyMemory m;
+  m.lastEvaluation = monday;
+  m.aboveSince = monday - 90s;
+  const auto d = decideStepScaling("high", highCpu(), Metric::of({{monday + 300s, 85}}), group(4),
+                                   m, monday + 300s, 0s, 15s);
+  EXPECT_EQ(d.alarmBreached, true);
+  EXPECT_EQ(d.wanted, 7);
+  // ExactCapacity may lower the capacity: its alarm starts again.
+  auto exact = highCpu();
+  exact.adjustmentType = "ExactCapacity";
+  const auto e = decideStepScaling("exact", exact, Metric::of({{monday + 300s, 85}}), group(4), m,
+                                   monday + 300s, 0s, 15s);
+  EXPECT_EQ(e.alarmBreached, false);
 }
 
 // Load in vCPU with a daily peak at 14:00 UTC (90) and a trough at 02:00 (10),

@@ -229,6 +229,142 @@ TEST(ScalingTargetTracking, AnOutageBlocksScaleInButNotAnotherPolicysScaleOut) {
   EXPECT_EQ(combine({in}, group(10)).desired, 4);
 }
 
+// Gaps in the evaluations (decision.h's unobservedGap), as the user's
+// restart: a group steady at 7 instances at a 60 % CPU target, evaluated
+// every 2 s (kubec2's tuning scaled as the controller scales it: scale-in
+// after 40 s); the operator dead for 70 s (load unseen), the load 0 after.
+
+// kubec2's target tracking at a 2 s interval (policies.cpp's scaled()).
+TargetTrackingTuning everyTwoSeconds() {
+  TargetTrackingTuning t = kKubec2TargetTracking;
+  t.scaleInAfter = 40s;
+  t.trendWindow = 80s;
+  t.trendRecentWindow = 24s;
+  t.interval = 2s;
+  return t;
+}
+
+GroupState seven() {
+  auto g = group(7);
+  g.minSize = 2;
+  return g;
+}
+
+// The memory of 60 s of evaluations every 2 s at `cpuPercent`, the last at
+// `end`; none of them scales.
+PolicyMemory evaluatedUntil(TimePoint end, double cpuPercent) {
+  PolicyMemory m;
+  for (auto now = end - 60s; now <= end; now += 2s) {
+    const auto d = decideTargetTracking("cpu-60", cpu(60), at(now, cpuPercent), seven(), m, now,
+                                        everyTwoSeconds());
+    EXPECT_EQ(d.wanted, 7) << "before the gap";
+    m = d.memory;
+  }
+  return m;
+}
+
+TEST(ScalingGap, IsMoreThanThreeIntervalsSinceTheLastEvaluationOrAClockSetBack) {
+  PolicyMemory m;
+  EXPECT_FALSE(unobservedGap(m, t0, 2s));  // a policy seen for the first time
+  m.lastEvaluation = t0;
+  EXPECT_FALSE(unobservedGap(m, t0 + 2s, 2s));
+  EXPECT_FALSE(unobservedGap(m, t0 + 6s, 2s));  // late, not a gap
+  EXPECT_TRUE(unobservedGap(m, t0 + 7s, 2s));
+  EXPECT_TRUE(unobservedGap(m, t0 + 70s, 2s));
+  EXPECT_TRUE(unobservedGap(m, t0 - 1s, 2s));
+  EXPECT_FALSE(unobservedGap(m, t0 + 1h, 0s));  // no interval: no rule
+}
+
+TEST(ScalingGap, AfterARestartScaleInWaitsItsWholeWindowOnLoadsItSaw) {
+  // 52 % keeps 7 (6.07 instances' load); 45 % had started a wait toward 6
+  // 20 s before the operator died. Either way the wait starts again at
+  // the first evaluation after the 70 s gap, and runs 40 s on loads seen.
+  for (const double before : {52.0, 45.0}) {
+    const TimePoint died = t0;
+    // (At 45 % from the start, as the peak of a window holding 52 % would
+    // keep 7.)
+    PolicyMemory m = before < 50 ? PolicyMemory{} : evaluatedUntil(died - 20s, 52);
+    for (auto now = died - 18s; now <= died; now += 2s) {
+      const auto d = decideTargetTracking("cpu-60", cpu(60), at(now, before), seven(), m, now,
+                                          everyTwoSeconds());
+      ASSERT_EQ(d.wanted, 7);
+      m = d.memory;
+    }
+    // At 45 % a wait toward scale-in was running when the operator died.
+    EXPECT_EQ(m.belowSince.has_value(), before < 50);
+    const TimePoint restarted = died + 70s;
+    Decision d;
+    for (auto now = restarted; now < restarted + 40s; now += 2s) {
+      d = decideTargetTracking("cpu-60", cpu(60), at(now, 0), seven(), m, now, everyTwoSeconds());
+      m = d.memory;
+      EXPECT_FALSE(d.scaleIn) << "before " << before << ", " << (now - restarted).count()
+                              << " after the restart: " << d.cause;
+      EXPECT_EQ(d.wanted, 7);
+    }
+    d = decideTargetTracking("cpu-60", cpu(60), at(restarted + 40s, 0), seven(), m, restarted + 40s,
+                             everyTwoSeconds());
+    EXPECT_TRUE(d.scaleIn);
+    EXPECT_EQ(d.wanted, 1);  // the peak of the 40 s it saw: 0
+    EXPECT_EQ(d.cause, "target tracking cpu-60: average CPU 0% below target 60% for 40 s, 7 -> 1");
+    EXPECT_EQ(combine({d}, seven()).desired, 2);
+  }
+}
+
+TEST(ScalingGap, AGapThenHighLoadScalesOutAtOnce) {
+  PolicyMemory m = evaluatedUntil(t0, 52);
+  const auto d = decideTargetTracking("cpu-60", cpu(60), at(t0 + 70s, 100), seven(), m, t0 + 70s,
+                                      everyTwoSeconds());
+  ASSERT_TRUE(d.wanted);
+  EXPECT_EQ(*d.wanted, 15);  // 7 x 100 / 60 x 1.25 (saturated), as for a policy without memory
+  EXPECT_EQ(d.status.reason, "ScalingOut");
+  EXPECT_EQ(combine({d}, seven()).desired, 15);
+}
+
+TEST(ScalingGap, WithoutAGapDecisionsAreThoseWithoutTheRule) {
+  // The load drops from 52 % to 0 after t0; one evaluation comes 3
+  // intervals late (not a gap). The same decisions as without the gap
+  // rule (interval 0), at every evaluation.
+  auto noRule = everyTwoSeconds();
+  noRule.interval = 0s;
+  PolicyMemory m = evaluatedUntil(t0, 52);
+  PolicyMemory old = m;
+  std::optional<Seconds> scaledInAfter;
+  for (auto now = t0 + 2s; now <= t0 + 120s && !scaledInAfter; now += 2s) {
+    if (now == t0 + 10s) now += 4s;  // t0 + 8 s, then t0 + 14 s
+    const auto d =
+        decideTargetTracking("cpu-60", cpu(60), at(now, 0), seven(), m, now, everyTwoSeconds());
+    const auto o = decideTargetTracking("cpu-60", cpu(60), at(now, 0), seven(), old, now, noRule);
+    EXPECT_EQ(d.wanted, o.wanted);
+    EXPECT_EQ(d.scaleIn, o.scaleIn);
+    EXPECT_EQ(d.cause, o.cause);
+    EXPECT_EQ(d.memory, o.memory);
+    m = d.memory;
+    old = o.memory;
+    if (d.scaleIn) scaledInAfter = std::chrono::duration_cast<Seconds>(now - t0);
+  }
+  // The window at 40 s still holds t0's load (7 instances' worth): the
+  // wait starts again there and scale-in comes 40 s later.
+  EXPECT_EQ(scaledInAfter, 80s);
+}
+
+TEST(ScalingGap, HoldingWithoutAnInstanceToMeasureEndsTheWaitTowardScaleIn) {
+  Decision d = decideTargetTracking("cpu-60", cpu(60), at(t0 + 2s, 10), seven(), {}, t0 + 2s,
+                                    everyTwoSeconds());
+  ASSERT_EQ(d.memory.belowSince, t0 + 2s);  // a wait toward 2 instances starts
+  auto none = seven();
+  none.inService = 0;
+  for (auto now = t0 + 4s; now <= t0 + 60s; now += 2s) {
+    d = decideTargetTracking("cpu-60", cpu(60), at(now, 10), none, d.memory, now,
+                             everyTwoSeconds());
+    EXPECT_TRUE(d.holds);
+  }
+  // In service again, at low load: a fresh 40 s wait, not 60 s already.
+  d = decideTargetTracking("cpu-60", cpu(60), at(t0 + 62s, 10), seven(), d.memory, t0 + 62s,
+                           everyTwoSeconds());
+  EXPECT_FALSE(d.scaleIn) << d.cause;
+  EXPECT_EQ(d.memory.belowSince, t0 + 60s);
+}
+
 TEST(ScalingMetric, CheckedNamesWhatIsWrong) {
   EXPECT_EQ(checked(Metric::of({}), t0, 180s).noData, NoData::NoSeries);
   EXPECT_EQ(checked(Metric::of({{t0, std::nan("")}, {t0, INFINITY}}), t0, 180s).noData,
