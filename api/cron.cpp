@@ -201,6 +201,13 @@ std::optional<std::tm> CronSchedule::next(const std::tm& afterCivil) const {
       static_cast<long long>(afterCivil.tm_hour) * 60 + afterCivil.tm_min + 1;  // strictly after
   long long dayNum = minuteOfEpoch >= 0 ? minuteOfEpoch / 1440 : -((1439 - minuteOfEpoch) / 1440);
   long long firstMinute = minuteOfEpoch - dayNum * 1440;
+  // A day or minute field far out of range (tm_mday = INT_MIN) lands
+  // outside the calendar as well, where the date conversions wrap.
+  static const long long kFirstDay =
+      sys_days{year{-30000} / January / 1}.time_since_epoch().count();
+  static const long long kLastDay =
+      sys_days{year{30000} / December / 31}.time_since_epoch().count();
+  if (dayNum < kFirstDay || dayNum > kLastDay) return std::nullopt;
 
   const year_month_day startDate{sys_days{days{dayNum}}};
   const sys_days limit{year_month_day{

@@ -3,6 +3,7 @@
 // crontab's day-of-month / day-of-week rule.
 #include "api/cron.h"
 
+#include <climits>
 #include <stdexcept>
 #include <string>
 
@@ -187,6 +188,16 @@ TEST(Cron, NextSetsWeekdayAndYearDayAndNormalizesItsInput) {
   EXPECT_EQ(n->tm_isdst, -1);
   EXPECT_EQ(nextAfter("0 0 1 1 *", civil(2024, 13, 1)), "2026-01-01 00:00");  // month 13 = Jan 2025
   EXPECT_EQ(nextAfter("0 0 * * *", civil(2024, 3, 1, 0, -1)), "2024-03-01 00:00");
+}
+
+// Found by cron_fuzz: a day far out of range (INT_MIN) is millions of
+// years away, outside the calendar, where the date conversions wrapped and
+// a Saturday came out for a weekdays-only schedule.
+TEST(Cron, NextOfATimeOutsideTheCalendarIsNone) {
+  EXPECT_EQ(nextAfter("0 8 * * 1-5", civil(26, 11, INT_MIN, 27, 7)), "none");
+  EXPECT_EQ(nextAfter("0 8 * * 1-5", civil(2026, 1, INT_MAX)), "none");
+  EXPECT_EQ(nextAfter("0 8 * * *", civil(2026, 1, 1, INT_MIN / 2)), "none");
+  EXPECT_EQ(nextAfter("0 8 * * 1-5", civil(2026, 11, -40)), "2026-09-21 08:00");  // Monday
 }
 
 }  // namespace
