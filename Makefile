@@ -41,8 +41,9 @@ reliability: build control-plane
 
 # Sanitizers and fuzzing (issue 15, docs/reliability.md): clang builds in
 # $(BUILD_DIR)/asan and $(BUILD_DIR)/tsan (hack/sanitizer-build.sh), every
-# unit and integration test under ASan+UBSan, every unit test and the
-# runtime's integration tests under TSan, each fuzzer FUZZ_SECONDS long.
+# unit and integration test under ASan+UBSan, the runtime's concurrency
+# tests and integration tests under TSan, each fuzzer FUZZ_SECONDS long.
+# `make test` runs a short form of each (tests/reliability/fuzzing.cmake).
 .PHONY: asan tsan fuzz
 FUZZ_SECONDS ?= 300
 asan: deps control-plane
