@@ -9,6 +9,11 @@
 #                                the operator (leader election on)
 #   hack/sandbox.sh down [DIR]   stops all of it, by pid, and removes DIR
 #   hack/sandbox.sh env [DIR]    prints the addresses (shell variables)
+#   hack/sandbox.sh restart operator|prometheus|kubevirt-sim [DIR]
+#                                stops one part (SIGTERM, by pid) if it still
+#                                runs and starts it again on the same ports,
+#                                appending to its log: what a Deployment's
+#                                kubelet does after a crash or kill -9
 # DIR defaults to $KUBEC2_DEMO_DIR or /tmp/kubec2-demo. `up` reuses a
 # control plane already running in DIR and restarts the rest. Built
 # binaries are taken from $KUBEC2_BIN (default build/bin: make build). The operator evaluates
@@ -18,6 +23,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cmd=${1:-}
+part=""
+if [ "$cmd" = restart ]; then
+  part=${2:-}
+  shift
+fi
 DIR=${2:-${KUBEC2_DEMO_DIR:-/tmp/kubec2-demo}}
 INTERVAL=${KUBEC2_EVALUATION_INTERVAL:-2}
 BIN=${KUBEC2_BIN:-build/bin} # the built binaries
@@ -36,46 +46,19 @@ stop_pidfile() {
   rm -f "$f"
 }
 
-up() {
-  if hack/local-cluster.sh status "$DIR" >/dev/null 2>&1; then
-    say "reusing the control plane in $DIR"
-  else
-    [ ! -d "$DIR" ] || hack/local-cluster.sh down "$DIR"
-    say "starting a local control plane in $DIR (etcd, kube-apiserver, kube-controller-manager)"
-    hack/local-cluster.sh up "$DIR" >/dev/null
-  fi
-  export KUBECONFIG="$DIR/kubeconfig"
-  local METRICS_PORT HEALTH_PORT WEBHOOK_PORT SIM_PORT PROM_PORT
-  read -r METRICS_PORT HEALTH_PORT WEBHOOK_PORT SIM_PORT PROM_PORT <<<"$(hack/local-cluster.sh free-ports 5)"
+# Each part starts on the ports in the globals (METRICS_PORT, HEALTH_PORT,
+# WEBHOOK_PORT, SIM_PORT, PROM_PORT) and appends to its log (`up` empties
+# the logs first; `restart` keeps what the last run wrote).
 
-  # The compute API and its admission webhook, as in a cluster (deploy/base),
-  # but with the webhook reached at 127.0.0.1 instead of through its Service.
-  say "installing the compute API, KubeVirt's API and the webhook configurations"
-  kubectl apply -k crds/ >/dev/null
-  kubectl kustomize crds/ | kubectl wait --for condition=established --timeout=60s -f - >/dev/null
-  # KubeVirt's API (its CRDs only: no KubeVirt runs here) for the simulator.
-  kubectl apply -f third_party/kubevirt/crds/ >/dev/null
-  kubectl wait --for condition=established --timeout=60s -f third_party/kubevirt/crds/ >/dev/null
-  kubectl create namespace kubec2-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-  # The configurations point at the Service in deploy/; the sandbox points
-  # them at a url instead. Replaced, not re-applied: apply's three-way merge
-  # would put the Service back beside the url (both are refused together).
-  kubectl delete validatingwebhookconfiguration,mutatingwebhookconfiguration kubec2 \
-    --ignore-not-found >/dev/null
-  kubectl apply -f deploy/base/webhook.yaml >/dev/null
-  local kind path
-  for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
-    path=/validate
-    [ "$kind" = mutatingwebhookconfiguration ] && path=/mutate
-    kubectl patch "$kind" kubec2 --type=json -p "[{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$WEBHOOK_PORT$path\"}}]" >/dev/null
-  done
-
+start_kubevirt_sim() {
   stop_pidfile kubevirt-sim
   say "starting the KubeVirt simulator (a test and demo tool: tools/kubevirt-sim/README.md)"
   "$BIN/kubec2-kubevirt-sim" --kubeconfig "$KUBECONFIG" --boot-delay-ms 3000 \
-    --control-bind-address "127.0.0.1:$SIM_PORT" </dev/null >"$DIR/kubevirt-sim.log" 2>&1 &
+    --control-bind-address "127.0.0.1:$SIM_PORT" </dev/null >>"$DIR/kubevirt-sim.log" 2>&1 &
   echo $! >"$DIR/kubevirt-sim.pid"
+}
 
+start_prometheus() {
   # A real Prometheus (Debian's) scraping the simulator's KubeVirt metrics and
   # the operator's own every 2 s: the scaling policies read it, as they would
   # read a cluster's Prometheus.
@@ -92,13 +75,16 @@ scrape_configs:
     static_configs: [{targets: ['127.0.0.1:$METRICS_PORT']}]
 YAML
   prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/prometheus-data" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn </dev/null >"$DIR/prometheus.log" 2>&1 &
+    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn </dev/null >>"$DIR/prometheus.log" 2>&1 &
   echo $! >"$DIR/prometheus.pid"
   for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1 && break
     sleep 0.2
   done
 
+}
+
+start_operator() {
   stop_pidfile operator
   say "starting the operator (log: $DIR/operator.log)"
   "$BIN/kubec2-operator" --kubeconfig "$KUBECONFIG" --leader-elect \
@@ -109,17 +95,8 @@ YAML
     --webhook-secret-namespace kubec2-system \
     --prometheus-url "http://127.0.0.1:$PROM_PORT" --prometheus-scrape-interval-seconds 2 \
     --scaling-evaluation-interval "$INTERVAL" \
-    --request-count-metric kubec2_sim_http_requests_total </dev/null >"$DIR/operator.log" 2>&1 &
+    --request-count-metric kubec2_sim_http_requests_total </dev/null >>"$DIR/operator.log" 2>&1 &
   echo $! >"$DIR/operator.pid"
-
-  cat >"$DIR/sandbox.env" <<ENV
-KUBECONFIG=$KUBECONFIG
-METRICS_PORT=$METRICS_PORT
-HEALTH_PORT=$HEALTH_PORT
-WEBHOOK_PORT=$WEBHOOK_PORT
-SIM_PORT=$SIM_PORT
-PROM_PORT=$PROM_PORT
-ENV
 
   local ready=""
   for _ in $(seq 150); do
@@ -147,11 +124,84 @@ ENV
     tail -n 20 "$DIR/operator.log" >&2
     return 1
   fi
+}
+
+up() {
+  if hack/local-cluster.sh status "$DIR" >/dev/null 2>&1; then
+    say "reusing the control plane in $DIR"
+  else
+    [ ! -d "$DIR" ] || hack/local-cluster.sh down "$DIR"
+    say "starting a local control plane in $DIR (etcd, kube-apiserver, kube-controller-manager)"
+    hack/local-cluster.sh up "$DIR" >/dev/null
+  fi
+  export KUBECONFIG="$DIR/kubeconfig"
+  : >"$DIR/kubevirt-sim.log"
+  : >"$DIR/prometheus.log"
+  : >"$DIR/operator.log"
+  read -r METRICS_PORT HEALTH_PORT WEBHOOK_PORT SIM_PORT PROM_PORT <<<"$(hack/local-cluster.sh free-ports 5)"
+
+  # The compute API and its admission webhook, as in a cluster (deploy/base),
+  # but with the webhook reached at 127.0.0.1 instead of through its Service.
+  say "installing the compute API, KubeVirt's API and the webhook configurations"
+  kubectl apply -k crds/ >/dev/null
+  kubectl kustomize crds/ | kubectl wait --for condition=established --timeout=60s -f - >/dev/null
+  # KubeVirt's API (its CRDs only: no KubeVirt runs here) for the simulator.
+  kubectl apply -f third_party/kubevirt/crds/ >/dev/null
+  kubectl wait --for condition=established --timeout=60s -f third_party/kubevirt/crds/ >/dev/null
+  kubectl create namespace kubec2-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  # The configurations point at the Service in deploy/; the sandbox points
+  # them at a url instead. Replaced, not re-applied: apply's three-way merge
+  # would put the Service back beside the url (both are refused together).
+  kubectl delete validatingwebhookconfiguration,mutatingwebhookconfiguration kubec2 \
+    --ignore-not-found >/dev/null
+  kubectl apply -f deploy/base/webhook.yaml >/dev/null
+  local kind path
+  for kind in validatingwebhookconfiguration mutatingwebhookconfiguration; do
+    path=/validate
+    [ "$kind" = mutatingwebhookconfiguration ] && path=/mutate
+    kubectl patch "$kind" kubec2 --type=json -p "[{\"op\":\"replace\",\"path\":\"/webhooks/0/clientConfig\",\"value\":{\"url\":\"https://127.0.0.1:$WEBHOOK_PORT$path\"}}]" >/dev/null
+  done
+
+  start_kubevirt_sim
+  start_prometheus
+  cat >"$DIR/sandbox.env" <<ENV
+KUBECONFIG=$KUBECONFIG
+METRICS_PORT=$METRICS_PORT
+HEALTH_PORT=$HEALTH_PORT
+WEBHOOK_PORT=$WEBHOOK_PORT
+SIM_PORT=$SIM_PORT
+PROM_PORT=$PROM_PORT
+ENV
+
+  start_operator
   say "up: export KUBECONFIG=$KUBECONFIG"
+}
+
+restart() {
+  [ -f "$DIR/sandbox.env" ] || { say "no sandbox in $DIR (make sandbox-up)"; exit 1; }
+  set -a
+  # shellcheck disable=SC1091
+  . "$DIR/sandbox.env"
+  set +a
+  case "$part" in
+  operator | prometheus | kubevirt-sim) ;;
+  *)
+    echo "usage: hack/sandbox.sh restart operator|prometheus|kubevirt-sim [DIR]" >&2
+    exit 2
+    ;;
+  esac
+  echo "--- sandbox: $part restarted $(date -u +%FT%TZ) ---" >>"$DIR/$part.log"
+  case "$part" in
+  operator) start_operator ;;
+  prometheus) start_prometheus ;;
+  kubevirt-sim) start_kubevirt_sim ;;
+  esac
+  say "$part restarted (log: $DIR/$part.log)"
 }
 
 case "$cmd" in
 up) up ;;
+restart) restart ;;
 down)
   # local-cluster.sh stops every DIR/<name>.pid (operator, simulator,
   # Prometheus) before the control plane, then removes DIR.
@@ -159,7 +209,7 @@ down)
   ;;
 env) cat "$DIR/sandbox.env" ;;
 *)
-  echo "usage: hack/sandbox.sh up|down|env [DIR]" >&2
+  echo "usage: hack/sandbox.sh up|down|env|restart [PART] [DIR]" >&2
   exit 2
   ;;
 esac
