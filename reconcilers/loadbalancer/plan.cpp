@@ -664,7 +664,8 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   // last had; the group's slices and status entry stay while one drains.
   for (const auto& [name, before] : previous) {
     if (std::any_of(lb.spec.targetGroups.begin(), lb.spec.targetGroups.end(),
-                    [&](const v1::TargetGroup& g) { return g.name == name; }))
+                    // (A structured binding, captured by name: clang 14 cannot.)
+                    [&removed = name](const v1::TargetGroup& g) { return g.name == removed; }))
       continue;
     std::map<std::string, TrackedTarget> now;
     for (const auto& [key, b] : before) {
