@@ -1,6 +1,8 @@
 // Predictive policies in the operator: the evaluator's history queries
 // (controllers/scalinggroup/policy_metrics.h) and their decision in a
 // group's policies (reconcilers/scalinggroup/policies.h), in simulated time.
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "controllers/scalinggroup/policy_metrics.h"
@@ -34,8 +36,10 @@ nlohmann::json targetTracking() {
       {"targetTracking", {{"predefinedMetric", "ASGAverageCPUUtilization"}, {"targetValue", 50}}}};
 }
 
-v1::ScalingGroup group(const std::string& ns, const std::string& name, nlohmann::json policies,
-                       std::int64_t desired = 2) {
+// A vector, not a json: `{policy}` is an array of one under gcc but the
+// policy itself under clang (a braced list of one json copies it).
+v1::ScalingGroup group(const std::string& ns, const std::string& name,
+                       std::vector<nlohmann::json> policies, std::int64_t desired = 2) {
   return v1::ScalingGroup::fromJson(
       {{"apiVersion", "compute.kubec2.io/v1alpha1"},
        {"kind", "ScalingGroup"},
@@ -45,7 +49,7 @@ v1::ScalingGroup group(const std::string& ns, const std::string& name, nlohmann:
          {"minSize", 1},
          {"maxSize", 10},
          {"defaultInstanceWarmupSeconds", 60},
-         {"scalingPolicies", std::move(policies)}}},
+         {"scalingPolicies", nlohmann::json(std::move(policies))}}},
        {"status", {{"desiredCapacity", desired}, {"minSize", 1}, {"maxSize", 10}}}});
 }
 

@@ -3,6 +3,8 @@
 // a per-VMI counter), the queries the evaluator makes, the per-minute
 // reading over the in-service instances, and what a policy says when the
 // operator has no such metric.
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "api/target_health.h"
@@ -44,7 +46,9 @@ nlohmann::json albPredictive() {
             {"mode", "ForecastAndScale"}}}};
 }
 
-v1::ScalingGroup group(nlohmann::json policies, std::int64_t desired = 2) {
+// A vector, not a json: `group({policy})` is an array of one under gcc but
+// the policy itself under clang (a braced list of one json copies it).
+v1::ScalingGroup group(std::vector<nlohmann::json> policies, std::int64_t desired = 2) {
   return v1::ScalingGroup::fromJson(
       {{"apiVersion", "compute.kubec2.io/v1alpha1"},
        {"kind", "ScalingGroup"},
@@ -55,7 +59,7 @@ v1::ScalingGroup group(nlohmann::json policies, std::int64_t desired = 2) {
          {"maxSize", 10},
          {"defaultInstanceWarmupSeconds", 60},
          {"loadBalancerRefs", {{{"name", "web"}}}},
-         {"scalingPolicies", std::move(policies)}}},
+         {"scalingPolicies", nlohmann::json(std::move(policies))}}},
        {"status", {{"desiredCapacity", desired}, {"minSize", 1}, {"maxSize", 10}}}});
 }
 
