@@ -4,6 +4,8 @@
 #include <cctype>
 #include <string_view>
 
+#include "api/validation/json_helpers.h"
+
 namespace kubec2::api::validation {
 namespace {
 
@@ -118,6 +120,28 @@ void checkSelector(Context& c, const std::string& path, const v1alpha1::LabelSel
 
 void checkReferenceNamespaces(Context& c, const json& j, const std::string& path) {
   walk(c, j, path, 0);
+}
+
+void checkServiceName(Context& c, const std::string& kind) {
+  const std::string name = metadataString(c.root, "name");
+  auto isDns1035Label = [](const std::string& s) {
+    if (s.empty() || s.size() > 63) return false;
+    if (s.front() < 'a' || s.front() > 'z') return false;
+    if (s.back() == '-') return false;
+    return std::all_of(s.begin(), s.end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-';
+    });
+  };
+  if (!name.empty() && !isDns1035Label(name))
+    c.errs.push_back(invalid(
+        "metadata.name", name,
+        "must be a DNS-1035 label (at most 63 characters: lower-case "
+        "letters, digits and '-', starting with a letter and ending "
+        "with a letter or digit): " +
+            std::string(std::string_view("AEIOU").find(kind.front()) != std::string_view::npos
+                            ? "an "
+                            : "a ") +
+            kind + "'s Service has its name"));
 }
 
 }  // namespace kubec2::api::validation

@@ -23,4 +23,11 @@ void checkSelector(Context& c, const std::string& path, const v1alpha1::LabelSel
 // walk stops 32 levels deep, so deep JSON stays cheap.
 void checkReferenceNamespaces(Context& c, const nlohmann::json& j, const std::string& path);
 
+// An object whose Service takes its name (LoadBalancer, ElasticIP) must
+// have a name that is a DNS-1035 label: a lower-case letter first, then
+// letters, digits and '-', at most 63 characters (Kubernetes'
+// apimachinery validation of Service names). Refused at admission, not
+// when the Service is written. `kind` names it in the message.
+void checkServiceName(Context& c, const std::string& kind);
+
 }  // namespace kubec2::api::validation

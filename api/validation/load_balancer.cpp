@@ -30,15 +30,6 @@ std::vector<std::string> splitCodes(const std::string& text) {
   return out;
 }
 
-bool isDns1035Label(const std::string& s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (s.front() < 'a' || s.front() > 'z') return false;
-  if (s.back() == '-') return false;
-  for (char ch : s)
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) return false;
-  return true;
-}
-
 // The spec rules, on create and on update alike: a load balancer has no
 // field that cannot change.
 void checkSpec(Context& c, const json& specJson) {
@@ -153,16 +144,7 @@ std::string targetGroupProtocol(const json& spec, const std::string& group) {
 class LoadBalancerValidator final : public KindValidator {
  public:
   void validateCreate(Context& c, const json& spec) const override {
-    // Its Service is named after it, and a Service name is a DNS-1035
-    // label: a lower-case letter first, then letters, digits and '-', at
-    // most 63 characters (Kubernetes' apimachinery validation). Refused
-    // here, not when the Service is written.
-    const std::string name = metadataString(c.root, "name");
-    if (!name.empty() && !isDns1035Label(name))
-      c.errs.push_back(invalid("metadata.name", name,
-                               "must be a DNS-1035 label (at most 63 characters: lower-case "
-                               "letters, digits and '-', starting with a letter and ending "
-                               "with a letter or digit): a LoadBalancer's Service has its name"));
+    checkServiceName(c, "LoadBalancer");
     checkSpec(c, spec);
   }
   void validateUpdate(Context& c, const json& spec, const json*) const override {

@@ -6,6 +6,7 @@
 #include "api/well_known.h"
 #include "reconcilers/common/conditions.h"
 #include "reconcilers/common/finalizer.h"
+#include "reconcilers/common/observed.h"
 #include "reconcilers/instance/network_policy.h"
 #include "reconcilers/instance/virtual_machine.h"
 #include "reconcilers/instance/volumes.h"
@@ -71,11 +72,6 @@ bool vmIsOurs(const InstanceObservation& o) {
 
 bool renderedForStart(const InstanceObservation& o) {
   return o.vm == nullptr || o.vmi == nullptr;
-}
-
-std::string uidOf(const json* obj) {
-  const json* u = kube::jsonAt(obj, {"metadata", "uid"});
-  return u != nullptr && u->is_string() ? u->get<std::string>() : "";
 }
 
 // Status, conditions and Events of one reconcile, built up as it goes.
@@ -243,15 +239,6 @@ CleanupResult terminate(const InstanceObservation& o) {
 
 // ------------------------------------------------------------------ launch and run
 
-std::string uidOf(const json& obj) {
-  return uidOf(&obj);
-}
-
-std::string rvOf(const json* obj) {
-  const json* v = kube::jsonAt(obj, {"metadata", "resourceVersion"});
-  return v != nullptr && v->is_string() ? v->get<std::string>() : "";
-}
-
 // The launch inputs the instance runs with: what its VMI was started from
 // (the template's annotation, which KubeVirt copies to the VMI), else what
 // the VM records (a schema that prunes the template's metadata), else none.
@@ -378,11 +365,11 @@ Plan run(const InstanceObservation& o) {
     // Watched by nobody: read for this start (o.cloudInitSecret), and
     // written again when missing or different.
     if (decideApply(*cloudInitSecret, o.cloudInitSecret, o.cloudInitApplied).apply())
-      plan.add(ApplyObject{api::kSecrets, *cloudInitSecret, rvOf(o.cloudInitSecret)});
+      plan.add(ApplyObject{api::kSecrets, *cloudInitSecret, resourceVersionOf(o.cloudInitSecret)});
   } else if (forStart && o.cloudInitSecret != nullptr &&
              kube::isControlledBy(*o.cloudInitSecret, inst.metadata.uid)) {
     // A start without Secret inputs: this Instance's old cloud-init Secret goes.
-    plan.add(DeleteObject{api::kSecrets, ns, cloudInitSecretName(name), uidOf(*o.cloudInitSecret)});
+    plan.add(DeleteObject{api::kSecrets, ns, cloudInitSecretName(name), uidOf(o.cloudInitSecret)});
   }
   if (vmNeed.apply() && !vmGoing) {
     switch (vmNeed.need) {
@@ -414,7 +401,7 @@ Plan run(const InstanceObservation& o) {
       default:
         break;
     }
-    plan.add(ApplyObject{api::kVirtualMachines, vm, rvOf(o.vm)});
+    plan.add(ApplyObject{api::kVirtualMachines, vm, resourceVersionOf(o.vm)});
   }
 
   // Launched when the VM was created (its creationTimestamp), as EC2's launchTime.
@@ -438,7 +425,7 @@ Plan run(const InstanceObservation& o) {
   if (auto np = renderNetworkPolicy(inst, launch.spec)) {
     stamp(*np);
     if (decideApply(*np, o.networkPolicy, o.networkPolicyApplied).apply())
-      plan.add(ApplyObject{api::kNetworkPolicies, *np, rvOf(o.networkPolicy)});
+      plan.add(ApplyObject{api::kNetworkPolicies, *np, resourceVersionOf(o.networkPolicy)});
   } else if (o.networkPolicy != nullptr) {
     plan.add(
         DeleteObject{api::kNetworkPolicies, ns, networkPolicyName(name), uidOf(o.networkPolicy)});

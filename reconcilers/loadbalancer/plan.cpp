@@ -7,6 +7,7 @@
 #include "api/resources.h"
 #include "api/well_known.h"
 #include "reconcilers/common/conditions.h"
+#include "reconcilers/common/observed.h"
 #include "runtime/object.h"
 #include "runtime/selector.h"
 #include "runtime/strings.h"
@@ -338,15 +339,6 @@ const json* findByName(const std::vector<const json*>& objects, const std::strin
   return nullptr;
 }
 
-std::string rvOf(const json* o) {
-  const json* rv = o ? kube::jsonAt(o, {"metadata", "resourceVersion"}) : nullptr;
-  return rv && rv->is_string() ? rv->get<std::string>() : "";
-}
-std::string uidOf(const json* o) {
-  const json* uid = o ? kube::jsonAt(o, {"metadata", "uid"}) : nullptr;
-  return uid && uid->is_string() ? uid->get<std::string>() : "";
-}
-
 // "a, b, c and 2 more": at most kNamesInMessage names.
 std::string boundedList(const std::vector<std::string>& names) {
   if (names.size() <= kNamesInMessage) return kube::join(names);
@@ -365,60 +357,6 @@ const v1::ScalingGroup* findScalingGroup(const LoadBalancerObservation& o,
 bool addToLoadBalancerSuspended(const v1::ScalingGroup& g) {
   const auto& s = g.spec.suspendedProcesses;
   return s && std::find(s->begin(), s->end(), "AddToLoadBalancer") != s->end();
-}
-
-// A Service port as the operator identifies it.
-struct PortKey {
-  std::string name;
-  std::int64_t port = 0;
-  std::string protocol;
-  auto operator<=>(const PortKey&) const = default;
-};
-
-std::vector<PortKey> portsOf(const json& service) {
-  std::vector<PortKey> out;
-  const json* ports = kube::jsonAt(&service, {"spec", "ports"});
-  if (ports == nullptr || !ports->is_array()) return out;
-  for (const auto& p : *ports)
-    out.push_back({p.value("name", ""), p.value("port", std::int64_t{0}),
-                   p.value("protocol", std::string("TCP"))});
-  return out;
-}
-
-// The observed ports the rendered Service does not have: one of ours at
-// another number or protocol, or another name (added by hand).
-std::vector<std::string> foreignPorts(const json& rendered, const json& observed) {
-  const auto want = portsOf(rendered);
-  const std::set<PortKey> wanted(want.begin(), want.end());
-  std::vector<std::string> out;
-  for (const auto& p : portsOf(observed))
-    if (!wanted.contains(p))
-      out.push_back((p.name.empty() ? std::string("(unnamed)") : p.name) + " " +
-                    std::to_string(p.port) + "/" + p.protocol);
-  return out;
-}
-
-// The rendered ports with the node ports the observed Service gave the
-// same port and protocol (a merge patch without them makes the server
-// allocate new ones, and clients of a node port would lose it).
-json portsKeepingNodePorts(const json& rendered, const json& observed) {
-  json ports = rendered["spec"]["ports"];
-  const json* old = kube::jsonAt(&observed, {"spec", "ports"});
-  if (old == nullptr || !old->is_array()) return ports;
-  for (auto& p : ports)
-    for (const auto& o : *old)
-      if (o.value("port", std::int64_t{0}) == p.value("port", std::int64_t{0}) &&
-          o.value("protocol", std::string("TCP")) == p.value("protocol", std::string("TCP")) &&
-          o.contains("nodePort"))
-        p["nodePort"] = o["nodePort"];
-  return ports;
-}
-
-// Whether `type` `reason` `message` is new against the old conditions.
-bool conditionNew(const std::optional<std::vector<v1::Condition>>& old, const std::string& type,
-                  const std::string& reason, const std::string& message) {
-  const v1::Condition* c = findCondition(old, type);
-  return c == nullptr || c->reason != reason || c->message != message;
 }
 
 }  // namespace
@@ -728,11 +666,11 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
         MergePatchObject{api::kServices,
                          lb.metadata.namespace_,
                          lb.metadata.name,
-                         rvOf(o.service),
+                         resourceVersionOf(o.service),
                          {{"spec", {{"ports", portsKeepingNodePorts(r.service, *o.service)}}}}});
-    last.push_back(ApplyObject{api::kServices, r.service, rvOf(o.service)});
+    last.push_back(ApplyObject{api::kServices, r.service, resourceVersionOf(o.service)});
   } else if (serviceNeed.apply() || o.serviceRefused) {
-    last.push_back(ApplyObject{api::kServices, r.service, rvOf(o.service)});
+    last.push_back(ApplyObject{api::kServices, r.service, resourceVersionOf(o.service)});
   }
   const kube::Resource& sliceResource =
       o.discovery == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
@@ -747,7 +685,7 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
     const json* observed = findByName(o.endpointSlices, name);
     const auto rec = o.sliceApplied.find(name);
     if (decideApply(slice, observed, rec == o.sliceApplied.end() ? nullptr : &rec->second).apply())
-      d.plan.add(ApplyObject{sliceResource, slice, rvOf(observed)});
+      d.plan.add(ApplyObject{sliceResource, slice, resourceVersionOf(observed)});
   }
   for (const json* slice : o.endpointSlices) {
     const std::string name = kube::jsonAt(slice, {"metadata", "name"})->get<std::string>();
@@ -761,7 +699,7 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
     // name is someone else's Service, the Ingress would route to it.)
     stamp(*r.ingress);
     if (decideApply(*r.ingress, o.ingress, o.ingressApplied).apply())
-      last.push_back(ApplyObject{api::kIngresses, *r.ingress, rvOf(o.ingress)});
+      last.push_back(ApplyObject{api::kIngresses, *r.ingress, resourceVersionOf(o.ingress)});
   } else if (o.ingress != nullptr) {
     last.push_back(
         DeleteObject{api::kIngresses, lb.metadata.namespace_, lb.metadata.name, uidOf(o.ingress)});
@@ -821,7 +759,7 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   };
   if (o.serviceNameTaken) {
     const std::string message = nameTaken("Service");
-    if (conditionNew(old.conditions, "Ready", "NameConflict", message))
+    if (conditionChanged(old.conditions, "Ready", "NameConflict", message))
       conflicts.push_back(RecordEvent{true, "NameConflict", message, {}});
     setCondition(st.conditions, condition(old.conditions, "Ready", "False", "NameConflict", message,
                                           gen, nowText));
@@ -852,7 +790,7 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
         o.ingressNameTaken ? nameTaken("Ingress")
                            : "not written while the Service name is taken (see Ready): its "
                              "backends would be that Service";
-    if (conditionNew(old.conditions, "IngressSynced", "NameConflict", message))
+    if (conditionChanged(old.conditions, "IngressSynced", "NameConflict", message))
       conflicts.push_back(RecordEvent{true, "NameConflict", message, {}});
     setCondition(st.conditions, condition(old.conditions, "IngressSynced", "False", "NameConflict",
                                           message, gen, nowText));
@@ -878,7 +816,7 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   if (!notFound.empty()) {
     const std::string reason = !groupsMissing.empty() ? "ScalingGroupNotFound" : "InstanceNotFound";
     const std::string message = kube::join(notFound, "; ");
-    if (conditionNew(old.conditions, "TargetsResolved", reason, message))
+    if (conditionChanged(old.conditions, "TargetsResolved", reason, message))
       warnings.push_back(RecordEvent{true, "TargetsNotFound", message, {}});
     setCondition(st.conditions, condition(old.conditions, "TargetsResolved", "False", reason,
                                           message, gen, nowText));
@@ -910,7 +848,7 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
     const std::string message =
         kube::join(certificatesMissing, "; ") +
         " (the ingress controller serves its default certificate for these hosts)";
-    if (conditionNew(old.conditions, "CertificatesFound", "CertificateNotFound", message))
+    if (conditionChanged(old.conditions, "CertificatesFound", "CertificateNotFound", message))
       warnings.push_back(RecordEvent{true, "CertificateNotFound", message, {}});
     setCondition(st.conditions, condition(old.conditions, "CertificatesFound", "False",
                                           "CertificateNotFound", message, gen, nowText));

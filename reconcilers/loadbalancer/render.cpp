@@ -203,31 +203,6 @@ std::optional<std::size_t> sliceNumber(const std::string& name, const std::strin
   return static_cast<std::size_t>(std::stoul(digits));
 }
 
-json endpointJson(const Endpoint& e, const std::string& ns, DiscoveryVersion version) {
-  const bool ready = e.condition == EndpointCondition::Ready;
-  const bool serving = e.condition != EndpointCondition::NotReady;
-  const bool terminating = e.condition == EndpointCondition::Terminating;
-  json out = {
-      {"addresses", json::array({e.ip})},
-      {"conditions", {{"ready", ready}, {"serving", serving}, {"terminating", terminating}}},
-      {"targetRef",
-       {{"kind", "Instance"},
-        {"apiVersion", api::kApiVersion},
-        {"namespace", ns},
-        {"name", e.instance},
-        {"uid", e.uid}}}};
-  if (version == DiscoveryVersion::V1) {
-    if (!e.nodeName.empty()) out["nodeName"] = e.nodeName;
-    if (!e.zone.empty()) out["zone"] = e.zone;
-  } else {
-    json topology = json::object();
-    if (!e.nodeName.empty()) topology["kubernetes.io/hostname"] = e.nodeName;
-    if (!e.zone.empty()) topology["topology.kubernetes.io/zone"] = e.zone;
-    if (!topology.empty()) out["topology"] = std::move(topology);
-  }
-  return out;
-}
-
 // Stable packing of one family's endpoints (sorted by instance) into
 // numbered slices: slice number -> endpoints, only non-empty slices.
 std::map<std::size_t, std::vector<const Endpoint*>> pack(
@@ -275,8 +250,7 @@ json sliceJson(const v1::LoadBalancer& lb, const std::string& group, bool ipv6, 
   json endpoints = json::array();
   for (const Endpoint* e : members)
     endpoints.push_back(endpointJson(*e, lb.metadata.namespace_, version));
-  return {{"apiVersion",
-           version == DiscoveryVersion::V1 ? "discovery.k8s.io/v1" : "discovery.k8s.io/v1beta1"},
+  return {{"apiVersion", discoveryApiVersion(version)},
           {"kind", "EndpointSlice"},
           {"metadata", metadataOf(lb, endpointSliceName(lb.metadata.name, group, ipv6, number),
                                   std::move(labels))},
@@ -559,26 +533,6 @@ Rendered renderLoadBalancer(const RenderInput& in) {
   out.endpointSlices = slicesOf(in, ports);
   out.ingress = ingressOf(lb, ports, in.ingressClass, out.warnings);
   return out;
-}
-
-std::string addressOf(const json& service) {
-  const json* ingress = nullptr;
-  if (auto s = service.find("status"); s != service.end() && s->is_object())
-    if (auto lb = s->find("loadBalancer"); lb != s->end() && lb->is_object())
-      if (auto in = lb->find("ingress"); in != lb->end() && in->is_array() && !in->empty())
-        ingress = &(*in)[0];
-  if (ingress && ingress->is_object()) {
-    for (const char* field : {"ip", "hostname"})
-      if (auto v = ingress->find(field);
-          v != ingress->end() && v->is_string() && !v->get<std::string>().empty())
-        return v->get<std::string>();
-  }
-  if (auto spec = service.find("spec"); spec != service.end() && spec->is_object())
-    if (auto ip = spec->find("clusterIP"); ip != spec->end() && ip->is_string()) {
-      const std::string value = ip->get<std::string>();
-      if (value != "None") return value;
-    }
-  return "";
 }
 
 }  // namespace kubec2::reconcilers::loadbalancer

@@ -21,31 +21,19 @@
 #include <nlohmann/json.hpp>
 
 #include "api/v1alpha1/types.h"
+#include "reconcilers/common/service_endpoints.h"
 
 namespace kubec2::reconcilers::loadbalancer {
 
 namespace v1 = kubec2::api::v1alpha1;
 
-// How a target shows in its EndpointSlice (discovery.k8s.io's conditions):
-//   Ready        healthy: ready, serving, not terminating (gets new connections)
-//   Terminating  draining until its deregistration delay ends: not ready,
-//                serving, terminating (open connections finish, no new ones,
-//                as ELB drains)
-//   NotReady     initial or unhealthy: listed with every condition false, as
-//                the EndpointSlice controller lists pods that are not ready;
-//                kube-proxy sends it nothing
-// Unused targets (instance not running) are not given: they have no
-// endpoint.
-enum class EndpointCondition { Ready, Terminating, NotReady };
-
-struct Endpoint {
-  std::string instance;    // the Instance's name
-  std::string uid;         // the Instance's uid (targetRef)
-  std::string ip;          // IPv4 or IPv6; a target without an address is left out
-  std::string nodeName{};  // "" unknown
-  std::string zone{};      // "" unknown
-  EndpointCondition condition = EndpointCondition::NotReady;
-};
+// A target's endpoint (reconcilers/common/service_endpoints.h). Ready:
+// healthy; Terminating: draining until its deregistration delay ends;
+// NotReady: initial or unhealthy. Unused targets (instance not running)
+// are not given: they have no endpoint.
+using reconcilers::DiscoveryVersion;
+using reconcilers::Endpoint;
+using reconcilers::EndpointCondition;
 
 struct TargetGroupEndpoints {
   std::string targetGroup;
@@ -53,10 +41,6 @@ struct TargetGroupEndpoints {
   // The group's slices as observed: slice name -> instance names in it.
   std::map<std::string, std::vector<std::string>> currentSlices{};
 };
-
-// discovery.k8s.io/v1 (Kubernetes 1.21 on) or v1beta1 (1.17 to 1.24):
-// whichever the server serves, v1 preferred.
-enum class DiscoveryVersion { V1, V1beta1 };
 
 // A target group no longer in spec whose targets still drain: its slices
 // stay, with the ports they had (kube-proxy pairs them with the Service's by
@@ -126,9 +110,7 @@ struct Rendered {
 // otherwise.
 Rendered renderLoadBalancer(const RenderInput& in);
 
-// Where clients reach the Service: status.loadBalancer.ingress[0].ip, else
-// its .hostname, else spec.clusterIP (not "None"), else "".
-std::string addressOf(const nlohmann::json& service);
+using reconcilers::addressOf;
 
 // The Service port name that leads to a target group ("" when none): the
 // lowest-port listener's listener-<port> when the group is a listener's
