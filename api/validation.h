@@ -10,7 +10,7 @@
 // in docs/admission-webhook.md.
 //
 // The rules of each kind are one file of api/validation/ (instance.cpp,
-// launch_template.cpp, scaling_group.cpp, load_balancer.cpp), listed in
+// launch_template.cpp, scaling_group.cpp, load_balancer.cpp, elastic_ip.cpp), listed in
 // api/validation/kinds.h; the rules they share are in launch_rules.h and
 // common_rules.h; field errors in field_error.h; the PromQL check in promql.h.
 #pragma once
@@ -29,7 +29,7 @@ namespace kubec2::api {
 enum class Operation { Create, Update, Delete };
 
 struct AdmissionInput {
-  std::string kind;  // Instance, LaunchTemplate, ScalingGroup or LoadBalancer
+  std::string kind;  // Instance, LaunchTemplate, ScalingGroup, LoadBalancer or ElasticIP
   Operation operation = Operation::Create;
   nlohmann::json object;     // the new object (null for Delete); for "scale", the Scale
   nlohmann::json oldObject;  // the stored object (Update, Delete); null for Create

@@ -6,7 +6,7 @@
 
 namespace kubec2::api {
 
-// The API group of the four kinds, and the prefix of kubec2's own names.
+// The API group of the five kinds, and the prefix of kubec2's own names.
 inline constexpr const char* kGroup = "compute.kubec2.io";
 inline constexpr const char* kApiVersion = "compute.kubec2.io/v1alpha1";
 inline constexpr const char* kReservedPrefix = "compute.kubec2.io/";
@@ -34,6 +34,11 @@ inline constexpr const char* kTargetGroupLabel = "compute.kubec2.io/target-group
 // EndpointSlices: not the EndpointSlice controller's
 // (endpointslice-controller.k8s.io), so that controller leaves them alone.
 inline constexpr const char* kEndpointSliceManagedByValue = "loadbalancer.compute.kubec2.io";
+// On the Service and EndpointSlice of an ElasticIP: its name.
+inline constexpr const char* kElasticIPLabel = "compute.kubec2.io/elastic-ip";
+// The value of endpointslice.kubernetes.io/managed-by on an ElasticIP's
+// EndpointSlice (not the EndpointSlice controller's, nor a LoadBalancer's).
+inline constexpr const char* kElasticIPEndpointSliceManagedByValue = "elasticip.compute.kubec2.io";
 // On an Instance of a ScalingGroup's warm pool: "true". Warm instances are
 // outside the group's capacity and service until the group takes them.
 inline constexpr const char* kWarmPoolLabel = "compute.kubec2.io/warm-pool";

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "controllers/common/instance_type_catalog.h"
+#include "controllers/elasticip/elasticip_controller.h"
 #include "controllers/instance/instance_controller.h"
 #include "controllers/launchtemplate/launchtemplate_controller.h"
 #include "controllers/loadbalancer/loadbalancer_controller.h"
@@ -77,6 +78,7 @@ struct Flags {
   std::string operatorNamespace;
   std::string instanceTypesConfigMap;
   int terminatedRetentionSeconds = 60;
+  int instanceStartTimeoutSeconds = 300;
   // Scaling from Prometheus (docs/scaling-policies.md).
   std::string prometheusUrl;
   std::string ingressClass;
@@ -254,10 +256,16 @@ int runOperator(const Flags& f) {
   io.terminatedRetention = std::chrono::seconds(f.terminatedRetentionSeconds);
   kubec2::controllers::addInstanceControllers(*mgr, events, catalog, io);
   kubec2::controllers::addLaunchTemplateController(*mgr, events, "kubec2-launchtemplate");
+  try {
+    kubec2::controllers::addElasticIPController(*mgr, events);
+  } catch (const kube::ApiError& e) {
+    return fail(kExitConfig, std::string("elastic IPs: discovery failed: ") + e.what());
+  }
   kubec2::controllers::ScalingGroupControllerOptions so;
   so.evaluationInterval = std::chrono::seconds(f.scalingEvaluationIntervalSeconds);
   so.scrapeInterval = std::chrono::seconds(f.prometheusScrapeIntervalSeconds);
   so.requestCountMetric = f.requestCountMetric;
+  so.instanceStartTimeout = std::chrono::seconds(f.instanceStartTimeoutSeconds);
   if (!f.prometheusUrl.empty()) {
     kube::prom::ClientOptions po;
     po.url = f.prometheusUrl;
@@ -374,6 +382,11 @@ int main(int argc, char** argv) {
       ("terminated-instance-retention-seconds",
        po::value(&f.terminatedRetentionSeconds)->default_value(60),
        "how long a terminated Instance stays visible (state terminated) before it is removed")
+      ("instance-start-timeout-seconds",
+       po::value(&f.instanceStartTimeoutSeconds)->default_value(300),
+       "the least time a ScalingGroup's instance still launching gets before the group counts it "
+       "as failing to start and replaces it, whatever its health check grace period "
+       "(docs/scaling-groups.md)")
       ("webhook-ca-sync-seconds", po::value(&f.webhookCaSyncSeconds)->default_value(60),
        "how often the self-signed Secret and the configurations' caBundle are checked and "
        "repaired")
@@ -438,6 +451,8 @@ int main(int argc, char** argv) {
     if (f.terminatedRetentionSeconds < 0 || f.terminatedRetentionSeconds > 86400) {
       throw std::invalid_argument("--terminated-instance-retention-seconds must be 0 to 86400");
     }
+    if (f.instanceStartTimeoutSeconds < 1 || f.instanceStartTimeoutSeconds > 86400)
+      throw std::invalid_argument("--instance-start-timeout-seconds must be 1 to 86400");
     if (f.webhookCaSyncSeconds < 1 || f.webhookCaSyncSeconds > 86400) {
       throw std::invalid_argument("--webhook-ca-sync-seconds must be 1 to 86400");
     }

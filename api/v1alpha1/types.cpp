@@ -86,6 +86,71 @@ nlohmann::json LabelSelector::toJson() const {
   return j;
 }
 
+ElasticIPPort ElasticIPPort::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  ElasticIPPort o;
+  codec::read(j, "port", path, o.port);
+  codec::read(j, "protocol", path, o.protocol);
+  codec::read(j, "targetPort", path, o.targetPort);
+  codec::read(j, "name", path, o.name);
+  return o;
+}
+
+nlohmann::json ElasticIPPort::toJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  codec::write(j, "port", port);
+  codec::write(j, "protocol", protocol);
+  codec::write(j, "targetPort", targetPort);
+  codec::write(j, "name", name);
+  return j;
+}
+
+ElasticIPSpec ElasticIPSpec::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  ElasticIPSpec o;
+  codec::read(j, "instanceRef", path, o.instanceRef);
+  codec::read(j, "scheme", path, o.scheme);
+  codec::read(j, "address", path, o.address);
+  codec::read(j, "ports", path, o.ports);
+  return o;
+}
+
+nlohmann::json ElasticIPSpec::toJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  codec::write(j, "instanceRef", instanceRef);
+  codec::write(j, "scheme", scheme);
+  codec::write(j, "address", address);
+  codec::write(j, "ports", ports);
+  return j;
+}
+
+ElasticIPStatus ElasticIPStatus::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  ElasticIPStatus o;
+  codec::read(j, "address", path, o.address);
+  codec::read(j, "serviceName", path, o.serviceName);
+  codec::read(j, "association", path, o.association);
+  codec::read(j, "instance", path, o.instance);
+  codec::read(j, "privateIP", path, o.privateIP);
+  codec::read(j, "associatedAt", path, o.associatedAt);
+  codec::read(j, "conditions", path, o.conditions);
+  codec::read(j, "observedGeneration", path, o.observedGeneration);
+  return o;
+}
+
+nlohmann::json ElasticIPStatus::toJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  codec::write(j, "address", address);
+  codec::write(j, "serviceName", serviceName);
+  codec::write(j, "association", association);
+  codec::write(j, "instance", instance);
+  codec::write(j, "privateIP", privateIP);
+  codec::write(j, "associatedAt", associatedAt);
+  codec::write(j, "conditions", conditions);
+  codec::write(j, "observedGeneration", observedGeneration);
+  return j;
+}
+
 ImageSource ImageSource::fromJson(const nlohmann::json& j, const std::string& path) {
   codec::requireObject(j, path);
   ImageSource o;
@@ -1169,6 +1234,29 @@ nlohmann::json ScalingGroupStatus::toJson() const {
   codec::write(j, "conditions", conditions);
   codec::write(j, "observedGeneration", observedGeneration);
   return j;
+}
+
+ElasticIP ElasticIP::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  ElasticIP o;
+  codec::read(j, "apiVersion", path, o.apiVersion);
+  codec::read(j, "kind", path, o.kind);
+  if (auto m = j.find("metadata"); m != j.end()) o.metadata = kube::ObjectMeta::fromJson(*m);
+  codec::read(j, "spec", path, o.spec);
+  codec::read(j, "status", path, o.status);
+  return o;
+}
+
+nlohmann::json ElasticIP::toJson() const {
+  nlohmann::json j = {{"apiVersion", apiVersion}, {"kind", kind}, {"metadata", metadata.toJson()}};
+  codec::write(j, "spec", spec);
+  codec::write(j, "status", status);
+  return j;
+}
+
+const kube::Resource& ElasticIP::resource() {
+  static const kube::Resource r{"compute.kubec2.io", "v1alpha1", "elasticips", true, "ElasticIP"};
+  return r;
 }
 
 Instance Instance::fromJson(const nlohmann::json& j, const std::string& path) {

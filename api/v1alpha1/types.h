@@ -91,6 +91,88 @@ struct LabelSelector {
   bool operator==(const LabelSelector&) const = default;
 };
 
+// A port the address forwards, and the instance's port it reaches.
+struct ElasticIPPort {
+  // The port clients connect to on the address.
+  std::int64_t port{};
+  // The port's protocol.
+  std::optional<std::string> protocol{};
+  // The instance's port traffic goes to. Absent: the same as port.
+  std::optional<std::int64_t> targetPort{};
+  // The Service port's name. Absent: the protocol in lower case and the port, such as tcp-22.
+  // Names are unique (the webhook refuses a repeat).
+  std::optional<std::string> name{};
+
+  static ElasticIPPort fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  bool operator==(const ElasticIPPort&) const = default;
+};
+
+// The address, its ports, and the instance it is associated with.
+struct ElasticIPSpec {
+  // The Instance in the same namespace that receives the address's traffic (EC2's
+  // AssociateAddress). Absent: the address stays allocated and unassociated. Changing it
+  // moves the address in one write: the old instance stops receiving new connections as the
+  // new one starts, and the address is never on both. When the Instance terminates, the
+  // address stays allocated and unassociated; it is associated again only if an Instance of
+  // this name exists again.
+  std::optional<LocalObjectReference> instanceRef{};
+  // internal: reachable inside the cluster (a ClusterIP Service). internet-facing: exposed
+  // outside the cluster (a Service of type LoadBalancer, whose external address the cluster's
+  // load balancer implementation assigns). Cannot be changed (the webhook refuses it): the
+  // address would change.
+  std::optional<std::string> scheme{};
+  // A fixed IPv4 or IPv6 address to allocate, as allocating a specific address from a pool:
+  // the Service's clusterIP (internal; it must be in the cluster's Service IP range and free)
+  // or its loadBalancerIP (internet-facing; honoured where the cluster's load balancer
+  // implementation supports it). Absent: the cluster picks one. Cannot be added, changed or
+  // removed after creation (the webhook refuses it). An address another Service holds, or one
+  // outside the range, is reported by the Ready condition (reason WriteFailed, with the API
+  // server's answer).
+  std::optional<std::string> address{};
+  // The ports the address forwards to the instance. Unlike EC2, an address on Kubernetes
+  // forwards only the ports listed (a Service has no "all ports"). Ports are unique by port
+  // and protocol (53/TCP and 53/UDP are two ports), and so are port names (the webhook
+  // refuses a repeat).
+  std::vector<ElasticIPPort> ports{};
+
+  static ElasticIPSpec fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  bool operator==(const ElasticIPSpec&) const = default;
+};
+
+// The address as the operator last observed it.
+struct ElasticIPStatus {
+  // Where clients reach the address: the Service's cluster IP (internal) or its external
+  // address (internet-facing, once the cluster's load balancer has assigned one).
+  std::optional<std::string> address{};
+  // The Service holding the address (the ElasticIP's name); in cluster DNS,
+  // NAME.NAMESPACE.svc.
+  std::optional<std::string> serviceName{};
+  // associated: an Instance of spec.instanceRef's name exists and is not terminating (it
+  // receives traffic while it runs and has an address; a stopped instance keeps the
+  // association, as in EC2). unassociated: no instanceRef, or that Instance does not exist or
+  // is terminating.
+  std::optional<std::string> association{};
+  // The Instance the address is associated with, while associated.
+  std::optional<std::string> instance{};
+  // The associated instance's address that traffic goes to, while it runs.
+  std::optional<std::string> privateIP{};
+  // When the address was associated with status.instance.
+  std::optional<std::string> associatedAt{};
+  // Ready (the address is allocated: the Service exists and has its address) and Associated
+  // (traffic reaches the instance), with reasons such as WriteFailed, NameConflict,
+  // ServiceRecreated, AddressPending, InstanceNotFound, InstanceTerminating and
+  // InstanceNotRunning (docs/elastic-ips.md).
+  std::optional<std::vector<Condition>> conditions{};
+  // The metadata.generation this status was computed from.
+  std::optional<std::int64_t> observedGeneration{};
+
+  static ElasticIPStatus fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  bool operator==(const ElasticIPStatus&) const = default;
+};
+
 // The image the root disk starts from, like an AMI. Exactly one of containerDisk, http,
 // registry and pvc is set.
 struct ImageSource {
@@ -704,7 +786,11 @@ struct ScalingGroupHealthCheck {
   // Seconds after an instance starts before its health is checked, 0 to 86400, as EC2's
   // HealthCheckGracePeriod. The default is 300, EC2's console default (EC2's API default is
   // 0), because VMs take time to boot and run their user data; set 0 when
-  // defaultInstanceWarmupSeconds covers the startup.
+  // defaultInstanceWarmupSeconds covers the startup. An instance still launching (pending, or
+  // running but not yet Ready) is given at least the operator's
+  // --instance-start-timeout-seconds (300 by default) whatever this says: EC2 does not
+  // health-check an instance before it is in service, and a shorter wait would replace
+  // instances that are still booting, again and again.
   std::optional<std::int64_t> gracePeriodSeconds{};
 
   static ScalingGroupHealthCheck fromJson(const nlohmann::json& j, const std::string& path = "");
@@ -1346,6 +1432,23 @@ struct ScalingGroupStatus {
   static ScalingGroupStatus fromJson(const nlohmann::json& j, const std::string& path = "");
   nlohmann::json toJson() const;
   bool operator==(const ScalingGroupStatus&) const = default;
+};
+
+// An EC2 Elastic IP style address: allocated when created, kept until deleted, associated
+// with at most one Instance at a time and moved to another by changing spec.instanceRef.
+// The operator renders it as a Service without a selector (the address) and one
+// EndpointSlice whose single endpoint is the associated instance.
+struct ElasticIP {
+  std::string apiVersion = "compute.kubec2.io/v1alpha1";
+  std::string kind = "ElasticIP";
+  kube::ObjectMeta metadata{};
+  ElasticIPSpec spec{};
+  std::optional<ElasticIPStatus> status{};
+
+  static ElasticIP fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  // elasticips.compute.kubec2.io, for kube::Client.
+  static const kube::Resource& resource();
 };
 
 // An EC2-style virtual machine, run as a KubeVirt VirtualMachine of the same name and

@@ -12,15 +12,17 @@ const KindValidator& instanceValidator();
 const KindValidator& launchTemplateValidator();
 const KindValidator& scalingGroupValidator();
 const KindValidator& loadBalancerValidator();
+const KindValidator& elasticIPValidator();
 
 }  // namespace validation
 
 std::span<const ComputeKind> computeKinds() {
-  static const std::array<ComputeKind, 4> kinds = {{
+  static const std::array<ComputeKind, 5> kinds = {{
       {v1alpha1::Instance::resource(), validation::instanceValidator()},
       {v1alpha1::LaunchTemplate::resource(), validation::launchTemplateValidator()},
       {v1alpha1::ScalingGroup::resource(), validation::scalingGroupValidator()},
       {v1alpha1::LoadBalancer::resource(), validation::loadBalancerValidator()},
+      {v1alpha1::ElasticIP::resource(), validation::elasticIPValidator()},
   }};
   return kinds;
 }

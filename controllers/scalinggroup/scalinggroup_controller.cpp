@@ -227,6 +227,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
         wake_(std::move(wake)),
         prometheusConfigured_(opts.prometheus != nullptr),
         evaluationInterval_(opts.evaluationInterval),
+        instanceStartTimeout_(opts.instanceStartTimeout),
         metricWindow_(rec::queryWindow(opts.evaluationInterval, opts.scrapeInterval)),
         executor_(client, events, opts.fieldManager) {}
 
@@ -292,6 +293,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
     o.latestPolicies = latest.get();
     o.prometheusConfigured = prometheusConfigured_;
     o.evaluationInterval = evaluationInterval_;
+    o.instanceStartTimeout = instanceStartTimeout_;
     o.metricWindow = metricWindow_;
 
     auto decision = rec::planScalingGroup(o);
@@ -384,6 +386,7 @@ class ScalingGroupReconciler final : public kube::Reconciler {
   std::shared_ptr<kube::Channel> wake_;  // kept alive with the controller that watches it
   bool prometheusConfigured_ = false;
   std::chrono::seconds evaluationInterval_{60};
+  std::chrono::seconds instanceStartTimeout_{300};
   std::chrono::seconds metricWindow_{0};
   PlanExecutor executor_;
   LaunchNames launchNames_;

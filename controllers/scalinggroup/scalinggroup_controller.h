@@ -25,6 +25,9 @@ struct ScalingGroupControllerOptions {
   // --request-count-metric: the per-VMI request counter of request count
   // policies (a Prometheus metric name); empty: not configured.
   std::string requestCountMetric{};
+  // --instance-start-timeout-seconds: the least time an instance still
+  // launching gets before its group counts it as failing to start.
+  std::chrono::seconds instanceStartTimeout{300};
 };
 
 // Registers the informers and the controller with `mgr` (before run()).

@@ -35,13 +35,13 @@ bool flagSet(const std::map<std::string, std::string>& m, const char* key) {
 // Why the instance is not serving, in words, for an instance that is not
 // running and Ready: what makes it Unhealthy once it is checked.
 std::string problemOf(const v1::Instance& instance, const std::string& state,
-                      const v1::Condition* ready, const HealthSettings& health) {
+                      const v1::Condition* ready, std::chrono::seconds startWait) {
   if (ready != nullptr && ready->status != "True" && ready->reason.value_or("") == "Failed") {
     const std::string message = ready->message.value_or("");
     return message.empty() ? "VMI failed" : "VMI failed: " + message;
   }
   if (state == "pending" || state.empty()) {
-    std::string why = "did not start within " + std::to_string(health.gracePeriod.count()) + " s";
+    std::string why = "did not start within " + std::to_string(startWait.count()) + " s";
     if (instance.status && instance.status->stateReason && instance.status->stateReason->message &&
         !instance.status->stateReason->message->empty())
       why += ": " + *instance.status->stateReason->message;
@@ -148,12 +148,22 @@ Member memberOf(const v1::Instance& instance, const HealthSettings& health,
     m.lifecycle = Lifecycle::InService;
     return m;
   }
-  if (!checked) {
+  // Still launching (pending, no state yet, or running but not Ready yet)
+  // and nothing reported failed: EC2 does not health-check an instance
+  // before it is in service, so a launch gets at least startTimeout
+  // whatever the grace period (0 would replace instances still booting,
+  // each replacement as young as the last: a launch-and-replace loop).
+  const bool failed =
+      ready != nullptr && ready->status != "True" && ready->reason.value_or("") == "Failed";
+  const bool launching = !failed && (state == "pending" || state.empty() || state == "running");
+  const auto wait =
+      launching ? std::max(health.gracePeriod, health.startTimeout) : health.gracePeriod;
+  if (!(checked && now - graceFrom >= wait)) {
     m.lifecycle = Lifecycle::Pending;
     return m;
   }
   m.lifecycle = Lifecycle::Unhealthy;
-  m.unhealthyReason = problemOf(instance, state, ready, health);
+  m.unhealthyReason = problemOf(instance, state, ready, wait);
   return m;
 }
 

@@ -9,10 +9,14 @@
 //    healthCheck.type LoadBalancer, no LoadBalancer of the group reports
 //    it unhealthy); Pending while it launches within the grace period;
 //  - after healthCheck.gracePeriodSeconds from its creation it is Unhealthy
-//    when it is not running (stopped behind the group's back, or still
-//    pending: a VM that never boots), when its VMI failed, when it runs
-//    but is not Ready, or when a LoadBalancer reports it unhealthy (type
-//    LoadBalancer);
+//    when it is not running (stopped behind the group's back), when its VMI
+//    failed, when it runs but is not Ready, or when a LoadBalancer reports
+//    it unhealthy (type LoadBalancer); an instance still launching
+//    (pending, no state yet, or running but not Ready yet, nothing failed)
+//    waits at least HealthSettings::startTimeout (a VM that never boots is
+//    replaced then),
+//    since EC2 never health-checks an instance before it is in service and
+//    a grace period of 0 would otherwise replace every launch at once;
 //  - with the HealthCheck process suspended nothing is Unhealthy: what
 //    would be is Pending.
 // The load balancers' verdict is a health check like the others: within
@@ -57,10 +61,17 @@ struct Member {
   std::string unhealthyReason;  // Unhealthy: why, in words ("did not start within 300 s")
 };
 
+// The default of the shortest time an instance still launching gets
+// before it counts as failing to start, whatever the grace period
+// (--instance-start-timeout-seconds): EC2's console default grace period.
+inline constexpr std::chrono::seconds kDefaultInstanceStartTimeout{300};
+
 struct HealthSettings {
   bool loadBalancerChecks = false;  // healthCheck.type LoadBalancer
   std::chrono::seconds gracePeriod{300};
   bool suspended = false;  // the HealthCheck process is suspended
+  // An instance still launching is Pending at least this long.
+  std::chrono::seconds startTimeout = kDefaultInstanceStartTimeout;
 };
 
 // The settings of `group` (defaults applied: type Instance, 300 s).

@@ -247,7 +247,8 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
                c.cause, c.from, c.to);
   // 1b. The scaling policies move the capacity in force from there, once
   // per evaluation of their metrics (reconcilers/scalinggroup/policies.h).
-  const auto health = healthSettingsOf(spec);
+  auto health = healthSettingsOf(spec);
+  health.startTimeout = o.instanceStartTimeout;
   const api::TargetHealthIndex noTargets;
   std::vector<Member> members;
   members.reserve(o.instances.size());

@@ -59,6 +59,9 @@ struct ScalingGroupObservation {
   // in the cache: nothing is created or deleted then.
   bool expectationsSatisfied = true;
   Time now{};
+  // --instance-start-timeout-seconds: the least time an instance still
+  // launching gets before it counts as failing to start (members.h).
+  std::chrono::seconds instanceStartTimeout = kDefaultInstanceStartTimeout;
   // When this group's status was last written by the controller, if it
   // remembers: a status whose only change is in its counts (instances
   // coming into service one by one during a large scale-out) is written at

@@ -50,6 +50,7 @@ const Resource& resourceOf(const std::string& kind) {
   if (kind == "Instance") return v1::Instance::resource();
   if (kind == "LaunchTemplate") return v1::LaunchTemplate::resource();
   if (kind == "ScalingGroup") return v1::ScalingGroup::resource();
+  if (kind == "ElasticIP") return v1::ElasticIP::resource();
   return v1::LoadBalancer::resource();
 }
 
@@ -80,12 +81,13 @@ TEST_F(ComputeApi, EveryExampleAppliesWithValidationAndNothingIsPruned) {
       if (kind == "LaunchTemplate") back = v1::LaunchTemplate::fromJson(got).toJson();
       if (kind == "ScalingGroup") back = v1::ScalingGroup::fromJson(got).toJson();
       if (kind == "LoadBalancer") back = v1::LoadBalancer::fromJson(got).toJson();
+      if (kind == "ElasticIP") back = v1::ElasticIP::fromJson(got).toJson();
       EXPECT_EQ(back, got) << kind << "/" << name << "\n"
                            << nlohmann::json::diff(got, back).dump(2);
       ++applied;
     }
   }
-  EXPECT_GE(applied, 4);
+  EXPECT_GE(applied, 5);
 }
 
 TEST_F(ComputeApi, UnknownFieldIsRefusedByValidation) {
@@ -98,21 +100,23 @@ TEST_F(ComputeApi, UnknownFieldIsRefusedByValidation) {
 }
 
 TEST_F(ComputeApi, CategoryListsEveryKindWithItsColumns) {
-  for (const char* f :
-       {"launchtemplate.yaml", "instance.yaml", "scalinggroup.yaml", "loadbalancer.yaml"}) {
+  for (const char* f : {"launchtemplate.yaml", "instance.yaml", "scalinggroup.yaml",
+                        "loadbalancer.yaml", "elasticip.yaml"}) {
     auto [code, out] = kubectl({"apply", "-n", ns, "-f", examples() + "/" + f});
     ASSERT_EQ(code, 0) << out;
   }
   auto [code, out] = kubectl({"get", "kubec2", "-n", ns});
   ASSERT_EQ(code, 0) << out;
   for (const char* kind : {"instance.compute.kubec2.io", "launchtemplate.compute.kubec2.io",
-                           "scalinggroup.compute.kubec2.io", "loadbalancer.compute.kubec2.io"})
+                           "scalinggroup.compute.kubec2.io", "loadbalancer.compute.kubec2.io",
+                           "elasticip.compute.kubec2.io"})
     EXPECT_NE(out.find(kind), std::string::npos) << kind << "\n" << out;
   const std::vector<std::pair<std::string, std::vector<std::string>>> columns = {
       {"inst", {"STATE", "TYPE", "ZONE", "IP", "AGE"}},
       {"lt", {"LATEST", "DEFAULT", "AGE"}},
       {"sg", {"MIN", "MAX", "DESIRED", "CURRENT", "READY", "AGE"}},
-      {"lb", {"TYPE", "ADDRESS", "HEALTHY", "AGE"}}};
+      {"lb", {"TYPE", "ADDRESS", "HEALTHY", "AGE"}},
+      {"eip", {"ADDRESS", "INSTANCE", "ASSOCIATION", "AGE"}}};
   for (const auto& [shortName, headers] : columns) {
     auto [c, o] = kubectl({"get", shortName, "-n", ns});
     ASSERT_EQ(c, 0) << shortName << "\n" << o;

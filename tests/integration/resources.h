@@ -15,6 +15,7 @@ inline const Resource kTemplates{"compute.kubec2.io", "v1alpha1", "launchtemplat
                                  "LaunchTemplate"};
 inline const Resource kLoadBalancers{"compute.kubec2.io", "v1alpha1", "loadbalancers", true,
                                      "LoadBalancer"};
+inline const Resource kElasticIPs{"compute.kubec2.io", "v1alpha1", "elasticips", true, "ElasticIP"};
 inline const Resource kVMs{"kubevirt.io", "v1", "virtualmachines", true, "VirtualMachine"};
 inline const Resource kEvents{"", "v1", "events", true, "Event"};
 inline const Resource kSecrets{"", "v1", "secrets", true, "Secret"};

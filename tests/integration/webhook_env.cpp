@@ -113,7 +113,10 @@ void WebhookEnvironment::start() {
                     "--prometheus-url", "http://127.0.0.1:" + std::to_string(prometheusPort_),
                     "--prometheus-timeout-seconds", "2", "--prometheus-scrape-interval-seconds",
                     "1", "--scaling-evaluation-interval", "2", "--request-count-metric",
-                    "kubec2_sim_http_requests_total"}});
+                    "kubec2_sim_http_requests_total",
+                    // A VM that never boots is replaced after 30 s, not 300 s
+                    // (tests/integration/compute/scaling_group_test.cpp).
+                    "--instance-start-timeout-seconds", "30"}});
   operator_->installWebhookConfigurations();
   operator_->start();
   // Ready once both configurations carry the CA of the Secret.

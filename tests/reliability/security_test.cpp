@@ -340,7 +340,8 @@ class OperatorUnderItsRbac : public ::testing::Test {
     std::tie(code, out) =
         kubectl({"wait", "--for", "condition=established", "--timeout=60s",
                  "crd/instances.compute.kubec2.io", "crd/launchtemplates.compute.kubec2.io",
-                 "crd/scalinggroups.compute.kubec2.io", "crd/loadbalancers.compute.kubec2.io"});
+                 "crd/scalinggroups.compute.kubec2.io", "crd/loadbalancers.compute.kubec2.io",
+                 "crd/elasticips.compute.kubec2.io"});
     if (code != 0) throw std::runtime_error("CRDs not established: " + out);
 
     // A pod's view: the ServiceAccount's token and namespace.

@@ -21,6 +21,7 @@ nlohmann::json roundTrip(const nlohmann::json& j) {
   if (kind == "LaunchTemplate") return LaunchTemplate::fromJson(j).toJson();
   if (kind == "ScalingGroup") return ScalingGroup::fromJson(j).toJson();
   if (kind == "LoadBalancer") return LoadBalancer::fromJson(j).toJson();
+  if (kind == "ElasticIP") return ElasticIP::fromJson(j).toJson();
   throw std::invalid_argument("not a compute.kubec2.io kind: " + kind);
 }
 
@@ -48,8 +49,8 @@ TEST(ApiTypes, EveryExampleRoundTripsUnchanged) {
     ASSERT_NO_THROW(back = roundTrip(doc)) << where;
     EXPECT_EQ(back, doc) << where << "\n" << nlohmann::json::diff(doc, back).dump(2);
   }
-  EXPECT_EQ(kinds,
-            (std::set<std::string>{"Instance", "LaunchTemplate", "ScalingGroup", "LoadBalancer"}))
+  EXPECT_EQ(kinds, (std::set<std::string>{"Instance", "LaunchTemplate", "ScalingGroup",
+                                          "LoadBalancer", "ElasticIP"}))
       << "examples/ should show every kind";
 }
 
@@ -81,6 +82,7 @@ TEST(ApiTypes, ResourcesNameTheCrds) {
   EXPECT_EQ(LaunchTemplate::resource().resource, "launchtemplates");
   EXPECT_EQ(ScalingGroup::resource().resource, "scalinggroups");
   EXPECT_EQ(LoadBalancer::resource().resource, "loadbalancers");
+  EXPECT_EQ(ElasticIP::resource().resource, "elasticips");
   EXPECT_EQ(Instance::resource().apiVersion(), "compute.kubec2.io/v1alpha1");
 }
 

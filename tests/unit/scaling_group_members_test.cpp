@@ -202,18 +202,42 @@ TEST(ScalingGroupMembers, PendingWithinGracePeriodUnhealthyAfter) {
 TEST(ScalingGroupMembers, GracePeriodCountsFromCreation) {
   // The same instance, read at two times: time is the parameter.
   const auto inst = instanceOf(instanceJson("pending", "False", 0s));
-  EXPECT_EQ(memberOf(inst, instanceChecks(120s), kNoTargets, kNow + 119s).lifecycle,
+  EXPECT_EQ(memberOf(inst, instanceChecks(600s), kNoTargets, kNow + 599s).lifecycle,
             Lifecycle::Pending);
-  EXPECT_EQ(memberOf(inst, instanceChecks(120s), kNoTargets, kNow + 121s).lifecycle,
+  EXPECT_EQ(memberOf(inst, instanceChecks(600s), kNoTargets, kNow + 601s).lifecycle,
             Lifecycle::Unhealthy);
-  EXPECT_EQ(memberOf(inst, instanceChecks(120s), kNoTargets, kNow + 121s).unhealthyReason,
-            "did not start within 120 s");
+  EXPECT_EQ(memberOf(inst, instanceChecks(600s), kNoTargets, kNow + 601s).unhealthyReason,
+            "did not start within 600 s");
 }
 
-TEST(ScalingGroupMembers, ZeroGracePeriodChecksAtOnce) {
-  const Member m = memberOf(instanceOf(instanceJson("pending", "False", 0s)), instanceChecks(0s),
-                            kNoTargets, kNow);
-  EXPECT_EQ(m.lifecycle, Lifecycle::Unhealthy);
+// EC2 never health-checks an instance before it is in service: a launch
+// gets kMinStartTime (300 s) whatever the grace period, or a grace period
+// of 0 would replace every new instance at once, and its replacement too
+// (a user saw 230 instances launched in 30 s).
+TEST(ScalingGroupMembers, ShortGracePeriodStillLetsALaunchStart) {
+  const auto pending = instanceOf(instanceJson("pending", "False", 0s));
+  const auto booting = instanceOf(instanceJson("running", "False", 0s));
+  for (const auto grace : {0s, 120s}) {
+    EXPECT_EQ(memberOf(pending, instanceChecks(grace), kNoTargets, kNow).lifecycle,
+              Lifecycle::Pending);
+    EXPECT_EQ(memberOf(booting, instanceChecks(grace), kNoTargets, kNow + 10s).lifecycle,
+              Lifecycle::Pending);
+    const Member late = memberOf(pending, instanceChecks(grace), kNoTargets, kNow + 301s);
+    EXPECT_EQ(late.lifecycle, Lifecycle::Unhealthy);
+    EXPECT_EQ(late.unhealthyReason, "did not start within 300 s");
+  }
+}
+
+TEST(ScalingGroupMembers, ZeroGracePeriodChecksWhatIsNoLaunchAtOnce) {
+  // Stopped behind the group's back, or a failed VMI: unhealthy at once.
+  const Member stopped = memberOf(instanceOf(instanceJson("stopped", "False", 0s)),
+                                  instanceChecks(0s), kNoTargets, kNow);
+  EXPECT_EQ(stopped.lifecycle, Lifecycle::Unhealthy);
+  json failed = instanceJson("pending", "False", 0s);
+  for (auto& c : failed["status"]["conditions"])
+    if (c["type"] == "Ready") c["reason"] = "Failed";
+  EXPECT_EQ(memberOf(instanceOf(failed), instanceChecks(0s), kNoTargets, kNow).lifecycle,
+            Lifecycle::Unhealthy);
 }
 
 TEST(ScalingGroupMembers, PendingWithoutStatusYet) {

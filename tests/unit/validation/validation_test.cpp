@@ -130,8 +130,8 @@ TEST(ValidationRobustness, WrongShapesAreFieldErrorsNotExceptions) {
 
   EXPECT_NO_THROW(errs = validate({"Pod", Operation::Create, instance(), nullptr}, fakeZones));
   expectOneError(errs, "kind", Type::Invalid,
-                 "kind: Invalid value: \"Pod\": must be Instance, LaunchTemplate, ScalingGroup or "
-                 "LoadBalancer");
+                 "kind: Invalid value: \"Pod\": must be Instance, LaunchTemplate, ScalingGroup, "
+                 "LoadBalancer or ElasticIP");
 }
 
 TEST(ValidationRobustness, DeeplyNestedJsonIsAnErrorNotAStackOverflow) {
@@ -235,7 +235,7 @@ TEST(ComputeKinds, OneRowPerDeclaredKind) {
         << k.resource.resource;
   }
   EXPECT_EQ(kinds, (std::vector<std::string>{"Instance", "LaunchTemplate", "ScalingGroup",
-                                             "LoadBalancer"}));
+                                             "LoadBalancer", "ElasticIP"}));
   size_t crds = 0;
   for (const auto& e :
        std::filesystem::directory_iterator(std::filesystem::path(KUBEC2_SOURCE_DIR) / "crds"))
@@ -244,7 +244,8 @@ TEST(ComputeKinds, OneRowPerDeclaredKind) {
   EXPECT_EQ(findComputeKind("Pod"), nullptr);
   EXPECT_EQ(findComputeResource("apps", "instances"), nullptr);
   EXPECT_EQ(findComputeResource("compute.kubec2.io", "Instance"), nullptr);
-  EXPECT_EQ(computeKindNames(), "Instance, LaunchTemplate, ScalingGroup or LoadBalancer");
+  EXPECT_EQ(computeKindNames(),
+            "Instance, LaunchTemplate, ScalingGroup, LoadBalancer or ElasticIP");
 }
 
 // ---------------------------------------------------------------- defaultsPatch

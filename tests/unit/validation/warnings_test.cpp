@@ -174,7 +174,8 @@ TEST(AdmissionWarnings, OddShapesAndValuesNeverThrowAndAreQuoted) {
        {json("x"), json::array(), json({{"instanceType", 5}}), json({{"launchTemplateRef", "web"}}),
         json({{"versions", 3}}), json({{"versions", {1, {{"spec", "x"}}}}}),
         json({{"availabilityZones", {1, nullptr}}})})
-    for (const char* kind : {"Instance", "LaunchTemplate", "ScalingGroup", "LoadBalancer"}) {
+    for (const char* kind :
+         {"Instance", "LaunchTemplate", "ScalingGroup", "LoadBalancer", "ElasticIP"}) {
       json object = objectOf(kind, spec);
       std::vector<std::string> w;
       EXPECT_NO_THROW(w = createWarnings(object, known())) << kind << " " << spec;

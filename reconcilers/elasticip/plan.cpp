@@ -1,0 +1,313 @@
+#include "reconcilers/elasticip/plan.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "api/resources.h"
+#include "api/well_known.h"
+#include "reconcilers/common/conditions.h"
+#include "reconcilers/common/observed.h"
+#include "runtime/finalizers.h"
+#include "runtime/object.h"
+#include "runtime/strings.h"
+#include "runtime/timefmt.h"
+
+namespace kubec2::reconcilers::elasticip {
+namespace {
+
+using nlohmann::json;
+
+json labelsOf(const v1::ElasticIP& eip) {
+  return {{api::kManagedByLabel, api::kManagedByValue}, {api::kElasticIPLabel, eip.metadata.name}};
+}
+
+json metadataOf(const v1::ElasticIP& eip, const std::string& name, json labels) {
+  return {{"name", name},
+          {"namespace", eip.metadata.namespace_},
+          {"labels", std::move(labels)},
+          {"ownerReferences",
+           json::array({kube::controllerOwnerRef(api::kApiVersion, "ElasticIP", eip.metadata.name,
+                                                 eip.metadata.uid)})}};
+}
+
+std::string protocolOf(const v1::ElasticIPPort& p) {
+  return p.protocol.value_or("TCP");
+}
+
+std::string portNameOf(const v1::ElasticIPPort& p) {
+  if (p.name && !p.name->empty()) return *p.name;
+  std::string proto = protocolOf(p);
+  std::transform(proto.begin(), proto.end(), proto.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return proto + "-" + std::to_string(p.port);
+}
+
+bool isIPv6(const std::string& ip) {
+  return ip.find(':') != std::string::npos;
+}
+
+// What the instance is to the address now.
+enum class InstanceState { None, NotFound, Terminating, NotRunning, Running };
+
+InstanceState stateOf(const ElasticIPObservation& o) {
+  if (!o.elasticIP->spec.instanceRef) return InstanceState::None;
+  if (o.instance == nullptr) return InstanceState::NotFound;
+  if (o.instance->metadata.deletionTimestamp) return InstanceState::Terminating;
+  const auto& st = o.instance->status;
+  if (st && st->state.value_or("") == "running" && !st->privateIP.value_or("").empty())
+    return InstanceState::Running;
+  return InstanceState::NotRunning;
+}
+
+}  // namespace
+
+std::string endpointSliceName(const std::string& elasticIP) {
+  return elasticIP + ".eip";
+}
+
+json renderService(const v1::ElasticIP& eip) {
+  json ports = json::array();
+  for (const auto& p : eip.spec.ports)
+    ports.push_back({{"name", portNameOf(p)},
+                     {"port", p.port},
+                     {"protocol", protocolOf(p)},
+                     {"targetPort", p.targetPort.value_or(p.port)}});
+  const bool external = eip.spec.scheme.value_or("internal") == "internet-facing";
+  json spec = {{"type", external ? "LoadBalancer" : "ClusterIP"}, {"ports", std::move(ports)}};
+  if (eip.spec.address && !eip.spec.address->empty())
+    spec[external ? "loadBalancerIP" : "clusterIP"] = *eip.spec.address;
+  else if (!external && eip.status && eip.status->address && !eip.status->address->empty())
+    spec["clusterIP"] = *eip.status->address;  // the address it was given: kept for good
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", metadataOf(eip, eip.metadata.name, labelsOf(eip))},
+          {"spec", std::move(spec)}};
+}
+
+json renderEndpointSlice(const v1::ElasticIP& eip, const Endpoint* endpoint,
+                         DiscoveryVersion discovery) {
+  json labels = labelsOf(eip);
+  labels["kubernetes.io/service-name"] = eip.metadata.name;
+  labels["endpointslice.kubernetes.io/managed-by"] = api::kElasticIPEndpointSliceManagedByValue;
+  json ports = json::array();
+  for (const auto& p : eip.spec.ports)
+    ports.push_back({{"name", portNameOf(p)},
+                     {"port", p.targetPort.value_or(p.port)},
+                     {"protocol", protocolOf(p)}});
+  json endpoints = json::array();
+  if (endpoint != nullptr)
+    endpoints.push_back(endpointJson(*endpoint, eip.metadata.namespace_, discovery));
+  const bool ipv6 = endpoint != nullptr && isIPv6(endpoint->ip);
+  return {{"apiVersion", discoveryApiVersion(discovery)},
+          {"kind", "EndpointSlice"},
+          {"metadata", metadataOf(eip, endpointSliceName(eip.metadata.name), std::move(labels))},
+          {"addressType", ipv6 ? "IPv6" : "IPv4"},
+          {"endpoints", std::move(endpoints)},
+          {"ports", std::move(ports)}};
+}
+
+Plan planElasticIP(const ElasticIPObservation& o) {
+  const v1::ElasticIP& eip = *o.elasticIP;
+  const std::string& ns = eip.metadata.namespace_;
+  const std::string& name = eip.metadata.name;
+  const std::string instanceName = eip.spec.instanceRef ? eip.spec.instanceRef->name : "";
+  const InstanceState state = stateOf(o);
+  Plan plan;
+  // Being released: the garbage collector deletes the Service and the
+  // slice (or, with --cascade=orphan, leaves them): nothing to write.
+  if (eip.metadata.deletionTimestamp) return plan;
+
+  // ------------------------------------------------ objects
+  std::optional<Endpoint> endpoint;
+  if (state == InstanceState::Running) {
+    const auto& st = *o.instance->status;
+    endpoint = Endpoint{instanceName,         o.instance->metadata.uid,
+                        *st.privateIP,        st.nodeName.value_or(""),
+                        st.zone.value_or(""), EndpointCondition::Ready};
+  }
+  const kube::Resource& sliceResource =
+      o.discovery == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
+  if (o.serviceNameTaken) {
+    // The slice would feed a Service that is not ours.
+    if (o.endpointSlice != nullptr)
+      plan.add(DeleteObject{sliceResource, ns, endpointSliceName(name), uidOf(o.endpointSlice)});
+  } else {
+    json slice = renderEndpointSlice(eip, endpoint ? &*endpoint : nullptr, o.discovery);
+    stamp(slice);
+    const json* type = kube::jsonAt(o.endpointSlice, {"addressType"});
+    if (type != nullptr && *type != slice["addressType"]) {
+      plan.add(DeleteObject{sliceResource, ns, endpointSliceName(name), uidOf(o.endpointSlice)});
+      plan.add(ApplyObject{sliceResource, slice, ""});
+    } else if (decideApply(slice, o.endpointSlice, o.endpointSliceApplied).apply()) {
+      plan.add(ApplyObject{sliceResource, slice, resourceVersionOf(o.endpointSlice)});
+    }
+  }
+  // The Service last (after the status): a Service the server refuses
+  // must not hold up a move of the address, nor the status that says so.
+  std::vector<Action> last;
+  json service = renderService(eip);
+  stamp(service);
+  if (!o.serviceNameTaken) {
+    const ApplyDecision need = decideApply(service, o.service, o.serviceApplied);
+    // What an apply cannot take back: a selector (the EndpointSlice
+    // controller would add the selected pods beside the one instance) and
+    // ports someone else added or renumbered (server-side apply merges
+    // its list with them). Replaced whole by a merge patch, then applied.
+    std::vector<std::string> foreign, pointers;
+    if (o.service != nullptr) {
+      if (const json* sel = kube::jsonAt(o.service, {"spec", "selector"});
+          sel != nullptr && sel->is_object() && !sel->empty()) {
+        foreign.push_back("a selector");
+        pointers.push_back("/spec/selector");
+      }
+      if (auto ports = foreignPorts(service, *o.service); !ports.empty()) {
+        foreign.push_back("ports kubec2 did not write (" + kube::join(ports) + ")");
+        pointers.push_back("/spec/ports");
+      }
+    }
+    if (!foreign.empty()) {
+      last.push_back(RecordEvent{true, "ServiceRestored",
+                                 "Service " + name + " had " + kube::join(foreign, " and ") +
+                                     "; restored to the ElasticIP's (one address, one instance)",
+                                 ChangeAttribution{api::kServices, ns, name, pointers}});
+      last.push_back(MergePatchObject{
+          api::kServices,
+          ns,
+          name,
+          resourceVersionOf(o.service),
+          {{"spec",
+            {{"selector", nullptr}, {"ports", portsKeepingNodePorts(service, *o.service)}}}}});
+      last.push_back(ApplyObject{api::kServices, service, resourceVersionOf(o.service)});
+    } else if (need.apply()) {
+      last.push_back(ApplyObject{api::kServices, service, resourceVersionOf(o.service)});
+    }
+  }
+
+  // ------------------------------------------------ status
+  const v1::ElasticIPStatus old = eip.status.value_or(v1::ElasticIPStatus{});
+  v1::ElasticIPStatus st;
+  st.conditions = old.conditions;
+  st.observedGeneration = eip.metadata.generation;
+  st.serviceName = name;
+  // An internet-facing address is the external one: its cluster IP is
+  // not what EC2's users would call the address.
+  const bool external = eip.spec.scheme.value_or("internal") == "internet-facing";
+  // Without its Service (deleted by someone else, being re-created), the
+  // address it had is still its own: kept, and asked for again.
+  const std::string address = o.service == nullptr ? old.address.value_or("")
+                              : external           ? externalAddressOf(*o.service)
+                                                   : addressOf(*o.service);
+  if (!address.empty()) st.address = address;
+  const bool associated = !o.serviceNameTaken &&
+                          (state == InstanceState::Running || state == InstanceState::NotRunning);
+  st.association = associated ? "associated" : "unassociated";
+  if (associated) {
+    st.instance = instanceName;
+    const bool same = old.association.value_or("") == "associated" &&
+                      old.instance.value_or("") == instanceName && old.associatedAt;
+    st.associatedAt = same ? *old.associatedAt : kube::formatRfc3339(o.now);
+    if (endpoint) st.privateIP = endpoint->ip;
+  }
+
+  const std::string now = kube::formatRfc3339(o.now);
+  const std::int64_t gen = eip.metadata.generation;
+  std::vector<RecordEvent> events;
+  if (o.serviceNameTaken) {
+    const std::string message =
+        "a Service " + name +
+        " exists in this namespace that this ElasticIP does not own; kubec2 does not take it "
+        "over: rename the ElasticIP or delete that Service";
+    if (conditionChanged(old.conditions, "Ready", "NameConflict", message))
+      events.push_back(RecordEvent{true, "NameConflict", message, {}});
+    setCondition(st.conditions,
+                 condition(old.conditions, "Ready", "False", "NameConflict", message, gen, now));
+    plan.requeueWithin(kRecheckNameTaken);
+  } else if (o.service == nullptr && findCondition(old.conditions, "Ready") != nullptr &&
+             findCondition(old.conditions, "Ready")->reason == "WriteFailed") {
+    // The API server refused the Service: the executor's report (its
+    // answer) stays until the Service exists.
+  } else if (o.service == nullptr && !address.empty()) {
+    const std::string message = "the Service " + name +
+                                " was deleted by someone else: re-created, asking for its "
+                                "address " +
+                                address + " again";
+    if (conditionChanged(old.conditions, "Ready", "ServiceRecreated", message))
+      events.push_back(RecordEvent{true, "ServiceRecreated", message, {}});
+    setCondition(st.conditions, condition(old.conditions, "Ready", "False", "ServiceRecreated",
+                                          message, gen, now));
+  } else if (o.service == nullptr) {
+    setCondition(st.conditions, condition(old.conditions, "Ready", "False", "Provisioning",
+                                          "the Service " + name + " is being created", gen, now));
+  } else if (address.empty()) {
+    setCondition(st.conditions,
+                 condition(old.conditions, "Ready", "False", "AddressPending",
+                           "the Service " + name +
+                               " has no external address yet: the cluster's load balancer "
+                               "implementation assigns it",
+                           gen, now));
+  } else {
+    setCondition(st.conditions,
+                 condition(old.conditions, "Ready", "True", "Allocated",
+                           "the address " + address + " is held by Service " + name, gen, now));
+  }
+
+  std::string status = "False", reason, message;
+  switch (state) {
+    case InstanceState::None:
+      reason = "NotRequested";
+      message = "no spec.instanceRef: the address is allocated and not associated";
+      break;
+    case InstanceState::NotFound:
+      reason = "InstanceNotFound";
+      message = "Instance " + instanceName +
+                " does not exist in this namespace (terminated, or not created yet): the "
+                "address stays allocated and is associated when it exists";
+      break;
+    case InstanceState::Terminating:
+      reason = "InstanceTerminating";
+      message = "Instance " + instanceName +
+                " is terminating: the address stays allocated and is no longer associated";
+      break;
+    case InstanceState::NotRunning:
+      status = "True";
+      reason = "InstanceNotRunning";
+      message = "associated with Instance " + instanceName + ", which is " +
+                (o.instance->status ? o.instance->status->state.value_or("pending") : "pending") +
+                ": traffic reaches it when it runs";
+      break;
+    case InstanceState::Running:
+      status = "True";
+      reason = "InstanceRunning";
+      message = "traffic to " + (address.empty() ? std::string("the address") : address) +
+                " goes to Instance " + instanceName + " at " + endpoint->ip;
+      break;
+  }
+  if (o.serviceNameTaken) {
+    status = "False";
+    reason = "NameConflict";
+    message = "not associated while the Service name is taken (see Ready)";
+  }
+  setCondition(st.conditions,
+               condition(old.conditions, "Associated", status, reason, message, gen, now));
+
+  // Association changes, said once.
+  const bool wasAssociated = old.association.value_or("") == "associated";
+  const std::string oldInstance = wasAssociated ? old.instance.value_or("") : "";
+  if (associated && oldInstance != instanceName)
+    events.push_back(RecordEvent{
+        false,
+        "Associated",
+        "associated with Instance " + instanceName +
+            (oldInstance.empty() ? std::string() : " (moved from Instance " + oldInstance + ")"),
+        {}});
+  else if (!associated && !oldInstance.empty())
+    events.push_back(RecordEvent{
+        false, "Disassociated", "disassociated from Instance " + oldInstance + ": " + message, {}});
+
+  if (!(st == old)) plan.add(PatchStatus{st.toJson()});
+  for (auto& e : events) plan.add(std::move(e));
+  for (auto& a : last) plan.add(std::move(a));
+  return plan;
+}
+
+}  // namespace kubec2::reconcilers::elasticip
