@@ -54,7 +54,7 @@ start_kubevirt_sim() {
   stop_pidfile kubevirt-sim
   say "starting the KubeVirt simulator (a test and demo tool: tools/kubevirt-sim/README.md)"
   "$BIN/kubec2-kubevirt-sim" --kubeconfig "$KUBECONFIG" --boot-delay-ms 3000 \
-    --control-bind-address "127.0.0.1:$SIM_PORT" </dev/null >>"$DIR/kubevirt-sim.log" 2>&1 &
+    --control-bind-address "127.0.0.1:$SIM_PORT" </dev/null >>"$DIR/kubevirt-sim.log" 2>&1 9>&- &
   echo $! >"$DIR/kubevirt-sim.pid"
 }
 
@@ -75,7 +75,7 @@ scrape_configs:
     static_configs: [{targets: ['127.0.0.1:$METRICS_PORT']}]
 YAML
   prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/prometheus-data" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn </dev/null >>"$DIR/prometheus.log" 2>&1 &
+    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn </dev/null >>"$DIR/prometheus.log" 2>&1 9>&- &
   echo $! >"$DIR/prometheus.pid"
   for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1 && break
@@ -95,7 +95,7 @@ start_operator() {
     --webhook-secret-namespace kubec2-system \
     --prometheus-url "http://127.0.0.1:$PROM_PORT" --prometheus-scrape-interval-seconds 2 \
     --scaling-evaluation-interval "$INTERVAL" \
-    --request-count-metric kubec2_sim_http_requests_total </dev/null >>"$DIR/operator.log" 2>&1 &
+    --request-count-metric kubec2_sim_http_requests_total </dev/null >>"$DIR/operator.log" 2>&1 9>&- &
   echo $! >"$DIR/operator.pid"
 
   local ready=""
@@ -132,7 +132,7 @@ up() {
   else
     [ ! -d "$DIR" ] || hack/local-cluster.sh down "$DIR"
     say "starting a local control plane in $DIR (etcd, kube-apiserver, kube-controller-manager)"
-    hack/local-cluster.sh up "$DIR" >/dev/null
+    hack/local-cluster.sh up "$DIR" >/dev/null 9>&-
   fi
   export KUBECONFIG="$DIR/kubeconfig"
   : >"$DIR/kubevirt-sim.log"
@@ -198,6 +198,17 @@ restart() {
   esac
   say "$part restarted (log: $DIR/$part.log)"
 }
+
+# One command at a time per sandbox: two restarts at once would each stop
+# and start the operator, and one would run untracked. The lock's file is
+# beside DIR (down removes DIR); the parts started close its descriptor, so
+# it is released when this script ends.
+case "$cmd" in
+up | restart | down)
+  exec 9>"${DIR%/}.lock"
+  flock 9
+  ;;
+esac
 
 case "$cmd" in
 up) up ;;
