@@ -79,14 +79,19 @@ Decision decideStepScaling(const std::string& name, const v1::StepScaling& spec,
                     " not breached"};
     return d;
   }
+  // The alarm's side of the threshold, in words.
+  const std::string side = op == "GreaterThanOrEqualToThreshold" ? " at or above threshold "
+                           : op == "GreaterThanThreshold"        ? " above threshold "
+                           : op == "LessThanThreshold"           ? " below threshold "
+                                                                 : " at or below threshold ";
   if (!d.memory.aboveSince) d.memory.aboveSince = periodStart;
   const Seconds period{alarm.periodSeconds.value_or(60)};
   const auto periods = alarm.evaluationPeriods.value_or(1);
   if (now - *d.memory.aboveSince < period * periods) {
     d.alarmBreached = false;
     d.status = {true, "ValidMetric",
-                who + ": metric " + num(value) + " past threshold " + num(alarm.threshold) +
-                    ", alarm after " + std::to_string(periods) + " periods"};
+                who + ": metric " + num(value) + side + num(alarm.threshold) + ", alarm after " +
+                    std::to_string(periods) + " periods"};
     return d;
   }
   d.alarmBreached = true;
@@ -98,9 +103,8 @@ Decision decideStepScaling(const std::string& name, const v1::StepScaling& spec,
     const double hi = s.metricIntervalUpperBound.value_or(std::numeric_limits<double>::infinity());
     if (diff >= lo && diff < hi) step = &s;
   }
-  const std::string breached = who + ": metric " + num(value) + " past threshold " +
-                               num(alarm.threshold) + " for " + std::to_string(periods) +
-                               " periods";
+  const std::string breached = who + ": metric " + num(value) + side + num(alarm.threshold) +
+                               " for " + std::to_string(periods) + " periods";
   if (!step) {
     d.status = {true, "NoStep", breached + ", no step holds " + num(diff)};
     return d;

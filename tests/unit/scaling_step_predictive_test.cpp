@@ -69,7 +69,7 @@ TEST(ScalingStep, AlarmNeedsItsPeriodsThenTheStepOfTheDistanceApplies) {
   EXPECT_EQ(d.alarmBreached, true);
   EXPECT_EQ(d.wanted, 7);  // 85 - 60 = 25: the +3 step
   EXPECT_FALSE(d.scaleIn);
-  EXPECT_EQ(d.cause, "step scaling high: metric 85 past threshold 60 for 2 periods, 4 -> 7");
+  EXPECT_EQ(d.cause, "step scaling high: metric 85 at or above threshold 60 for 2 periods, 4 -> 7");
   // Cooldown: the alarm stays breached, the policy waits 300 s.
   auto g = group(7);
   d = decideStepScaling("high", highCpu(), Metric::of({{monday + 180s, 70}}), g, d.memory,
