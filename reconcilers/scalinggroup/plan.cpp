@@ -729,17 +729,24 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
   }
   std::erase_if(b.d.activities, [](const Activity& a) { return a.kind == "Problem"; });
 
-  // Pending members come into service (or fail) by the grace period: look
-  // again then. With load balancer checks, so do members in service: their
-  // load balancers' verdict counts from the grace period's end, and a
-  // target already unhealthy then changes no status to wake the group.
-  for (const auto& m : members)
-    if (m.lifecycle == Lifecycle::Pending ||
-        (m.lifecycle == Lifecycle::InService && health.loadBalancerChecks && !health.suspended)) {
-      const auto due = m.created + health.gracePeriod + std::chrono::seconds(1);
+  // Pending members come into service (or fail) by the grace period, or,
+  // still launching, by the start timeout: look again then. With load
+  // balancer checks, so do members in service: their load balancers'
+  // verdict counts from the grace period's end, and a target already
+  // unhealthy then changes no status to wake the group.
+  for (const auto& m : members) {
+    const bool launching = m.lifecycle == Lifecycle::Pending;
+    if (!launching &&
+        !(m.lifecycle == Lifecycle::InService && health.loadBalancerChecks && !health.suspended))
+      continue;
+    for (const auto wait :
+         {health.gracePeriod, std::max(health.gracePeriod, health.startTimeout)}) {
+      if (!launching && wait != health.gracePeriod) continue;
+      const auto due = m.created + wait + std::chrono::seconds(1);
       if (due > o.now)
         plan.requeueWithin(std::chrono::duration_cast<std::chrono::milliseconds>(due - o.now));
     }
+  }
   return std::move(b.d);
 }
 

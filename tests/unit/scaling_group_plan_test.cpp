@@ -88,6 +88,7 @@ struct World {
   std::vector<NodeView> nodes = threeZones();
   bool satisfied = true;
   std::optional<Time> lastStatusWrite{};
+  std::chrono::seconds startTimeout = kDefaultInstanceStartTimeout;
 
   ScalingGroupDecision plan() const {
     ScalingGroupObservation o;
@@ -98,6 +99,7 @@ struct World {
     o.expectationsSatisfied = satisfied;
     o.now = kNow;
     o.lastStatusWrite = lastStatusWrite;
+    o.instanceStartTimeout = startTimeout;
     return planScalingGroup(o);
   }
 };
@@ -280,6 +282,20 @@ TEST(ScalingGroupPlan, ANewGroupGetsItsFinalizerFirst) {
   const auto d = w.plan();
   ASSERT_FALSE(d.plan.actions.empty());
   EXPECT_TRUE(std::holds_alternative<AddFinalizer>(d.plan.actions.front()));
+}
+
+// A launch still pending past a short grace period is judged at the start
+// timeout: the group must look again then, as nothing else wakes it (an
+// instance hung in boot changes no status).
+TEST(ScalingGroupPlan, APendingLaunchIsLookedAtAgainAtTheStartTimeout) {
+  World w{groupOf({{"minSize", 1}, {"maxSize", 1}, {"healthCheck", {{"gracePeriodSeconds", 8}}}})};
+  w.instances = {member("web-a", "us-east-1a", "pending")};
+  w.instances[0].metadata.creationTimestamp = kube::formatRfc3339(kNow - 20s);
+  w.startTimeout = 30s;
+  const auto d = w.plan();
+  ASSERT_TRUE(d.plan.requeueAfter);
+  EXPECT_GT(*d.plan.requeueAfter, 9s);
+  EXPECT_LE(*d.plan.requeueAfter, 11s);  // 30 s from creation, 1 s of slack
 }
 
 // During a large scale-out instances come into service one by one: a

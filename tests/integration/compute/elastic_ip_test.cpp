@@ -288,6 +288,61 @@ TEST_F(ElasticIPs, ServiceOfTheSameNameIsNeverTakenOver) {
   client.del(kServices, kNs, "taken");
 }
 
+TEST_F(ElasticIPs, HandEditsAreTakenBackAndTheAddressOutlivesItsService) {
+  runInstances({"db-edit"});
+  apply(elasticIP("edited", {{"instanceRef", {{"name", "db-edit"}}}}));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return endpoints("edited").size() == 1 && condition("edited", "Ready") == "Allocated";
+      },
+      30s))
+      << explain("edited");
+  const std::string address = status("edited").value("address", "");
+  ASSERT_FALSE(address.empty());
+
+  // A selector and a port added by hand: removed, and said.
+  auto [pc, pout] =
+      kubectl({"patch", "svc", "edited", "-n", kNs, "--type", "merge", "-p",
+               R"({"spec":{"selector":{"app":"evil"},"ports":[{"name":"tcp-5432","port":5432,)"
+               R"("targetPort":5432},{"name":"x","port":9999,"targetPort":9999}]}})"});
+  ASSERT_EQ(pc, 0) << pout;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const json svc = get(kServices, "edited");
+        return !svc["spec"].contains("selector") && svc["spec"]["ports"].size() == 1;
+      },
+      30s))
+      << get(kServices, "edited").dump();
+  EXPECT_TRUE(eventually([&] { return !events("edited", "ServiceRestored").empty(); }))
+      << explain("edited");
+
+  // The Service deleted by hand: back at the same address.
+  auto [dc, dout] = kubectl({"delete", "svc", "edited", "-n", kNs});
+  ASSERT_EQ(dc, 0) << dout;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const json svc = get(kServices, "edited");
+        return !svc.is_null() && svc["metadata"].contains("ownerReferences");
+      },
+      30s))
+      << explain("edited");
+  EXPECT_EQ(get(kServices, "edited")["spec"]["clusterIP"], address);
+  EXPECT_TRUE(eventually([&] { return condition("edited", "Ready") == "Allocated"; }))
+      << explain("edited");
+  EXPECT_EQ(status("edited").value("address", ""), address);
+  EXPECT_FALSE(events("edited", "ServiceRecreated").empty());
+
+  // Released with --cascade=orphan: the Service stays, and keeps the address.
+  auto [oc, oout] = kubectl({"delete", "eip", "edited", "-n", kNs, "--cascade=orphan"});
+  ASSERT_EQ(oc, 0) << oout;
+  ASSERT_TRUE(eventually([&] { return get(kElasticIPs, "edited").is_null(); }, 30s));
+  std::this_thread::sleep_for(3s);  // room for a wrong write and the garbage collector
+  const json kept = get(kServices, "edited");
+  ASSERT_FALSE(kept.is_null()) << "--cascade=orphan deleted the Service";
+  EXPECT_EQ(kept["spec"]["clusterIP"], address);
+  client.del(kServices, kNs, "edited");
+}
+
 TEST_F(ElasticIPs, TheWebhookRefusesAChangedAddress) {
   const std::string ip = freeServiceIP();
   apply(elasticIP("fixed", {{"address", ip}}));
