@@ -208,7 +208,7 @@ TEST_F(ElasticIPs, AssociateMoveSurviveTerminationAndRelease) {
   EXPECT_TRUE(endpoints("db").empty()) << explain("db");
   EXPECT_EQ(status("db").value("address", ""), address);
   EXPECT_EQ(get(kServices, "db")["spec"]["clusterIP"], address);
-  EXPECT_FALSE(events("db", "Disassociated").empty());
+  EXPECT_TRUE(eventually([&] { return !events("db", "Disassociated").empty(); }));
 
   // Back to db-a, still running: associated again at the same address.
   kubectl({"patch", "eip", "db", "-n", kNs, "--type", "merge", "-p",
@@ -281,7 +281,7 @@ TEST_F(ElasticIPs, ServiceOfTheSameNameIsNeverTakenOver) {
   apply(elasticIP("taken", {}));
   ASSERT_TRUE(eventually([&] { return condition("taken", "Ready") == "NameConflict"; }, 30s))
       << explain("taken");
-  EXPECT_FALSE(events("taken", "NameConflict").empty());
+  EXPECT_TRUE(eventually([&] { return !events("taken", "NameConflict").empty(); }));
   const json after = get(kServices, "taken");
   EXPECT_EQ(after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
   EXPECT_TRUE(endpoints("taken").empty());
@@ -330,7 +330,7 @@ TEST_F(ElasticIPs, HandEditsAreTakenBackAndTheAddressOutlivesItsService) {
   EXPECT_TRUE(eventually([&] { return condition("edited", "Ready") == "Allocated"; }))
       << explain("edited");
   EXPECT_EQ(status("edited").value("address", ""), address);
-  EXPECT_FALSE(events("edited", "ServiceRecreated").empty());
+  EXPECT_TRUE(eventually([&] { return !events("edited", "ServiceRecreated").empty(); }));
 
   // Released with --cascade=orphan: the Service stays, and keeps the address.
   auto [oc, oout] = kubectl({"delete", "eip", "edited", "-n", kNs, "--cascade=orphan"});
