@@ -1,8 +1,9 @@
 // Faults below the API server, systematically (docs/reliability.md, "Faults
 // below the API server"): each controller (Instance, LaunchTemplate,
-// ScalingGroup, LoadBalancer) plays a scenario once without faults to record
-// the calls it makes, then once per recorded call and fault, with that one
-// fault injected at that call (runtime/client_wrapper.h): 409 Conflict, 500,
+// ScalingGroup, LoadBalancer, ElasticIP) plays a scenario once without
+// faults to record the calls it makes, then once per recorded call and
+// fault, with that one fault injected at that call
+// (runtime/client_wrapper.h): 409 Conflict, 500,
 // 429 with Retry-After, a timeout before the server saw the request, and for
 // writes a timeout after it committed; and, per call, a 500 and a 429 that
 // persist for several attempts. Each faulted run must end as the clean run
@@ -29,6 +30,7 @@
 #include "api/resources.h"
 #include "api/v1alpha1/types.h"
 #include "controllers/common/instance_type_catalog.h"
+#include "controllers/elasticip/elasticip_controller.h"
 #include "controllers/instance/instance_controller.h"
 #include "controllers/launchtemplate/launchtemplate_controller.h"
 #include "controllers/loadbalancer/loadbalancer_controller.h"
@@ -487,6 +489,67 @@ Scenario loadBalancerScenario() {
   return s;
 }
 
+// --- ElasticIP: associated with web-1, then moved to web-2 ----------------
+
+Scenario elasticIPScenario() {
+  Scenario s;
+  s.name = "ElasticIP";
+  s.workers = 1;
+  s.subject = v1::ElasticIP::resource();
+  s.setup = [](Harness& h) {
+    auto& api = h.api;
+    api.serve(v1::ElasticIP::resource());
+    api.serve(v1::Instance::resource());
+    api.serve(api::kServices);
+    api.serve(api::kEndpointSlicesV1, {.statusSubresource = false});
+    api.serve(kEvents, {.statusSubresource = false});
+    api.create(v1::Instance::resource(), "ns", runningInstance("web-1"));
+    markRunning(api, "web-1", "10.0.0.1");
+    api.create(v1::Instance::resource(), "ns", runningInstance("web-2"));
+    markRunning(api, "web-2", "10.0.0.2");
+  };
+  s.wire = [](kube::Manager& mgr, kube::Recorder& events) { addElasticIPController(mgr, events); };
+  s.play = [](Harness& h) -> std::string {
+    auto& api = h.api;
+    api.create(v1::ElasticIP::resource(), "ns",
+               {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+                {"kind", "ElasticIP"},
+                {"metadata", {{"name", "db"}}},
+                {"spec", {{"instanceRef", {{"name", "web-1"}}}, {"ports", {{{"port", 5432}}}}}}});
+    // The one endpoint's address, and the instance status names.
+    auto at = [&](const std::string& ip, const std::string& instance) {
+      const auto slices = api.objects(api::kEndpointSlicesV1, "ns");
+      const auto eip = api.object(v1::ElasticIP::resource(), "ns", "db");
+      return !api.objects(api::kServices, "ns").empty() && slices.size() == 1 &&
+             slices[0].value("endpoints", json::array()).size() == 1 &&
+             slices[0]["endpoints"][0]["addresses"][0] == ip && eip &&
+             statusOf(*eip, "instance") == instance;
+    };
+    if (!h.runUntil([&] { return at("10.0.0.1", "web-1"); })) return "not associated with web-1";
+    api.patch(v1::ElasticIP::resource(), "ns", "db", kube::PatchType::Merge,
+              {{"spec", {{"instanceRef", {{"name", "web-2"}}}}}});
+    if (!h.runUntil([&] { return at("10.0.0.2", "web-2"); })) return "not moved to web-2";
+    return "";
+  };
+  s.endState = [](Harness& h) {
+    const auto eip = h.api.object(v1::ElasticIP::resource(), "ns", "db");
+    json services = json::array();
+    for (const auto& svc : h.api.objects(api::kServices, "ns"))
+      services.push_back({svc["metadata"]["name"], svc["spec"].value("ports", json::array())});
+    json endpoints = json::array();
+    for (const auto& sl : h.api.objects(api::kEndpointSlicesV1, "ns"))
+      for (const auto& e : sl.value("endpoints", json::array()))
+        endpoints.push_back(e["targetRef"].value("name", ""));
+    return json{{"services", services},
+                {"slices", h.api.objects(api::kEndpointSlicesV1, "ns").size()},
+                {"endpoints", endpoints},
+                {"association", statusOf(*eip, "association")},
+                {"instance", statusOf(*eip, "instance")}};
+  };
+  s.actedOnce = {"services", "endpointslices"};
+  return s;
+}
+
 // --- the matrix ------------------------------------------------------------
 
 // Calls a reconcile makes (informers' list/watch and discovery are the
@@ -713,6 +776,9 @@ TEST(FaultMatrix, ScalingGroup) {
 }
 TEST(FaultMatrix, LoadBalancer) {
   EXPECT_GT(runMatrix(loadBalancerScenario()), 0);
+}
+TEST(FaultMatrix, ElasticIP) {
+  EXPECT_GT(runMatrix(elasticIPScenario()), 0);
 }
 
 }  // namespace
