@@ -52,9 +52,9 @@ class ElasticIPReconciler final : public kube::Reconciler {
     const auto serviceApplied = executor_.ledger().find(api::kServices, req.namespace_, req.name);
     o.serviceApplied = serviceApplied ? &*serviceApplied : nullptr;
     // The cache holds only Services labelled as an ElasticIP's: one of this
-    // name it does not show (nor this process wrote) may be a user's or a
-    // LoadBalancer's. Read it once before writing, so it is never taken over.
-    if (!service && !serviceApplied) {
+    // name it does not show may be a user's or a LoadBalancer's (also after
+    // ours was deleted). Read it before writing, so it is never taken over.
+    if (!service) {
       if (auto live = kube::getIfExists(client_, api::kServices, req.namespace_, req.name)) {
         if (kube::isControlledBy(*live, eip->metadata.uid))
           service = std::move(live);

@@ -85,7 +85,7 @@ json renderService(const v1::ElasticIP& eip) {
 }
 
 json renderEndpointSlice(const v1::ElasticIP& eip, const Endpoint* endpoint,
-                         DiscoveryVersion discovery) {
+                         const std::string& addressType, DiscoveryVersion discovery) {
   json labels = labelsOf(eip);
   labels["kubernetes.io/service-name"] = eip.metadata.name;
   labels["endpointslice.kubernetes.io/managed-by"] = api::kElasticIPEndpointSliceManagedByValue;
@@ -97,11 +97,10 @@ json renderEndpointSlice(const v1::ElasticIP& eip, const Endpoint* endpoint,
   json endpoints = json::array();
   if (endpoint != nullptr)
     endpoints.push_back(endpointJson(*endpoint, eip.metadata.namespace_, discovery));
-  const bool ipv6 = endpoint != nullptr && isIPv6(endpoint->ip);
   return {{"apiVersion", discoveryApiVersion(discovery)},
           {"kind", "EndpointSlice"},
           {"metadata", metadataOf(eip, endpointSliceName(eip.metadata.name), std::move(labels))},
-          {"addressType", ipv6 ? "IPv6" : "IPv4"},
+          {"addressType", addressType},
           {"endpoints", std::move(endpoints)},
           {"ports", std::move(ports)}};
 }
@@ -125,6 +124,26 @@ Plan planElasticIP(const ElasticIPObservation& o) {
                         *st.privateIP,        st.nodeName.value_or(""),
                         st.zone.value_or(""), EndpointCondition::Ready};
   }
+  // The address family: the Service's (ipFamilies[0], else its fixed
+  // address); an instance of the other family cannot be its endpoint
+  // (kube-proxy pairs a Service only with slices of its family).
+  std::string serviceFamily;
+  if (const json* f = kube::jsonAt(o.service, {"spec", "ipFamilies"});
+      f != nullptr && f->is_array() && !f->empty() && (*f)[0].is_string())
+    serviceFamily = (*f)[0].get<std::string>();
+  else if (eip.spec.address && !eip.spec.address->empty())
+    serviceFamily = isIPv6(*eip.spec.address) ? "IPv6" : "IPv4";
+  const std::string instanceFamily = endpoint && isIPv6(endpoint->ip) ? "IPv6" : "IPv4";
+  const bool familyMismatch = endpoint && !serviceFamily.empty() && serviceFamily != instanceFamily;
+  if (familyMismatch) endpoint.reset();
+  // The slice's type: the Service's family, else the instance's, else
+  // the type it has (an empty slice keeps it: addressType is immutable).
+  std::string addressType = !serviceFamily.empty() ? serviceFamily : endpoint ? instanceFamily : "";
+  if (addressType.empty())
+    if (const json* t = kube::jsonAt(o.endpointSlice, {"addressType"}); t && t->is_string())
+      addressType = t->get<std::string>();
+  if (addressType.empty()) addressType = "IPv4";
+
   const kube::Resource& sliceResource =
       o.discovery == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
   if (o.serviceNameTaken) {
@@ -132,7 +151,8 @@ Plan planElasticIP(const ElasticIPObservation& o) {
     if (o.endpointSlice != nullptr)
       plan.add(DeleteObject{sliceResource, ns, endpointSliceName(name), uidOf(o.endpointSlice)});
   } else {
-    json slice = renderEndpointSlice(eip, endpoint ? &*endpoint : nullptr, o.discovery);
+    json slice =
+        renderEndpointSlice(eip, endpoint ? &*endpoint : nullptr, addressType, o.discovery);
     stamp(slice);
     const json* type = kube::jsonAt(o.endpointSlice, {"addressType"});
     if (type != nullptr && *type != slice["addressType"]) {
@@ -145,30 +165,46 @@ Plan planElasticIP(const ElasticIPObservation& o) {
   // The Service last (after the status): a Service the server refuses
   // must not hold up a move of the address, nor the status that says so.
   std::vector<Action> last;
+  bool serviceApplyPlanned = false;
   json service = renderService(eip);
   stamp(service);
   if (!o.serviceNameTaken) {
     const ApplyDecision need = decideApply(service, o.service, o.serviceApplied);
+    serviceApplyPlanned = need.apply();
     // What an apply cannot take back: a selector (the EndpointSlice
     // controller would add the selected pods beside the one instance) and
     // ports someone else added or renumbered (server-side apply merges
     // its list with them). Replaced whole by a merge patch, then applied.
     std::vector<std::string> foreign, pointers;
-    if (o.service != nullptr) {
+    // A cache still at the version our last write was decided on has not
+    // seen that write yet: what it shows is not somebody else's change.
+    const bool cacheBehind = o.serviceApplied != nullptr &&
+                             !o.serviceApplied->decidedFrom.empty() &&
+                             resourceVersionOf(o.service) == o.serviceApplied->decidedFrom;
+    if (o.service != nullptr && !cacheBehind) {
       if (const json* sel = kube::jsonAt(o.service, {"spec", "selector"});
           sel != nullptr && sel->is_object() && !sel->empty()) {
         foreign.push_back("a selector");
         pointers.push_back("/spec/selector");
       }
-      if (auto ports = foreignPorts(service, *o.service); !ports.empty()) {
+      // Ports of ours renumbered or added by hand, not a change of
+      // spec.ports (ApplyNeed::Change): that apply removes our old ports.
+      if (auto ports = foreignPorts(service, *o.service);
+          !ports.empty() && (need.need == ApplyNeed::Restore || need.need == ApplyNeed::Recheck)) {
         foreign.push_back("ports kubec2 did not write (" + kube::join(ports) + ")");
         pointers.push_back("/spec/ports");
       }
     }
     if (!foreign.empty()) {
-      last.push_back(RecordEvent{true, "ServiceRestored",
-                                 "Service " + name + " had " + kube::join(foreign, " and ") +
-                                     "; restored to the ElasticIP's (one address, one instance)",
+      std::string message = "Service " + name + " had " + kube::join(foreign, " and ") +
+                            "; restored to the ElasticIP's (one address, one instance)";
+      if (pointers.front() == "/spec/selector")
+        message +=
+            ". EndpointSlices the EndpointSlice controller made for the selector stay "
+            "(Kubernetes does not remove them): kubectl delete endpointslices -n " +
+            ns + " -l kubernetes.io/service-name=" + name +
+            ",endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io";
+      last.push_back(RecordEvent{true, "ServiceRestored", message,
                                  ChangeAttribution{api::kServices, ns, name, pointers}});
       last.push_back(MergePatchObject{
           api::kServices,
@@ -178,6 +214,7 @@ Plan planElasticIP(const ElasticIPObservation& o) {
           {{"spec",
             {{"selector", nullptr}, {"ports", portsKeepingNodePorts(service, *o.service)}}}}});
       last.push_back(ApplyObject{api::kServices, service, resourceVersionOf(o.service)});
+      serviceApplyPlanned = true;
     } else if (need.apply()) {
       last.push_back(ApplyObject{api::kServices, service, resourceVersionOf(o.service)});
     }
@@ -222,15 +259,19 @@ Plan planElasticIP(const ElasticIPObservation& o) {
     setCondition(st.conditions,
                  condition(old.conditions, "Ready", "False", "NameConflict", message, gen, now));
     plan.requeueWithin(kRecheckNameTaken);
-  } else if (o.service == nullptr && findCondition(old.conditions, "Ready") != nullptr &&
+  } else if ((o.service == nullptr || serviceApplyPlanned) &&
+             findCondition(old.conditions, "Ready") != nullptr &&
              findCondition(old.conditions, "Ready")->reason == "WriteFailed") {
-    // The API server refused the Service: the executor's report (its
-    // answer) stays until the Service exists.
+    // The API server refused a write (the Service, most likely): the
+    // executor's report (its answer) stays while the Service is still to
+    // be written, rather than turn True and back at every retry.
   } else if (o.service == nullptr && !address.empty()) {
-    const std::string message = "the Service " + name +
-                                " was deleted by someone else: re-created, asking for its "
-                                "address " +
-                                address + " again";
+    const bool pinned = !external || (eip.spec.address && !eip.spec.address->empty());
+    const std::string message =
+        "the Service " + name + " was deleted by someone else: re-created" +
+        (pinned ? ", asking for its address " + address + " again"
+                : "; the cloud may assign another external address than " + address +
+                      " (spec.address pins one where the load balancer implementation allows)");
     if (conditionChanged(old.conditions, "Ready", "ServiceRecreated", message))
       events.push_back(RecordEvent{true, "ServiceRecreated", message, {}});
     setCondition(st.conditions, condition(old.conditions, "Ready", "False", "ServiceRecreated",
@@ -279,8 +320,15 @@ Plan planElasticIP(const ElasticIPObservation& o) {
       status = "True";
       reason = "InstanceRunning";
       message = "traffic to " + (address.empty() ? std::string("the address") : address) +
-                " goes to Instance " + instanceName + " at " + endpoint->ip;
+                " goes to Instance " + instanceName + " at " + *o.instance->status->privateIP;
       break;
+  }
+  if (familyMismatch) {
+    status = "False";
+    reason = "AddressFamilyMismatch";
+    message = "Instance " + instanceName + "'s address " + *o.instance->status->privateIP +
+              " is not " + serviceFamily + ", the family of the Service " + name +
+              ": it gets no traffic";
   }
   if (o.serviceNameTaken) {
     status = "False";

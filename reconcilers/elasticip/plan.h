@@ -25,10 +25,12 @@
 //    endpointslice.kubernetes.io/managed-by=elasticip.compute.kubec2.io;
 //    one port per Service port (same name and protocol, the target port:
 //    kube-proxy pairs them by name); at most one endpoint, the associated
-//    instance while it runs with an address (ready), none otherwise. Its
-//    addressType follows the instance's address (IPv4 unless it has a
-//    colon); a slice of the other type is deleted first (addressType is
-//    immutable).
+//    instance while it runs with an address of the Service's family
+//    (ready), none otherwise (Associated False AddressFamilyMismatch for
+//    an instance of the other family). Its addressType is the Service's
+//    family (spec.ipFamilies[0], else spec.address's), else the
+//    instance's, else the slice's own; a slice of the other type is
+//    deleted first (addressType is immutable).
 //
 // Association (status.association): the Instance named by
 // spec.instanceRef exists in the namespace (from the cache) and is not
@@ -106,8 +108,9 @@ Plan planElasticIP(const ElasticIPObservation& o);
 // when it runs with an address, else null. The Service's fixed address
 // comes from spec.address, else (internal) status.address.
 nlohmann::json renderService(const v1::ElasticIP& eip);
+// `addressType` is IPv4 or IPv6 (the Service's family).
 nlohmann::json renderEndpointSlice(const v1::ElasticIP& eip, const Endpoint* endpoint,
-                                   DiscoveryVersion discovery);
+                                   const std::string& addressType, DiscoveryVersion discovery);
 // <name>.eip
 std::string endpointSliceName(const std::string& elasticIP);
 

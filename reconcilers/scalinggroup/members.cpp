@@ -103,6 +103,7 @@ Member memberOf(const v1::Instance& instance, const HealthSettings& health,
   // An object not yet created (no timestamp) has just been: its grace
   // period runs.
   m.created = kube::parseRfc3339Utc(instance.metadata.creationTimestamp).value_or(now);
+  m.graceFrom = m.created;
 
   const v1::Condition* ready = conditionOf(instance, "Ready");
   const bool readyTrue = ready != nullptr && ready->status == "True";
@@ -134,6 +135,7 @@ Member memberOf(const v1::Instance& instance, const HealthSettings& health,
   if (const auto a = instance.metadata.annotations.find(api::kLeftWarmPoolAnnotation);
       a != instance.metadata.annotations.end())
     if (const auto t = kube::parseRfc3339Utc(a->second); t && *t > graceFrom) graceFrom = *t;
+  m.graceFrom = graceFrom;
   const bool checked = !health.suspended && now - graceFrom >= health.gracePeriod;
   if (state == "running" && readyTrue) {
     if (checked && health.loadBalancerChecks) {

@@ -52,6 +52,9 @@ struct Member {
   // status.launchTemplateVersion, else the number in spec.launchTemplateRef.version; 0 unknown.
   std::int64_t launchTemplateVersion = 0;
   Time created{};  // metadata.creationTimestamp; `now` when absent (not yet created)
+  // Where its grace period and start timeout count from: `created`, or when
+  // it left the warm pool (it starts then).
+  Time graceFrom{};
   // When it last came into service: its Ready condition's lastTransitionTime
   // (`created` when that is absent) while Ready is True; nullopt otherwise.
   std::optional<Time> inServiceSince;

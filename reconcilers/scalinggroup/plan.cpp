@@ -742,7 +742,7 @@ ScalingGroupDecision planScalingGroup(const ScalingGroupObservation& o) {
     for (const auto wait :
          {health.gracePeriod, std::max(health.gracePeriod, health.startTimeout)}) {
       if (!launching && wait != health.gracePeriod) continue;
-      const auto due = m.created + wait + std::chrono::seconds(1);
+      const auto due = m.graceFrom + wait + std::chrono::seconds(1);
       if (due > o.now)
         plan.requeueWithin(std::chrono::duration_cast<std::chrono::milliseconds>(due - o.now));
     }

@@ -299,6 +299,9 @@ TEST(ElasticIPPlan, RefusedServiceKeepsTheServersAnswerAndTheAssociationIsShown)
 TEST(ElasticIPPlan, SelectorOrPortsAddedByHandAreTakenBack) {
   World w;
   w.settle(w.plan());
+  // The Service as the operator applied it (its stamp too), then edited.
+  const json applied = w.plan().applyOf("Service", "db")->object;
+  w.service["metadata"]["annotations"] = applied["metadata"]["annotations"];
   w.service["spec"]["selector"] = {{"app", "evil"}};
   w.service["spec"]["ports"] = {
       {{"name", "tcp-5432"}, {"port", 5432}, {"protocol", "TCP"}, {"targetPort", 5432}},
@@ -315,6 +318,59 @@ TEST(ElasticIPPlan, SelectorOrPortsAddedByHandAreTakenBack) {
             std::string::npos)
       << said[0];
   EXPECT_NE(p.applyOf("Service", "db"), nullptr);
+}
+
+TEST(ElasticIPPlan, AChangeOfSpecPortsIsNoHandEdit) {
+  World w;
+  w.settle(w.plan());
+  // The Service as the operator applied it, then spec.ports changed.
+  const json applied = w.plan().applyOf("Service", "db")->object;
+  w.service["spec"]["ports"] = applied["spec"]["ports"];
+  w.service["metadata"]["annotations"] = applied["metadata"]["annotations"];
+  w.eip["spec"]["ports"][0]["port"] = 5433;
+  const auto p = w.plan();
+  EXPECT_TRUE(events(p, "ServiceRestored").empty());
+  EXPECT_EQ(p.first<rec::MergePatchObject>(), nullptr);
+  const auto* svc = p.applyOf("Service", "db");
+  ASSERT_NE(svc, nullptr);
+  EXPECT_EQ(svc->object["spec"]["ports"][0]["port"], 5433);
+}
+
+TEST(ElasticIPPlan, AnInstanceOfTheOtherFamilyGetsNoTraffic) {
+  World w;
+  w.service["spec"]["ipFamilies"] = {"IPv6"};
+  w.service["spec"]["clusterIP"] = "fd00::50";
+  const auto p = w.plan();  // the instance is 10.244.0.5
+  const auto* slice = p.applyOf("EndpointSlice", "db.eip");
+  ASSERT_NE(slice, nullptr);
+  EXPECT_EQ(slice->object["addressType"], "IPv6");
+  EXPECT_TRUE(slice->object["endpoints"].empty());
+  const json st = w.status(p);
+  EXPECT_EQ(condition(st, "Associated")["reason"], "AddressFamilyMismatch");
+  EXPECT_FALSE(st.contains("privateIP"));
+}
+
+TEST(ElasticIPPlan, AnEmptySliceKeepsItsAddressType) {
+  World w;
+  w.inst = instance("db-a", "running", "fd00::5");
+  w.settle(w.plan());
+  ASSERT_EQ(w.slice->at("addressType"), "IPv6");
+  w.inst = instance("db-a", "stopped", "");
+  const auto p = w.plan();
+  EXPECT_TRUE(p.all<rec::DeleteObject>().empty());  // not recreated as IPv4
+  EXPECT_EQ(p.applyOf("EndpointSlice", "db.eip")->object["addressType"], "IPv6");
+}
+
+TEST(ElasticIPPlan, WriteFailedStaysWhileTheServiceIsStillToBeWritten) {
+  World w;
+  w.eip["status"] = {{"conditions",
+                      {{{"type", "Ready"},
+                        {"status", "False"},
+                        {"reason", "WriteFailed"},
+                        {"message", "admission webhook denied the request"}}}}};
+  const auto p = w.plan();  // the Service exists, and is to be applied again
+  ASSERT_NE(p.applyOf("Service", "db"), nullptr);
+  EXPECT_EQ(condition(w.status(p), "Ready")["reason"], "WriteFailed");
 }
 
 TEST(ElasticIPPlan, BeingReleasedWritesNothing) {
