@@ -309,10 +309,13 @@ TEST_F(ScalingPolicies, PredictiveScalingRaisesTheCapacityBeforeTheDailyPeak) {
   ASSERT_TRUE(eventually([&] { return desired() >= 4; }, 60s)) << explain();
   const json forecast = policyStatus("daily");
   const std::int64_t scheduled = forecast.value("desiredCapacity", std::int64_t{0});
-  // The forecast's level may shade the 5 by up to 20 % (the live load since
-  // the backfill is lower than the history's): 4 or 5.
+  // The forecast's level (docs/scaling-policies.md: the last 3 hours'
+  // peaks over the profile, clamped to 0.8..1.25) shades the 5: down when
+  // the live load since the backfill is lower than the history's, up when
+  // an earlier test's load on a group of the same name falls in those 3
+  // hours (seen on a slow machine: 6): 4 to 7.
   EXPECT_GE(scheduled, 4) << explain();
-  EXPECT_LE(scheduled, 5) << explain();
+  EXPECT_LE(scheduled, 7) << explain();
   EXPECT_TRUE(eventually([&] { return desired() == scheduled && running() == scheduled; }, 60s))
       << explain();
   EXPECT_TRUE(activityNames("predictive daily")) << explain();
