@@ -296,7 +296,7 @@ Plan planElasticIP(const ElasticIPObservation& o) {
   switch (state) {
     case InstanceState::None:
       reason = "NotRequested";
-      message = "no spec.instanceRef: the address is allocated and not associated";
+      message = "no spec.instanceRef: the address is not associated with an instance";
       break;
     case InstanceState::NotFound:
       reason = "InstanceNotFound";
@@ -319,8 +319,13 @@ Plan planElasticIP(const ElasticIPObservation& o) {
     case InstanceState::Running:
       status = "True";
       reason = "InstanceRunning";
-      message = "traffic to " + (address.empty() ? std::string("the address") : address) +
-                " goes to Instance " + instanceName + " at " + *o.instance->status->privateIP;
+      message = o.service != nullptr
+                    ? "traffic to " + (address.empty() ? std::string("the address") : address) +
+                          " goes to Instance " + instanceName + " at " +
+                          *o.instance->status->privateIP
+                    : "associated with Instance " + instanceName + " at " +
+                          *o.instance->status->privateIP +
+                          "; no traffic until the Service exists (see Ready)";
       break;
   }
   if (familyMismatch) {
