@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "api/elastic_ip.h"
 #include "api/v1alpha1/types.h"
 #include "api/validation/common_rules.h"
 #include "api/validation/json_helpers.h"
@@ -19,12 +20,6 @@ namespace {
 bool isIpLiteral(const std::string& s) {
   unsigned char buf[16];
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
-
-std::string lower(std::string s) {
-  for (char& ch : s)
-    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-  return s;
 }
 
 std::optional<v1::ElasticIPSpec> checkSpec(Context& c, const json& specJson) {
@@ -43,7 +38,7 @@ std::optional<v1::ElasticIPSpec> checkSpec(Context& c, const json& specJson) {
     if (!ports.insert({p.port, protocol}).second)
       c.errs.push_back(
           duplicate(at("spec.ports", i), json{{"port", p.port}, {"protocol", protocol}}));
-    const std::string name = p.name ? *p.name : lower(protocol) + "-" + std::to_string(p.port);
+    const std::string name = elasticIPPortName(p);
     if (!names.insert(name).second)
       c.errs.push_back(duplicate(at("spec.ports", i) + ".name", name));
   }

@@ -69,10 +69,8 @@ class ElasticIPReconciler final : public kube::Reconciler {
         sl && kube::isControlledBy(sl->metadata, eip->metadata.uid))
       slice = sl->toJson();
     o.endpointSlice = slice ? &*slice : nullptr;
-    const kube::Resource& sliceResource = discovery_ == reconcilers::DiscoveryVersion::V1
-                                              ? api::kEndpointSlicesV1
-                                              : api::kEndpointSlicesV1beta1;
-    const auto sliceApplied = executor_.ledger().find(sliceResource, req.namespace_, sliceName);
+    const auto sliceApplied = executor_.ledger().find(
+        reconcilers::endpointSlicesResource(discovery_), req.namespace_, sliceName);
     o.endpointSliceApplied = sliceApplied ? &*sliceApplied : nullptr;
 
     return executor_.execute({v1::ElasticIP::resource(), eip->toJson()}, eipr::planElasticIP(o),
@@ -107,8 +105,7 @@ void addElasticIPController(kube::Manager& mgr, kube::Recorder& events,
   auto& services = mgr.informer<kube::RawObject>(
       api::kServices, {.labelSelector = std::string(api::kElasticIPLabel)});  // label exists
   auto& slices = mgr.informer<kube::RawObject>(
-      discovery == reconcilers::DiscoveryVersion::V1 ? api::kEndpointSlicesV1
-                                                     : api::kEndpointSlicesV1beta1,
+      reconcilers::endpointSlicesResource(discovery),
       {.labelSelector = std::string("endpointslice.kubernetes.io/managed-by=") +
                         api::kElasticIPEndpointSliceManagedByValue});
 

@@ -247,9 +247,7 @@ class LoadBalancerReconciler final : public kube::Reconciler {
       o.ingressNameTaken = takenByOther(api::kIngresses, *lb, ingress);
     if (service) o.service = &*service;
     if (ingress) o.ingress = &*ingress;
-    const kube::Resource& sliceResource = discovery_ == lbr::DiscoveryVersion::V1
-                                              ? api::kEndpointSlicesV1
-                                              : api::kEndpointSlicesV1beta1;
+    const kube::Resource& sliceResource = reconcilers::endpointSlicesResource(discovery_);
     std::vector<json> slices;
     for (const auto& sl : s_.slices.store().byNamespace(req.namespace_))
       if (kube::isControlledBy(sl->metadata, lb->metadata.uid)) {
@@ -539,7 +537,7 @@ DeregistrationLookup addLoadBalancerController(kube::Manager& mgr, kube::Recorde
   const std::string owned = std::string(api::kLoadBalancerLabel);  // label exists
   auto& services = mgr.informer<kube::RawObject>(api::kServices, {.labelSelector = owned});
   auto& slices = mgr.informer<kube::RawObject>(
-      discovery == lbr::DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1,
+      reconcilers::endpointSlicesResource(discovery),
       {.labelSelector = std::string("endpointslice.kubernetes.io/managed-by=") +
                         api::kEndpointSliceManagedByValue});
   kube::Informer<kube::RawObject>* ingresses =

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "api/resources.h"
 #include "api/well_known.h"
 #include "runtime/object.h"
 
@@ -58,6 +59,10 @@ json endpointJson(const Endpoint& e, const std::string& ns, DiscoveryVersion ver
 
 const char* discoveryApiVersion(DiscoveryVersion version) {
   return version == DiscoveryVersion::V1 ? "discovery.k8s.io/v1" : "discovery.k8s.io/v1beta1";
+}
+
+const kube::Resource& endpointSlicesResource(DiscoveryVersion version) {
+  return version == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
 }
 
 std::string externalAddressOf(const json& service) {

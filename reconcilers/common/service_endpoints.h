@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/resource.h"
+
 namespace kubec2::reconcilers {
 
 // discovery.k8s.io/v1 (Kubernetes 1.21 on) or v1beta1 (1.17 to 1.24):
@@ -41,6 +43,8 @@ nlohmann::json endpointJson(const Endpoint& e, const std::string& ns, DiscoveryV
 
 // "discovery.k8s.io/v1" or "discovery.k8s.io/v1beta1".
 const char* discoveryApiVersion(DiscoveryVersion version);
+// The endpointslices resource of that version (api/resources.h).
+const kube::Resource& endpointSlicesResource(DiscoveryVersion version);
 
 // Where clients outside the cluster reach a Service of type LoadBalancer:
 // status.loadBalancer.ingress[0].ip, else its .hostname, else "" (none

@@ -1,8 +1,6 @@
 #include "reconcilers/elasticip/plan.h"
 
-#include <algorithm>
-#include <cctype>
-
+#include "api/elastic_ip.h"
 #include "api/resources.h"
 #include "api/well_known.h"
 #include "reconcilers/common/conditions.h"
@@ -34,14 +32,6 @@ std::string protocolOf(const v1::ElasticIPPort& p) {
   return p.protocol.value_or("TCP");
 }
 
-std::string portNameOf(const v1::ElasticIPPort& p) {
-  if (p.name && !p.name->empty()) return *p.name;
-  std::string proto = protocolOf(p);
-  std::transform(proto.begin(), proto.end(), proto.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return proto + "-" + std::to_string(p.port);
-}
-
 bool isIPv6(const std::string& ip) {
   return ip.find(':') != std::string::npos;
 }
@@ -68,7 +58,7 @@ std::string endpointSliceName(const std::string& elasticIP) {
 json renderService(const v1::ElasticIP& eip) {
   json ports = json::array();
   for (const auto& p : eip.spec.ports)
-    ports.push_back({{"name", portNameOf(p)},
+    ports.push_back({{"name", api::elasticIPPortName(p)},
                      {"port", p.port},
                      {"protocol", protocolOf(p)},
                      {"targetPort", p.targetPort.value_or(p.port)}});
@@ -91,7 +81,7 @@ json renderEndpointSlice(const v1::ElasticIP& eip, const Endpoint* endpoint,
   labels["endpointslice.kubernetes.io/managed-by"] = api::kElasticIPEndpointSliceManagedByValue;
   json ports = json::array();
   for (const auto& p : eip.spec.ports)
-    ports.push_back({{"name", portNameOf(p)},
+    ports.push_back({{"name", api::elasticIPPortName(p)},
                      {"port", p.targetPort.value_or(p.port)},
                      {"protocol", protocolOf(p)}});
   json endpoints = json::array();
@@ -144,8 +134,7 @@ Plan planElasticIP(const ElasticIPObservation& o) {
       addressType = t->get<std::string>();
   if (addressType.empty()) addressType = "IPv4";
 
-  const kube::Resource& sliceResource =
-      o.discovery == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
+  const kube::Resource& sliceResource = endpointSlicesResource(o.discovery);
   if (o.serviceNameTaken) {
     // The slice would feed a Service that is not ours.
     if (o.endpointSlice != nullptr)

@@ -672,8 +672,7 @@ LoadBalancerDecision planLoadBalancer(const LoadBalancerObservation& o) {
   } else if (serviceNeed.apply() || o.serviceRefused) {
     last.push_back(ApplyObject{api::kServices, r.service, resourceVersionOf(o.service)});
   }
-  const kube::Resource& sliceResource =
-      o.discovery == DiscoveryVersion::V1 ? api::kEndpointSlicesV1 : api::kEndpointSlicesV1beta1;
+  const kube::Resource& sliceResource = endpointSlicesResource(o.discovery);
   std::set<std::string> wantedSlices;
   // Slices name their Service (kubernetes.io/service-name): none may feed
   // a Service that is not the load balancer's.

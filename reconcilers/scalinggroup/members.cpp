@@ -32,11 +32,16 @@ bool flagSet(const std::map<std::string, std::string>& m, const char* key) {
   return it != m.end() && it->second == "true";
 }
 
+// Whether the Instance reports its VMI failed (Ready False, reason Failed).
+bool vmiFailed(const v1::Condition* ready) {
+  return ready != nullptr && ready->status != "True" && ready->reason.value_or("") == "Failed";
+}
+
 // Why the instance is not serving, in words, for an instance that is not
 // running and Ready: what makes it Unhealthy once it is checked.
 std::string problemOf(const v1::Instance& instance, const std::string& state,
                       const v1::Condition* ready, std::chrono::seconds startWait) {
-  if (ready != nullptr && ready->status != "True" && ready->reason.value_or("") == "Failed") {
+  if (vmiFailed(ready)) {
     const std::string message = ready->message.value_or("");
     return message.empty() ? "VMI failed" : "VMI failed: " + message;
   }
@@ -155,9 +160,8 @@ Member memberOf(const v1::Instance& instance, const HealthSettings& health,
   // before it is in service, so a launch gets at least startTimeout
   // whatever the grace period (0 would replace instances still booting,
   // each replacement as young as the last: a launch-and-replace loop).
-  const bool failed =
-      ready != nullptr && ready->status != "True" && ready->reason.value_or("") == "Failed";
-  const bool launching = !failed && (state == "pending" || state.empty() || state == "running");
+  const bool launching =
+      !vmiFailed(ready) && (state == "pending" || state.empty() || state == "running");
   const auto wait =
       launching ? std::max(health.gracePeriod, health.startTimeout) : health.gracePeriod;
   if (!(checked && now - graceFrom >= wait)) {
