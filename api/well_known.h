@@ -39,6 +39,8 @@ inline constexpr const char* kElasticIPLabel = "compute.kubec2.io/elastic-ip";
 // The value of endpointslice.kubernetes.io/managed-by on an ElasticIP's
 // EndpointSlice (not the EndpointSlice controller's, nor a LoadBalancer's).
 inline constexpr const char* kElasticIPEndpointSliceManagedByValue = "elasticip.compute.kubec2.io";
+// On the VolumeSnapshots of a Snapshot: its name.
+inline constexpr const char* kSnapshotLabel = "compute.kubec2.io/snapshot";
 // On an Instance of a ScalingGroup's warm pool: "true". Warm instances are
 // outside the group's capacity and service until the group takes them.
 inline constexpr const char* kWarmPoolLabel = "compute.kubec2.io/warm-pool";

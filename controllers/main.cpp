@@ -21,6 +21,7 @@
 
 #include "controllers/common/instance_type_catalog.h"
 #include "controllers/elasticip/elasticip_controller.h"
+#include "controllers/snapshot/snapshot_controller.h"
 #include "controllers/instance/instance_controller.h"
 #include "controllers/launchtemplate/launchtemplate_controller.h"
 #include "controllers/loadbalancer/loadbalancer_controller.h"
@@ -260,6 +261,11 @@ int runOperator(const Flags& f) {
     kubec2::controllers::addElasticIPController(*mgr, events);
   } catch (const kube::ApiError& e) {
     return fail(kExitConfig, std::string("elastic IPs: discovery failed: ") + e.what());
+  }
+  try {
+    kubec2::controllers::addSnapshotController(*mgr, events);
+  } catch (const kube::ApiError& e) {
+    return fail(kExitConfig, std::string("snapshots: discovery failed: ") + e.what());
   }
   kubec2::controllers::ScalingGroupControllerOptions so;
   so.evaluationInterval = std::chrono::seconds(f.scalingEvaluationIntervalSeconds);

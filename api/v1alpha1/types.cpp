@@ -151,6 +151,21 @@ nlohmann::json ElasticIPStatus::toJson() const {
   return j;
 }
 
+SnapshotVolumeReference SnapshotVolumeReference::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  SnapshotVolumeReference o;
+  codec::read(j, "name", path, o.name);
+  codec::read(j, "volume", path, o.volume);
+  return o;
+}
+
+nlohmann::json SnapshotVolumeReference::toJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  codec::write(j, "name", name);
+  codec::write(j, "volume", volume);
+  return j;
+}
+
 ImageSource ImageSource::fromJson(const nlohmann::json& j, const std::string& path) {
   codec::requireObject(j, path);
   ImageSource o;
@@ -158,6 +173,7 @@ ImageSource ImageSource::fromJson(const nlohmann::json& j, const std::string& pa
   codec::read(j, "http", path, o.http);
   codec::read(j, "registry", path, o.registry);
   codec::read(j, "pvc", path, o.pvc);
+  codec::read(j, "snapshot", path, o.snapshot);
   return o;
 }
 
@@ -167,6 +183,7 @@ nlohmann::json ImageSource::toJson() const {
   codec::write(j, "http", http);
   codec::write(j, "registry", registry);
   codec::write(j, "pvc", pvc);
+  codec::write(j, "snapshot", snapshot);
   return j;
 }
 
@@ -175,6 +192,7 @@ ExtraVolume ExtraVolume::fromJson(const nlohmann::json& j, const std::string& pa
   ExtraVolume o;
   codec::read(j, "name", path, o.name);
   codec::read(j, "sizeGiB", path, o.sizeGiB);
+  codec::read(j, "fromSnapshot", path, o.fromSnapshot);
   codec::read(j, "storageClassName", path, o.storageClassName);
   codec::read(j, "deleteOnTermination", path, o.deleteOnTermination);
   return o;
@@ -184,6 +202,7 @@ nlohmann::json ExtraVolume::toJson() const {
   nlohmann::json j = nlohmann::json::object();
   codec::write(j, "name", name);
   codec::write(j, "sizeGiB", sizeGiB);
+  codec::write(j, "fromSnapshot", fromSnapshot);
   codec::write(j, "storageClassName", storageClassName);
   codec::write(j, "deleteOnTermination", deleteOnTermination);
   return j;
@@ -1236,6 +1255,71 @@ nlohmann::json ScalingGroupStatus::toJson() const {
   return j;
 }
 
+SnapshotSpec SnapshotSpec::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  SnapshotSpec o;
+  codec::read(j, "instanceRef", path, o.instanceRef);
+  codec::read(j, "volumes", path, o.volumes);
+  codec::read(j, "volumeSnapshotClassName", path, o.volumeSnapshotClassName);
+  codec::read(j, "description", path, o.description);
+  return o;
+}
+
+nlohmann::json SnapshotSpec::toJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  codec::write(j, "instanceRef", instanceRef);
+  codec::write(j, "volumes", volumes);
+  codec::write(j, "volumeSnapshotClassName", volumeSnapshotClassName);
+  codec::write(j, "description", description);
+  return j;
+}
+
+SnapshotVolume SnapshotVolume::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  SnapshotVolume o;
+  codec::read(j, "name", path, o.name);
+  codec::read(j, "claimName", path, o.claimName);
+  codec::read(j, "volumeSnapshotName", path, o.volumeSnapshotName);
+  codec::read(j, "readyToUse", path, o.readyToUse);
+  codec::read(j, "restoreSize", path, o.restoreSize);
+  return o;
+}
+
+nlohmann::json SnapshotVolume::toJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  codec::write(j, "name", name);
+  codec::write(j, "claimName", claimName);
+  codec::write(j, "volumeSnapshotName", volumeSnapshotName);
+  codec::write(j, "readyToUse", readyToUse);
+  codec::write(j, "restoreSize", restoreSize);
+  return j;
+}
+
+SnapshotStatus SnapshotStatus::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  SnapshotStatus o;
+  codec::read(j, "state", path, o.state);
+  codec::read(j, "instanceUID", path, o.instanceUID);
+  codec::read(j, "startTime", path, o.startTime);
+  codec::read(j, "completionTime", path, o.completionTime);
+  codec::read(j, "volumes", path, o.volumes);
+  codec::read(j, "conditions", path, o.conditions);
+  codec::read(j, "observedGeneration", path, o.observedGeneration);
+  return o;
+}
+
+nlohmann::json SnapshotStatus::toJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  codec::write(j, "state", state);
+  codec::write(j, "instanceUID", instanceUID);
+  codec::write(j, "startTime", startTime);
+  codec::write(j, "completionTime", completionTime);
+  codec::write(j, "volumes", volumes);
+  codec::write(j, "conditions", conditions);
+  codec::write(j, "observedGeneration", observedGeneration);
+  return j;
+}
+
 ElasticIP ElasticIP::fromJson(const nlohmann::json& j, const std::string& path) {
   codec::requireObject(j, path);
   ElasticIP o;
@@ -1348,6 +1432,29 @@ nlohmann::json ScalingGroup::toJson() const {
 
 const kube::Resource& ScalingGroup::resource() {
   static const kube::Resource r{"compute.kubec2.io", "v1alpha1", "scalinggroups", true, "ScalingGroup"};
+  return r;
+}
+
+Snapshot Snapshot::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  Snapshot o;
+  codec::read(j, "apiVersion", path, o.apiVersion);
+  codec::read(j, "kind", path, o.kind);
+  if (auto m = j.find("metadata"); m != j.end()) o.metadata = kube::ObjectMeta::fromJson(*m);
+  codec::read(j, "spec", path, o.spec);
+  codec::read(j, "status", path, o.status);
+  return o;
+}
+
+nlohmann::json Snapshot::toJson() const {
+  nlohmann::json j = {{"apiVersion", apiVersion}, {"kind", kind}, {"metadata", metadata.toJson()}};
+  codec::write(j, "spec", spec);
+  codec::write(j, "status", status);
+  return j;
+}
+
+const kube::Resource& Snapshot::resource() {
+  static const kube::Resource r{"compute.kubec2.io", "v1alpha1", "snapshots", true, "Snapshot"};
   return r;
 }
 

@@ -173,8 +173,21 @@ struct ElasticIPStatus {
   bool operator==(const ElasticIPStatus&) const = default;
 };
 
+// One volume's copy in a Snapshot of the same namespace.
+struct SnapshotVolumeReference {
+  // The Snapshot's name.
+  std::string name{};
+  // The volume of the Snapshot to restore: root, or an extra volume's name as it was on the
+  // instance copied. Absent: root for an image, the volume's own name for an extra volume.
+  std::optional<std::string> volume{};
+
+  static SnapshotVolumeReference fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  bool operator==(const SnapshotVolumeReference&) const = default;
+};
+
 // The image the root disk starts from, like an AMI. Exactly one of containerDisk, http,
-// registry and pvc is set.
+// registry, pvc and snapshot is set.
 struct ImageSource {
   // A KubeVirt container disk image, such as quay.io/containerdisks/fedora:40. The root disk
   // is ephemeral: what the instance writes to it is lost when it stops, and volumes.root
@@ -191,20 +204,32 @@ struct ImageSource {
   // persistent root volume (a golden image). The root volume is at least as large as the
   // claim.
   std::optional<LocalObjectReference> pvc{};
+  // A volume of a Snapshot in the Instance's namespace (its root unless volume is set) that a
+  // CDI DataVolume restores into a persistent root volume, as an AMI backed by an EBS
+  // snapshot: a configured server copied into new instances. The root volume is at least as
+  // large as the copy. The Snapshot must be completed when the instance starts; until then
+  // the launch waits (SnapshotNotReady), and a Snapshot or volume that does not exist holds
+  // it (SnapshotNotFound).
+  std::optional<SnapshotVolumeReference> snapshot{};
 
   static ImageSource fromJson(const nlohmann::json& j, const std::string& path = "");
   nlohmann::json toJson() const;
   bool operator==(const ImageSource&) const = default;
 };
 
-// An extra empty volume, like an EBS data volume.
+// An extra volume, like an EBS data volume: empty, or restored from a Snapshot
+// (fromSnapshot).
 struct ExtraVolume {
   // The volume's name, unique in the instance: a DNS label, used for the disk and in the
   // claim's name (INSTANCE-VOLUME).
   std::string name{};
-  // Size in GiB, 1 to 16384. It can grow but never shrink (the webhook refuses a smaller
-  // value).
-  std::int64_t sizeGiB{};
+  // Size in GiB, 1 to 16384; required unless fromSnapshot is set (absent then: the copy's
+  // size). It can grow but never shrink (the webhook refuses a smaller value).
+  std::optional<std::int64_t> sizeGiB{};
+  // Restore the volume from a Snapshot's copy (its volume of this name unless volume is set),
+  // as an EBS volume created from a snapshot. Read when the volume is made, at the instance's
+  // first start after it is added; the Snapshot must be completed by then.
+  std::optional<SnapshotVolumeReference> fromSnapshot{};
   // The StorageClass of the volume, like an EBS volume type. Absent: the cluster's default
   // StorageClass.
   std::optional<std::string> storageClassName{};
@@ -217,12 +242,12 @@ struct ExtraVolume {
   bool operator==(const ExtraVolume&) const = default;
 };
 
-// The persistent root volume, made from an http, registry or pvc image (the webhook refuses
-// it with a containerDisk image, whose root disk is ephemeral).
+// The persistent root volume, made from an http, registry, pvc or snapshot image (the
+// webhook refuses it with a containerDisk image, whose root disk is ephemeral).
 struct RootVolume {
   // Size in GiB, 1 to 16384. Absent: 10 GiB for http and registry images, the source claim's
-  // size for pvc. Must hold the image; it can grow but never shrink (the webhook refuses a
-  // smaller value).
+  // size for pvc, the copy's size for snapshot. Must hold the image; it can grow but never
+  // shrink (the webhook refuses a smaller value).
   std::optional<std::int64_t> sizeGiB{};
   // The StorageClass of the root volume, like an EBS volume type. Absent: the cluster's
   // default StorageClass.
@@ -1434,6 +1459,76 @@ struct ScalingGroupStatus {
   bool operator==(const ScalingGroupStatus&) const = default;
 };
 
+// What to copy. Nothing here can change after creation (the webhook refuses it): a snapshot
+// is one moment's copy; take another for another moment.
+struct SnapshotSpec {
+  // The Instance in the same namespace whose volumes are copied. It must exist, with
+  // persistent volumes (a containerDisk root is ephemeral and is not copied), when the
+  // Snapshot is created; otherwise the Snapshot ends in state error, with the reason in its
+  // Ready condition (InstanceNotFound, NoVolumes).
+  LocalObjectReference instanceRef{};
+  // The instance's volumes to copy, by name: root, or an extra volume's name. Absent: every
+  // persistent volume, as EC2's CreateSnapshots. A name the instance does not have ends the
+  // Snapshot in state error (VolumeNotFound).
+  std::optional<std::vector<std::string>> volumes{};
+  // The VolumeSnapshotClass (snapshot.storage.k8s.io) to copy with, which chooses the CSI
+  // driver's snapshot options. Absent: the cluster's default class for each volume's driver.
+  // A class that does not exist keeps the Snapshot pending (SnapshotClassNotFound) until it
+  // does; nothing is copied before.
+  std::optional<std::string> volumeSnapshotClassName{};
+  // What the snapshot is for, up to 255 characters, as EC2's Description.
+  std::optional<std::string> description{};
+
+  static SnapshotSpec fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  bool operator==(const SnapshotSpec&) const = default;
+};
+
+// The copy of one instance volume.
+struct SnapshotVolume {
+  // The instance's volume, root or an extra volume's name.
+  std::string name{};
+  // The PersistentVolumeClaim copied.
+  std::string claimName{};
+  // The VolumeSnapshot holding the copy, in the Snapshot's namespace, named SNAPSHOT.VOLUME
+  // (a volume name has no dot, so no two Snapshots' copies share a name).
+  std::string volumeSnapshotName{};
+  // Whether the copy is cut and can seed a volume.
+  std::optional<bool> readyToUse{};
+  // The size a volume made from the copy needs at least, as a quantity such as 10Gi.
+  std::optional<std::string> restoreSize{};
+
+  static SnapshotVolume fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  bool operator==(const SnapshotVolume&) const = default;
+};
+
+// The snapshot as the operator last observed it.
+struct SnapshotStatus {
+  // pending: copies requested, not all ready yet (or waiting for a snapshot class).
+  // completed: every copy is ready to seed a volume. error: no copy could be made (the
+  // instance or a volume is missing) or a copy was lost; the Ready condition says which.
+  std::optional<std::string> state{};
+  // The uid of the Instance copied, telling it apart from a later Instance of the same name.
+  std::optional<std::string> instanceUID{};
+  // When the copies were requested, as EC2's StartTime.
+  std::optional<std::string> startTime{};
+  // When the last copy became ready, as EC2's CompletionTime.
+  std::optional<std::string> completionTime{};
+  // The copies, one per volume, recorded when requested.
+  std::optional<std::vector<SnapshotVolume>> volumes{};
+  // Ready (every copy is ready), with reasons such as InProgress, InstanceNotFound,
+  // InstanceLaunching, NoVolumes, VolumeNotFound, SnapshotClassNotFound, SnapshotFailed,
+  // VolumeSnapshotMissing, NameConflict and WriteFailed (docs/snapshots.md).
+  std::optional<std::vector<Condition>> conditions{};
+  // The metadata.generation this status was computed from.
+  std::optional<std::int64_t> observedGeneration{};
+
+  static SnapshotStatus fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  bool operator==(const SnapshotStatus&) const = default;
+};
+
 // An EC2 Elastic IP style address: allocated when created, kept until deleted, associated
 // with at most one Instance at a time and moved to another by changing spec.instanceRef.
 // The operator renders it as a Service without a selector (the address) and one
@@ -1521,6 +1616,25 @@ struct ScalingGroup {
   static ScalingGroup fromJson(const nlohmann::json& j, const std::string& path = "");
   nlohmann::json toJson() const;
   // scalinggroups.compute.kubec2.io, for kube::Client.
+  static const kube::Resource& resource();
+};
+
+// A point-in-time copy of an Instance's persistent volumes, as EC2's CreateSnapshots: taken
+// once, when created, and kept until deleted, whatever happens to the instance afterwards.
+// Each volume's copy is a CSI VolumeSnapshot the Snapshot owns; an instance volume
+// (volumes.extra[].fromSnapshot) or a root disk (image.snapshot) can start from it. Its
+// name is at most 63 characters (the webhook refuses longer): it names the VolumeSnapshots
+// (NAME.VOLUME) and labels them.
+struct Snapshot {
+  std::string apiVersion = "compute.kubec2.io/v1alpha1";
+  std::string kind = "Snapshot";
+  kube::ObjectMeta metadata{};
+  SnapshotSpec spec{};
+  std::optional<SnapshotStatus> status{};
+
+  static Snapshot fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  // snapshots.compute.kubec2.io, for kube::Client.
   static const kube::Resource& resource();
 };
 

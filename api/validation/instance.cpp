@@ -82,8 +82,8 @@ void checkSpec(Context& c, const json& specJson, const json* oldSpecJson) {
     for (size_t i = 0; i < newVolumes->extra->size(); ++i) {
       const auto& v = (*newVolumes->extra)[i];
       for (const auto& o : *oldVolumes->extra)
-        if (o.name == v.name)
-          noShrink(at("spec.volumes.extra", i) + ".sizeGiB", v.sizeGiB, o.sizeGiB);
+        if (o.name == v.name && o.sizeGiB)  // absent: a snapshot's size, unknown here
+          noShrink(at("spec.volumes.extra", i) + ".sizeGiB", v.sizeGiB, *o.sizeGiB);
     }
   }
 }

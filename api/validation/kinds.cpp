@@ -13,16 +13,18 @@ const KindValidator& launchTemplateValidator();
 const KindValidator& scalingGroupValidator();
 const KindValidator& loadBalancerValidator();
 const KindValidator& elasticIPValidator();
+const KindValidator& snapshotValidator();
 
 }  // namespace validation
 
 std::span<const ComputeKind> computeKinds() {
-  static const std::array<ComputeKind, 5> kinds = {{
+  static const std::array<ComputeKind, 6> kinds = {{
       {v1alpha1::Instance::resource(), validation::instanceValidator()},
       {v1alpha1::LaunchTemplate::resource(), validation::launchTemplateValidator()},
       {v1alpha1::ScalingGroup::resource(), validation::scalingGroupValidator()},
       {v1alpha1::LoadBalancer::resource(), validation::loadBalancerValidator()},
       {v1alpha1::ElasticIP::resource(), validation::elasticIPValidator()},
+      {v1alpha1::Snapshot::resource(), validation::snapshotValidator()},
   }};
   return kinds;
 }

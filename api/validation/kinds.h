@@ -19,7 +19,7 @@ struct ComputeKind {
   const validation::KindValidator& validator;
 };
 
-// The five kinds, in the order the messages list them.
+// The six kinds, in the order the messages list them.
 std::span<const ComputeKind> computeKinds();
 // The kind of that name (Instance), or nullptr.
 const ComputeKind* findComputeKind(std::string_view kind);
@@ -27,7 +27,7 @@ const ComputeKind* findComputeKind(std::string_view kind);
 // nullptr: how a subresource's review (whose request.kind is another kind,
 // such as autoscaling/v1 Scale) is traced to its object's kind.
 const ComputeKind* findComputeResource(std::string_view group, std::string_view plural);
-// "Instance, LaunchTemplate, ScalingGroup, LoadBalancer or ElasticIP".
+// "Instance, LaunchTemplate, ScalingGroup, LoadBalancer, ElasticIP or Snapshot".
 std::string computeKindNames();
 
 }  // namespace kubec2::api

@@ -38,13 +38,19 @@ void checkLaunch(Context& c, const std::string& path, const Spec& s) {
       c.errs.push_back(forbidden(
           path + ".volumes.root",
           "must not be set with a containerDisk image (" + path +
-              ".image.containerDisk), whose root disk is ephemeral: use an http, registry or pvc "
-              "image for a persistent root volume"));
+              ".image.containerDisk), whose root disk is ephemeral: use an http, registry, pvc or "
+              "snapshot image for a persistent root volume"));
     if (s.volumes->extra) {
       std::set<std::string> seen;
       for (size_t i = 0; i < s.volumes->extra->size(); ++i) {
-        const std::string& name = (*s.volumes->extra)[i].name;
+        const auto& extra = (*s.volumes->extra)[i];
+        const std::string& name = extra.name;
         const std::string p = at(path + ".volumes.extra", i) + ".name";
+        // An empty volume has no size but the one asked for.
+        if (!extra.sizeGiB && !extra.fromSnapshot)
+          c.errs.push_back(required(at(path + ".volumes.extra", i) + ".sizeGiB",
+                                    "an empty volume needs a size (only a volume restored from "
+                                    "a snapshot, fromSnapshot, takes the copy's size)"));
         if (name == "root" || name == "cloudinit")
           c.errs.push_back(
               invalid(p, name, "is reserved: root and cloudinit name the instance's own disks"));

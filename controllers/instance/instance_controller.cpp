@@ -126,6 +126,12 @@ class InstanceReconciler final : public kube::Reconciler {
     const rec::LaunchResolution launch = rec::launchOf(o);
     for (const auto& need : rec::secretsToRead(o, launch))
       o.secrets[need.name] = readSecret(client_, req.namespace_, need.name);
+    for (const auto& name : rec::snapshotsToRead(o, launch)) {
+      const auto snap =
+          kube::getIfExists(client_, v1::Snapshot::resource(), req.namespace_, name);
+      o.snapshots[name] =
+          snap ? std::make_shared<const v1::Snapshot>(v1::Snapshot::fromJson(*snap)) : nullptr;
+    }
     std::optional<json> cloudInitSecret;
     if (rec::cloudInitSecretToRead(o, launch))
       cloudInitSecret = kube::getIfExists(client_, api::kSecrets, req.namespace_,

@@ -1,5 +1,6 @@
 #include "reconcilers/instance/plan.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "api/resources.h"
@@ -72,6 +73,65 @@ bool vmIsOurs(const InstanceObservation& o) {
 
 bool renderedForStart(const InstanceObservation& o) {
   return o.vm == nullptr || o.vmi == nullptr;
+}
+
+// The volumes a start restores from Snapshots and has not made yet.
+std::vector<PersistentVolume> volumesToRestore(const InstanceObservation& o,
+                                               const v1::LaunchSpec& launch) {
+  const v1::Instance& inst = *o.instance;
+  std::vector<PersistentVolume> out;
+  for (PersistentVolume& v : volumesOf(inst.metadata.name, inst.metadata.namespace_, launch).volumes) {
+    if (v.snapshot.empty()) continue;
+    bool made = false;
+    if (inst.status && inst.status->volumes)
+      for (const auto& s : *inst.status->volumes) made = made || s.claimName == v.dataVolume;
+    if (!made) out.push_back(std::move(v));
+  }
+  return out;
+}
+
+struct RestoreProblem {
+  std::string reason, message;
+  std::chrono::seconds recheck;
+};
+
+// Why a volume cannot be restored yet: its Snapshot does not exist, has no
+// copy of the volume, failed, or is not completed (Snapshots are not
+// watched here: looked at again after `recheck`).
+std::optional<RestoreProblem> restoreProblem(const InstanceObservation& o,
+                                             const v1::LaunchSpec& launch) {
+  for (const PersistentVolume& v : volumesToRestore(o, launch)) {
+    const std::string what = "volume " + v.disk + " restores from Snapshot " + v.snapshot;
+    const auto found = o.snapshots.find(v.snapshot);
+    const v1::Snapshot* snap = found == o.snapshots.end() ? nullptr : found->second.get();
+    if (snap == nullptr)
+      return RestoreProblem{"SnapshotNotFound",
+                            what + ", which does not exist in this namespace", std::chrono::seconds(30)};
+    const auto& st = snap->status;
+    const std::string state = st ? st->state.value_or("pending") : "pending";
+    if (state == "error")
+      return RestoreProblem{"SnapshotFailed",
+                            what + ", which failed (see its Ready condition): use another",
+                            std::chrono::seconds(300)};
+    const v1::SnapshotVolume* copy = nullptr;
+    std::vector<std::string> copied;
+    if (st && st->volumes)
+      for (const auto& c : *st->volumes) {
+        copied.push_back(c.name);
+        if (c.name == v.snapshotVolume) copy = &c;
+      }
+    if (state == "completed" && copy == nullptr)
+      return RestoreProblem{
+          "SnapshotNotFound",
+          "volume " + v.disk + " restores volume " + v.snapshotVolume + " of Snapshot " +
+              v.snapshot + ", which copied " + (copied.empty() ? "none" : kube::join(copied)),
+          std::chrono::seconds(300)};
+    if (state != "completed")
+      return RestoreProblem{"SnapshotNotReady",
+                            what + ", which is still " + state + ": the launch waits for it",
+                            std::chrono::seconds(5)};
+  }
+  return std::nullopt;
 }
 
 // Status, conditions and Events of one reconcile, built up as it goes.
@@ -324,6 +384,12 @@ Plan run(const InstanceObservation& o) {
   std::optional<json> cloudInit;
   std::optional<json> cloudInitSecret;
   if (forStart) {
+    if (const auto p = restoreProblem(o, launch.spec)) {
+      sb.problem(p->reason, p->message);
+      plan.requeueWithin(p->recheck);
+      sb.finish();
+      return plan;
+    }
     const CloudInitInputs ci = cloudInitInputs(launch.spec, o.secrets, ns);
     if (!ci.problem.empty()) {
       sb.problem(ci.problemReason, ci.problem);
@@ -507,6 +573,17 @@ std::vector<SecretNeed> secretsToRead(const InstanceObservation& o,
       (o.vm != nullptr && !vmIsOurs(o)) || !renderedForStart(o))
     return {};
   return secretsOf(launch.spec);
+}
+
+std::vector<std::string> snapshotsToRead(const InstanceObservation& o,
+                                         const LaunchResolution& launch) {
+  if (o.instance->metadata.deletionTimestamp || !o.kubevirtInstalled || !launch.ok() ||
+      (o.vm != nullptr && !vmIsOurs(o)) || !renderedForStart(o))
+    return {};
+  std::vector<std::string> out;
+  for (const PersistentVolume& v : volumesToRestore(o, launch.spec))
+    if (std::find(out.begin(), out.end(), v.snapshot) == out.end()) out.push_back(v.snapshot);
+  return out;
 }
 
 bool cloudInitSecretToRead(const InstanceObservation& o, const LaunchResolution& launch) {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,8 @@ struct InstanceObservation {
   // The operator's cloud-init Secret (cloudInitSecretName()), when
   // cloudInitSecretToRead() asked for it and it exists.
   const nlohmann::json* cloudInitSecret = nullptr;
+  // The Snapshots of snapshotsToRead(), by name (nullptr: not found).
+  std::map<std::string, std::shared_ptr<const v1::Snapshot>> snapshots;
   // Of claimsToCheck(), the claims that still exist.
   std::vector<std::string> claimsRemaining;
   // The operator's last apply of each object, when remembered.
@@ -62,6 +65,12 @@ LaunchResolution launchOf(const InstanceObservation& o);
 // rendered for a start (no VM or no VMI: user data and keys are read when
 // the instance starts, as EC2 reads them at boot; docs/instances.md).
 std::vector<SecretNeed> secretsToRead(const InstanceObservation& o, const LaunchResolution& launch);
+
+// The Snapshots to read before planning a start: those that volumes not
+// made yet restore from (a volume a previous start made, in
+// status.volumes, has its data already; its Snapshot may be gone).
+std::vector<std::string> snapshotsToRead(const InstanceObservation& o,
+                                         const LaunchResolution& launch);
 
 // Whether to read the operator's cloud-init Secret: for a start whose user
 // data or keys come from a Secret, or whose VM used one (it may go).

@@ -1,8 +1,22 @@
 #include "reconcilers/instance/volumes.h"
 
+#include "api/snapshot.h"
+
 namespace kubec2::reconcilers {
 
 using nlohmann::json;
+
+namespace {
+
+// CDI restores a DataVolume from a VolumeSnapshot of its namespace.
+json snapshotSource(const std::string& ns, const v1::SnapshotVolumeReference& ref,
+                    const std::string& defaultVolume) {
+  return {{"snapshot",
+           {{"namespace", ns},
+            {"name", api::volumeSnapshotName(ref.name, ref.volume.value_or(defaultVolume))}}}};
+}
+
+}  // namespace
 
 std::vector<std::string> InstanceVolumes::keptOnTermination() const {
   std::vector<std::string> out;
@@ -41,6 +55,11 @@ InstanceVolumes volumesOf(const std::string& instanceName, const std::string& ns
     } else if (image.pvc) {
       r.source = {{"pvc", {{"namespace", ns}, {"name", image.pvc->name}}}};
       r.sizeGiB = size;  // CDI sizes a clone from its source claim
+    } else if (image.snapshot) {
+      r.source = snapshotSource(ns, *image.snapshot, "root");
+      r.snapshot = image.snapshot->name;
+      r.snapshotVolume = image.snapshot->volume.value_or("root");
+      r.sizeGiB = size;  // CDI sizes a restore from the copy (restoreSize)
     }
     if (!r.source.is_null()) out.volumes.push_back(std::move(r));
   }
@@ -52,7 +71,12 @@ InstanceVolumes volumesOf(const std::string& instanceName, const std::string& ns
       v.deleteOnTermination = e.deleteOnTermination.value_or(false);
       v.sizeGiB = e.sizeGiB;
       v.storageClassName = e.storageClassName;
-      v.source = {{"blank", json::object()}};
+      v.source = e.fromSnapshot ? snapshotSource(ns, *e.fromSnapshot, e.name)
+                                : json{{"blank", json::object()}};
+      if (e.fromSnapshot) {
+        v.snapshot = e.fromSnapshot->name;
+        v.snapshotVolume = e.fromSnapshot->volume.value_or(e.name);
+      }
       out.volumes.push_back(std::move(v));
     }
   return out;

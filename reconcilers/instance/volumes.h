@@ -28,7 +28,11 @@ struct PersistentVolume {
   bool deleteOnTermination = false;
   std::optional<std::int64_t> sizeGiB;
   std::optional<std::string> storageClassName;
-  nlohmann::json source;  // the CDI DataVolume source: http, registry, pvc or blank
+  nlohmann::json source;  // the CDI DataVolume source: http, registry, pvc, snapshot or blank
+  // Restored from a Snapshot (compute.kubec2.io): its name and the volume
+  // copied; empty otherwise.
+  std::string snapshot;
+  std::string snapshotVolume;
 };
 
 struct InstanceVolumes {
@@ -40,12 +44,13 @@ struct InstanceVolumes {
   std::vector<std::string> deletedWithInstance() const;
 };
 
-// EC2's defaults: the root volume of an http, registry or pvc image is
+// EC2's defaults: the root volume of an http, registry, pvc or snapshot image is
 // persistent and deleted on termination unless volumes.root.deleteOnTermination
 // is false (also when spec.volumes is absent); a containerDisk root is
 // ephemeral (no volume); extra volumes are kept unless their
 // deleteOnTermination is true; the root is 10 GiB unless sized (pvc: the
-// source's size).
+// source's size; snapshot: the copy's). A volume from a Snapshot reads
+// the VolumeSnapshot api::volumeSnapshotName() names.
 InstanceVolumes volumesOf(const std::string& instanceName, const std::string& ns,
                           const v1::LaunchSpec& launch);
 

@@ -1,0 +1,157 @@
+#include "controllers/snapshot/snapshot_controller.h"
+
+#include "api/resources.h"
+#include "api/snapshot.h"
+#include "api/v1alpha1/types.h"
+#include "api/well_known.h"
+#include "controllers/common/executor.h"
+#include "reconcilers/snapshot/plan.h"
+#include "runtime/controller.h"
+#include "runtime/finalizers.h"
+#include "runtime/log.h"
+#include "runtime/optional_api.h"
+
+namespace kubec2::controllers {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace v1 = kubec2::api::v1alpha1;
+namespace snapr = kubec2::reconcilers::snapshot;
+
+class SnapshotReconciler final : public kube::Reconciler {
+ public:
+  struct Sources {
+    kube::Informer<v1::Snapshot>& snapshots;
+    kube::Informer<v1::Instance>& instances;
+    std::shared_ptr<kube::OptionalApi> csi;
+    kube::Informer<kube::RawObject>& volumeSnapshots;
+  };
+
+  SnapshotReconciler(kube::Client& client, Sources s, kube::Recorder& events,
+                     std::string fieldManager)
+      : s_(std::move(s)), client_(client), executor_(client, events, std::move(fieldManager)) {}
+
+  kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext& ctx) override {
+    const auto snap = fetchSubject(s_.snapshots, req, executor_);
+    if (!snap) return kube::Result::done();
+
+    const auto csi = s_.csi->state();
+    if (csi == kube::OptionalApi::State::Unknown) return kube::Result::after(1s);
+    if (csi == kube::OptionalApi::State::Served && !s_.csi->synced())
+      return kube::Result::after(1s);
+
+    snapr::SnapshotObservation o;
+    o.snapshot = snap.get();
+    o.now = ctx.clock.wallNow();
+    o.volumeSnapshotsServed = csi == kube::OptionalApi::State::Served;
+    const bool asked = snap->status && snap->status->volumes && !snap->status->volumes->empty();
+    const bool final = snap->status && snap->status->state.value_or("") == "error";
+
+    // Before the copies are asked for: the instance, read live when the
+    // cache does not show it (a Snapshot created just after its instance
+    // must not fail on a cache that has not seen it yet).
+    std::shared_ptr<const v1::Instance> instance;
+    if (!asked && !final && o.volumeSnapshotsServed) {
+      instance = s_.instances.store().get(req.namespace_, snap->spec.instanceRef.name);
+      if (!instance)
+        if (auto live = kube::getIfExists(client_, v1::Instance::resource(), req.namespace_,
+                                          snap->spec.instanceRef.name))
+          instance = std::make_shared<const v1::Instance>(v1::Instance::fromJson(*live));
+      if (snap->spec.volumeSnapshotClassName)
+        o.classExists = kube::getIfExists(client_, api::kVolumeSnapshotClasses, "",
+                                          *snap->spec.volumeSnapshotClassName)
+                            .has_value();
+    }
+    o.instance = instance.get();
+
+    // The copies: each of this Snapshot's names, from the cache, else read
+    // live: a copy is called lost, or a name taken, only on the server's
+    // word.
+    if (o.volumeSnapshotsServed && !final) {
+      std::vector<std::string> names;
+      if (asked) {
+        for (const auto& c : *snap->status->volumes) names.push_back(c.volumeSnapshotName);
+      } else if (instance) {
+        for (const auto& v : snapr::volumesToCopy(*snap, *instance))
+          names.push_back(api::volumeSnapshotName(req.name, v.name));
+      }
+      for (const auto& name : names) {
+        std::optional<json> vs;
+        if (auto cached = s_.volumeSnapshots.store().get(req.namespace_, name))
+          vs = cached->toJson();
+        else  // a cache behind, or somebody else's object of the name (not labelled)
+          vs = kube::getIfExists(client_, api::kVolumeSnapshots, req.namespace_, name);
+        if (!vs) continue;
+        if (kube::isControlledBy(*vs, snap->metadata.uid))
+          o.volumeSnapshots[name] = std::move(*vs);
+        else
+          o.namesTaken.insert(name);
+      }
+    }
+    return executor_.execute({v1::Snapshot::resource(), snap->toJson()}, snapr::planSnapshot(o),
+                             ctx);
+  }
+
+ private:
+  Sources s_;
+  kube::Client& client_;
+  PlanExecutor executor_;
+};
+
+}  // namespace
+
+void addSnapshotController(kube::Manager& mgr, kube::Recorder& events,
+                           const SnapshotControllerOptions& opts) {
+  auto& client = mgr.client();
+  // An operator upgraded before its CRDs (Helm never upgrades crds/) must
+  // still run every other controller: without the kind, this one is off.
+  if (!client.isServed(api::kGroup, "v1alpha1", v1::Snapshot::resource().resource)) {
+    kube::log::warn(
+        "Snapshots are not served: the Snapshot controller is off until the operator restarts "
+        "(apply crds/ first: docs/operations.md, Upgrades)");
+    return;
+  }
+  auto& snapshots = mgr.informer<v1::Snapshot>(v1::Snapshot::resource());
+  auto& instances = mgr.informer<v1::Instance>(v1::Instance::resource());
+  // The CSI snapshot API may be installed after the operator: Snapshots
+  // say so meanwhile (SnapshotsNotSupported) and are looked at again when
+  // it appears.
+  auto served = std::make_shared<kube::Channel>();
+  auto csi = std::make_shared<kube::OptionalApi>(
+      client, kube::OptionalApi::Options{
+                  .name = "CSI snapshots",
+                  .namespace_ = mgr.options().namespace_,
+                  .retryPeriod = std::min(opts.discoveryPeriod, std::chrono::milliseconds(2000)),
+                  .missingPeriod = opts.discoveryPeriod,
+                  .onServed = [&snapshots, served] {
+                    for (const auto& s : snapshots.store().list())
+                      served->send({s->metadata.namespace_, s->metadata.name});
+                  }});
+  auto& volumeSnapshots =
+      csi->informer(api::kVolumeSnapshots,
+                    {.labelSelector = std::string(api::kSnapshotLabel)});  // label exists
+  mgr.add(kube::OptionalApi::runnable(csi));
+
+  // An Instance's change concerns the Snapshots waiting to copy it.
+  auto snapshotsOf = [&snapshots](const kube::ObjectMeta& inst) {
+    std::vector<kube::Request> out;
+    for (const auto& s : snapshots.store().byNamespace(inst.namespace_))
+      if (s->spec.instanceRef.name == inst.name &&
+          !(s->status && s->status->volumes && !s->status->volumes->empty()))
+        out.push_back({s->metadata.namespace_, s->metadata.name});
+    return out;
+  };
+
+  kube::ControllerBuilder(mgr, "snapshot")
+      .forResource(snapshots)
+      .watches(instances, snapshotsOf)
+      .owns(volumeSnapshots, "Snapshot", api::kApiVersion)
+      .watches(*served)
+      .complete(std::make_shared<SnapshotReconciler>(
+          mgr.controllerClient("snapshot"),
+          SnapshotReconciler::Sources{snapshots, instances, csi, volumeSnapshots}, events,
+          opts.fieldManager));
+}
+
+}  // namespace kubec2::controllers
