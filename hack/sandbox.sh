@@ -145,9 +145,16 @@ up() {
   say "installing the compute API, KubeVirt's API and the webhook configurations"
   kubectl apply -k crds/ >/dev/null
   kubectl kustomize crds/ | kubectl wait --for condition=established --timeout=60s -f - >/dev/null
-  # KubeVirt's API (its CRDs only: no KubeVirt runs here) for the simulator.
-  kubectl apply -f third_party/kubevirt/crds/ >/dev/null
-  kubectl wait --for condition=established --timeout=60s -f third_party/kubevirt/crds/ >/dev/null
+  # KubeVirt's API (its CRDs only: no KubeVirt runs here) for the simulator,
+  # with its snapshot API (snapshot.kubevirt.io, in the same folder), CDI's
+  # DataVolume and the CSI snapshot API (external-snapshotter's CRDs).
+  local crds
+  for crds in third_party/kubevirt/crds/ third_party/cdi/crds/ third_party/external-snapshotter/crds/; do
+    kubectl apply -f "$crds" >/dev/null
+    kubectl wait --for condition=established --timeout=60s -f "$crds" >/dev/null
+  done
+  # The default VolumeSnapshotClass of the simulator's pretend CSI driver.
+  kubectl apply -f third_party/external-snapshotter/examples/volumesnapshotclass-sim.yaml >/dev/null
   kubectl create namespace kubec2-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
   # The configurations point at the Service in deploy/; the sandbox points
   # them at a url instead. Replaced, not re-applied: apply's three-way merge
