@@ -28,14 +28,13 @@ inline const kube::Resource kPersistentVolumeClaims{"", "v1", "persistentvolumec
 inline const kube::Resource kServices{"", "v1", "services", true, "Service"};
 inline const kube::Resource kEndpointSlicesV1{"discovery.k8s.io", "v1", "endpointslices", true,
                                               "EndpointSlice"};
-inline const kube::Resource kEndpointSlicesV1beta1{"discovery.k8s.io", "v1beta1",
-                                                   "endpointslices", true, "EndpointSlice"};
+inline const kube::Resource kEndpointSlicesV1beta1{"discovery.k8s.io", "v1beta1", "endpointslices",
+                                                   true, "EndpointSlice"};
 inline const kube::Resource kIngresses{"networking.k8s.io", "v1", "ingresses", true, "Ingress"};
 // CSI snapshots (kubernetes-csi/external-snapshotter; third_party/external-snapshotter).
 inline const kube::Resource kVolumeSnapshots{"snapshot.storage.k8s.io", "v1", "volumesnapshots",
                                              true, "VolumeSnapshot"};
-inline const kube::Resource kVolumeSnapshotClasses{"snapshot.storage.k8s.io", "v1",
-                                                   "volumesnapshotclasses", false,
-                                                   "VolumeSnapshotClass"};
+inline const kube::Resource kVolumeSnapshotClasses{
+    "snapshot.storage.k8s.io", "v1", "volumesnapshotclasses", false, "VolumeSnapshotClass"};
 
 }  // namespace kubec2::api

@@ -29,7 +29,7 @@ namespace kubec2::api {
 enum class Operation { Create, Update, Delete };
 
 struct AdmissionInput {
-  std::string kind;  // Instance, LaunchTemplate, ScalingGroup, LoadBalancer or ElasticIP
+  std::string kind;  // Instance, LaunchTemplate, ScalingGroup, LoadBalancer, ElasticIP or Snapshot
   Operation operation = Operation::Create;
   nlohmann::json object;     // the new object (null for Delete); for "scale", the Scale
   nlohmann::json oldObject;  // the stored object (Update, Delete); null for Create

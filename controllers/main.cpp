@@ -21,11 +21,11 @@
 
 #include "controllers/common/instance_type_catalog.h"
 #include "controllers/elasticip/elasticip_controller.h"
-#include "controllers/snapshot/snapshot_controller.h"
 #include "controllers/instance/instance_controller.h"
 #include "controllers/launchtemplate/launchtemplate_controller.h"
 #include "controllers/loadbalancer/loadbalancer_controller.h"
 #include "controllers/scalinggroup/scalinggroup_controller.h"
+#include "controllers/snapshot/snapshot_controller.h"
 #include "controllers/webhook/cert_keeper.h"
 #include "controllers/webhook/certs.h"
 #include "controllers/webhook/lookups.h"

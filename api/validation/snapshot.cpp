@@ -36,8 +36,8 @@ class SnapshotValidator final : public KindValidator {
     if (spec->volumes != old->volumes)
       c.errs.push_back(invalid("spec.volumes", toJson(spec->volumes), why));
     if (spec->volumeSnapshotClassName != old->volumeSnapshotClassName)
-      c.errs.push_back(invalid("spec.volumeSnapshotClassName",
-                               toJson(spec->volumeSnapshotClassName), why));
+      c.errs.push_back(
+          invalid("spec.volumeSnapshotClassName", toJson(spec->volumeSnapshotClassName), why));
   }
 };
 

@@ -127,8 +127,7 @@ class InstanceReconciler final : public kube::Reconciler {
     for (const auto& need : rec::secretsToRead(o, launch))
       o.secrets[need.name] = readSecret(client_, req.namespace_, need.name);
     for (const auto& name : rec::snapshotsToRead(o, launch)) {
-      const auto snap =
-          kube::getIfExists(client_, v1::Snapshot::resource(), req.namespace_, name);
+      const auto snap = kube::getIfExists(client_, v1::Snapshot::resource(), req.namespace_, name);
       o.snapshots[name] =
           snap ? std::make_shared<const v1::Snapshot>(v1::Snapshot::fromJson(*snap)) : nullptr;
     }

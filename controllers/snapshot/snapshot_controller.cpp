@@ -128,9 +128,8 @@ void addSnapshotController(kube::Manager& mgr, kube::Recorder& events,
                     for (const auto& s : snapshots.store().list())
                       served->send({s->metadata.namespace_, s->metadata.name});
                   }});
-  auto& volumeSnapshots =
-      csi->informer(api::kVolumeSnapshots,
-                    {.labelSelector = std::string(api::kSnapshotLabel)});  // label exists
+  auto& volumeSnapshots = csi->informer(
+      api::kVolumeSnapshots, {.labelSelector = std::string(api::kSnapshotLabel)});  // label exists
   mgr.add(kube::OptionalApi::runnable(csi));
 
   // An Instance's change concerns the Snapshots waiting to copy it.

@@ -80,7 +80,8 @@ std::vector<PersistentVolume> volumesToRestore(const InstanceObservation& o,
                                                const v1::LaunchSpec& launch) {
   const v1::Instance& inst = *o.instance;
   std::vector<PersistentVolume> out;
-  for (PersistentVolume& v : volumesOf(inst.metadata.name, inst.metadata.namespace_, launch).volumes) {
+  for (PersistentVolume& v :
+       volumesOf(inst.metadata.name, inst.metadata.namespace_, launch).volumes) {
     if (v.snapshot.empty()) continue;
     bool made = false;
     if (inst.status && inst.status->volumes)
@@ -105,8 +106,8 @@ std::optional<RestoreProblem> restoreProblem(const InstanceObservation& o,
     const auto found = o.snapshots.find(v.snapshot);
     const v1::Snapshot* snap = found == o.snapshots.end() ? nullptr : found->second.get();
     if (snap == nullptr)
-      return RestoreProblem{"SnapshotNotFound",
-                            what + ", which does not exist in this namespace", std::chrono::seconds(30)};
+      return RestoreProblem{"SnapshotNotFound", what + ", which does not exist in this namespace",
+                            std::chrono::seconds(30)};
     const auto& st = snap->status;
     const std::string state = st ? st->state.value_or("pending") : "pending";
     if (state == "error")
@@ -121,11 +122,11 @@ std::optional<RestoreProblem> restoreProblem(const InstanceObservation& o,
         if (c.name == v.snapshotVolume) copy = &c;
       }
     if (state == "completed" && copy == nullptr)
-      return RestoreProblem{
-          "SnapshotNotFound",
-          "volume " + v.disk + " restores volume " + v.snapshotVolume + " of Snapshot " +
-              v.snapshot + ", which copied " + (copied.empty() ? "none" : kube::join(copied)),
-          std::chrono::seconds(300)};
+      return RestoreProblem{"SnapshotNotFound",
+                            "volume " + v.disk + " restores volume " + v.snapshotVolume +
+                                " of Snapshot " + v.snapshot + ", which copied " +
+                                (copied.empty() ? "none" : kube::join(copied)),
+                            std::chrono::seconds(300)};
     if (state != "completed")
       return RestoreProblem{"SnapshotNotReady",
                             what + ", which is still " + state + ": the launch waits for it",

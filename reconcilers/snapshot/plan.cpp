@@ -133,8 +133,8 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
         missing.push_back(name);
   if (!missing.empty()) {
     out.ready("error", "False", "VolumeNotFound",
-              "Instance " + instanceName + " has no volume " + kube::join(missing) +
-                  " (it has " + namesOf(instanceVolumes) + "): nothing was copied",
+              "Instance " + instanceName + " has no volume " + kube::join(missing) + " (it has " +
+                  namesOf(instanceVolumes) + "): nothing was copied",
               true);
     out.finish();
     return;
@@ -204,18 +204,18 @@ json renderVolumeSnapshot(const v1::Snapshot& snap, const std::string& volume,
   json spec = {{"source", {{"persistentVolumeClaimName", claim}}}};
   if (snap.spec.volumeSnapshotClassName)
     spec["volumeSnapshotClassName"] = *snap.spec.volumeSnapshotClassName;
-  return {{"apiVersion", "snapshot.storage.k8s.io/v1"},
-          {"kind", "VolumeSnapshot"},
-          {"metadata",
-           {{"name", api::volumeSnapshotName(snap.metadata.name, volume)},
-            {"namespace", snap.metadata.namespace_},
-            {"labels",
-             {{api::kManagedByLabel, api::kManagedByValue},
-              {api::kSnapshotLabel, snap.metadata.name}}},
-            {"ownerReferences",
-             json::array({kube::controllerOwnerRef(api::kApiVersion, "Snapshot",
-                                                   snap.metadata.name, snap.metadata.uid)})}}},
-          {"spec", std::move(spec)}};
+  return {
+      {"apiVersion", "snapshot.storage.k8s.io/v1"},
+      {"kind", "VolumeSnapshot"},
+      {"metadata",
+       {{"name", api::volumeSnapshotName(snap.metadata.name, volume)},
+        {"namespace", snap.metadata.namespace_},
+        {"labels",
+         {{api::kManagedByLabel, api::kManagedByValue}, {api::kSnapshotLabel, snap.metadata.name}}},
+        {"ownerReferences",
+         json::array({kube::controllerOwnerRef(api::kApiVersion, "Snapshot", snap.metadata.name,
+                                               snap.metadata.uid)})}}},
+      {"spec", std::move(spec)}};
 }
 
 Plan planSnapshot(const SnapshotObservation& o) {
@@ -316,8 +316,8 @@ Plan planSnapshot(const SnapshotObservation& o) {
     return plan;
   }
   out.ready("pending", "False", "InProgress",
-            "waiting for the copy of " + (waiting.empty() ? std::string("every volume")
-                                                          : "volume " + kube::join(waiting)) +
+            "waiting for the copy of " +
+                (waiting.empty() ? std::string("every volume") : "volume " + kube::join(waiting)) +
                 " to be cut",
             false);
   out.finish(std::move(creates));

@@ -86,8 +86,10 @@ struct World {
   std::optional<json> vm, vmi, policy;
   bool kubevirt = true;
   std::map<std::string, SecretData> secrets;
-  std::vector<std::string> claims;      // that exist
-  std::optional<json> cloudInitSecret;  // the operator's, as the API holds it
+  std::map<std::string, json> snapshots;   // Snapshots that exist, by name
+  std::vector<std::string> snapshotsRead;  // what the last plan() asked to read
+  std::vector<std::string> claims;         // that exist
+  std::optional<json> cloudInitSecret;     // the operator's, as the API holds it
   std::optional<AppliedRecord> vmRecord, policyRecord, secretRecord;
   // What the API server keeps of an applied VM: by default all of it.
   std::function<json(json)> server = [](json applied) { return applied; };
@@ -114,9 +116,17 @@ struct World {
     o.deregisteringFrom = deregisteringFrom;
     return o;
   }
-  Plan plan() const {
+  Plan plan() {
     InstanceObservation o = observation();
     const LaunchResolution launch = launchOf(o);
+    snapshotsRead = snapshotsToRead(o, launch);
+    for (const auto& name : snapshotsRead) {
+      const auto it = snapshots.find(name);
+      o.snapshots[name] =
+          it == snapshots.end()
+              ? nullptr
+              : std::make_shared<const v1::Snapshot>(v1::Snapshot::fromJson(it->second));
+    }
     for (const auto& need : secretsToRead(o, launch)) {
       const auto it = secrets.find(need.name);
       o.secrets[need.name] = it == secrets.end() ? SecretData{} : it->second;
@@ -954,6 +964,100 @@ TEST(ContainedIn, ObjectsAreSubsetsArraysAreElementWise) {
   EXPECT_TRUE(containedIn(json::parse(R"({"a":2})"), json::parse(R"({"a":2.0})")));
   // The API server drops empty lists and maps.
   EXPECT_TRUE(containedIn(json::parse(R"({"ingress":[],"m":{}})"), json::parse(R"({})")));
+}
+
+json snapshotOf(const std::string& state, std::vector<std::string> volumes) {
+  json copies = json::array();
+  for (const auto& v : volumes)
+    copies.push_back(
+        {{"name", v}, {"claimName", "db-1-" + v}, {"volumeSnapshotName", "golden." + v}});
+  return {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+          {"kind", "Snapshot"},
+          {"metadata", {{"name", "golden"}, {"namespace", "shop"}}},
+          {"spec", {{"instanceRef", {{"name", "db-1"}}}}},
+          {"status", {{"state", state}, {"volumes", copies}}}};
+}
+
+json restoringSpec() {
+  return {{"image", {{"snapshot", {{"name", "golden"}}}}},
+          {"instanceType", "t3.micro"},
+          {"volumes",
+           {{"extra", json::array({{{"name", "data"}, {"fromSnapshot", {{"name", "golden"}}}},
+                                   {{"name", "logs"}, {"sizeGiB", 5}}})}}}};
+}
+
+// An AMI backed by a snapshot, and an EBS volume from a snapshot: CDI
+// restores each DataVolume from the Snapshot's VolumeSnapshot.
+TEST(InstancePlan, VolumesFromASnapshotRestoreItsVolumeSnapshots) {
+  World w{instanceOf(restoringSpec())};
+  w.snapshots["golden"] = snapshotOf("completed", {"root", "data"});
+  const Plan p = w.plan();
+  EXPECT_EQ(w.snapshotsRead, std::vector<std::string>{"golden"});
+  ASSERT_TRUE(vmApplied(p));
+  const json templates = (*vmApplied(p))["spec"]["dataVolumeTemplates"];
+  ASSERT_EQ(templates.size(), 3u);
+  EXPECT_EQ(templates[0]["metadata"]["name"], "web-1-root");
+  EXPECT_EQ(templates[0]["spec"]["source"],
+            json({{"snapshot", {{"namespace", "shop"}, {"name", "golden.root"}}}}));
+  // No size asked: CDI sizes a restore from the copy.
+  EXPECT_FALSE(templates[0]["spec"]["storage"].contains("resources"));
+  EXPECT_EQ(templates[1]["spec"]["source"],
+            json({{"snapshot", {{"namespace", "shop"}, {"name", "golden.data"}}}}));
+  EXPECT_EQ(templates[2]["spec"]["source"], json({{"blank", json::object()}}));
+}
+
+TEST(InstancePlan, ALaunchWaitsForItsSnapshotAndSaysWhy) {
+  World w{instanceOf(restoringSpec())};
+  Plan p = w.plan();  // no such Snapshot
+  EXPECT_FALSE(vmApplied(p));
+  EXPECT_EQ(readyReason(*statusOf(p)), "SnapshotNotFound");
+  EXPECT_EQ(reasons(p).back(), "!SnapshotNotFound");
+  EXPECT_EQ((*statusOf(p))["state"], "pending");
+  EXPECT_TRUE(p.requeueAfter.has_value());
+  w.afterWrites(p);
+
+  w.snapshots["golden"] = snapshotOf("pending", {"root", "data"});
+  p = w.plan();
+  EXPECT_FALSE(vmApplied(p));
+  EXPECT_EQ(readyReason(*statusOf(p)), "SnapshotNotReady");
+  w.afterWrites(p);
+
+  w.snapshots["golden"] = snapshotOf("completed", {"root"});  // copied no data volume
+  p = w.plan();
+  EXPECT_FALSE(vmApplied(p));
+  EXPECT_EQ(readyReason(*statusOf(p)), "SnapshotNotFound");
+  for (const auto& c : (*statusOf(p))["conditions"])
+    if (c["type"] == "Ready") {
+      EXPECT_EQ(c["message"],
+                "volume data restores volume data of Snapshot golden, which copied root");
+    }
+  w.afterWrites(p);
+
+  w.snapshots["golden"] = snapshotOf("error", {});
+  p = w.plan();
+  EXPECT_EQ(readyReason(*statusOf(p)), "SnapshotFailed");
+
+  w.snapshots["golden"] = snapshotOf("completed", {"root", "data"});
+  EXPECT_TRUE(vmApplied(w.plan()));
+}
+
+// Once a start has made the volumes, they hold the data: the Snapshot is
+// not needed again (it may be deleted), so it is not read.
+TEST(InstancePlan, AVolumeMadeByAnEarlierStartNoLongerNeedsItsSnapshot) {
+  World w{instanceOf(restoringSpec())};
+  w.snapshots["golden"] = snapshotOf("completed", {"root", "data"});
+  const Plan first = w.plan();
+  ASSERT_TRUE(vmApplied(first));
+  w.afterWrites(first);
+  w.afterWrites(w.plan());  // the VM seen: status.volumes records the volumes made
+  ASSERT_TRUE(w.inst.status && w.inst.status->volumes);
+  w.snapshots.clear();  // the Snapshot deleted; the instance is still starting
+  const Plan again = w.plan();
+  EXPECT_TRUE(w.snapshotsRead.empty());
+  for (const auto& r : reasons(again)) EXPECT_EQ(r.find("Snapshot"), std::string::npos) << r;
+  if (const auto st = statusOf(again)) {
+    EXPECT_NE(readyReason(*st), "SnapshotNotFound");
+  }
 }
 
 }  // namespace

@@ -32,6 +32,9 @@ std::vector<Refused> instanceRefused() {
       refused("DuplicateExtraVolumeName",
               with(vols, {{"/spec/volumes/extra/1", {{"name", "data"}, {"sizeGiB", 5}}}}),
               "spec.volumes.extra[1].name", Type::Duplicate, "Duplicate value: \"data\""),
+      refused("EmptyExtraVolumeWithoutSize", without(vols, "/spec/volumes/extra/0/sizeGiB"),
+              "spec.volumes.extra[0].sizeGiB", Type::Required,
+              "an empty volume needs a size (only a volume restored from a snapshot"),
       refused("ExtraVolumeNamedRoot", with(vols, {{"/spec/volumes/extra/0/name", "root"}}),
               "spec.volumes.extra[0].name", Type::Invalid,
               "Invalid value: \"root\": is reserved: root and cloudinit name the instance's own "
@@ -140,6 +143,17 @@ std::vector<Admitted> instanceAdmitted() {
       admittedUpdate(
           "VolumesGrown", vols,
           with(vols, {{"/spec/volumes/root/sizeGiB", 40}, {"/spec/volumes/extra/0/sizeGiB", 200}})),
+      admitted("ExtraVolumeFromASnapshotWithoutSize",
+               with(without(vols, "/spec/volumes/extra/0/sizeGiB"),
+                    {{"/spec/volumes/extra/0/fromSnapshot", {{"name", "nightly"}}}})),
+      admitted(
+          "RootFromASnapshot",
+          with(vols, {{"/spec/image", {{"snapshot", {{"name", "golden"}, {"volume", "root"}}}}}})),
+      // A restored volume's size is the copy's until one is set.
+      admittedUpdate("RestoredVolumeGivenASize",
+                     with(without(vols, "/spec/volumes/extra/0/sizeGiB"),
+                          {{"/spec/volumes/extra/0/fromSnapshot", {{"name", "nightly"}}}}),
+                     with(vols, {{"/spec/volumes/extra/0/fromSnapshot", {{"name", "nightly"}}}})),
       admittedUpdate("ExtraVolumeAdded", vols,
                      with(vols, {{"/spec/volumes/extra/1", {{"name", "logs"}, {"sizeGiB", 1}}}})),
   };

@@ -131,7 +131,7 @@ TEST(ValidationRobustness, WrongShapesAreFieldErrorsNotExceptions) {
   EXPECT_NO_THROW(errs = validate({"Pod", Operation::Create, instance(), nullptr}, fakeZones));
   expectOneError(errs, "kind", Type::Invalid,
                  "kind: Invalid value: \"Pod\": must be Instance, LaunchTemplate, ScalingGroup, "
-                 "LoadBalancer or ElasticIP");
+                 "LoadBalancer, ElasticIP or Snapshot");
 }
 
 TEST(ValidationRobustness, DeeplyNestedJsonIsAnErrorNotAStackOverflow) {
@@ -235,7 +235,7 @@ TEST(ComputeKinds, OneRowPerDeclaredKind) {
         << k.resource.resource;
   }
   EXPECT_EQ(kinds, (std::vector<std::string>{"Instance", "LaunchTemplate", "ScalingGroup",
-                                             "LoadBalancer", "ElasticIP"}));
+                                             "LoadBalancer", "ElasticIP", "Snapshot"}));
   size_t crds = 0;
   for (const auto& e :
        std::filesystem::directory_iterator(std::filesystem::path(KUBEC2_SOURCE_DIR) / "crds"))
@@ -245,7 +245,7 @@ TEST(ComputeKinds, OneRowPerDeclaredKind) {
   EXPECT_EQ(findComputeResource("apps", "instances"), nullptr);
   EXPECT_EQ(findComputeResource("compute.kubec2.io", "Instance"), nullptr);
   EXPECT_EQ(computeKindNames(),
-            "Instance, LaunchTemplate, ScalingGroup, LoadBalancer or ElasticIP");
+            "Instance, LaunchTemplate, ScalingGroup, LoadBalancer, ElasticIP or Snapshot");
 }
 
 // ---------------------------------------------------------------- defaultsPatch
