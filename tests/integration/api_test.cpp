@@ -51,6 +51,7 @@ const Resource& resourceOf(const std::string& kind) {
   if (kind == "LaunchTemplate") return v1::LaunchTemplate::resource();
   if (kind == "ScalingGroup") return v1::ScalingGroup::resource();
   if (kind == "ElasticIP") return v1::ElasticIP::resource();
+  if (kind == "Snapshot") return v1::Snapshot::resource();
   return v1::LoadBalancer::resource();
 }
 
@@ -82,6 +83,7 @@ TEST_F(ComputeApi, EveryExampleAppliesWithValidationAndNothingIsPruned) {
       if (kind == "ScalingGroup") back = v1::ScalingGroup::fromJson(got).toJson();
       if (kind == "LoadBalancer") back = v1::LoadBalancer::fromJson(got).toJson();
       if (kind == "ElasticIP") back = v1::ElasticIP::fromJson(got).toJson();
+      if (kind == "Snapshot") back = v1::Snapshot::fromJson(got).toJson();
       EXPECT_EQ(back, got) << kind << "/" << name << "\n"
                            << nlohmann::json::diff(got, back).dump(2);
       ++applied;

@@ -253,7 +253,8 @@ void install() {
   std::tie(code, out) = kubectl(
       {"wait", "--for", "condition=established", "--timeout=60s", "crd/instances.compute.kubec2.io",
        "crd/launchtemplates.compute.kubec2.io", "crd/scalinggroups.compute.kubec2.io",
-       "crd/loadbalancers.compute.kubec2.io", "crd/elasticips.compute.kubec2.io"});
+       "crd/loadbalancers.compute.kubec2.io", "crd/elasticips.compute.kubec2.io",
+       "crd/snapshots.compute.kubec2.io"});
   ASSERT_EQ(code, 0) << out;
   done = true;
 }

@@ -313,7 +313,7 @@ TEST(HelmChart, InstallsUpgradesAndUninstallsKeepingTheCrds) {
       << "NOTES.txt: " << out;
 
   for (const char* crd :
-       {"instances", "launchtemplates", "scalinggroups", "loadbalancers", "elasticips"}) {
+       {"instances", "launchtemplates", "scalinggroups", "loadbalancers", "elasticips", "snapshots"}) {
     const auto c = getObject("crd", std::string(crd) + ".compute.kubec2.io", "");
     ASSERT_TRUE(c.has_value()) << crd;
   }
@@ -382,7 +382,7 @@ TEST(HelmChart, InstallsUpgradesAndUninstallsKeepingTheCrds) {
       },
       60s));
   for (const char* crd :
-       {"instances", "launchtemplates", "scalinggroups", "loadbalancers", "elasticips"})
+       {"instances", "launchtemplates", "scalinggroups", "loadbalancers", "elasticips", "snapshots"})
     EXPECT_TRUE(getObject("crd", std::string(crd) + ".compute.kubec2.io", "").has_value()) << crd;
   std::tie(code, out) = helm({"list", "--namespace", kSystem, "-q"});
   EXPECT_EQ(out.find("kubec2"), std::string::npos) << out;

@@ -341,7 +341,7 @@ class OperatorUnderItsRbac : public ::testing::Test {
         kubectl({"wait", "--for", "condition=established", "--timeout=60s",
                  "crd/instances.compute.kubec2.io", "crd/launchtemplates.compute.kubec2.io",
                  "crd/scalinggroups.compute.kubec2.io", "crd/loadbalancers.compute.kubec2.io",
-                 "crd/elasticips.compute.kubec2.io"});
+                 "crd/elasticips.compute.kubec2.io", "crd/snapshots.compute.kubec2.io"});
     if (code != 0) throw std::runtime_error("CRDs not established: " + out);
 
     // A pod's view: the ServiceAccount's token and namespace.
