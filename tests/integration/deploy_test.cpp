@@ -250,11 +250,11 @@ void install() {
   if (done) return;
   auto [code, out] = kubectl({"apply", "-k", kDeploy + "/base"});
   ASSERT_EQ(code, 0) << out;
-  std::tie(code, out) = kubectl(
-      {"wait", "--for", "condition=established", "--timeout=60s", "crd/instances.compute.kubec2.io",
-       "crd/launchtemplates.compute.kubec2.io", "crd/scalinggroups.compute.kubec2.io",
-       "crd/loadbalancers.compute.kubec2.io", "crd/elasticips.compute.kubec2.io",
-       "crd/snapshots.compute.kubec2.io"});
+  std::tie(code, out) =
+      kubectl({"wait", "--for", "condition=established", "--timeout=60s",
+               "crd/instances.compute.kubec2.io", "crd/launchtemplates.compute.kubec2.io",
+               "crd/scalinggroups.compute.kubec2.io", "crd/loadbalancers.compute.kubec2.io",
+               "crd/elasticips.compute.kubec2.io", "crd/snapshots.compute.kubec2.io"});
   ASSERT_EQ(code, 0) << out;
   done = true;
 }

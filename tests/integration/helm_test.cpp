@@ -312,8 +312,8 @@ TEST(HelmChart, InstallsUpgradesAndUninstallsKeepingTheCrds) {
             std::string::npos)
       << "NOTES.txt: " << out;
 
-  for (const char* crd :
-       {"instances", "launchtemplates", "scalinggroups", "loadbalancers", "elasticips", "snapshots"}) {
+  for (const char* crd : {"instances", "launchtemplates", "scalinggroups", "loadbalancers",
+                          "elasticips", "snapshots"}) {
     const auto c = getObject("crd", std::string(crd) + ".compute.kubec2.io", "");
     ASSERT_TRUE(c.has_value()) << crd;
   }
@@ -381,8 +381,8 @@ TEST(HelmChart, InstallsUpgradesAndUninstallsKeepingTheCrds) {
                !getObject("mutatingwebhookconfiguration", "kubec2", "");
       },
       60s));
-  for (const char* crd :
-       {"instances", "launchtemplates", "scalinggroups", "loadbalancers", "elasticips", "snapshots"})
+  for (const char* crd : {"instances", "launchtemplates", "scalinggroups", "loadbalancers",
+                          "elasticips", "snapshots"})
     EXPECT_TRUE(getObject("crd", std::string(crd) + ".compute.kubec2.io", "").has_value()) << crd;
   std::tie(code, out) = helm({"list", "--namespace", kSystem, "-q"});
   EXPECT_EQ(out.find("kubec2"), std::string::npos) << out;

@@ -28,6 +28,14 @@ int main(int argc, char** argv) {
   const auto kubevirt = kube::testing::kubevirtCrdFiles();
   opts.crds.insert(opts.crds.end(), kubevirt.begin(), kubevirt.end());
 #endif
+#ifdef KUBEC2_SNAPSHOT_CRDS
+  // The CSI external-snapshotter's, KubeVirt's snapshot and CDI's
+  // DataVolume schemas, for Snapshots; and the PVC protection controller,
+  // which lets a claim go once no pod uses it (as in every cluster).
+  for (const auto& files : {kube::testing::snapshotCrdFiles(), kube::testing::cdiCrdFiles()})
+    opts.crds.insert(opts.crds.end(), files.begin(), files.end());
+  opts.extraControllers.push_back("pvc-protection");
+#endif
 #ifdef KUBEC2_HELM_STAND_IN_CRDS
   // The Helm chart's optional objects (ServiceMonitor, PrometheusRule,
   // cert-manager's Issuer and Certificate): stand-in CRDs with an open spec,

@@ -19,8 +19,7 @@ inline const Resource kElasticIPs{"compute.kubec2.io", "v1alpha1", "elasticips",
 inline const Resource kSnapshots{"compute.kubec2.io", "v1alpha1", "snapshots", true, "Snapshot"};
 inline const Resource kVolumeSnapshots{"snapshot.storage.k8s.io", "v1", "volumesnapshots", true,
                                        "VolumeSnapshot"};
-inline const Resource kDataVolumes{"cdi.kubevirt.io", "v1beta1", "datavolumes", true,
-                                   "DataVolume"};
+inline const Resource kDataVolumes{"cdi.kubevirt.io", "v1beta1", "datavolumes", true, "DataVolume"};
 inline const Resource kVMs{"kubevirt.io", "v1", "virtualmachines", true, "VirtualMachine"};
 inline const Resource kEvents{"", "v1", "events", true, "Event"};
 inline const Resource kSecrets{"", "v1", "secrets", true, "Secret"};
