@@ -6,7 +6,7 @@
 
 namespace kubec2::api {
 
-// The API group of the five kinds, and the prefix of kubec2's own names.
+// The API group of the six kinds, and the prefix of kubec2's own names.
 inline constexpr const char* kGroup = "compute.kubec2.io";
 inline constexpr const char* kApiVersion = "compute.kubec2.io/v1alpha1";
 inline constexpr const char* kReservedPrefix = "compute.kubec2.io/";
