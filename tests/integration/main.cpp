@@ -28,6 +28,13 @@ int main(int argc, char** argv) {
   const auto kubevirt = kube::testing::kubevirtCrdFiles();
   opts.crds.insert(opts.crds.end(), kubevirt.begin(), kubevirt.end());
 #endif
+#ifdef KUBEC2_STORAGE_CRDS
+  // Snapshot and DataVolume APIs (third_party/external-snapshotter,
+  // third_party/kubevirt, third_party/cdi): the simulator plays CDI and the
+  // CSI snapshot-controller where they are served.
+  for (const auto& files : {kube::testing::snapshotCrdFiles(), kube::testing::cdiCrdFiles()})
+    opts.crds.insert(opts.crds.end(), files.begin(), files.end());
+#endif
 #ifdef KUBEC2_HELM_STAND_IN_CRDS
   // The Helm chart's optional objects (ServiceMonitor, PrometheusRule,
   // cert-manager's Issuer and Certificate): stand-in CRDs with an open spec,
