@@ -870,5 +870,169 @@ TEST(KubevirtSimStorage, ContentAndStatusAsTheControllersWriteThem) {
   EXPECT_EQ(e["error"]["message"], "boom");
 }
 
+// ---- Storage: KubeVirt's snapshot controller -------------------------------------------
+
+json vmWithVolumes() {
+  return {
+      {"metadata", {{"name", "db"}, {"namespace", "shop"}, {"uid", "vm-uid"}}},
+      {"spec",
+       {{"runStrategy", "Always"},
+        {"template",
+         {{"spec",
+           {{"volumes",
+             json::array({{{"name", "root"}, {"dataVolume", {{"name", "db-root"}}}},
+                          {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "db-data"}}}},
+                          {{"name", "ci"}, {"cloudInitNoCloud", json::object()}}})}}}}}}}};
+}
+
+TEST(KubevirtSimVmSnapshots, NamesVolumesAndClassAsKubevirtDoes) {
+  EXPECT_EQ(vmSnapshotContentName("u1"), "vmsnapshot-content-u1");
+  EXPECT_EQ(vmVolumeSnapshotName("u1", "root"), "vmsnapshot-u1-volume-root");
+  const auto vols = vmClaimVolumes(vmWithVolumes());
+  ASSERT_EQ(vols.size(), 2u);
+  EXPECT_EQ(vols[0].volume, "root");
+  EXPECT_EQ(vols[0].claim, "db-root");
+  EXPECT_EQ(vols[1].volume, "data");
+  EXPECT_EQ(vols[1].claim, "db-data");
+  EXPECT_EQ(vmVolumeNames(vmWithVolumes()), (std::vector<std::string>{"root", "data", "ci"}));
+
+  EXPECT_EQ(vmSnapshotClass({}, "").name, "");  // none: the volume is left out
+  EXPECT_EQ(vmSnapshotClass({classOf("only", false)}, "").name, "only");
+  EXPECT_EQ(vmSnapshotClass({classOf("a", false), classOf("b", true)}, "").name, "b");
+  EXPECT_EQ(vmSnapshotClass({classOf("a", false), classOf("b", false)}, "fast").error,
+            "2 matching VolumeSnapshotClasses for fast");
+  EXPECT_EQ(vmSnapshotClass({classOf("x", true, "ebs.csi.aws.com")}, "").name, "");
+}
+
+TEST(KubevirtSimVmSnapshots, ContentHoldsTheVmAndABackupPerClaim) {
+  const json snap = {
+      {"metadata", {{"name", "before-upgrade"}, {"namespace", "shop"}, {"uid", "s1"}}},
+      {"spec",
+       {{"source", {{"apiGroup", "kubevirt.io"}, {"kind", "VirtualMachine"}, {"name", "db"}}}}}};
+  const json claim = {{"metadata", {{"name", "db-root"}, {"namespace", "shop"}, {"uid", "c1"}}},
+                      {"spec", {{"accessModes", json::array({"ReadWriteOnce"})}}}};
+  const json vm = vmWithVolumes();
+  const json c = renderVmSnapshotContent(snap, vm, {{"root", "db-root"}}, {claim});
+  EXPECT_EQ(c["metadata"]["name"], "vmsnapshot-content-s1");
+  EXPECT_EQ(c["metadata"]["namespace"], "shop");
+  EXPECT_FALSE(c["metadata"].contains("annotations"));
+  EXPECT_EQ(c["spec"]["virtualMachineSnapshotName"], "before-upgrade");
+  EXPECT_EQ(c["spec"]["source"]["virtualMachine"]["metadata"]["name"], "db");
+  EXPECT_EQ(c["spec"]["source"]["virtualMachine"]["spec"], vm["spec"]);
+  ASSERT_EQ(c["spec"]["volumeBackups"].size(), 1u);
+  const json& b = c["spec"]["volumeBackups"][0];
+  EXPECT_EQ(b["volumeName"], "root");
+  EXPECT_EQ(b["persistentVolumeClaim"]["metadata"]["name"], "db-root");
+  EXPECT_EQ(b["persistentVolumeClaim"]["spec"]["accessModes"], json::array({"ReadWriteOnce"}));
+  EXPECT_EQ(b["volumeSnapshotName"], "vmsnapshot-s1-volume-root");
+
+  json retained = snap;
+  retained["spec"]["deletionPolicy"] = "retain";
+  EXPECT_EQ(
+      renderVmSnapshotContent(retained, vm, {}, {})["metadata"]["annotations"][kRetainAnnotation],
+      "true");
+
+  json content = c;
+  content["metadata"]["uid"] = "content-uid";
+  const json vs = renderVmVolumeSnapshot(content, b, "sim");
+  EXPECT_EQ(vs["metadata"]["name"], "vmsnapshot-s1-volume-root");
+  EXPECT_EQ(vs["metadata"]["labels"]["snapshot.kubevirt.io/source-vm-name"], "db");
+  EXPECT_EQ(vs["metadata"]["labels"]["snapshot.kubevirt.io/source-vm-namespace"], "shop");
+  EXPECT_EQ(vs["metadata"]["ownerReferences"][0]["kind"], "VirtualMachineSnapshotContent");
+  EXPECT_EQ(vs["metadata"]["ownerReferences"][0]["uid"], "content-uid");
+  EXPECT_EQ(vs["spec"]["source"]["persistentVolumeClaimName"], "db-root");
+  EXPECT_EQ(vs["spec"]["volumeSnapshotClassName"], "sim");
+}
+
+TEST(KubevirtSimVmSnapshots, ContentStatusFollowsItsVolumeSnapshots) {
+  const json content = {{"spec",
+                         {{"volumeBackups", json::array({{{"volumeSnapshotName", "vs-a"}},
+                                                         {{"volumeSnapshotName", "vs-b"}}})}}}};
+  const json cut = {{"status", {{"creationTime", "T1"}, {"readyToUse", false}}}};
+  const json ready = {{"status", {{"creationTime", "T1"}, {"readyToUse", true}}}};
+  json s = vmSnapshotContentStatus(content, {cut, json()}, json::object(), "NOW");
+  EXPECT_TRUE(s["creationTime"].is_null());
+  EXPECT_EQ(s["readyToUse"], false);
+  EXPECT_EQ(s["volumeSnapshotStatus"][1], json({{"volumeSnapshotName", "vs-b"}}));
+  s = vmSnapshotContentStatus(content, {cut, ready}, json::object(), "NOW");
+  EXPECT_EQ(s["creationTime"], "NOW");  // every volume is cut
+  EXPECT_EQ(s["readyToUse"], false);
+  s = vmSnapshotContentStatus(content, {ready, ready}, {{"creationTime", "EARLIER"}}, "NOW");
+  EXPECT_EQ(s["creationTime"], "EARLIER");
+  EXPECT_EQ(s["readyToUse"], true);
+  EXPECT_TRUE(s["error"].is_null());
+  const json failing = {{"status", {{"readyToUse", false}, {"error", {{"message", "boom"}}}}}};
+  s = vmSnapshotContentStatus(content, {failing, ready}, json::object(), "NOW");
+  EXPECT_EQ(s["error"]["message"], "VolumeSnapshot vs-a error: boom");
+  s = vmSnapshotContentStatus(content, {ready, json()}, {{"creationTime", "EARLIER"}}, "NOW");
+  EXPECT_EQ(s["error"]["message"], "VolumeSnapshots (vs-b) missing");
+  EXPECT_EQ(s["readyToUse"], false);
+}
+
+std::string snapCond(const json& status, const std::string& type, const char* what) {
+  for (const auto& c : status["conditions"])
+    if (c["type"] == type) return c.value(what, "");
+  return "";
+}
+
+TEST(KubevirtSimVmSnapshots, StatusAsKubevirtWritesIt) {
+  VmSnapshotView v;  // no VM
+  json s = vmSnapshotStatus(json::object(), v);
+  EXPECT_EQ(s["phase"], "InProgress");
+  EXPECT_EQ(s["readyToUse"], false);
+  EXPECT_EQ(snapCond(s, "Progressing", "status"), "False");
+  EXPECT_EQ(snapCond(s, "Progressing", "reason"), "Source does not exist");
+  EXPECT_EQ(snapCond(s, "Ready", "reason"), "Not ready");
+
+  v.sourceExists = true;
+  v.sourceUid = "vm-uid";
+  v.online = true;
+  v.locked = true;
+  v.content = {{"metadata", {{"name", "vmsnapshot-content-s1"}}},
+               {"status", {{"readyToUse", false}}}};
+  s = vmSnapshotStatus(json::object(), v);
+  EXPECT_EQ(s["phase"], "InProgress");
+  EXPECT_EQ(s["sourceUID"], "vm-uid");
+  EXPECT_EQ(s["virtualMachineSnapshotContentName"], "vmsnapshot-content-s1");
+  EXPECT_EQ(snapCond(s, "Progressing", "status"), "True");
+  EXPECT_EQ(snapCond(s, "Progressing", "reason"), "Source locked and operation in progress");
+  EXPECT_EQ(s["indications"], json::array({"NoGuestAgent", "Online"}));
+  EXPECT_EQ(s["sourceIndications"][1]["indication"], "Online");
+
+  v.content["status"]["creationTime"] = "T1";
+  v.includedVolumes = {"root"};
+  v.excludedVolumes = {"ci"};
+  s = vmSnapshotStatus(json::object(), v);
+  EXPECT_EQ(s["phase"], "Succeeded");
+  EXPECT_EQ(s["creationTime"], "T1");
+  EXPECT_EQ(s["readyToUse"], false);
+  EXPECT_EQ(snapCond(s, "Progressing", "reason"), "Operation complete");
+  EXPECT_EQ(snapCond(s, "Ready", "status"), "False");
+  EXPECT_EQ(s["snapshotVolumes"]["includedVolumes"], json::array({"root"}));
+  EXPECT_EQ(s["snapshotVolumes"]["excludedVolumes"], json::array({"ci"}));
+  EXPECT_FALSE(s.contains("indications"));  // kept as they were
+
+  v.content["status"]["readyToUse"] = true;
+  s = vmSnapshotStatus({{"phase", "Succeeded"}}, v);
+  EXPECT_EQ(s["readyToUse"], true);
+  EXPECT_EQ(snapCond(s, "Ready", "status"), "True");
+  EXPECT_EQ(snapCond(s, "Ready", "reason"), "Ready");
+
+  VmSnapshotView late;  // the VM never came
+  late.deadlineExceeded = true;
+  s = vmSnapshotStatus({{"phase", "InProgress"}}, late);
+  EXPECT_EQ(s["phase"], "Failed");
+  EXPECT_EQ(snapCond(s, "Failure", "status"), "True");
+  EXPECT_EQ(snapCond(s, "Failure", "reason"), "snapshot deadline exceeded");
+  EXPECT_EQ(snapCond(s, "Progressing", "reason"), "Operation failed");
+
+  EXPECT_EQ(parseGoDuration(""), std::chrono::milliseconds(300000));
+  EXPECT_EQ(parseGoDuration("5m0s"), std::chrono::milliseconds(300000));
+  EXPECT_EQ(parseGoDuration("1h30m"), std::chrono::milliseconds(5400000));
+  EXPECT_EQ(parseGoDuration("1.5s"), std::chrono::milliseconds(1500));
+  EXPECT_EQ(parseGoDuration("10"), std::nullopt);
+  EXPECT_EQ(parseGoDuration("5 minutes"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace kubec2::sim

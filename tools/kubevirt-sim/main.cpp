@@ -115,7 +115,9 @@ int run(const Flags& f, kubec2::sim::SimulatorOptions base) {
                      probe.isServed("snapshot.storage.k8s.io", "v1", "volumesnapshotclasses") &&
                      probe.isServed("snapshot.storage.k8s.io", "v1", "volumesnapshotcontents");
     const bool vmSnapshots =
-        probe.isServed("snapshot.kubevirt.io", "v1beta1", "virtualmachinesnapshots");
+        probe.isServed("snapshot.kubevirt.io", "v1beta1", "virtualmachinesnapshots") &&
+        probe.isServed("snapshot.kubevirt.io", "v1beta1", "virtualmachinesnapshotcontents");
+    base.vmSnapshots = vmSnapshots && base.snapshots;
     kube::log::info(
         "Storage played (test tool)",
         {{"cdi", base.cdi ? "played: DataVolumes -> Bound claims, VMs wait for their DataVolumes"
@@ -124,9 +126,11 @@ int run(const Flags& f, kubec2::sim::SimulatorOptions base) {
                            ? "played: snapshot-controller and CSI driver " +
                                  std::string(kubec2::sim::kSimCsiDriver)
                            : std::string("not played: snapshot.storage.k8s.io/v1 not served")},
-         {"vmSnapshots", vmSnapshots ? "served but not played: nothing answers "
-                                       "VirtualMachineSnapshots"
-                                     : "not played: snapshot.kubevirt.io/v1beta1 not served"}});
+         {"vmSnapshots", base.vmSnapshots
+                             ? "played: VirtualMachineSnapshots -> contents and VolumeSnapshots"
+                         : vmSnapshots ? "not played: snapshot.kubevirt.io/v1beta1 is served but "
+                                         "snapshot.storage.k8s.io/v1 is not"
+                                       : "not played: snapshot.kubevirt.io/v1beta1 not served"}});
   } catch (const std::exception& e) {
     return fail(kExitConfig, "cannot reach the API server at " + cfg.server + ": " + e.what());
   }
@@ -205,8 +209,9 @@ int main(int argc, char** argv) {
       "KubeVirt does, and exports per-VMI metrics driven by a load model. No virtual\n"
       "machine ever runs. Never point it at a cluster where KubeVirt is installed.\n"
       "Where their APIs are served it also plays CDI (DataVolumes and their claims) and\n"
-      "the CSI snapshot-controller with a CSI driver (VolumeSnapshots): never point it\n"
-      "at a cluster where those run either.\n\n"
+      "the CSI snapshot-controller with a CSI driver (VolumeSnapshots) and KubeVirt's\n"
+      "snapshot controller (VirtualMachineSnapshots): never point it at a cluster where\n"
+      "those run either.\n\n"
       "Control API (JSON over HTTP on --control-bind-address; see README.md):\n"
       "  PUT  /load    {namespace, group | name, cpu, networkInBytesPerSecond,\n"
       "                 networkOutBytesPerSecond}   demand spread over a group's VMIs\n"

@@ -104,6 +104,7 @@ Simulator::Simulator(kube::Manager& mgr, SimulatorOptions opts)
     so.namespace_ = opts_.namespace_;
     so.cdi = opts_.cdi;
     so.snapshots = opts_.snapshots;
+    so.vmSnapshots = opts_.vmSnapshots;
     so.snapshotDelay = opts_.snapshotDelay;
     so.workers = opts_.workers;
     so.clock = opts_.clock;

@@ -57,6 +57,7 @@ struct SimulatorOptions {
   // The storage side (storage_sim.h), each only when its API is served.
   bool cdi = false;
   bool snapshots = false;
+  bool vmSnapshots = false;
   std::chrono::milliseconds snapshotDelay{0};
   const kube::Clock* clock = nullptr;  // nullptr: the system clock
 };

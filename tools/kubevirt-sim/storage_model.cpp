@@ -1,5 +1,6 @@
 #include "tools/kubevirt-sim/storage_model.h"
 
+#include <cctype>
 #include <cmath>
 
 #include "tools/kubevirt-sim/model.h"
@@ -405,6 +406,280 @@ json snapshotStatus(const std::string& contentName, const std::string& creationT
 
 json snapshotErrorStatus(const std::string& message, const std::string& time) {
   return {{"readyToUse", false}, {"error", {{"message", message}, {"time", time}}}};
+}
+
+// ---- KubeVirt's snapshot controller ---------------------------------------------------
+
+std::string vmSnapshotContentName(const std::string& vmSnapshotUid) {
+  return "vmsnapshot-content-" + vmSnapshotUid;
+}
+
+std::string vmVolumeSnapshotName(const std::string& vmSnapshotUid, const std::string& volume) {
+  return "vmsnapshot-" + vmSnapshotUid + "-volume-" + volume;
+}
+
+std::vector<VolumeClaim> vmClaimVolumes(const json& vm) {
+  std::vector<VolumeClaim> out;
+  const json& vols = field(vm, {"spec", "template", "spec", "volumes"});
+  if (!vols.is_array()) return out;
+  for (const auto& v : vols) {
+    std::string claim = str(v, {"persistentVolumeClaim", "claimName"});
+    if (claim.empty()) claim = str(v, {"dataVolume", "name"});
+    if (!claim.empty()) out.push_back({str(v, {"name"}), claim});
+  }
+  return out;
+}
+
+std::vector<std::string> vmVolumeNames(const json& vm) {
+  std::vector<std::string> out;
+  const json& vols = field(vm, {"spec", "template", "spec", "volumes"});
+  if (vols.is_array())
+    for (const auto& v : vols) out.push_back(str(v, {"name"}));
+  return out;
+}
+
+VmSnapshotClassChoice vmSnapshotClass(const std::vector<json>& classes,
+                                      const std::string& storageClass) {
+  std::vector<const json*> matches;
+  for (const auto& c : classes)
+    if (str(c, {"driver"}) == kSimCsiDriver) matches.push_back(&c);
+  VmSnapshotClassChoice out;
+  if (matches.empty()) return out;
+  if (matches.size() == 1) {
+    out.name = str(*matches.front(), {"metadata", "name"});
+    return out;
+  }
+  for (const json* c : matches) {
+    // KubeVirt looks for the annotation, whatever its value.
+    const json& a = field(*c, {"metadata", "annotations"});
+    if (a.is_object() && a.contains(kDefaultSnapshotClassAnnotation)) {
+      out.name = str(*c, {"metadata", "name"});
+      return out;
+    }
+  }
+  out.error =
+      std::to_string(matches.size()) + " matching VolumeSnapshotClasses for " + storageClass;
+  return out;
+}
+
+json renderVmSnapshotContent(const json& vmSnapshot, const json& vm,
+                             const std::vector<VolumeClaim>& volumes,
+                             const std::vector<json>& claims) {
+  const json& meta = field(vmSnapshot, {"metadata"});
+  const std::string uid = str(meta, {"uid"});
+  json vmMeta = {{"name", str(vm, {"metadata", "name"})},
+                 {"namespace", str(vm, {"metadata", "namespace"})},
+                 {"uid", str(vm, {"metadata", "uid"})}};
+  for (const char* k : {"labels", "annotations"})
+    if (const json& m = field(vm, {"metadata", k}); m.is_object() && !m.empty()) vmMeta[k] = m;
+  json backups = json::array();
+  for (std::size_t i = 0; i < volumes.size() && i < claims.size(); ++i) {
+    const json& c = claims[i];
+    json cmeta = {{"name", str(c, {"metadata", "name"})},
+                  {"namespace", str(c, {"metadata", "namespace"})}};
+    for (const char* k : {"labels", "annotations"})
+      if (const json& m = field(c, {"metadata", k}); m.is_object() && !m.empty()) cmeta[k] = m;
+    backups.push_back(
+        {{"volumeName", volumes[i].volume},
+         {"persistentVolumeClaim", {{"metadata", cmeta}, {"spec", field(c, {"spec"})}}},
+         {"volumeSnapshotName", vmVolumeSnapshotName(uid, volumes[i].volume)}});
+  }
+  json metadata = {{"name", vmSnapshotContentName(uid)}, {"namespace", str(meta, {"namespace"})}};
+  if (str(vmSnapshot, {"spec", "deletionPolicy"}) == "retain")
+    metadata["annotations"] = {{kRetainAnnotation, "true"}};
+  const json& vmSpec = field(vm, {"spec"});
+  return {{"apiVersion", kVmSnapshotApiVersion},
+          {"kind", "VirtualMachineSnapshotContent"},
+          {"metadata", metadata},
+          {"spec",
+           {{"virtualMachineSnapshotName", str(meta, {"name"})},
+            {"source",
+             {{"virtualMachine",
+               {{"metadata", vmMeta}, {"spec", vmSpec.is_object() ? vmSpec : json::object()}}}}},
+            {"volumeBackups", backups}}}};
+}
+
+json renderVmVolumeSnapshot(const json& content, const json& backup,
+                            const std::string& snapshotClass) {
+  const json& vmMeta = field(content, {"spec", "source", "virtualMachine", "metadata"});
+  return {{"apiVersion", "snapshot.storage.k8s.io/v1"},
+          {"kind", "VolumeSnapshot"},
+          {"metadata",
+           {{"name", str(backup, {"volumeSnapshotName"})},
+            {"namespace", str(content, {"metadata", "namespace"})},
+            {"labels",
+             {{"snapshot.kubevirt.io/source-vm-name", str(vmMeta, {"name"})},
+              {"snapshot.kubevirt.io/source-vm-namespace", str(vmMeta, {"namespace"})}}},
+            {"ownerReferences", json::array({{{"apiVersion", kVmSnapshotApiVersion},
+                                              {"kind", "VirtualMachineSnapshotContent"},
+                                              {"name", str(content, {"metadata", "name"})},
+                                              {"uid", str(content, {"metadata", "uid"})},
+                                              {"controller", true},
+                                              {"blockOwnerDeletion", true}}})}}},
+          {"spec",
+           {{"source",
+             {{"persistentVolumeClaimName",
+               str(backup, {"persistentVolumeClaim", "metadata", "name"})}}},
+            {"volumeSnapshotClassName", snapshotClass}}}};
+}
+
+json vmSnapshotContentStatus(const json& content, const std::vector<json>& snapshots,
+                             const json& current, const std::string& now) {
+  const json& backups = field(content, {"spec", "volumeBackups"});
+  const bool wasCreated = !str(current, {"creationTime"}).empty();
+  json statuses = json::array();
+  std::vector<std::string> deleted;
+  std::string errorMessage;
+  bool created = true, ready = true;
+  if (backups.is_array()) {
+    for (std::size_t i = 0; i < backups.size(); ++i) {
+      const std::string name = str(backups[i], {"volumeSnapshotName"});
+      const json& vs = i < snapshots.size() ? snapshots[i] : json();
+      if (!vs.is_object()) {
+        if (wasCreated) {
+          deleted.push_back(name);
+          continue;
+        }
+        statuses.push_back({{"volumeSnapshotName", name}});
+        created = ready = false;
+        continue;
+      }
+      json e = {{"volumeSnapshotName", name}};
+      const json& st = field(vs, {"status"});
+      const json& r = field(st, {"readyToUse"});
+      if (r.is_boolean()) e["readyToUse"] = r;
+      if (const std::string t = str(st, {"creationTime"}); !t.empty()) e["creationTime"] = t;
+      if (const json& err = field(st, {"error"}); err.is_object()) e["error"] = err;
+      if (!e.contains("creationTime")) created = false;
+      if (!(r.is_boolean() && r.get<bool>())) ready = false;
+      if (errorMessage.empty() && !str(st, {"error", "message"}).empty())
+        errorMessage = "VolumeSnapshot " + name + " error: " + str(st, {"error", "message"});
+      statuses.push_back(std::move(e));
+    }
+  }
+  if (!deleted.empty()) {
+    created = ready = false;
+    std::string names;
+    for (const auto& n : deleted) names += (names.empty() ? "" : ",") + n;
+    errorMessage = "VolumeSnapshots (" + names + ") missing";
+  }
+  json s = {{"readyToUse", ready}, {"volumeSnapshotStatus", statuses}};
+  if (wasCreated)
+    s["creationTime"] = str(current, {"creationTime"});
+  else
+    s["creationTime"] = created ? json(now) : json(nullptr);
+  if (!errorMessage.empty() && !ready) {
+    const bool same = str(current, {"error", "message"}) == errorMessage;
+    s["error"] = {{"message", errorMessage},
+                  {"time", same ? str(current, {"error", "time"}) : now}};
+  } else if (errorMessage.empty()) {
+    s["error"] = nullptr;
+  }
+  return s;
+}
+
+namespace {
+
+json snapCondition(const char* type, bool status, const std::string& reason) {
+  return {{"type", type}, {"status", status ? "True" : "False"}, {"reason", reason}};
+}
+
+}  // namespace
+
+json vmSnapshotStatus(const json& current, const VmSnapshotView& v) {
+  json s = json::object();
+  s["sourceUID"] = v.sourceExists ? json(v.sourceUid) : json(nullptr);
+  bool ready = false;
+  json creationTime = nullptr;
+  json error = nullptr;
+  const json& cs = field(v.content, {"status"});
+  if (cs.is_object()) {
+    s["virtualMachineSnapshotContentName"] = str(v.content, {"metadata", "name"});
+    if (const std::string t = str(cs, {"creationTime"}); !t.empty()) creationTime = t;
+    ready = field(cs, {"readyToUse"}).is_boolean() && cs["readyToUse"].get<bool>();
+    if (cs.contains("error") && cs["error"].is_object()) error = cs["error"];
+  }
+  s["readyToUse"] = ready;
+  s["creationTime"] = creationTime;
+  s["error"] = error;
+  json conds = json::array();
+  const std::string phase = str(current, {"phase"});
+  if (phase == "Failed" || (v.deadlineExceeded && phase != "Succeeded" && creationTime.is_null())) {
+    s["phase"] = "Failed";
+    conds.push_back(snapCondition("Progressing", false, "Operation failed"));
+  } else if (phase == "Succeeded" || !creationTime.is_null()) {
+    s["phase"] = "Succeeded";
+    conds.push_back(snapCondition("Progressing", false, "Operation complete"));
+    s["snapshotVolumes"] = {{"includedVolumes", v.includedVolumes},
+                            {"excludedVolumes", v.excludedVolumes}};
+  } else {
+    s["phase"] = "InProgress";
+    if (v.sourceExists) {
+      conds.push_back(snapCondition(
+          "Progressing", v.locked,
+          v.locked ? "Source locked and operation in progress" : "Source not locked"));
+      if (v.online) {
+        // Online, and no guest agent is simulated: crash-consistent.
+        s["indications"] = json::array({"NoGuestAgent", "Online"});
+        s["sourceIndications"] = json::array(
+            {{{"indication", "NoGuestAgent"},
+              {"message",
+               "Guest agent was not available. Snapshot is crash-consistent and may not be "
+               "application-consistent."}},
+             {{"indication", "Online"},
+              {"message",
+               "Snapshot taken while the VM was running. Consistency depends on guest-agent "
+               "quiescing."}}});
+      } else {
+        s["indications"] = nullptr;
+        s["sourceIndications"] = nullptr;
+      }
+    } else {
+      conds.push_back(snapCondition("Progressing", false, "Source does not exist"));
+    }
+  }
+  conds.push_back(snapCondition("Ready", ready, ready ? "Ready" : "Not ready"));
+  if (!error.is_null()) conds[0] = snapCondition("Progressing", false, "In error state");
+  if (s["phase"] == "Failed")
+    conds.push_back(snapCondition("Failure", true, "snapshot deadline exceeded"));
+  s["conditions"] = conds;
+  return s;
+}
+
+std::optional<std::chrono::milliseconds> parseGoDuration(const std::string& in) {
+  if (in.empty()) return std::chrono::minutes(5);
+  double total = 0;
+  std::size_t i = 0;
+  while (i < in.size()) {
+    std::size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(in.substr(i), &used);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    if (used == 0 || in[i] == '-' || in[i] == '+') return std::nullopt;
+    i += used;
+    std::string unit;
+    while (i < in.size() && std::isalpha(static_cast<unsigned char>(in[i]))) unit += in[i++];
+    double ms = 0;
+    if (unit == "h")
+      ms = 3600e3;
+    else if (unit == "m")
+      ms = 60e3;
+    else if (unit == "s")
+      ms = 1e3;
+    else if (unit == "ms")
+      ms = 1;
+    else if (unit == "us")
+      ms = 1e-3;
+    else if (unit == "ns")
+      ms = 1e-6;
+    else
+      return std::nullopt;
+    total += v * ms;
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(total));
 }
 
 }  // namespace kubec2::sim

@@ -13,12 +13,15 @@
 //  - snapshot-controller: the VolumeSnapshotClass (named or default), the
 //    errors it writes to status.error, the VolumeSnapshotContent and the
 //    VolumeSnapshot status;
-//  - the CSI driver: readyToUse after --snapshot-delay-ms.
+//  - the CSI driver: readyToUse after --snapshot-delay-ms;
+//  - KubeVirt's snapshot controller: a VirtualMachineSnapshot's content, its
+//    VolumeSnapshots and their status.
 //
 // Phases, reasons and messages are upstream's (see README.md, "Storage", for
 // where each was read).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -154,5 +157,82 @@ json contentStatus(bool ready, const std::string& restoreSize, const std::string
 json snapshotStatus(const std::string& contentName, const std::string& creationTime, bool ready,
                     const std::string& restoreSize);
 json snapshotErrorStatus(const std::string& message, const std::string& time);
+
+// ---- KubeVirt's snapshot controller (snapshot.kubevirt.io/v1beta1) ----------------
+
+inline constexpr const char* kVmSnapshotApiVersion = "snapshot.kubevirt.io/v1beta1";
+// The simulator's own mark of a VirtualMachineSnapshot's deletionPolicy
+// retain on its content (KubeVirt reads the policy from the snapshot, kept
+// by a finalizer the simulator does not add).
+inline constexpr const char* kRetainAnnotation = "kubevirt-sim.kubec2.io/retain";
+
+// vmsnapshot-content-<uid> and vmsnapshot-<uid>-volume-<volume>, as KubeVirt
+// names them.
+std::string vmSnapshotContentName(const std::string& vmSnapshotUid);
+std::string vmVolumeSnapshotName(const std::string& vmSnapshotUid, const std::string& volume);
+
+struct VolumeClaim {
+  std::string volume;  // the VM volume's name
+  std::string claim;   // persistentVolumeClaim.claimName, or the dataVolume's name
+};
+// The VM's template volumes backed by a claim (persistentVolumeClaim or
+// dataVolume), in order; and every volume's name.
+std::vector<VolumeClaim> vmClaimVolumes(const json& vm);
+std::vector<std::string> vmVolumeNames(const json& vm);
+
+// KubeVirt's choice of VolumeSnapshotClass for a claim: the classes of the
+// claim's driver (here always kubevirt-sim.kubec2.io: no StorageClass
+// exists); one is it, of several the one annotated is-default-class. Empty
+// when none (the volume is then left out of the snapshot); `error` set for
+// several and no default ("<n> matching VolumeSnapshotClasses for <sc>").
+struct VmSnapshotClassChoice {
+  std::string name;
+  std::string error;
+};
+VmSnapshotClassChoice vmSnapshotClass(const std::vector<json>& classes,
+                                      const std::string& storageClass);
+
+// The VirtualMachineSnapshotContent: same namespace, spec.virtualMachineSnapshotName,
+// spec.source.virtualMachine (the VM's name, namespace, uid, labels,
+// annotations and spec), spec.volumeBackups[] {volumeName,
+// persistentVolumeClaim {metadata (name, namespace, labels, annotations),
+// spec}, volumeSnapshotName}. `claims[i]` is the claim of `volumes[i]`.
+json renderVmSnapshotContent(const json& vmSnapshot, const json& vm,
+                             const std::vector<VolumeClaim>& volumes,
+                             const std::vector<json>& claims);
+// The VolumeSnapshot of one backup: labels snapshot.kubevirt.io/source-vm-name
+// and -namespace, a controller ownerReference to the content, the claim as
+// source, the class.
+json renderVmVolumeSnapshot(const json& content, const json& backup,
+                            const std::string& snapshotClass);
+
+// The content's status from its VolumeSnapshots (`snapshots[i]` for
+// volumeBackups[i], null when absent): volumeSnapshotStatus[], readyToUse
+// (all ready), creationTime (kept from `current`, else `now` once all are
+// cut), error ("VolumeSnapshot <name> error: <message>", or "VolumeSnapshots
+// (<names>) missing" for ones deleted after the cut).
+json vmSnapshotContentStatus(const json& content, const std::vector<json>& snapshots,
+                             const json& current, const std::string& now);
+
+struct VmSnapshotView {
+  bool sourceExists = false;
+  std::string sourceUid;
+  bool online = false;  // the VM has a VMI (no guest agent is simulated)
+  bool locked = false;  // the source is taken (content being made)
+  json content;         // null until made
+  bool deadlineExceeded = false;
+  std::vector<std::string> includedVolumes, excludedVolumes;
+};
+// status as KubeVirt's updateSnapshotStatus writes it: phase InProgress ->
+// Succeeded (content creationTime set) or Failed (failureDeadline passed),
+// readyToUse, creationTime, virtualMachineSnapshotContentName, sourceUID,
+// error, conditions Progressing and Ready (reasons as KubeVirt's: "Source
+// does not exist", "Source locked and operation in progress", "Operation
+// complete", "Ready", "Not ready", ...), Failure on the deadline,
+// indications (Online, NoGuestAgent) while in progress, snapshotVolumes.
+// Conditions have no times here (see withTransitionTimes).
+json vmSnapshotStatus(const json& current, const VmSnapshotView& v);
+// spec.failureDeadline as a Go duration ("5m0s", "90s", "1h"); default 5m.
+std::optional<std::chrono::milliseconds> parseGoDuration(const std::string& s);
 
 }  // namespace kubec2::sim

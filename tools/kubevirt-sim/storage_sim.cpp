@@ -1,6 +1,7 @@
 #include "tools/kubevirt-sim/storage_sim.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "runtime/errors.h"
 #include "runtime/log.h"
@@ -145,6 +146,67 @@ StorageSim::StorageSim(kube::Manager& mgr, StorageOptions opts)
         .withQueueOptions(q)
         .complete(
             kube::reconcilerFunc([this](const kube::Request& r) { return reconcileContent(r); }));
+  }
+
+  if (opts_.snapshots && opts_.vmSnapshots) {
+    vms_ = &mgr.informer<kube::RawObject>(api::kVirtualMachines, nsOpts);
+    vmis_ = &mgr.informer<kube::RawObject>(api::kVirtualMachineInstances, nsOpts);
+    vmSnapshots_ = &mgr.informer<kube::RawObject>(kVirtualMachineSnapshots, nsOpts);
+    vmContents_ = &mgr.informer<kube::RawObject>(kVirtualMachineSnapshotContents, nsOpts);
+    auto* snaps = vmSnapshots_;
+    auto* contents = vmContents_;
+    // The VirtualMachineSnapshot a content (by its spec) belongs to.
+    auto contentToSnapshot = [contents](const std::string& ns, const std::string& name) {
+      std::vector<kube::Request> out;
+      if (auto c = contents->store().get(ns, name)) {
+        const std::string snap = str(c->toJson(), {"spec", "virtualMachineSnapshotName"});
+        if (!snap.empty()) out.push_back({ns, snap});
+      }
+      return out;
+    };
+    auto allInNamespace = [snaps](const kube::ObjectMeta& m) {
+      std::vector<kube::Request> out;
+      for (const auto& s : snaps->store().byNamespace(m.namespace_))
+        out.push_back({s->metadata.namespace_, s->metadata.name});
+      return out;
+    };
+    kube::ControllerBuilder(mgr, "kubevirt-sim-vmsnapshots")
+        .forResource(*vmSnapshots_)
+        .watches(*vmContents_,
+                 [contentToSnapshot](const kube::ObjectMeta& m) {
+                   return contentToSnapshot(m.namespace_, m.name);
+                 })
+        .watches(*vss_,
+                 [contentToSnapshot](const kube::ObjectMeta& m) {
+                   const kube::OwnerReference* ref = m.controllerRef();
+                   if (!ref || ref->kind != "VirtualMachineSnapshotContent")
+                     return std::vector<kube::Request>{};
+                   return contentToSnapshot(m.namespace_, ref->name);
+                 })
+        .watches(*vms_,
+                 [snaps](const kube::ObjectMeta& m) {
+                   std::vector<kube::Request> out;
+                   for (const auto& s : snaps->store().byNamespace(m.namespace_))
+                     if (str(s->toJson(), {"spec", "source", "name"}) == m.name)
+                       out.push_back({s->metadata.namespace_, s->metadata.name});
+                   return out;
+                 })
+        .watches(*pvcs_, allInNamespace)
+        .watches(*classes_, kube::enqueueAllOf(*vmSnapshots_))
+        .withMaxConcurrentReconciles(workers)
+        .withQueueOptions(q)
+        .complete(kube::reconcilerFunc(
+            [this](const kube::Request& r) { return reconcileVmSnapshot(r); }));
+    kube::ControllerBuilder(mgr, "kubevirt-sim-vmsnapshot-contents")
+        .forResource(*vmContents_)
+        .watches(*vmSnapshots_,
+                 [](const kube::ObjectMeta& m) {
+                   return std::vector<kube::Request>{{m.namespace_, vmSnapshotContentName(m.uid)}};
+                 })
+        .withMaxConcurrentReconciles(workers)
+        .withQueueOptions(q)
+        .complete(kube::reconcilerFunc(
+            [this](const kube::Request& r) { return reconcileVmSnapshotContent(r); }));
   }
 }
 
@@ -396,6 +458,167 @@ kube::Result StorageSim::reconcileContent(const kube::Request& req) {
     client_.del(kVolumeSnapshotContents, "", req.name, o);
     logger().info("Deleted content of a deleted snapshot",
                   {{"content", req.name}, {"volumeSnapshot", ns + "/" + name}});
+  } catch (const kube::ApiError& e) {
+    if (!e.isNotFound() && !e.isConflict()) throw;
+  }
+  return kube::Result::done();
+}
+
+// ---- KubeVirt's snapshot controller -------------------------------------------------------
+
+kube::Result StorageSim::reconcileVmSnapshot(const kube::Request& req) {
+  const auto cached = vmSnapshots_->store().get(req.namespace_, req.name);
+  if (!cached || cached->metadata.deletionTimestamp) return kube::Result::done();
+  const json snap = cached->toJson();
+  if (str(snap, {"spec", "source", "kind"}) != "VirtualMachine") {
+    logger().warn("VirtualMachineSnapshot of an unknown source kind: not played",
+                  {{"vmSnapshot", req.key()}});
+    return kube::Result::done();
+  }
+  const std::string uid = cached->metadata.uid;
+  const json current = statusOf(snap);
+  const std::string phase = str(current, {"phase"});
+  const auto vm = vms_->store().get(req.namespace_, str(snap, {"spec", "source", "name"}));
+  const json vmJ = vm ? vm->toJson() : json();
+
+  // spec.failureDeadline (default 5m) from the snapshot's creation.
+  const auto deadline =
+      parseGoDuration(str(snap, {"spec", "failureDeadline"})).value_or(std::chrono::minutes(5));
+  const auto created = kube::parseRfc3339Utc(str(snap, {"metadata", "creationTimestamp"}));
+  const auto wall = clock_.wallNow();
+  const bool exceeded = deadline.count() > 0 && created && wall > *created + deadline;
+
+  std::vector<json> classes;
+  for (const auto& c : classes_->store().list()) classes.push_back(c->toJson());
+  const std::string contentName = vmSnapshotContentName(uid);
+  auto cachedContent = vmContents_->store().get(req.namespace_, contentName);
+  json content = cachedContent ? cachedContent->toJson() : json();
+  bool locked = false;
+
+  if (vm && content.is_null() && phase != "Succeeded" && phase != "Failed" && !exceeded) {
+    // The source's claims must exist and be Bound (KubeVirt's Lock waits).
+    std::vector<VolumeClaim> included;
+    std::vector<json> claims;
+    bool waiting = false;
+    for (const auto& v : vmClaimVolumes(vmJ)) {
+      const auto claim = pvcs_->store().get(req.namespace_, v.claim);
+      if (!claim || str(claim->toJson(), {"status", "phase"}) != "Bound") {
+        waiting = true;
+        break;
+      }
+      const json c = claim->toJson();
+      const VmSnapshotClassChoice choice =
+          vmSnapshotClass(classes, str(c, {"spec", "storageClassName"}));
+      if (!choice.error.empty()) throw std::runtime_error(choice.error);
+      if (choice.name.empty()) continue;  // no class for it: left out of the snapshot
+      included.push_back(v);
+      claims.push_back(c);
+    }
+    if (!waiting) {
+      try {
+        content = client_.create(kVirtualMachineSnapshotContents, req.namespace_,
+                                 renderVmSnapshotContent(snap, vmJ, included, claims));
+        logger().info("Created VirtualMachineSnapshotContent",
+                      {{"vmSnapshot", req.key()}, {"volumes", included.size()}});
+      } catch (const kube::ApiError& e) {
+        if (!e.isAlreadyExists()) throw;
+        return kube::Result::requeueNow();  // our cache is behind
+      }
+    }
+  }
+
+  if (content.is_object()) {
+    locked = true;
+    const json backups = content["spec"].value("volumeBackups", json::array());
+    const json contentCurrent = statusOf(content);
+    const bool contentCreated = !str(contentCurrent, {"creationTime"}).empty();
+    std::vector<json> snapshots;
+    for (const auto& b : backups) {
+      const std::string vsName = str(b, {"volumeSnapshotName"});
+      if (auto vs = vss_->store().get(req.namespace_, vsName)) {
+        snapshots.push_back(vs->toJson());
+        continue;
+      }
+      if (contentCreated || exceeded) {
+        snapshots.push_back(json());
+        continue;
+      }
+      const VmSnapshotClassChoice choice =
+          vmSnapshotClass(classes, str(b, {"persistentVolumeClaim", "spec", "storageClassName"}));
+      if (choice.name.empty())
+        throw std::runtime_error(choice.error.empty() ? "no VolumeSnapshotClass for " + vsName
+                                                      : choice.error);
+      try {
+        snapshots.push_back(client_.create(kVolumeSnapshots, req.namespace_,
+                                           renderVmVolumeSnapshot(content, b, choice.name)));
+      } catch (const kube::ApiError& e) {
+        if (!e.isAlreadyExists()) throw;
+        snapshots.push_back(client_.get(kVolumeSnapshots, req.namespace_, vsName));
+      }
+    }
+    const json desired = vmSnapshotContentStatus(content, snapshots, contentCurrent, now());
+    if (!satisfies(contentCurrent, desired))
+      content = client_.patch(kVirtualMachineSnapshotContents, req.namespace_, contentName,
+                              kube::PatchType::Merge, {{"status", desired}}, statusOpts());
+  }
+
+  VmSnapshotView view;
+  view.sourceExists = vm != nullptr;
+  view.sourceUid = vm ? vm->metadata.uid : "";
+  view.online = vm && vmis_->store().get(req.namespace_, vm->metadata.name) != nullptr;
+  view.locked = locked;
+  view.content = content;
+  view.deadlineExceeded = exceeded;
+  if (content.is_object()) {
+    const json source = content["spec"]["source"].value("virtualMachine", json::object());
+    std::vector<std::string> inBackups;
+    for (const auto& b : content["spec"].value("volumeBackups", json::array()))
+      inBackups.push_back(str(b, {"volumeName"}));
+    for (const auto& n : vmVolumeNames(source)) {
+      if (std::find(inBackups.begin(), inBackups.end(), n) != inBackups.end())
+        view.includedVolumes.push_back(n);
+      else
+        view.excludedVolumes.push_back(n);
+    }
+  }
+  const json desired = withTransitionTimes(vmSnapshotStatus(current, view), current, now());
+  if (!satisfies(current, desired)) {
+    client_.patch(kVirtualMachineSnapshots, req.namespace_, req.name, kube::PatchType::Merge,
+                  {{"metadata", {{"uid", uid}}}, {"status", desired}}, statusOpts());
+  }
+  // In progress: the deadline is the next thing that happens by itself.
+  if (str(desired, {"phase"}) == "InProgress" && created) {
+    const auto left = *created + deadline - wall;
+    return kube::Result::after(
+        std::max(milliseconds(1), duration_cast<milliseconds>(left) + milliseconds(1)));
+  }
+  return kube::Result::done();
+}
+
+kube::Result StorageSim::reconcileVmSnapshotContent(const kube::Request& req) {
+  const auto cached = vmContents_->store().get(req.namespace_, req.name);
+  if (!cached || cached->metadata.deletionTimestamp) return kube::Result::done();
+  const json content = cached->toJson();
+  const auto snap = vmSnapshots_->store().get(req.namespace_,
+                                              str(content, {"spec", "virtualMachineSnapshotName"}));
+  if (snap && vmSnapshotContentName(snap->metadata.uid) == req.name) return kube::Result::done();
+  // Its VirtualMachineSnapshot is gone: deletionPolicy delete (the default)
+  // takes the content and its VolumeSnapshots with it.
+  if (str(content, {"metadata", "annotations", kRetainAnnotation}) == "true")
+    return kube::Result::done();
+  for (const auto& b : content["spec"].value("volumeBackups", json::array())) {
+    try {
+      client_.del(kVolumeSnapshots, req.namespace_, str(b, {"volumeSnapshotName"}));
+    } catch (const kube::ApiError& e) {
+      if (!e.isNotFound()) throw;
+    }
+  }
+  kube::DeleteOptions o;
+  o.preconditionUid = cached->metadata.uid;
+  try {
+    client_.del(kVirtualMachineSnapshotContents, req.namespace_, req.name, o);
+    logger().info("Deleted the content of a deleted VirtualMachineSnapshot",
+                  {{"content", req.key()}});
   } catch (const kube::ApiError& e) {
     if (!e.isNotFound() && !e.isConflict()) throw;
   }

@@ -14,14 +14,16 @@
 //    status (or status.error, with upstream's messages), readyToUse after
 //    --snapshot-delay-ms, and the content deleted with its snapshot when its
 //    deletionPolicy is Delete.
+//  - KubeVirt's snapshot controller (snapshot.kubevirt.io/v1beta1, with the
+//    above): a VirtualMachineSnapshot gets a VirtualMachineSnapshotContent
+//    and a VolumeSnapshot per claim-backed volume, and KubeVirt's status;
+//    deleting it deletes them (deletionPolicy delete, the default).
 //
 // Pure decisions are in storage_model.h. API errors throw; the runtime's
 // controllers retry the key with backoff.
 #pragma once
 
 #include <chrono>
-#include <map>
-#include <mutex>
 #include <string>
 
 #include "api/resources.h"
@@ -43,11 +45,18 @@ inline const kube::Resource kVolumeSnapshotClasses{
     "snapshot.storage.k8s.io", "v1", "volumesnapshotclasses", false, "VolumeSnapshotClass"};
 inline const kube::Resource kVolumeSnapshotContents{
     "snapshot.storage.k8s.io", "v1", "volumesnapshotcontents", false, "VolumeSnapshotContent"};
+inline const kube::Resource kVirtualMachineSnapshots{
+    "snapshot.kubevirt.io", "v1beta1", "virtualmachinesnapshots", true, "VirtualMachineSnapshot"};
+inline const kube::Resource kVirtualMachineSnapshotContents{"snapshot.kubevirt.io", "v1beta1",
+                                                            "virtualmachinesnapshotcontents", true,
+                                                            "VirtualMachineSnapshotContent"};
 
 struct StorageOptions {
   std::string namespace_;  // empty: all
   bool cdi = false;        // play CDI (DataVolumes served)
   bool snapshots = false;  // play the snapshot-controller and a CSI driver (VolumeSnapshots served)
+  // Play KubeVirt's snapshot controller (VirtualMachineSnapshots served; needs `snapshots`).
+  bool vmSnapshots = false;
   std::chrono::milliseconds snapshotDelay{0};  // cut -> readyToUse
   int workers = 4;
   const kube::Clock* clock = nullptr;  // nullptr: the system clock
@@ -71,6 +80,8 @@ class StorageSim {
   kube::Result reconcileDataVolume(const kube::Request& req);
   kube::Result reconcileSnapshot(const kube::Request& req);
   kube::Result reconcileContent(const kube::Request& req);
+  kube::Result reconcileVmSnapshot(const kube::Request& req);
+  kube::Result reconcileVmSnapshotContent(const kube::Request& req);
 
  private:
   std::string now() const;
@@ -91,12 +102,10 @@ class StorageSim {
   kube::Informer<kube::RawObject>* vss_ = nullptr;
   kube::Informer<kube::RawObject>* classes_ = nullptr;
   kube::Informer<kube::RawObject>* contents_ = nullptr;
-
-  std::mutex mu_;
-  // When each snapshot (by uid) was cut, on the steady clock: readyToUse
-  // comes snapshotDelay later. After a restart the content's creationTime
-  // (wall clock) stands in.
-  std::map<std::string, kube::Clock::time_point> cuts_;  // guarded by mu_
+  kube::Informer<kube::RawObject>* vms_ = nullptr;
+  kube::Informer<kube::RawObject>* vmis_ = nullptr;
+  kube::Informer<kube::RawObject>* vmSnapshots_ = nullptr;
+  kube::Informer<kube::RawObject>* vmContents_ = nullptr;
 };
 
 }  // namespace kubec2::sim

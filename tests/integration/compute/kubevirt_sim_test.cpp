@@ -42,6 +42,11 @@ const Resource kSnapshotClasses{"snapshot.storage.k8s.io", "v1", "volumesnapshot
                                 "VolumeSnapshotClass"};
 const Resource kSnapshotContents{"snapshot.storage.k8s.io", "v1", "volumesnapshotcontents", false,
                                  "VolumeSnapshotContent"};
+const Resource kVmSnapshots{"snapshot.kubevirt.io", "v1beta1", "virtualmachinesnapshots", true,
+                            "VirtualMachineSnapshot"};
+const Resource kVmSnapshotContents{"snapshot.kubevirt.io", "v1beta1",
+                                   "virtualmachinesnapshotcontents", true,
+                                   "VirtualMachineSnapshotContent"};
 
 struct VmOptions {
   std::string runStrategy = "Always";
@@ -628,6 +633,78 @@ TEST_F(KubevirtSim, SnapshotErrorsThenACutThenReady) {
   EXPECT_TRUE(getOpt(kSnapshotContents, "", contentName));
   client_->del(kSnapshotContents, "", contentName);
   client_->del(kSnapshotClasses, "", cls);
+}
+
+// KubeVirt's snapshot controller played: a VirtualMachineSnapshot of a
+// running VM gets its content and one VolumeSnapshot per claim-backed
+// volume, then Succeeded and ready; one of a missing VM waits with
+// KubeVirt's "Source does not exist"; deleting the snapshot deletes its
+// content and VolumeSnapshots.
+TEST_F(KubevirtSim, VirtualMachineSnapshotsOfARunningVm) {
+  ensureDefaultSnapshotClass();
+  json vmObj = vmJson("db");
+  vmObj["spec"]["dataVolumeTemplates"] =
+      json::array({{{"metadata", {{"name", "db-root"}}},
+                    {"spec",
+                     {{"source", {{"blank", json::object()}}},
+                      {"storage", {{"resources", {{"requests", {{"storage", "3Gi"}}}}}}}}}}});
+  vmObj["spec"]["template"]["spec"]["volumes"][0] = {{"name", "root"},
+                                                     {"dataVolume", {{"name", "db-root"}}}};
+  const json vmCreated = client_->create(kVms, ns_, vmObj);
+  waitRunning("db");
+
+  auto vmSnapshot = [&](const std::string& name, const std::string& vmName) {
+    return json{{"apiVersion", "snapshot.kubevirt.io/v1beta1"},
+                {"kind", "VirtualMachineSnapshot"},
+                {"metadata", {{"name", name}}},
+                {"spec",
+                 {{"source",
+                   {{"apiGroup", "kubevirt.io"}, {"kind", "VirtualMachine"}, {"name", vmName}}}}}};
+  };
+  client_->create(kVmSnapshots, ns_, vmSnapshot("before-upgrade", "db"));
+  client_->create(kVmSnapshots, ns_, vmSnapshot("of-nothing", "ghost"));
+  ASSERT_TRUE(eventually([&] {
+    auto s = getOpt(kVmSnapshots, ns_, "before-upgrade");
+    return s && field(*s, {"status", "phase"}) == "Succeeded" &&
+           s->value("status", json::object()).value("readyToUse", false);
+  })) << getOpt(kVmSnapshots, ns_, "before-upgrade").value_or(json()).dump();
+  const json snap = client_->get(kVmSnapshots, ns_, "before-upgrade");
+  const std::string uid = field(snap, {"metadata", "uid"});
+  EXPECT_EQ(field(snap, {"status", "virtualMachineSnapshotContentName"}),
+            "vmsnapshot-content-" + uid);
+  EXPECT_EQ(field(snap, {"status", "sourceUID"}), field(vmCreated, {"metadata", "uid"}));
+  EXPECT_FALSE(field(snap, {"status", "creationTime"}).empty());
+  EXPECT_EQ(snap["status"]["indications"], json::array({"NoGuestAgent", "Online"}));
+  EXPECT_EQ(snap["status"]["snapshotVolumes"]["includedVolumes"], json::array({"root"}));
+  EXPECT_EQ(snap["status"]["snapshotVolumes"]["excludedVolumes"], json::array({"cloudinit"}));
+  EXPECT_EQ(condition(snap, "Ready", "status"), "True");
+  EXPECT_EQ(condition(snap, "Progressing", "reason"), "Operation complete");
+
+  const json content = client_->get(kVmSnapshotContents, ns_, "vmsnapshot-content-" + uid);
+  EXPECT_EQ(field(content, {"spec", "virtualMachineSnapshotName"}), "before-upgrade");
+  EXPECT_EQ(field(content, {"spec", "source", "virtualMachine", "metadata", "name"}), "db");
+  ASSERT_EQ(content["spec"]["volumeBackups"].size(), 1u);
+  const json& backup = content["spec"]["volumeBackups"][0];
+  const std::string vsName = "vmsnapshot-" + uid + "-volume-root";
+  EXPECT_EQ(backup.value("volumeName", ""), "root");
+  EXPECT_EQ(backup.value("volumeSnapshotName", ""), vsName);
+  EXPECT_EQ(field(backup, {"persistentVolumeClaim", "metadata", "name"}), "db-root");
+  EXPECT_EQ(content["status"]["readyToUse"], true);
+  const json vs = client_->get(kSnapshots, ns_, vsName);
+  EXPECT_EQ(vs["metadata"]["ownerReferences"][0]["uid"], content["metadata"]["uid"]);
+  EXPECT_EQ(field(vs, {"spec", "source", "persistentVolumeClaimName"}), "db-root");
+  EXPECT_EQ(field(vs, {"status", "restoreSize"}), "3Gi");
+
+  const json nothing = client_->get(kVmSnapshots, ns_, "of-nothing");
+  EXPECT_EQ(field(nothing, {"status", "phase"}), "InProgress");
+  EXPECT_EQ(condition(nothing, "Progressing", "reason"), "Source does not exist");
+  EXPECT_EQ(condition(nothing, "Ready", "reason"), "Not ready");
+
+  client_->del(kVmSnapshots, ns_, "before-upgrade");
+  EXPECT_TRUE(eventually([&] {
+    return !getOpt(kVmSnapshotContents, ns_, "vmsnapshot-content-" + uid) &&
+           !getOpt(kSnapshots, ns_, vsName);
+  }));
 }
 
 }  // namespace
