@@ -28,10 +28,11 @@ int main(int argc, char** argv) {
   const auto kubevirt = kube::testing::kubevirtCrdFiles();
   opts.crds.insert(opts.crds.end(), kubevirt.begin(), kubevirt.end());
 #endif
-#ifdef KUBEC2_SNAPSHOT_CRDS
+#if defined(KUBEC2_SNAPSHOT_CRDS) || defined(KUBEC2_STORAGE_CRDS)
   // The CSI external-snapshotter's, KubeVirt's snapshot and CDI's
-  // DataVolume schemas, for Snapshots; and the PVC protection controller,
-  // which lets a claim go once no pod uses it (as in every cluster).
+  // DataVolume schemas (third_party/), whose controllers the simulator
+  // plays where they are served; and the PVC protection controller, which
+  // lets a claim go once no pod uses it (as in every cluster).
   for (const auto& files : {kube::testing::snapshotCrdFiles(), kube::testing::cdiCrdFiles()})
     opts.crds.insert(opts.crds.end(), files.begin(), files.end());
   opts.extraControllers.push_back("pvc-protection");

@@ -18,6 +18,7 @@
 #include "tools/kubevirt-sim/ip_allocator.h"
 #include "tools/kubevirt-sim/load_model.h"
 #include "tools/kubevirt-sim/model.h"
+#include "tools/kubevirt-sim/storage_model.h"
 
 namespace kubec2::sim {
 namespace {
@@ -610,6 +611,427 @@ TEST(KubevirtSimControlApi, Routes) {
   EXPECT_EQ(notUtf8.status, 404);
   EXPECT_TRUE(json::accept(notUtf8.body)) << notUtf8.body;
   EXPECT_EQ(handleControl(sim, {"GET", "/metrics", ""}).status, 500);  // never throws
+}
+
+// ---- Storage: virt-controller's DataVolumes, CDI, snapshot-controller ------------
+
+json vmWithTemplates() {
+  return {
+      {"metadata", {{"name", "web-1"}, {"namespace", "shop"}, {"uid", "vm-uid"}}},
+      {"spec",
+       {{"dataVolumeTemplates",
+         json::array({{{"metadata", {{"name", "web-1-root"}, {"labels", {{"tier", "web"}}}}},
+                       {"spec",
+                        {{"source", {{"snapshot", {{"namespace", "shop"}, {"name", "snap-1"}}}}},
+                         {"storage", json::object()}}}}})},
+        {"template",
+         {{"spec",
+           {{"volumes",
+             json::array({{{"name", "root"}, {"dataVolume", {{"name", "web-1-root"}}}},
+                          {{"name", "ci"}, {"cloudInitNoCloud", json::object()}}})}}}}}}}};
+}
+
+TEST(KubevirtSimStorage, DataVolumeFromATemplateIsOwnedByTheVm) {
+  const json vm = vmWithTemplates();
+  const json dv = renderDataVolume(vm, vm["spec"]["dataVolumeTemplates"][0]);
+  EXPECT_EQ(dv["apiVersion"], "cdi.kubevirt.io/v1beta1");
+  EXPECT_EQ(dv["kind"], "DataVolume");
+  EXPECT_EQ(dv["metadata"]["name"], "web-1-root");
+  EXPECT_EQ(dv["metadata"]["namespace"], "shop");
+  EXPECT_EQ(dv["metadata"]["labels"]["tier"], "web");
+  const json& ref = dv["metadata"]["ownerReferences"][0];
+  EXPECT_EQ(ref["kind"], "VirtualMachine");
+  EXPECT_EQ(ref["uid"], "vm-uid");
+  EXPECT_EQ(ref["controller"], true);
+  EXPECT_EQ(ref["blockOwnerDeletion"], true);
+  EXPECT_EQ(dv["spec"]["source"]["snapshot"]["name"], "snap-1");
+  EXPECT_EQ(vmDataVolumeNames(vm), std::vector<std::string>{"web-1-root"});
+}
+
+TEST(KubevirtSimStorage, VmWaitsForItsDataVolumesAsKubevirtShowsIt) {
+  const std::vector<std::string> names = {"a", "b"};
+  const json ok = {{"status", {{"phase", "Succeeded"}}}};
+  const json cloning = {{"status", {{"phase", "CloneScheduled"}}}};
+  const json failed = {{"status", {{"phase", "Failed"}}}};
+  const json importError = {{"status",
+                             {{"phase", "ImportInProgress"},
+                              {"conditions", json::array({{{"type", "Running"},
+                                                           {"status", "False"},
+                                                           {"reason", "Error"},
+                                                           {"message", "boom"}}})}}}};
+  auto v = vmVolumesView(names, {ok, ok});
+  EXPECT_TRUE(v.ready);
+  EXPECT_FALSE(v.provisioning);
+  v = vmVolumesView(names, {ok, json()});  // not created yet: wait, but not Provisioning
+  EXPECT_FALSE(v.ready);
+  EXPECT_FALSE(v.provisioning);
+  v = vmVolumesView(names, {ok, cloning});
+  EXPECT_FALSE(v.ready);
+  EXPECT_TRUE(v.provisioning);
+  EXPECT_EQ(v.error, "");
+  v = vmVolumesView(names, {failed, ok});
+  EXPECT_EQ(v.error, "DataVolume a is in Failed phase");
+  v = vmVolumesView(names, {ok, importError});
+  EXPECT_EQ(v.error, "DataVolume b importer has stopped running due to an error: boom");
+
+  VmView view;
+  view.strategy = RunStrategy::Always;
+  view.provisioning = true;
+  EXPECT_EQ(printableStatus(view), "Provisioning");
+  view.strategy = RunStrategy::Halted;  // before Stopped in KubeVirt's order
+  EXPECT_EQ(printableStatus(view), "Provisioning");
+  view.dataVolumeError = true;
+  EXPECT_EQ(printableStatus(view), "DataVolumeError");
+  view.vmDeleting = true;
+  EXPECT_EQ(printableStatus(view), "Terminating");
+  VmView running;
+  running.strategy = RunStrategy::Always;
+  running.vmiExists = true;
+  running.vmiPhase = Phase::Running;
+  running.provisioning = true;  // a volume being replaced under a running VM
+  EXPECT_EQ(printableStatus(running), "Running");
+}
+
+json dvWith(json source, json storage) {
+  return {{"metadata", {{"name", "vol"}, {"namespace", "shop"}, {"uid", "dv-uid"}}},
+          {"spec", {{"source", std::move(source)}, {"storage", std::move(storage)}}}};
+}
+
+TEST(KubevirtSimStorage, ClaimSizeComesFromTheRequestElseTheSource) {
+  // An import with a request: that size, ReadWriteOnce by default.
+  json dv =
+      dvWith({{"blank", json::object()}}, {{"resources", {{"requests", {{"storage", "5Gi"}}}}}});
+  DvDecision d = decideDataVolume(dv, {});
+  ASSERT_TRUE(d.createClaim);
+  EXPECT_EQ(d.claim["metadata"]["name"], "vol");
+  EXPECT_EQ(d.claim["metadata"]["ownerReferences"][0]["kind"], "DataVolume");
+  EXPECT_EQ(d.claim["metadata"]["ownerReferences"][0]["uid"], "dv-uid");
+  EXPECT_EQ(d.claim["spec"]["resources"]["requests"]["storage"], "5Gi");
+  EXPECT_EQ(d.claim["spec"]["accessModes"], json::array({"ReadWriteOnce"}));
+  EXPECT_FALSE(d.claim["spec"].contains("dataSource"));
+
+  // A snapshot source without a size: the snapshot's restoreSize, and the
+  // claim restores from it.
+  dv = dvWith({{"snapshot", {{"name", "snap-1"}}}},
+              {{"accessModes", json::array({"ReadWriteMany"})}});
+  const json snap = {{"status", {{"readyToUse", true}, {"restoreSize", "10Gi"}}}};
+  d = decideDataVolume(dv, snapshotSourceView(&snap));
+  ASSERT_TRUE(d.createClaim);
+  EXPECT_EQ(d.claim["spec"]["resources"]["requests"]["storage"], "10Gi");
+  EXPECT_EQ(d.claim["spec"]["accessModes"], json::array({"ReadWriteMany"}));
+  EXPECT_EQ(d.claim["spec"]["dataSource"], json({{"apiGroup", "snapshot.storage.k8s.io"},
+                                                 {"kind", "VolumeSnapshot"},
+                                                 {"name", "snap-1"}}));
+
+  // A pvc source without a size: the source claim's capacity (spec.pvc kept).
+  dv = {{"metadata", {{"name", "vol"}, {"namespace", "shop"}, {"uid", "dv-uid"}}},
+        {"spec",
+         {{"source", {{"pvc", {{"name", "golden"}}}}}, {"pvc", {{"storageClassName", "fast"}}}}}};
+  const json golden = {{"status", {{"phase", "Bound"}, {"capacity", {{"storage", "20Gi"}}}}}};
+  d = decideDataVolume(dv, claimSourceView(&golden));
+  ASSERT_TRUE(d.createClaim);
+  EXPECT_EQ(d.claim["spec"]["resources"]["requests"]["storage"], "20Gi");
+  EXPECT_EQ(d.claim["spec"]["storageClassName"], "fast");
+
+  const json succeeded = dataVolumeSucceeded(dv);
+  EXPECT_EQ(succeeded["phase"], "Succeeded");
+  EXPECT_EQ(succeeded["progress"], "100.0%");
+  EXPECT_EQ(succeeded["claimName"], "vol");
+  EXPECT_EQ(succeeded["conditions"][0], json({{"type", "Bound"},
+                                              {"status", "True"},
+                                              {"reason", "Bound"},
+                                              {"message", "PVC vol Bound"}}));
+  EXPECT_EQ(succeeded["conditions"][1]["type"], "Ready");
+  EXPECT_EQ(succeeded["conditions"][1]["status"], "True");
+  EXPECT_EQ(succeeded["conditions"][2]["message"], "Clone Complete");
+  EXPECT_EQ(succeeded["conditions"][2]["reason"], "Completed");
+  EXPECT_EQ(boundClaimStatus(d.claim), json({{"phase", "Bound"},
+                                             {"accessModes", json::array({"ReadWriteOnce"})},
+                                             {"capacity", {{"storage", "20Gi"}}}}));
+}
+
+TEST(KubevirtSimStorage, MissingOrUnreadyCloneSourcesWaitWithCdisReasons) {
+  const json dv = dvWith({{"snapshot", {{"namespace", "shop"}, {"name", "snap-1"}}}},
+                         {{"resources", {{"requests", {{"storage", "5Gi"}}}}}});
+  DvDecision d = decideDataVolume(dv, snapshotSourceView(nullptr));
+  EXPECT_FALSE(d.createClaim);
+  EXPECT_EQ(d.waitingStatus["phase"], "CloneScheduled");
+  EXPECT_EQ(d.waitingStatus["conditions"][0]["reason"], "CloneWithoutSource");
+  EXPECT_EQ(d.waitingStatus["conditions"][0]["message"],
+            "The source snapshot snap-1 doesn't exist");
+  EXPECT_EQ(d.waitingStatus["conditions"][1]["type"], "Ready");
+  EXPECT_EQ(d.waitingStatus["conditions"][1]["reason"], "CloneWithoutSource");
+
+  const json cutting = {{"status", {{"readyToUse", false}}}};
+  d = decideDataVolume(dv, snapshotSourceView(&cutting));
+  EXPECT_FALSE(d.createClaim);
+  EXPECT_EQ(d.waitingStatus["phase"], "CloneScheduled");
+  EXPECT_EQ(d.waitingStatus["conditions"][0]["reason"], "NotFound");
+  EXPECT_EQ(d.waitingStatus["conditions"][0]["message"], "No PVC found");
+
+  const json pvcDv = dvWith({{"pvc", {{"name", "golden"}}}}, json::object());
+  d = decideDataVolume(pvcDv, claimSourceView(nullptr));
+  EXPECT_EQ(d.waitingStatus["conditions"][0]["message"], "The source pvc golden doesn't exist");
+}
+
+json snapshotOf(const std::string& cls) {
+  json s = {{"metadata", {{"name", "snap-1"}, {"namespace", "shop"}, {"uid", "s-uid"}}},
+            {"spec", {{"source", {{"persistentVolumeClaimName", "data"}}}}}};
+  if (!cls.empty()) s["spec"]["volumeSnapshotClassName"] = cls;
+  return s;
+}
+
+json classOf(const std::string& name, bool isDefault, const std::string& driver = kSimCsiDriver) {
+  json c = {{"metadata", {{"name", name}}}, {"driver", driver}, {"deletionPolicy", "Delete"}};
+  if (isDefault) c["metadata"]["annotations"][kDefaultSnapshotClassAnnotation] = "true";
+  return c;
+}
+
+TEST(KubevirtSimStorage, SnapshotClassIsTheNamedOneElseTheOneDefault) {
+  const json bound = {{"metadata", {{"uid", "c-uid"}}},
+                      {"spec", {{"resources", {{"requests", {{"storage", "5Gi"}}}}}}},
+                      {"status", {{"phase", "Bound"}, {"capacity", {{"storage", "8Gi"}}}}}};
+  const std::vector<json> classes = {classOf("gold", false), classOf("sim", true),
+                                     classOf("other-driver", true, "ebs.csi.aws.com")};
+  SnapshotDecision d = decideSnapshot(snapshotOf(""), classes, &bound);
+  EXPECT_EQ(d.error, "");
+  EXPECT_EQ(d.snapshotClass["metadata"]["name"], "sim");
+  EXPECT_TRUE(d.setDefaultClass);
+  EXPECT_EQ(d.restoreSize, "8Gi");  // the capacity, not the request
+
+  d = decideSnapshot(snapshotOf("gold"), classes, &bound);
+  EXPECT_EQ(d.error, "");
+  EXPECT_EQ(d.snapshotClass["metadata"]["name"], "gold");
+  EXPECT_FALSE(d.setDefaultClass);
+
+  // Two defaults of the driver, none.
+  d = decideSnapshot(snapshotOf(""), {classOf("a", true), classOf("b", true)}, &bound);
+  EXPECT_EQ(
+      d.error,
+      "Failed to set default snapshot class with error 2 default snapshot classes were found");
+  d = decideSnapshot(snapshotOf(""), {classOf("gold", false)}, &bound);
+  EXPECT_EQ(d.error,
+            "Failed to set default snapshot class with error cannot find default snapshot class");
+}
+
+TEST(KubevirtSimStorage, SnapshotErrorsAreTheSnapshotControllersWords) {
+  const json pending = {{"status", {{"phase", "Pending"}}}};
+  const std::vector<json> classes = {classOf("sim", true)};
+  EXPECT_EQ(decideSnapshot(snapshotOf(""), classes, nullptr).error,
+            "Failed to set default snapshot class with error failed to retrieve PVC data from the "
+            "lister: \"persistentvolumeclaim \\\"data\\\" not found\"");
+  EXPECT_EQ(decideSnapshot(snapshotOf(""), classes, &pending).error,
+            "Failed to set default snapshot class with error the PVC data is not yet bound to a "
+            "PV, will not attempt to take a snapshot");
+  EXPECT_EQ(decideSnapshot(snapshotOf("gone"), classes, nullptr).error,
+            "Failed to create snapshot content with error snapshot controller failed to update "
+            "snap-1 on API server: cannot get claim from snapshot");
+  EXPECT_EQ(
+      decideSnapshot(snapshotOf("gone"), classes, &pending).error,
+      "Failed to create snapshot content with error failed to get input parameters to create "
+      "snapshot snap-1: \"volumesnapshotclass.snapshot.storage.k8s.io \\\"gone\\\" not found\"");
+  EXPECT_EQ(decideSnapshot(snapshotOf("sim"), classes, &pending).error,
+            "Failed to create snapshot content with error failed to get input parameters to create "
+            "snapshot snap-1: \"the PVC data is not yet bound to a PV, will not attempt to take a "
+            "snapshot\"");
+  EXPECT_EQ(goQuote(R"(a "b" \c)"), R"("a \"b\" \\c")");
+}
+
+TEST(KubevirtSimStorage, ContentAndStatusAsTheControllersWriteThem) {
+  const json snap = snapshotOf("sim");
+  EXPECT_EQ(contentNameFor("s-uid"), "snapcontent-s-uid");
+  const json c = renderContent(snap, classOf("sim", true), "kubevirt-sim-c-uid");
+  EXPECT_EQ(c["metadata"]["name"], "snapcontent-s-uid");
+  EXPECT_FALSE(c["metadata"].contains("namespace"));
+  EXPECT_EQ(c["spec"]["volumeSnapshotRef"]["name"], "snap-1");
+  EXPECT_EQ(c["spec"]["volumeSnapshotRef"]["namespace"], "shop");
+  EXPECT_EQ(c["spec"]["volumeSnapshotRef"]["uid"], "s-uid");
+  EXPECT_EQ(c["spec"]["driver"], kSimCsiDriver);
+  EXPECT_EQ(c["spec"]["deletionPolicy"], "Delete");
+  EXPECT_EQ(c["spec"]["volumeSnapshotClassName"], "sim");
+  EXPECT_EQ(c["spec"]["source"]["volumeHandle"], "kubevirt-sim-c-uid");
+
+  const json cs = contentStatus(false, "10Gi", "h", 1700000000123456789);
+  EXPECT_EQ(cs["readyToUse"], false);
+  EXPECT_EQ(cs["restoreSize"], 10737418240);
+  EXPECT_EQ(cs["creationTime"], 1700000000123456789);
+  EXPECT_EQ(formatBytes(10737418240), "10Gi");
+  EXPECT_EQ(formatBytes(1536), "1536");  // not a whole number of Ki
+  EXPECT_EQ(formatBytes(0), "0");
+  EXPECT_EQ(quantityBytes("1Mi"), 1048576);
+
+  const json s = snapshotStatus("snapcontent-s-uid", "2026-01-01T00:00:00Z", true, "10Gi");
+  EXPECT_EQ(s["boundVolumeSnapshotContentName"], "snapcontent-s-uid");
+  EXPECT_EQ(s["readyToUse"], true);
+  EXPECT_EQ(s["restoreSize"], "10Gi");
+  EXPECT_TRUE(s["error"].is_null());  // a merge patch removes an earlier error
+  const json e = snapshotErrorStatus("boom", "2026-01-01T00:00:00Z");
+  EXPECT_EQ(e["readyToUse"], false);
+  EXPECT_EQ(e["error"]["message"], "boom");
+}
+
+// ---- Storage: KubeVirt's snapshot controller -------------------------------------------
+
+json vmWithVolumes() {
+  return {
+      {"metadata", {{"name", "db"}, {"namespace", "shop"}, {"uid", "vm-uid"}}},
+      {"spec",
+       {{"runStrategy", "Always"},
+        {"template",
+         {{"spec",
+           {{"volumes",
+             json::array({{{"name", "root"}, {"dataVolume", {{"name", "db-root"}}}},
+                          {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "db-data"}}}},
+                          {{"name", "ci"}, {"cloudInitNoCloud", json::object()}}})}}}}}}}};
+}
+
+TEST(KubevirtSimVmSnapshots, NamesVolumesAndClassAsKubevirtDoes) {
+  EXPECT_EQ(vmSnapshotContentName("u1"), "vmsnapshot-content-u1");
+  EXPECT_EQ(vmVolumeSnapshotName("u1", "root"), "vmsnapshot-u1-volume-root");
+  const auto vols = vmClaimVolumes(vmWithVolumes());
+  ASSERT_EQ(vols.size(), 2u);
+  EXPECT_EQ(vols[0].volume, "root");
+  EXPECT_EQ(vols[0].claim, "db-root");
+  EXPECT_EQ(vols[1].volume, "data");
+  EXPECT_EQ(vols[1].claim, "db-data");
+  EXPECT_EQ(vmVolumeNames(vmWithVolumes()), (std::vector<std::string>{"root", "data", "ci"}));
+
+  EXPECT_EQ(vmSnapshotClass({}, "").name, "");  // none: the volume is left out
+  EXPECT_EQ(vmSnapshotClass({classOf("only", false)}, "").name, "only");
+  EXPECT_EQ(vmSnapshotClass({classOf("a", false), classOf("b", true)}, "").name, "b");
+  EXPECT_EQ(vmSnapshotClass({classOf("a", false), classOf("b", false)}, "fast").error,
+            "2 matching VolumeSnapshotClasses for fast");
+  EXPECT_EQ(vmSnapshotClass({classOf("x", true, "ebs.csi.aws.com")}, "").name, "");
+}
+
+TEST(KubevirtSimVmSnapshots, ContentHoldsTheVmAndABackupPerClaim) {
+  const json snap = {
+      {"metadata", {{"name", "before-upgrade"}, {"namespace", "shop"}, {"uid", "s1"}}},
+      {"spec",
+       {{"source", {{"apiGroup", "kubevirt.io"}, {"kind", "VirtualMachine"}, {"name", "db"}}}}}};
+  const json claim = {{"metadata", {{"name", "db-root"}, {"namespace", "shop"}, {"uid", "c1"}}},
+                      {"spec", {{"accessModes", json::array({"ReadWriteOnce"})}}}};
+  const json vm = vmWithVolumes();
+  const json c = renderVmSnapshotContent(snap, vm, {{"root", "db-root"}}, {claim});
+  EXPECT_EQ(c["metadata"]["name"], "vmsnapshot-content-s1");
+  EXPECT_EQ(c["metadata"]["namespace"], "shop");
+  EXPECT_FALSE(c["metadata"].contains("annotations"));
+  EXPECT_EQ(c["spec"]["virtualMachineSnapshotName"], "before-upgrade");
+  EXPECT_EQ(c["spec"]["source"]["virtualMachine"]["metadata"]["name"], "db");
+  EXPECT_EQ(c["spec"]["source"]["virtualMachine"]["spec"], vm["spec"]);
+  ASSERT_EQ(c["spec"]["volumeBackups"].size(), 1u);
+  const json& b = c["spec"]["volumeBackups"][0];
+  EXPECT_EQ(b["volumeName"], "root");
+  EXPECT_EQ(b["persistentVolumeClaim"]["metadata"]["name"], "db-root");
+  EXPECT_EQ(b["persistentVolumeClaim"]["spec"]["accessModes"], json::array({"ReadWriteOnce"}));
+  EXPECT_EQ(b["volumeSnapshotName"], "vmsnapshot-s1-volume-root");
+
+  json retained = snap;
+  retained["spec"]["deletionPolicy"] = "retain";
+  EXPECT_EQ(
+      renderVmSnapshotContent(retained, vm, {}, {})["metadata"]["annotations"][kRetainAnnotation],
+      "true");
+
+  json content = c;
+  content["metadata"]["uid"] = "content-uid";
+  const json vs = renderVmVolumeSnapshot(content, b, "sim");
+  EXPECT_EQ(vs["metadata"]["name"], "vmsnapshot-s1-volume-root");
+  EXPECT_EQ(vs["metadata"]["labels"]["snapshot.kubevirt.io/source-vm-name"], "db");
+  EXPECT_EQ(vs["metadata"]["labels"]["snapshot.kubevirt.io/source-vm-namespace"], "shop");
+  EXPECT_EQ(vs["metadata"]["ownerReferences"][0]["kind"], "VirtualMachineSnapshotContent");
+  EXPECT_EQ(vs["metadata"]["ownerReferences"][0]["uid"], "content-uid");
+  EXPECT_EQ(vs["spec"]["source"]["persistentVolumeClaimName"], "db-root");
+  EXPECT_EQ(vs["spec"]["volumeSnapshotClassName"], "sim");
+}
+
+TEST(KubevirtSimVmSnapshots, ContentStatusFollowsItsVolumeSnapshots) {
+  const json content = {{"spec",
+                         {{"volumeBackups", json::array({{{"volumeSnapshotName", "vs-a"}},
+                                                         {{"volumeSnapshotName", "vs-b"}}})}}}};
+  const json cut = {{"status", {{"creationTime", "T1"}, {"readyToUse", false}}}};
+  const json ready = {{"status", {{"creationTime", "T1"}, {"readyToUse", true}}}};
+  json s = vmSnapshotContentStatus(content, {cut, json()}, json::object(), "NOW");
+  EXPECT_TRUE(s["creationTime"].is_null());
+  EXPECT_EQ(s["readyToUse"], false);
+  EXPECT_EQ(s["volumeSnapshotStatus"][1], json({{"volumeSnapshotName", "vs-b"}}));
+  s = vmSnapshotContentStatus(content, {cut, ready}, json::object(), "NOW");
+  EXPECT_EQ(s["creationTime"], "NOW");  // every volume is cut
+  EXPECT_EQ(s["readyToUse"], false);
+  s = vmSnapshotContentStatus(content, {ready, ready}, {{"creationTime", "EARLIER"}}, "NOW");
+  EXPECT_EQ(s["creationTime"], "EARLIER");
+  EXPECT_EQ(s["readyToUse"], true);
+  EXPECT_TRUE(s["error"].is_null());
+  const json failing = {{"status", {{"readyToUse", false}, {"error", {{"message", "boom"}}}}}};
+  s = vmSnapshotContentStatus(content, {failing, ready}, json::object(), "NOW");
+  EXPECT_EQ(s["error"]["message"], "VolumeSnapshot vs-a error: boom");
+  s = vmSnapshotContentStatus(content, {ready, json()}, {{"creationTime", "EARLIER"}}, "NOW");
+  EXPECT_EQ(s["error"]["message"], "VolumeSnapshots (vs-b) missing");
+  EXPECT_EQ(s["readyToUse"], false);
+}
+
+std::string snapCond(const json& status, const std::string& type, const char* what) {
+  for (const auto& c : status["conditions"])
+    if (c["type"] == type) return c.value(what, "");
+  return "";
+}
+
+TEST(KubevirtSimVmSnapshots, StatusAsKubevirtWritesIt) {
+  VmSnapshotView v;  // no VM
+  json s = vmSnapshotStatus(json::object(), v);
+  EXPECT_EQ(s["phase"], "InProgress");
+  EXPECT_EQ(s["readyToUse"], false);
+  EXPECT_EQ(snapCond(s, "Progressing", "status"), "False");
+  EXPECT_EQ(snapCond(s, "Progressing", "reason"), "Source does not exist");
+  EXPECT_EQ(snapCond(s, "Ready", "reason"), "Not ready");
+
+  v.sourceExists = true;
+  v.sourceUid = "vm-uid";
+  v.online = true;
+  v.locked = true;
+  v.content = {{"metadata", {{"name", "vmsnapshot-content-s1"}}},
+               {"status", {{"readyToUse", false}}}};
+  s = vmSnapshotStatus(json::object(), v);
+  EXPECT_EQ(s["phase"], "InProgress");
+  EXPECT_EQ(s["sourceUID"], "vm-uid");
+  EXPECT_EQ(s["virtualMachineSnapshotContentName"], "vmsnapshot-content-s1");
+  EXPECT_EQ(snapCond(s, "Progressing", "status"), "True");
+  EXPECT_EQ(snapCond(s, "Progressing", "reason"), "Source locked and operation in progress");
+  EXPECT_EQ(s["indications"], json::array({"NoGuestAgent", "Online"}));
+  EXPECT_EQ(s["sourceIndications"][1]["indication"], "Online");
+
+  v.content["status"]["creationTime"] = "T1";
+  v.includedVolumes = {"root"};
+  v.excludedVolumes = {"ci"};
+  s = vmSnapshotStatus(json::object(), v);
+  EXPECT_EQ(s["phase"], "Succeeded");
+  EXPECT_EQ(s["creationTime"], "T1");
+  EXPECT_EQ(s["readyToUse"], false);
+  EXPECT_EQ(snapCond(s, "Progressing", "reason"), "Operation complete");
+  EXPECT_EQ(snapCond(s, "Ready", "status"), "False");
+  EXPECT_EQ(s["snapshotVolumes"]["includedVolumes"], json::array({"root"}));
+  EXPECT_EQ(s["snapshotVolumes"]["excludedVolumes"], json::array({"ci"}));
+  EXPECT_FALSE(s.contains("indications"));  // kept as they were
+
+  v.content["status"]["readyToUse"] = true;
+  s = vmSnapshotStatus({{"phase", "Succeeded"}}, v);
+  EXPECT_EQ(s["readyToUse"], true);
+  EXPECT_EQ(snapCond(s, "Ready", "status"), "True");
+  EXPECT_EQ(snapCond(s, "Ready", "reason"), "Ready");
+
+  VmSnapshotView late;  // the VM never came
+  late.deadlineExceeded = true;
+  s = vmSnapshotStatus({{"phase", "InProgress"}}, late);
+  EXPECT_EQ(s["phase"], "Failed");
+  EXPECT_EQ(snapCond(s, "Failure", "status"), "True");
+  EXPECT_EQ(snapCond(s, "Failure", "reason"), "snapshot deadline exceeded");
+  EXPECT_EQ(snapCond(s, "Progressing", "reason"), "Operation failed");
+
+  EXPECT_EQ(parseGoDuration(""), std::chrono::milliseconds(300000));
+  EXPECT_EQ(parseGoDuration("5m0s"), std::chrono::milliseconds(300000));
+  EXPECT_EQ(parseGoDuration("1h30m"), std::chrono::milliseconds(5400000));
+  EXPECT_EQ(parseGoDuration("1.5s"), std::chrono::milliseconds(1500));
+  EXPECT_EQ(parseGoDuration("10"), std::nullopt);
+  EXPECT_EQ(parseGoDuration("5 minutes"), std::nullopt);
 }
 
 }  // namespace

@@ -42,6 +42,7 @@ struct Flags {
   std::string namespace_;
   std::string nodes;
   long bootDelayMs = 2000;
+  long snapshotDelayMs = 0;
   std::string httpPorts;
   std::string healthPath;
   std::string controlBindAddress;
@@ -87,7 +88,7 @@ void raiseFileLimit() {
   }
 }
 
-int run(const Flags& f, const kubec2::sim::SimulatorOptions& base) {
+int run(const Flags& f, kubec2::sim::SimulatorOptions base) {
   kube::globalInit();
   raiseFileLimit();
   kube::RestConfig cfg;
@@ -108,6 +109,28 @@ int run(const Flags& f, const kubec2::sim::SimulatorOptions& base) {
                                      ": install KubeVirt's CRDs first (third_party/kubevirt/crds)");
       }
     }
+    // The storage side: each part only when its API is served, said once.
+    base.cdi = probe.isServed("cdi.kubevirt.io", "v1beta1", "datavolumes");
+    base.snapshots = probe.isServed("snapshot.storage.k8s.io", "v1", "volumesnapshots") &&
+                     probe.isServed("snapshot.storage.k8s.io", "v1", "volumesnapshotclasses") &&
+                     probe.isServed("snapshot.storage.k8s.io", "v1", "volumesnapshotcontents");
+    const bool vmSnapshots =
+        probe.isServed("snapshot.kubevirt.io", "v1beta1", "virtualmachinesnapshots") &&
+        probe.isServed("snapshot.kubevirt.io", "v1beta1", "virtualmachinesnapshotcontents");
+    base.vmSnapshots = vmSnapshots && base.snapshots;
+    kube::log::info(
+        "Storage played (test tool)",
+        {{"cdi", base.cdi ? "played: DataVolumes -> Bound claims, VMs wait for their DataVolumes"
+                          : "not played: cdi.kubevirt.io/v1beta1 datavolumes not served"},
+         {"snapshots", base.snapshots
+                           ? "played: snapshot-controller and CSI driver " +
+                                 std::string(kubec2::sim::kSimCsiDriver)
+                           : std::string("not played: snapshot.storage.k8s.io/v1 not served")},
+         {"vmSnapshots", base.vmSnapshots
+                             ? "played: VirtualMachineSnapshots -> contents and VolumeSnapshots"
+                         : vmSnapshots ? "not played: snapshot.kubevirt.io/v1beta1 is served but "
+                                         "snapshot.storage.k8s.io/v1 is not"
+                                       : "not played: snapshot.kubevirt.io/v1beta1 not served"}});
   } catch (const std::exception& e) {
     return fail(kExitConfig, "cannot reach the API server at " + cfg.server + ": " + e.what());
   }
@@ -184,7 +207,11 @@ int main(int argc, char** argv) {
       "Pending -> Scheduling -> Scheduled -> Running, gives each running VMI a loopback\n"
       "address (127.1.0.1 upward) on which it serves HTTP, keeps the VMs' status as\n"
       "KubeVirt does, and exports per-VMI metrics driven by a load model. No virtual\n"
-      "machine ever runs. Never point it at a cluster where KubeVirt is installed.\n\n"
+      "machine ever runs. Never point it at a cluster where KubeVirt is installed.\n"
+      "Where their APIs are served it also plays CDI (DataVolumes and their claims) and\n"
+      "the CSI snapshot-controller with a CSI driver (VolumeSnapshots) and KubeVirt's\n"
+      "snapshot controller (VirtualMachineSnapshots): never point it at a cluster where\n"
+      "those run either.\n\n"
       "Control API (JSON over HTTP on --control-bind-address; see README.md):\n"
       "  PUT  /load    {namespace, group | name, cpu, networkInBytesPerSecond,\n"
       "                 networkOutBytesPerSecond}   demand spread over a group's VMIs\n"
@@ -214,6 +241,9 @@ int main(int argc, char** argv) {
        "time from VMI creation to Running, in thirds: Pending, Scheduling, Scheduled. "
        "0 goes straight to Running in one status write (1 VMI create + 1 VMI status + 1 VM "
        "status per VM)")
+      ("snapshot-delay-ms", po::value(&f.snapshotDelayMs)->default_value(0),
+       "when snapshot.storage.k8s.io/v1 is served: time from a VolumeSnapshot's cut "
+       "(creationTime, readyToUse false) to readyToUse true")
       ("http-ports", po::value(&f.httpPorts)->default_value("80"),
        "comma-separated TCP ports every running VMI serves HTTP on, besides the TCP ports "
        "in its template's interfaces[].ports; empty: only those")
@@ -241,6 +271,8 @@ int main(int argc, char** argv) {
   try {
     if (f.bootDelayMs < 0 || f.bootDelayMs > 3600000)
       throw std::invalid_argument("--boot-delay-ms must be 0 to 3600000");
+    if (f.snapshotDelayMs < 0 || f.snapshotDelayMs > 3600000)
+      throw std::invalid_argument("--snapshot-delay-ms must be 0 to 3600000");
     if (f.workers < 1 || f.workers > 256) throw std::invalid_argument("--workers must be 1 to 256");
     if (!(f.kubeApiQps > 0)) throw std::invalid_argument("--kube-api-qps must be positive");
     if (f.kubeApiBurst < 1) throw std::invalid_argument("--kube-api-burst must be at least 1");
@@ -263,6 +295,7 @@ int main(int argc, char** argv) {
   }
   opts.namespace_ = f.namespace_;
   opts.bootDelay = std::chrono::milliseconds(f.bootDelayMs);
+  opts.snapshotDelay = std::chrono::milliseconds(f.snapshotDelayMs);
   opts.healthPath = f.healthPath;
   opts.ipStart = f.ipRangeStart;
   opts.workers = f.workers;

@@ -455,6 +455,17 @@ json vmiStatus(const VmiStatusInputs& in) {
 
 std::string printableStatus(const VmView& v) {
   if (v.vmDeleting) return "Terminating";
+  // KubeVirt's order (updateStatus in its VM controller): Terminating,
+  // Stopping, Running, ..., DataVolumeError, Unschedulable, Provisioning,
+  // ..., Starting, CrashLoopBackOff, Stopped.
+  if (v.dataVolumeError || v.provisioning) {
+    if (v.vmiExists && v.vmiDeleting) return "Stopping";
+    if (v.vmiExists && v.vmiPhase == Phase::Running) return "Running";
+    if (v.dataVolumeError) return "DataVolumeError";
+    if (v.vmiExists && v.vmiPhase == Phase::Scheduling && v.unschedulable)
+      return "ErrorUnschedulable";
+    return "Provisioning";
+  }
   if (!v.vmiExists) return "Stopped";
   if (v.vmiDeleting) return "Stopping";
   switch (v.vmiPhase) {

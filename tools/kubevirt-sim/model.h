@@ -148,6 +148,10 @@ struct VmView {
   bool unschedulable = false;
   int failCount = 0;          // consecutive crashes
   std::string lastFailedUid;  // of the VMI that crashed last
+  // The VM's DataVolumes (only when the simulator plays CDI): one has not
+  // Succeeded (Provisioning), one failed (DataVolumeError, which wins).
+  bool provisioning = false;
+  bool dataVolumeError = false;
 };
 // printableStatus, ready, created, conditions (Ready) and startFailure,
 // as KubeVirt's VM controller shows them; a merge patch as above.

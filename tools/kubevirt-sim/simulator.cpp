@@ -99,14 +99,40 @@ Simulator::Simulator(kube::Manager& mgr, SimulatorOptions opts)
   q.qps = 100;
   q.burst = 1000;
   q.clock = opts_.clock;
+  if (opts_.cdi || opts_.snapshots) {
+    StorageOptions so;
+    so.namespace_ = opts_.namespace_;
+    so.cdi = opts_.cdi;
+    so.snapshots = opts_.snapshots;
+    so.vmSnapshots = opts_.vmSnapshots;
+    so.snapshotDelay = opts_.snapshotDelay;
+    so.workers = opts_.workers;
+    so.clock = opts_.clock;
+    storage_ = std::make_unique<StorageSim>(mgr, so);
+  }
+  kube::ControllerBuilder b(mgr, "kubevirt-sim");
+  b.forResource(vms_).watches(vmis_, [](const kube::ObjectMeta& m) {
+    return std::vector<kube::Request>{{m.namespace_, m.name}};
+  });
+  if (storage_ && storage_->dataVolumes()) {
+    // A DataVolume's progress concerns the VM that owns it, and any VM of
+    // its namespace whose volumes name it.
+    auto* vms = &vms_;
+    b.watches(*storage_->dataVolumes(), [vms](const kube::ObjectMeta& m) {
+      std::vector<kube::Request> out;
+      const kube::OwnerReference* ref = m.controllerRef();
+      if (ref && ref->kind == "VirtualMachine") out.push_back({m.namespace_, ref->name});
+      for (const auto& vm : vms->store().byNamespace(m.namespace_)) {
+        if (ref && ref->kind == "VirtualMachine" && vm->metadata.name == ref->name) continue;
+        const auto names = vmDataVolumeNames(vm->toJson());
+        if (std::find(names.begin(), names.end(), m.name) != names.end())
+          out.push_back({m.namespace_, vm->metadata.name});
+      }
+      return out;
+    });
+  }
   controller_ =
-      &kube::ControllerBuilder(mgr, "kubevirt-sim")
-           .forResource(vms_)
-           .watches(vmis_,
-                    [](const kube::ObjectMeta& m) {
-                      return std::vector<kube::Request>{{m.namespace_, m.name}};
-                    })
-           .withMaxConcurrentReconciles(std::max(1, opts_.workers))
+      &b.withMaxConcurrentReconciles(std::max(1, opts_.workers))
            .withQueueOptions(q)
            .complete(kube::reconcilerFunc([this](const kube::Request& r) { return reconcile(r); }));
 }
@@ -408,6 +434,15 @@ kube::Result Simulator::reconcile(const kube::Request& req) {
   view.strategy = strategy;
   view.vmDeleting = vmDeleting;
 
+  // The VM's DataVolumes (when CDI is played): virt-controller creates the
+  // templated ones, and creates no VMI until all have Succeeded.
+  VmVolumesView volumes;
+  if (storage_ && storage_->playsCdi() && !vmDeleting) {
+    volumes = storage_->syncVmDataVolumes(vmJ);
+    view.provisioning = volumes.provisioning;
+    view.dataVolumeError = !volumes.error.empty();
+  }
+
   auto finish = [&](kube::Result r) {
     view.failCount = st->failCount;
     view.lastFailedUid = st->lastFailedUid;
@@ -478,6 +513,10 @@ kube::Result Simulator::reconcile(const kube::Request& req) {
 
   if (!vmi) {
     if (desire != Desire::Run) return finish(kube::Result::done());  // Manual: as it is
+    if (!volumes.ready) {
+      logger().debug("Waiting on DataVolumes to be ready", {{"vm", key}});
+      return finish(kube::Result::done());  // their events bring us back
+    }
     vmi = createVmi(vmJ, *st, key);
   }
 

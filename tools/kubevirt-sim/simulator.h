@@ -36,6 +36,7 @@
 #include "tools/kubevirt-sim/ip_allocator.h"
 #include "tools/kubevirt-sim/load_model.h"
 #include "tools/kubevirt-sim/model.h"
+#include "tools/kubevirt-sim/storage_sim.h"
 
 namespace kubec2::sim {
 
@@ -53,6 +54,11 @@ struct SimulatorOptions {
   std::string ipStart = "127.1.0.1";
   int workers = 4;
   std::chrono::seconds nodeHeartbeat{10};
+  // The storage side (storage_sim.h), each only when its API is served.
+  bool cdi = false;
+  bool snapshots = false;
+  bool vmSnapshots = false;
+  std::chrono::milliseconds snapshotDelay{0};
   const kube::Clock* clock = nullptr;  // nullptr: the system clock
 };
 
@@ -138,6 +144,7 @@ class Simulator final : public SimControl {
   kube::Client& client_;
   kube::Informer<kube::RawObject>& vms_;
   kube::Informer<kube::RawObject>& vmis_;
+  std::unique_ptr<StorageSim> storage_;  // null when no storage API is played
   kube::Controller* controller_ = nullptr;
   Scheduler scheduler_;
   IpAllocator ips_;

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -33,6 +34,19 @@ const Resource kVms{"kubevirt.io", "v1", "virtualmachines", true, "VirtualMachin
 const Resource kVmis{"kubevirt.io", "v1", "virtualmachineinstances", true,
                      "VirtualMachineInstance"};
 const Resource kNodes{"", "v1", "nodes", false, "Node"};
+const Resource kDataVolumes{"cdi.kubevirt.io", "v1beta1", "datavolumes", true, "DataVolume"};
+const Resource kClaims{"", "v1", "persistentvolumeclaims", true, "PersistentVolumeClaim"};
+const Resource kSnapshots{"snapshot.storage.k8s.io", "v1", "volumesnapshots", true,
+                          "VolumeSnapshot"};
+const Resource kSnapshotClasses{"snapshot.storage.k8s.io", "v1", "volumesnapshotclasses", false,
+                                "VolumeSnapshotClass"};
+const Resource kSnapshotContents{"snapshot.storage.k8s.io", "v1", "volumesnapshotcontents", false,
+                                 "VolumeSnapshotContent"};
+const Resource kVmSnapshots{"snapshot.kubevirt.io", "v1beta1", "virtualmachinesnapshots", true,
+                            "VirtualMachineSnapshot"};
+const Resource kVmSnapshotContents{"snapshot.kubevirt.io", "v1beta1",
+                                   "virtualmachinesnapshotcontents", true,
+                                   "VirtualMachineSnapshotContent"};
 
 struct VmOptions {
   std::string runStrategy = "Always";
@@ -119,11 +133,11 @@ class KubevirtSim : public ::testing::Test {
                                 std::to_string((++n * 7) % 250) + ".1";
     if (ipStart_.empty()) ipStart_ = ipStart;
     sim_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{KUBEC2_SIM_BIN, "--kubeconfig",
-                                 ControlPlaneEnvironment::get().kubeconfig(), "--namespace", ns_,
-                                 "--boot-delay-ms", "300", "--control-bind-address",
-                                 "127.0.0.1:" + std::to_string(port_), "--ip-range-start", ipStart_,
-                                 "--log-level", "debug"},
+        std::vector<std::string>{
+            KUBEC2_SIM_BIN, "--kubeconfig", ControlPlaneEnvironment::get().kubeconfig(),
+            "--namespace", ns_, "--boot-delay-ms", "300", "--control-bind-address",
+            "127.0.0.1:" + std::to_string(port_), "--ip-range-start", ipStart_,
+            "--snapshot-delay-ms", std::to_string(snapshotDelayMs_), "--log-level", "debug"},
         ControlPlaneEnvironment::get().dir() + "/kubevirt-sim-" + ns_ + ".log");
     ASSERT_TRUE(eventually([&] { return http("GET", control("/healthz")).first == 200; }, 30s))
         << sim_->output();
@@ -167,7 +181,57 @@ class KubevirtSim : public ::testing::Test {
   std::string ns_;
   int port_ = 0;
   std::string ipStart_;
+  long snapshotDelayMs_ = 0;
   std::unique_ptr<ChildProcess> sim_;
+
+  // ---- Storage (CDI, VolumeSnapshots) ----
+  std::optional<json> getOpt(const Resource& r, const std::string& ns, const std::string& name) {
+    try {
+      return client_->get(r, ns, name);
+    } catch (const ApiError& e) {
+      if (e.isNotFound()) return std::nullopt;
+      throw;
+    }
+  }
+  json blankDataVolume(const std::string& name, const std::string& size) {
+    return {{"apiVersion", "cdi.kubevirt.io/v1beta1"},
+            {"kind", "DataVolume"},
+            {"metadata", {{"name", name}}},
+            {"spec",
+             {{"source", {{"blank", json::object()}}},
+              {"storage", {{"resources", {{"requests", {{"storage", size}}}}}}}}}};
+  }
+  json snapshotJson(const std::string& name, const std::string& claim,
+                    const std::string& cls = "") {
+    json s = {{"apiVersion", "snapshot.storage.k8s.io/v1"},
+              {"kind", "VolumeSnapshot"},
+              {"metadata", {{"name", name}}},
+              {"spec", {{"source", {{"persistentVolumeClaimName", claim}}}}}};
+    if (!cls.empty()) s["spec"]["volumeSnapshotClassName"] = cls;
+    return s;
+  }
+  // third_party/external-snapshotter/examples/volumesnapshotclass-sim.yaml
+  // (cluster-scoped: shared by the tests, created once).
+  void ensureDefaultSnapshotClass() {
+    try {
+      client_->create(
+          kSnapshotClasses, "",
+          {{"apiVersion", "snapshot.storage.k8s.io/v1"},
+           {"kind", "VolumeSnapshotClass"},
+           {"metadata",
+            {{"name", "kubec2-sim-snapshots"},
+             {"annotations", {{"snapshot.storage.kubernetes.io/is-default-class", "true"}}}}},
+           {"driver", "kubevirt-sim.kubec2.io"},
+           {"deletionPolicy", "Delete"}});
+    } catch (const ApiError& e) {
+      if (!e.isAlreadyExists()) throw;
+    }
+  }
+  std::string condition(const json& obj, const std::string& type, const char* what) {
+    for (const auto& c : obj["status"].value("conditions", json::array()))
+      if (c.value("type", "") == type) return c.value(what, "");
+    return "";
+  }
 };
 
 TEST_F(KubevirtSim, RunsVmsOnSimulatedNodesWithAddressesAndHttp) {
@@ -430,6 +494,217 @@ TEST_F(KubevirtSim, RestartKeepsRunningVmisAndTheirAddresses) {
   const json list = vmsList();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0]["ip"], ip);
+}
+
+// CDI and the CSI snapshot-controller played: a DataVolume gets a Bound
+// claim; a VM whose template volume restores from a VolumeSnapshot waits
+// (Provisioning, no VMI) until the snapshot exists and is ready, then runs
+// on a claim restored from it; deleting the snapshot deletes its content.
+TEST_F(KubevirtSim, DataVolumesAndSnapshotsBeforeTheVmRuns) {
+  ensureDefaultSnapshotClass();
+  client_->create(kDataVolumes, ns_, blankDataVolume("golden", "2Gi"));
+  ASSERT_TRUE(eventually([&] {
+    auto dv = getOpt(kDataVolumes, ns_, "golden");
+    return dv && field(*dv, {"status", "phase"}) == "Succeeded";
+  })) << getOpt(kDataVolumes, ns_, "golden").value_or(json()).dump();
+  const json golden = client_->get(kDataVolumes, ns_, "golden");
+  EXPECT_EQ(field(golden, {"status", "progress"}), "100.0%");
+  EXPECT_EQ(field(golden, {"status", "claimName"}), "golden");
+  EXPECT_EQ(condition(golden, "Bound", "status"), "True");
+  EXPECT_EQ(condition(golden, "Bound", "message"), "PVC golden Bound");
+  EXPECT_EQ(condition(golden, "Ready", "status"), "True");
+  EXPECT_EQ(condition(golden, "Running", "reason"), "Completed");
+  const json claim = client_->get(kClaims, ns_, "golden");
+  EXPECT_EQ(field(claim, {"status", "phase"}), "Bound");
+  EXPECT_EQ(field(claim, {"status", "capacity", "storage"}), "2Gi");
+  EXPECT_EQ(claim["spec"]["accessModes"], json::array({"ReadWriteOnce"}));
+  EXPECT_EQ(claim["metadata"]["ownerReferences"][0]["uid"], golden["metadata"]["uid"]);
+
+  // A VM restoring its root volume from a snapshot not taken yet.
+  json vmObj = vmJson("restored");
+  vmObj["spec"]["dataVolumeTemplates"] =
+      json::array({{{"metadata", {{"name", "restored-root"}}},
+                    {"spec",
+                     {{"source", {{"snapshot", {{"namespace", ns_}, {"name", "golden-snap"}}}}},
+                      {"storage", json::object()}}}}});
+  vmObj["spec"]["template"]["spec"]["volumes"][0] = {{"name", "root"},
+                                                     {"dataVolume", {{"name", "restored-root"}}}};
+  const json vmCreated = client_->create(kVms, ns_, vmObj);
+  ASSERT_TRUE(eventually([&] {
+    auto dv = getOpt(kDataVolumes, ns_, "restored-root");
+    return dv && field(*dv, {"status", "phase"}) == "CloneScheduled";
+  }));
+  json dv = client_->get(kDataVolumes, ns_, "restored-root");
+  EXPECT_EQ(dv["metadata"]["ownerReferences"][0]["uid"], vmCreated["metadata"]["uid"]);
+  EXPECT_EQ(dv["metadata"]["ownerReferences"][0]["blockOwnerDeletion"], true);
+  EXPECT_EQ(condition(dv, "Bound", "reason"), "CloneWithoutSource");
+  EXPECT_EQ(condition(dv, "Bound", "message"), "The source snapshot golden-snap doesn't exist");
+  EXPECT_TRUE(eventually([&] { return printable("restored") == "Provisioning"; }))
+      << printable("restored");
+  EXPECT_FALSE(vmi("restored"));
+
+  // The snapshot, with no class named: the default one is chosen.
+  client_->create(kSnapshots, ns_, snapshotJson("golden-snap", "golden"));
+  ASSERT_TRUE(eventually([&] {
+    auto s = getOpt(kSnapshots, ns_, "golden-snap");
+    return s && s->value("status", json::object()).value("readyToUse", false);
+  })) << getOpt(kSnapshots, ns_, "golden-snap").value_or(json()).dump();
+  const json snap = client_->get(kSnapshots, ns_, "golden-snap");
+  EXPECT_EQ(field(snap, {"spec", "volumeSnapshotClassName"}), "kubec2-sim-snapshots");
+  EXPECT_EQ(field(snap, {"status", "restoreSize"}), "2Gi");
+  EXPECT_FALSE(field(snap, {"status", "creationTime"}).empty());
+  const std::string contentName = "snapcontent-" + field(snap, {"metadata", "uid"});
+  EXPECT_EQ(field(snap, {"status", "boundVolumeSnapshotContentName"}), contentName);
+  const json content = client_->get(kSnapshotContents, "", contentName);
+  EXPECT_EQ(field(content, {"spec", "driver"}), "kubevirt-sim.kubec2.io");
+  EXPECT_EQ(field(content, {"spec", "deletionPolicy"}), "Delete");
+  EXPECT_EQ(field(content, {"spec", "volumeSnapshotRef", "name"}), "golden-snap");
+  EXPECT_EQ(content["status"]["readyToUse"], true);
+  EXPECT_EQ(content["status"]["restoreSize"], 2147483648LL);
+
+  // The VM's volume is restored from it, then the VM runs.
+  waitRunning("restored");
+  dv = client_->get(kDataVolumes, ns_, "restored-root");
+  EXPECT_EQ(field(dv, {"status", "phase"}), "Succeeded");
+  const json restoredClaim = client_->get(kClaims, ns_, "restored-root");
+  EXPECT_EQ(field(restoredClaim, {"spec", "resources", "requests", "storage"}), "2Gi");
+  EXPECT_EQ(field(restoredClaim, {"spec", "dataSource", "kind"}), "VolumeSnapshot");
+  EXPECT_EQ(field(restoredClaim, {"spec", "dataSource", "name"}), "golden-snap");
+
+  // Deleting the snapshot deletes its content (deletionPolicy Delete).
+  client_->del(kSnapshots, ns_, "golden-snap");
+  EXPECT_TRUE(eventually([&] { return !getOpt(kSnapshotContents, "", contentName); }));
+}
+
+// The snapshot-controller's errors, in status.error, until the claim and
+// then the class exist; with --snapshot-delay-ms the cut comes first
+// (creationTime, readyToUse false), readyToUse later.
+TEST_F(KubevirtSim, SnapshotErrorsThenACutThenReady) {
+  sim_.reset();
+  snapshotDelayMs_ = 1500;
+  startSimulator();
+  const std::string cls = "sim-test-" + ns_;
+  client_->create(kSnapshots, ns_, snapshotJson("s1", "data", cls));
+  auto errorOf = [&] {
+    auto s = getOpt(kSnapshots, ns_, "s1");
+    return s ? field(*s, {"status", "error", "message"}) : "";
+  };
+  EXPECT_TRUE(eventually([&] {
+    return errorOf() ==
+           "Failed to create snapshot content with error snapshot controller failed to update s1 "
+           "on API server: cannot get claim from snapshot";
+  })) << errorOf();
+  EXPECT_EQ(client_->get(kSnapshots, ns_, "s1")["status"]["readyToUse"], false);
+
+  client_->create(kDataVolumes, ns_, blankDataVolume("data", "1Gi"));
+  EXPECT_TRUE(eventually([&] {
+    return errorOf() ==
+           "Failed to create snapshot content with error failed to get input parameters to create "
+           "snapshot s1: \"volumesnapshotclass.snapshot.storage.k8s.io \\\"" +
+               cls + "\\\" not found\"";
+  })) << errorOf();
+
+  client_->create(kSnapshotClasses, "",
+                  {{"apiVersion", "snapshot.storage.k8s.io/v1"},
+                   {"kind", "VolumeSnapshotClass"},
+                   {"metadata", {{"name", cls}}},
+                   {"driver", "kubevirt-sim.kubec2.io"},
+                   {"deletionPolicy", "Retain"}});
+  bool sawCut = false;
+  EXPECT_TRUE(eventually([&] {
+    auto s = getOpt(kSnapshots, ns_, "s1");
+    if (!s) return false;
+    const json st = s->value("status", json::object());
+    if (!field(*s, {"status", "creationTime"}).empty() && st.value("readyToUse", true) == false &&
+        !field(*s, {"status", "boundVolumeSnapshotContentName"}).empty() &&
+        st.value("error", json()).is_null())
+      sawCut = true;
+    return st.value("readyToUse", false);
+  }));
+  EXPECT_TRUE(sawCut);
+  const json snap = client_->get(kSnapshots, ns_, "s1");
+  EXPECT_EQ(field(snap, {"status", "restoreSize"}), "1Gi");
+  const std::string contentName = "snapcontent-" + field(snap, {"metadata", "uid"});
+
+  // Retain: the content outlives its snapshot.
+  client_->del(kSnapshots, ns_, "s1");
+  EXPECT_TRUE(eventually([&] { return !getOpt(kSnapshots, ns_, "s1"); }));
+  std::this_thread::sleep_for(500ms);  // what the simulator would have done by now
+  EXPECT_TRUE(getOpt(kSnapshotContents, "", contentName));
+  client_->del(kSnapshotContents, "", contentName);
+  client_->del(kSnapshotClasses, "", cls);
+}
+
+// KubeVirt's snapshot controller played: a VirtualMachineSnapshot of a
+// running VM gets its content and one VolumeSnapshot per claim-backed
+// volume, then Succeeded and ready; one of a missing VM waits with
+// KubeVirt's "Source does not exist"; deleting the snapshot deletes its
+// content and VolumeSnapshots.
+TEST_F(KubevirtSim, VirtualMachineSnapshotsOfARunningVm) {
+  ensureDefaultSnapshotClass();
+  json vmObj = vmJson("db");
+  vmObj["spec"]["dataVolumeTemplates"] =
+      json::array({{{"metadata", {{"name", "db-root"}}},
+                    {"spec",
+                     {{"source", {{"blank", json::object()}}},
+                      {"storage", {{"resources", {{"requests", {{"storage", "3Gi"}}}}}}}}}}});
+  vmObj["spec"]["template"]["spec"]["volumes"][0] = {{"name", "root"},
+                                                     {"dataVolume", {{"name", "db-root"}}}};
+  const json vmCreated = client_->create(kVms, ns_, vmObj);
+  waitRunning("db");
+
+  auto vmSnapshot = [&](const std::string& name, const std::string& vmName) {
+    return json{{"apiVersion", "snapshot.kubevirt.io/v1beta1"},
+                {"kind", "VirtualMachineSnapshot"},
+                {"metadata", {{"name", name}}},
+                {"spec",
+                 {{"source",
+                   {{"apiGroup", "kubevirt.io"}, {"kind", "VirtualMachine"}, {"name", vmName}}}}}};
+  };
+  client_->create(kVmSnapshots, ns_, vmSnapshot("before-upgrade", "db"));
+  client_->create(kVmSnapshots, ns_, vmSnapshot("of-nothing", "ghost"));
+  ASSERT_TRUE(eventually([&] {
+    auto s = getOpt(kVmSnapshots, ns_, "before-upgrade");
+    return s && field(*s, {"status", "phase"}) == "Succeeded" &&
+           s->value("status", json::object()).value("readyToUse", false);
+  })) << getOpt(kVmSnapshots, ns_, "before-upgrade").value_or(json()).dump();
+  const json snap = client_->get(kVmSnapshots, ns_, "before-upgrade");
+  const std::string uid = field(snap, {"metadata", "uid"});
+  EXPECT_EQ(field(snap, {"status", "virtualMachineSnapshotContentName"}),
+            "vmsnapshot-content-" + uid);
+  EXPECT_EQ(field(snap, {"status", "sourceUID"}), field(vmCreated, {"metadata", "uid"}));
+  EXPECT_FALSE(field(snap, {"status", "creationTime"}).empty());
+  EXPECT_EQ(snap["status"]["indications"], json::array({"NoGuestAgent", "Online"}));
+  EXPECT_EQ(snap["status"]["snapshotVolumes"]["includedVolumes"], json::array({"root"}));
+  EXPECT_EQ(snap["status"]["snapshotVolumes"]["excludedVolumes"], json::array({"cloudinit"}));
+  EXPECT_EQ(condition(snap, "Ready", "status"), "True");
+  EXPECT_EQ(condition(snap, "Progressing", "reason"), "Operation complete");
+
+  const json content = client_->get(kVmSnapshotContents, ns_, "vmsnapshot-content-" + uid);
+  EXPECT_EQ(field(content, {"spec", "virtualMachineSnapshotName"}), "before-upgrade");
+  EXPECT_EQ(field(content, {"spec", "source", "virtualMachine", "metadata", "name"}), "db");
+  ASSERT_EQ(content["spec"]["volumeBackups"].size(), 1u);
+  const json& backup = content["spec"]["volumeBackups"][0];
+  const std::string vsName = "vmsnapshot-" + uid + "-volume-root";
+  EXPECT_EQ(backup.value("volumeName", ""), "root");
+  EXPECT_EQ(backup.value("volumeSnapshotName", ""), vsName);
+  EXPECT_EQ(field(backup, {"persistentVolumeClaim", "metadata", "name"}), "db-root");
+  EXPECT_EQ(content["status"]["readyToUse"], true);
+  const json vs = client_->get(kSnapshots, ns_, vsName);
+  EXPECT_EQ(vs["metadata"]["ownerReferences"][0]["uid"], content["metadata"]["uid"]);
+  EXPECT_EQ(field(vs, {"spec", "source", "persistentVolumeClaimName"}), "db-root");
+  EXPECT_EQ(field(vs, {"status", "restoreSize"}), "3Gi");
+
+  const json nothing = client_->get(kVmSnapshots, ns_, "of-nothing");
+  EXPECT_EQ(field(nothing, {"status", "phase"}), "InProgress");
+  EXPECT_EQ(condition(nothing, "Progressing", "reason"), "Source does not exist");
+  EXPECT_EQ(condition(nothing, "Ready", "reason"), "Not ready");
+
+  client_->del(kVmSnapshots, ns_, "before-upgrade");
+  EXPECT_TRUE(eventually([&] {
+    return !getOpt(kVmSnapshotContents, ns_, "vmsnapshot-content-" + uid) &&
+           !getOpt(kSnapshots, ns_, vsName);
+  }));
 }
 
 }  // namespace
