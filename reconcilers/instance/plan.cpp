@@ -107,7 +107,7 @@ std::optional<RestoreProblem> restoreProblem(const InstanceObservation& o,
     const v1::Snapshot* snap = found == o.snapshots.end() ? nullptr : found->second.get();
     if (snap == nullptr)
       return RestoreProblem{"SnapshotNotFound", what + ", which does not exist in this namespace",
-                            std::chrono::seconds(30)};
+                            std::chrono::seconds(15)};
     const auto& st = snap->status;
     const std::string state = st ? st->state.value_or("pending") : "pending";
     if (state == "error")

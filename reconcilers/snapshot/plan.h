@@ -64,7 +64,7 @@ struct SnapshotObservation {
 
 // How soon a Snapshot waiting for something not watched (a class, a name
 // taken) is looked at again, and one waiting for its instance to launch.
-inline constexpr std::chrono::seconds kRecheck{30};
+inline constexpr std::chrono::seconds kRecheck{15};
 inline constexpr std::chrono::seconds kRecheckLaunch{10};
 
 Plan planSnapshot(const SnapshotObservation& o);
