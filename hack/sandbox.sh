@@ -132,7 +132,9 @@ up() {
   else
     [ ! -d "$DIR" ] || hack/local-cluster.sh down "$DIR"
     say "starting a local control plane in $DIR (etcd, kube-apiserver, kube-controller-manager)"
-    hack/local-cluster.sh up "$DIR" >/dev/null 9>&-
+    # pvc-protection: the simulator plays CDI, so claims exist; this
+    # controller lets them go once no pod uses them, as in every cluster.
+    hack/local-cluster.sh up "$DIR" --extra-controllers=pvc-protection >/dev/null 9>&-
   fi
   export KUBECONFIG="$DIR/kubeconfig"
   : >"$DIR/kubevirt-sim.log"
