@@ -1,6 +1,6 @@
 // Faults below the API server, systematically (docs/reliability.md, "Faults
 // below the API server"): each controller (Instance, LaunchTemplate,
-// ScalingGroup, LoadBalancer, ElasticIP) plays a scenario once without
+// ScalingGroup, LoadBalancer, ElasticIP, Snapshot) plays a scenario once without
 // faults to record the calls it makes, then once per recorded call and
 // fault, with that one fault injected at that call
 // (runtime/client_wrapper.h): 409 Conflict, 500,
@@ -35,6 +35,7 @@
 #include "controllers/launchtemplate/launchtemplate_controller.h"
 #include "controllers/loadbalancer/loadbalancer_controller.h"
 #include "controllers/scalinggroup/scalinggroup_controller.h"
+#include "controllers/snapshot/snapshot_controller.h"
 #include "runtime/client_wrapper.h"
 #include "runtime/fake_client.h"
 #include "runtime/fake_clock.h"
@@ -550,6 +551,66 @@ Scenario elasticIPScenario() {
   return s;
 }
 
+// --- Snapshot: two volumes copied, the copies cut, completed ---------------
+
+Scenario snapshotScenario() {
+  Scenario s;
+  s.name = "Snapshot";
+  s.workers = 1;
+  s.subject = v1::Snapshot::resource();
+  s.setup = [](Harness& h) {
+    auto& api = h.api;
+    api.serve(v1::Snapshot::resource());
+    api.serve(v1::Instance::resource());
+    api.serve(api::kVolumeSnapshots);
+    api.serve(kEvents, {.statusSubresource = false});
+    api.create(v1::Instance::resource(), "ns", runningInstance("db-1"));
+    api.patchStatus(
+        v1::Instance::resource(), "ns", "db-1", kube::PatchType::Merge,
+        {{"status",
+          {{"state", "running"},
+           {"launchTime", "2026-11-30T09:00:00Z"},
+           {"volumes",
+            {{{"name", "root"}, {"claimName", "db-1-root"}, {"deleteOnTermination", true}},
+             {{"name", "data"}, {"claimName", "db-1-data"}, {"deleteOnTermination", false}}}}}}});
+  };
+  s.wire = [](kube::Manager& mgr, kube::Recorder& events) {
+    addSnapshotController(mgr, events, {.discoveryPeriod = std::chrono::milliseconds(100)});
+  };
+  s.play = [](Harness& h) -> std::string {
+    auto& api = h.api;
+    api.create(v1::Snapshot::resource(), "ns",
+               {{"apiVersion", "compute.kubec2.io/v1alpha1"},
+                {"kind", "Snapshot"},
+                {"metadata", {{"name", "nightly"}}},
+                {"spec", {{"instanceRef", {{"name", "db-1"}}}}}});
+    if (!h.runUntil([&] { return api.objects(api::kVolumeSnapshots, "ns").size() == 2; }))
+      return "the copies were not asked for";
+    // The CSI snapshotter cuts them.
+    for (const auto& vs : api.objects(api::kVolumeSnapshots, "ns"))
+      api.patchStatus(api::kVolumeSnapshots, "ns", vs["metadata"]["name"], kube::PatchType::Merge,
+                      {{"status", {{"readyToUse", true}, {"restoreSize", "10Gi"}}}});
+    if (!h.runUntil([&] {
+          const auto snap = api.object(v1::Snapshot::resource(), "ns", "nightly");
+          return snap && statusOf(*snap, "state") == "completed";
+        }))
+      return "not completed";
+    return "";
+  };
+  s.endState = [](Harness& h) {
+    const auto snap = h.api.object(v1::Snapshot::resource(), "ns", "nightly");
+    json copies = json::array();
+    for (const auto& vs : h.api.objects(api::kVolumeSnapshots, "ns"))
+      copies.push_back({vs["metadata"]["name"], vs["spec"]["source"]["persistentVolumeClaimName"]});
+    json recorded = json::array();
+    for (const auto& v : snap->value("status", json::object()).value("volumes", json::array()))
+      recorded.push_back({v["volumeSnapshotName"], v.value("readyToUse", false)});
+    return json{{"copies", copies}, {"recorded", recorded}, {"state", statusOf(*snap, "state")}};
+  };
+  s.actedOnce = {"volumesnapshots"};
+  return s;
+}
+
 // --- the matrix ------------------------------------------------------------
 
 // Calls a reconcile makes (informers' list/watch and discovery are the
@@ -779,6 +840,9 @@ TEST(FaultMatrix, LoadBalancer) {
 }
 TEST(FaultMatrix, ElasticIP) {
   EXPECT_GT(runMatrix(elasticIPScenario()), 0);
+}
+TEST(FaultMatrix, Snapshot) {
+  EXPECT_GT(runMatrix(snapshotScenario()), 0);
 }
 
 }  // namespace
