@@ -124,6 +124,8 @@ Simulator::Simulator(kube::Manager& mgr, SimulatorOptions opts)
       if (ref && ref->kind == "VirtualMachine") out.push_back({m.namespace_, ref->name});
       for (const auto& vm : vms->store().byNamespace(m.namespace_)) {
         if (ref && ref->kind == "VirtualMachine" && vm->metadata.name == ref->name) continue;
+        // Most VMs never name this DataVolume: skip them unparsed.
+        if (vm->json.find('"' + m.name + '"') == std::string::npos) continue;
         const auto names = vmDataVolumeNames(vm->toJson());
         if (std::find(names.begin(), names.end(), m.name) != names.end())
           out.push_back({m.namespace_, vm->metadata.name});

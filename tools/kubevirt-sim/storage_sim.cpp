@@ -92,6 +92,8 @@ StorageSim::StorageSim(kube::Manager& mgr, StorageOptions opts)
     auto claimToDvs = [dvs](const kube::ObjectMeta& m) {
       std::vector<kube::Request> out = ownerOf(m, "DataVolume");
       for (const auto& dv : dvs->store().list()) {
+        // Most DataVolumes never name this claim: skip them unparsed.
+        if (dv->json.find('"' + m.name + '"') == std::string::npos) continue;
         const DvSource s = dvSourceOf(dv->toJson());
         if (s.kind == DvSourceKind::Pvc && s.namespace_ == m.namespace_ && s.name == m.name)
           out.push_back({dv->metadata.namespace_, dv->metadata.name});
@@ -104,6 +106,7 @@ StorageSim::StorageSim(kube::Manager& mgr, StorageOptions opts)
       b.watches(*vss_, [dvs](const kube::ObjectMeta& m) {
         std::vector<kube::Request> out;
         for (const auto& dv : dvs->store().list()) {
+          if (dv->json.find('"' + m.name + '"') == std::string::npos) continue;
           const DvSource s = dvSourceOf(dv->toJson());
           if (s.kind == DvSourceKind::Snapshot && s.namespace_ == m.namespace_ && s.name == m.name)
             out.push_back({dv->metadata.namespace_, dv->metadata.name});
@@ -127,7 +130,8 @@ StorageSim::StorageSim(kube::Manager& mgr, StorageOptions opts)
             [vss](const kube::ObjectMeta& m) {
               std::vector<kube::Request> out;
               for (const auto& vs : vss->store().byNamespace(m.namespace_))
-                if (str(vs->toJson(), {"spec", "source", "persistentVolumeClaimName"}) == m.name)
+                if (vs->json.find('"' + m.name + '"') != std::string::npos &&
+                    str(vs->toJson(), {"spec", "source", "persistentVolumeClaimName"}) == m.name)
                   out.push_back({vs->metadata.namespace_, vs->metadata.name});
               return out;
             })

@@ -236,7 +236,9 @@ TEST_F(ElasticIPs, AnInstanceCreatedLaterIsAssociatedWhenItRuns) {
     const auto e = endpoints("later");
     return e.size() == 1 && e[0]["addresses"][0] == privateIP("db-later");
   })) << explain("later");
-  EXPECT_EQ(condition("later", "Associated"), "InstanceRunning");
+  // The slice is written before the status, in the same reconcile.
+  EXPECT_TRUE(eventually([&] { return condition("later", "Associated") == "InstanceRunning"; }))
+      << explain("later");
 }
 
 TEST_F(ElasticIPs, AnAddressTakenTwiceIsAClearConditionAndTheFirstKeepsIt) {

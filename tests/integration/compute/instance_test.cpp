@@ -501,14 +501,11 @@ TEST_F(Instances, TheDefaultRootVolumeIsWaitedForOnTermination) {
   apply(instance("persistent", {{"image", {{"http", "https://example.com/disk.qcow2"}}},
                                 {"instanceType", "t3.micro"}}));
   expectState("persistent", "running");
-  // A claim slow to go (CDI does not run here; a finalizer holds it).
-  client.create(kClaims, kNs,
-                {{"apiVersion", "v1"},
-                 {"kind", "PersistentVolumeClaim"},
-                 {"metadata", {{"name", "persistent-root"}, {"finalizers", {"kubec2.test/hold"}}}},
-                 {"spec",
-                  {{"accessModes", {"ReadWriteOnce"}},
-                   {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
+  // A claim slow to go: the simulator, playing CDI, made it for the root
+  // DataVolume; a finalizer holds it.
+  ASSERT_TRUE(eventually([&] { return get(kClaims, "persistent-root").has_value(); }, 30s));
+  client.patch(kClaims, kNs, "persistent-root", PatchType::Merge,
+               {{"metadata", {{"finalizers", {"kubec2.test/hold"}}}}});
   kubectl({"delete", "-n", kNs, "pvc", "persistent-root", "--wait=false"});
   kubectl({"delete", "-n", kNs, "instance", "persistent", "--wait=false"});
   ASSERT_TRUE(eventually([&] { return !get(kVMs, "persistent").has_value(); }, 30s));
