@@ -22,6 +22,7 @@ nlohmann::json roundTrip(const nlohmann::json& j) {
   if (kind == "ScalingGroup") return ScalingGroup::fromJson(j).toJson();
   if (kind == "LoadBalancer") return LoadBalancer::fromJson(j).toJson();
   if (kind == "ElasticIP") return ElasticIP::fromJson(j).toJson();
+  if (kind == "Snapshot") return Snapshot::fromJson(j).toJson();
   throw std::invalid_argument("not a compute.kubec2.io kind: " + kind);
 }
 
@@ -50,7 +51,7 @@ TEST(ApiTypes, EveryExampleRoundTripsUnchanged) {
     EXPECT_EQ(back, doc) << where << "\n" << nlohmann::json::diff(doc, back).dump(2);
   }
   EXPECT_EQ(kinds, (std::set<std::string>{"Instance", "LaunchTemplate", "ScalingGroup",
-                                          "LoadBalancer", "ElasticIP"}))
+                                          "LoadBalancer", "ElasticIP", "Snapshot"}))
       << "examples/ should show every kind";
 }
 
