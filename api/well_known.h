@@ -41,6 +41,11 @@ inline constexpr const char* kElasticIPLabel = "compute.kubec2.io/elastic-ip";
 inline constexpr const char* kElasticIPEndpointSliceManagedByValue = "elasticip.compute.kubec2.io";
 // On the VolumeSnapshots of a Snapshot: its name.
 inline constexpr const char* kSnapshotLabel = "compute.kubec2.io/snapshot";
+// On a Snapshot an Instance's snapshotSchedule took: "true" (with
+// kInstanceLabel naming the instance). Only these count for its retention.
+inline constexpr const char* kScheduleLabel = "compute.kubec2.io/schedule";
+// On such a Snapshot: the scheduled time it was taken for (RFC 3339, UTC).
+inline constexpr const char* kScheduledForAnnotation = "compute.kubec2.io/scheduled-for";
 // On an Instance of a ScalingGroup's warm pool: "true". Warm instances are
 // outside the group's capacity and service until the group takes them.
 inline constexpr const char* kWarmPoolLabel = "compute.kubec2.io/warm-pool";

@@ -308,6 +308,27 @@ nlohmann::json SecurityGroup::toJson() const {
   return j;
 }
 
+SnapshotSchedule SnapshotSchedule::fromJson(const nlohmann::json& j, const std::string& path) {
+  codec::requireObject(j, path);
+  SnapshotSchedule o;
+  codec::read(j, "recurrence", path, o.recurrence);
+  codec::read(j, "timeZone", path, o.timeZone);
+  codec::read(j, "retain", path, o.retain);
+  codec::read(j, "volumes", path, o.volumes);
+  codec::read(j, "volumeSnapshotClassName", path, o.volumeSnapshotClassName);
+  return o;
+}
+
+nlohmann::json SnapshotSchedule::toJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  codec::write(j, "recurrence", recurrence);
+  codec::write(j, "timeZone", timeZone);
+  codec::write(j, "retain", retain);
+  codec::write(j, "volumes", volumes);
+  codec::write(j, "volumeSnapshotClassName", volumeSnapshotClassName);
+  return j;
+}
+
 SecretKeyReference SecretKeyReference::fromJson(const nlohmann::json& j, const std::string& path) {
   codec::requireObject(j, path);
   SecretKeyReference o;
@@ -352,6 +373,7 @@ InstanceSpec InstanceSpec::fromJson(const nlohmann::json& j, const std::string& 
   codec::read(j, "tags", path, o.tags);
   codec::read(j, "desiredState", path, o.desiredState);
   codec::read(j, "disableApiTermination", path, o.disableApiTermination);
+  codec::read(j, "snapshotSchedule", path, o.snapshotSchedule);
   return o;
 }
 
@@ -368,6 +390,7 @@ nlohmann::json InstanceSpec::toJson() const {
   codec::write(j, "tags", tags);
   codec::write(j, "desiredState", desiredState);
   codec::write(j, "disableApiTermination", disableApiTermination);
+  codec::write(j, "snapshotSchedule", snapshotSchedule);
   return j;
 }
 

@@ -344,6 +344,35 @@ struct SecurityGroup {
   bool operator==(const SecurityGroup&) const = default;
 };
 
+// Snapshots of the instance taken on a schedule and kept by count, as an Amazon Data
+// Lifecycle Manager snapshot policy: at each time recurrence names the operator creates a
+// Snapshot named INSTANCE-YYYYMMDD-HHMM (in UTC) labelled compute.kubec2.io/instance and
+// compute.kubec2.io/schedule=true, and deletes the oldest of those beyond retain. They
+// outlive the instance (it does not own them); removing the schedule stops new ones and
+// keeps those taken.
+struct SnapshotSchedule {
+  // When a snapshot is taken, as a five-field Unix cron expression (minute hour day-of-month
+  // month day-of-week) in timeZone, such as "0 3 * * *" for 03:00 every day. The webhook
+  // refuses an expression that does not parse. Times missed while the operator was down give
+  // one snapshot when it is back, not one each.
+  std::string recurrence{};
+  // The IANA time zone recurrence is read in, such as Europe/Paris; daylight saving time is
+  // followed. The webhook refuses a name the operator's time zone database does not know.
+  std::optional<std::string> timeZone{};
+  // How many scheduled Snapshots of the instance are kept, newest first, 1 to 1000 (DLM's
+  // count-based retention): the oldest beyond it is deleted when a new one is taken, whatever
+  // its state. Snapshots created by hand are never counted nor deleted.
+  std::int64_t retain{};
+  // The volumes to copy, as a Snapshot's spec.volumes. Absent: every persistent volume.
+  std::optional<std::vector<std::string>> volumes{};
+  // The VolumeSnapshotClass to copy with, as a Snapshot's. Absent: the cluster's default.
+  std::optional<std::string> volumeSnapshotClassName{};
+
+  static SnapshotSchedule fromJson(const nlohmann::json& j, const std::string& path = "");
+  nlohmann::json toJson() const;
+  bool operator==(const SnapshotSchedule&) const = default;
+};
+
 // One key of a Secret in the same namespace.
 struct SecretKeyReference {
   // The Secret's name.
@@ -412,6 +441,7 @@ struct InstanceSpec {
   // Termination protection, as EC2's: while true, the webhook refuses to delete the Instance.
   // Set it to false first to terminate.
   std::optional<bool> disableApiTermination{};
+  std::optional<SnapshotSchedule> snapshotSchedule{};
 
   static InstanceSpec fromJson(const nlohmann::json& j, const std::string& path = "");
   nlohmann::json toJson() const;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "api/cron.h"
 #include "api/v1alpha1/types.h"
 #include "api/validation/json_helpers.h"
 #include "api/validation/launch_rules.h"
@@ -29,6 +30,21 @@ void checkSpec(Context& c, const json& specJson, const json* oldSpecJson) {
                                 "instance type"));
   }
   checkLaunchFields(c, "spec", *spec);
+  if (const auto& sched = spec->snapshotSchedule) {
+    try {
+      (void)CronSchedule::parse(sched->recurrence);
+    } catch (const std::invalid_argument& e) {
+      c.errs.push_back(invalid("spec.snapshotSchedule.recurrence", sched->recurrence,
+                               std::string("must be a cron expression (minute hour day-of-month "
+                                           "month day-of-week): ") +
+                                   e.what()));
+    }
+    const std::string zone = sched->timeZone.value_or("UTC");
+    if (!c.tz(zone))
+      c.errs.push_back(invalid("spec.snapshotSchedule.timeZone", zone,
+                               "must be an IANA time zone the operator's time zone database "
+                               "knows, such as UTC, Europe/Paris or America/New_York"));
+  }
   if (oldSpecJson == nullptr) return;
   const auto old = decodeQuietly<v1::InstanceSpec>(*oldSpecJson, "spec");
   if (!old) return;

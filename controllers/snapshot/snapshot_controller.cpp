@@ -6,10 +6,12 @@
 #include "api/well_known.h"
 #include "controllers/common/executor.h"
 #include "reconcilers/snapshot/plan.h"
+#include "reconcilers/snapshot/schedule.h"
 #include "runtime/controller.h"
 #include "runtime/finalizers.h"
 #include "runtime/log.h"
 #include "runtime/optional_api.h"
+#include "runtime/timefmt.h"
 
 namespace kubec2::controllers {
 namespace {
@@ -99,6 +101,48 @@ class SnapshotReconciler final : public kube::Reconciler {
   PlanExecutor executor_;
 };
 
+// An Instance's snapshotSchedule: keyed by Instance, its scheduled
+// Snapshots from the cache (a create whose answer was lost is sent again
+// under the same name, so a cache behind never makes two).
+class SnapshotScheduleReconciler final : public kube::Reconciler {
+ public:
+  SnapshotScheduleReconciler(kube::Client& client, kube::Informer<v1::Instance>& instances,
+                             kube::Informer<v1::Snapshot>& snapshots, kube::Recorder& events,
+                             std::string fieldManager)
+      : instances_(instances),
+        snapshots_(snapshots),
+        executor_(client, events, std::move(fieldManager)) {}
+
+  kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext& ctx) override {
+    const auto inst = fetchSubject(instances_, req, executor_);
+    if (!inst || !inst->spec.snapshotSchedule) return kube::Result::done();
+    snapr::ScheduleObservation o;
+    o.instance = inst.get();
+    o.now = ctx.clock.wallNow();
+    for (const auto& s : snapshots_.store().byNamespace(req.namespace_)) {
+      const auto& labels = s->metadata.labels;
+      const auto scheduled = labels.find(api::kScheduleLabel);
+      const auto of = labels.find(api::kInstanceLabel);
+      if (scheduled == labels.end() || scheduled->second != "true" || of == labels.end() ||
+          of->second != req.name)
+        continue;
+      const auto at = s->metadata.annotations.find(api::kScheduledForAnnotation);
+      const auto when =
+          at == s->metadata.annotations.end() ? std::nullopt : kube::parseRfc3339Utc(at->second);
+      if (!when) continue;  // not one of ours as written: never counted nor deleted
+      o.taken.push_back(
+          {s->metadata.name, s->metadata.uid, *when, s->metadata.deletionTimestamp.has_value()});
+    }
+    return executor_.execute({v1::Instance::resource(), inst->toJson()},
+                             snapr::planSnapshotSchedule(o), ctx);
+  }
+
+ private:
+  kube::Informer<v1::Instance>& instances_;
+  kube::Informer<v1::Snapshot>& snapshots_;
+  PlanExecutor executor_;
+};
+
 }  // namespace
 
 void addSnapshotController(kube::Manager& mgr, kube::Recorder& events,
@@ -141,6 +185,22 @@ void addSnapshotController(kube::Manager& mgr, kube::Recorder& events,
         out.push_back({s->metadata.namespace_, s->metadata.name});
     return out;
   };
+
+  // Scheduled Snapshots concern the instance they were taken of.
+  auto instanceOfScheduled = [](const kube::ObjectMeta& snap) {
+    std::vector<kube::Request> out;
+    const auto scheduled = snap.labels.find(api::kScheduleLabel);
+    const auto of = snap.labels.find(api::kInstanceLabel);
+    if (scheduled != snap.labels.end() && of != snap.labels.end())
+      out.push_back({snap.namespace_, of->second});
+    return out;
+  };
+  kube::ControllerBuilder(mgr, "snapshot-schedule")
+      .forResource(instances)
+      .watches(snapshots, instanceOfScheduled)
+      .complete(std::make_shared<SnapshotScheduleReconciler>(
+          mgr.controllerClient("snapshot-schedule"), instances, snapshots, events,
+          opts.fieldManager));
 
   kube::ControllerBuilder(mgr, "snapshot")
       .forResource(snapshots)

@@ -189,6 +189,14 @@ std::optional<TimePoint> nextRun(const v1::ScheduledAction& action, TimePoint af
   return readSchedule(action).next(after);
 }
 
+std::optional<TimePoint> nextRecurrence(const std::string& recurrence, const std::string& timeZone,
+                                        TimePoint after) {
+  v1::ScheduledAction a;
+  a.recurrence = recurrence;
+  a.timeZone = timeZone;
+  return readSchedule(a).next(after);
+}
+
 CapacityDecision decideCapacity(const v1::ScalingGroup& group, TimePoint now,
                                 bool scheduledActionsSuspended) {
   const v1::ScalingGroupSpec& spec = group.spec;

@@ -92,4 +92,11 @@ CapacityDecision decideCapacity(const v1::ScalingGroup& group,
 std::optional<std::chrono::system_clock::time_point> nextRun(
     const v1::ScheduledAction& action, std::chrono::system_clock::time_point after);
 
+// The same for a bare recurrence in a time zone (IANA name), as a
+// snapshot schedule has: the first time strictly after `after`. Throws
+// std::invalid_argument for a recurrence or time zone that cannot be read.
+std::optional<std::chrono::system_clock::time_point> nextRecurrence(
+    const std::string& recurrence, const std::string& timeZone,
+    std::chrono::system_clock::time_point after);
+
 }  // namespace kubec2::reconcilers

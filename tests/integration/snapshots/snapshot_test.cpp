@@ -5,6 +5,8 @@
 // acting as a user would (kubectl apply, get, delete). No disk is copied:
 // the tests check the objects a real CDI and snapshotter act on and report
 // through.
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "tests/integration/compute/group_probe.h"
@@ -287,6 +289,53 @@ TEST_F(Snapshots, ALaunchWaitsForItsSnapshot) {
   ASSERT_TRUE(
       eventually([&] { return status(kInstances, "db-7").value("state", "") == "running"; }, 120s))
       << status(kInstances, "db-7").dump() << explain();
+}
+
+// A snapshot schedule, on the real clock: every minute, keeping 2. The
+// first one is taken at once (the current minute counts), then one a
+// minute, and the oldest goes when a third is taken.
+TEST_F(Snapshots, AScheduleTakesSnapshotsAndKeepsTheNewest) {
+  json server = serverWithVolumes("db-8");
+  server["spec"]["snapshotSchedule"] = {{"recurrence", "* * * * *"}, {"retain", 2}};
+  runInstance(server);
+  std::set<std::string> seen;
+  auto scheduled = [&] {
+    std::vector<std::string> names;
+    for (const auto& s :
+         client
+             .list(kSnapshots, kNs,
+                   {.labelSelector =
+                        "compute.kubec2.io/instance=db-8,compute.kubec2.io/schedule=true"})
+             .items) {
+      names.push_back(s["metadata"]["name"]);
+      seen.insert(s["metadata"]["name"]);
+    }
+    return names;
+  };
+  std::size_t most = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        most = std::max(most, scheduled().size());
+        return seen.size() >= 3;
+      },
+      200s))
+      << "scheduled Snapshots seen: " << seen.size() << "\n"
+      << explain();
+  EXPECT_TRUE(eventually([&] { return scheduled().size() == 2; }, 30s));
+  EXPECT_LE(most, 3u) << "retention did not trim";
+  for (const auto& name : scheduled()) {
+    EXPECT_TRUE(name.starts_with("db-8-")) << name;
+    EXPECT_TRUE(eventually([&] { return state(name) == "completed"; }, 60s)) << name;
+  }
+  EXPECT_FALSE(events("Instance", "db-8", "ScheduledSnapshot").empty());
+  EXPECT_TRUE(
+      eventually([&] { return !events("Instance", "db-8", "ScheduledSnapshotsExpired").empty(); }));
+
+  // The schedule removed: no more are taken, and those taken stay.
+  auto [pc, pout] = kubectl({"patch", "inst", "db-8", "-n", kNs, "--type", "json", "-p",
+                             R"([{"op":"remove","path":"/spec/snapshotSchedule"}])"});
+  ASSERT_EQ(pc, 0) << pout;
+  EXPECT_EQ(scheduled().size(), 2u);
 }
 
 }  // namespace

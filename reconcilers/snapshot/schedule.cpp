@@ -1,0 +1,147 @@
+#include "reconcilers/snapshot/schedule.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+
+#include "api/well_known.h"
+#include "reconcilers/scalinggroup/capacity.h"
+#include "runtime/strings.h"
+#include "runtime/timefmt.h"
+
+namespace kubec2::reconcilers::snapshot {
+namespace {
+
+using nlohmann::json;
+
+// The latest time of the schedule at or before `now`, starting from `due`
+// (itself at or before `now`): missed times give one snapshot, not one each.
+// Bounded, so an every-minute schedule after a long outage stays cheap.
+Time latestDue(const v1::SnapshotSchedule& s, Time due, Time now) {
+  for (int i = 0; i < 100000; ++i) {
+    const auto next = nextRecurrence(s.recurrence, s.timeZone.value_or("UTC"), due);
+    if (!next || *next > now) break;
+    due = *next;
+  }
+  return due;
+}
+
+std::uint32_t fnv1a(const std::string& s) {
+  std::uint32_t h = 2166136261u;
+  for (const char ch : s) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
+  return h;
+}
+
+}  // namespace
+
+std::string scheduledSnapshotName(const std::string& instance, Time at) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(at);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char stamp[32];
+  std::snprintf(stamp, sizeof stamp, "-%04d%02d%02d-%02d%02d", utc.tm_year + 1900, utc.tm_mon + 1,
+                utc.tm_mday, utc.tm_hour, utc.tm_min);
+  if (instance.size() <= 49) return instance + stamp;
+  char hash[16];
+  std::snprintf(hash, sizeof hash, "-%06x", fnv1a(instance) & 0xffffffu);
+  std::string prefix = instance.substr(0, 42);
+  while (!prefix.empty() && (prefix.back() == '-' || prefix.back() == '.')) prefix.pop_back();
+  return prefix + hash + stamp;
+}
+
+json renderScheduledSnapshot(const v1::Instance& instance, Time at) {
+  const v1::SnapshotSchedule& s = *instance.spec.snapshotSchedule;
+  json spec = {
+      {"instanceRef", {{"name", instance.metadata.name}}},
+      {"description", "taken on the schedule \"" + s.recurrence + "\" (" +
+                          s.timeZone.value_or("UTC") + ") for " + kube::formatRfc3339(at)}};
+  if (s.volumes) spec["volumes"] = *s.volumes;
+  if (s.volumeSnapshotClassName) spec["volumeSnapshotClassName"] = *s.volumeSnapshotClassName;
+  return {{"apiVersion", api::kApiVersion},
+          {"kind", "Snapshot"},
+          {"metadata",
+           {{"name", scheduledSnapshotName(instance.metadata.name, at)},
+            {"namespace", instance.metadata.namespace_},
+            {"labels",
+             {{api::kManagedByLabel, api::kManagedByValue},
+              {api::kInstanceLabel, instance.metadata.name},
+              {api::kScheduleLabel, "true"}}},
+            {"annotations", {{api::kScheduledForAnnotation, kube::formatRfc3339(at)}}}}},
+          {"spec", std::move(spec)}};
+}
+
+Plan planSnapshotSchedule(const ScheduleObservation& o) {
+  const v1::Instance& inst = *o.instance;
+  Plan plan;
+  // No schedule, or the instance is going: nothing more is taken; what was
+  // taken stays (and is no longer trimmed).
+  if (!inst.spec.snapshotSchedule || inst.metadata.deletionTimestamp) return plan;
+  const v1::SnapshotSchedule& s = *inst.spec.snapshotSchedule;
+  const std::string zone = s.timeZone.value_or("UTC");
+
+  std::vector<ScheduledSnapshot> kept;
+  for (const auto& t : o.taken)
+    if (!t.deleting) kept.push_back(t);
+  std::sort(kept.begin(), kept.end(),
+            [](const auto& a, const auto& b) { return a.scheduledFor > b.scheduledFor; });
+
+  // The time to count from: the newest scheduled Snapshot's (any, also
+  // one being deleted), else a little before now (not the instance's
+  // creation: a schedule added to an old instance does not catch up).
+  Time last{};
+  for (const auto& t : o.taken) last = std::max(last, t.scheduledFor);
+  if (o.taken.empty()) {
+    last = o.now - kFirstCatchUp;
+    if (const auto created = kube::parseRfc3339Utc(inst.metadata.creationTimestamp))
+      last = std::max(last, *created - std::chrono::seconds(1));
+  }
+
+  std::optional<Time> next;
+  try {
+    next = nextRecurrence(s.recurrence, zone, last);
+    if (next && *next <= o.now) {
+      const Time at = latestDue(s, *next, o.now);
+      plan.add(CreateObject{v1::Snapshot::resource(), renderScheduledSnapshot(inst, at)});
+      const std::string name = scheduledSnapshotName(inst.metadata.name, at);
+      plan.add(RecordEvent{false,
+                           "ScheduledSnapshot",
+                           "took Snapshot " + name + " (schedule \"" + s.recurrence + "\", " +
+                               zone + ", for " + kube::formatRfc3339(at) + ")",
+                           {}});
+      kept.insert(kept.begin(), ScheduledSnapshot{name, "", at, false});
+      next = nextRecurrence(s.recurrence, zone, at);
+    }
+  } catch (const std::invalid_argument& e) {
+    // The webhook refuses these; an operator whose time zone database
+    // lacks the zone says so and looks again later.
+    plan.add(RecordEvent{true,
+                         "SnapshotScheduleInvalid",
+                         std::string("spec.snapshotSchedule cannot be read: ") + e.what(),
+                         {}});
+    plan.requeueWithin(std::chrono::hours(1));
+    return plan;
+  }
+
+  // Count-based retention, newest first.
+  std::vector<std::string> expired;
+  for (size_t i = static_cast<size_t>(s.retain); i < kept.size(); ++i) {
+    if (kept[i].uid.empty()) continue;  // the one just asked for
+    plan.add(DeleteObject{v1::Snapshot::resource(), inst.metadata.namespace_, kept[i].name,
+                          kept[i].uid});
+    expired.push_back(kept[i].name);
+  }
+  if (!expired.empty())
+    plan.add(RecordEvent{false,
+                         "ScheduledSnapshotsExpired",
+                         "deleted Snapshot " + kube::join(expired) + ": beyond retain " +
+                             std::to_string(s.retain) + " of the schedule",
+                         {}});
+  if (next)
+    plan.requeueWithin(
+        std::max(std::chrono::duration_cast<std::chrono::milliseconds>(*next - o.now),
+                 std::chrono::milliseconds(1000)));
+  return plan;
+}
+
+}  // namespace kubec2::reconcilers::snapshot
