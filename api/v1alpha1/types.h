@@ -1489,8 +1489,8 @@ struct ScalingGroupStatus {
   bool operator==(const ScalingGroupStatus&) const = default;
 };
 
-// What to copy. Nothing here can change after creation (the webhook refuses it): a snapshot
-// is one moment's copy; take another for another moment.
+// What to copy. Only description can change after creation (the webhook refuses other
+// changes): a snapshot is one moment's copy; take another for another moment.
 struct SnapshotSpec {
   // The Instance in the same namespace whose volumes are copied. It must exist, with
   // persistent volumes (a containerDisk root is ephemeral and is not copied), when the

@@ -98,8 +98,18 @@ void checkSpec(Context& c, const json& specJson, const json* oldSpecJson) {
     for (size_t i = 0; i < newVolumes->extra->size(); ++i) {
       const auto& v = (*newVolumes->extra)[i];
       for (const auto& o : *oldVolumes->extra)
-        if (o.name == v.name && o.sizeGiB)  // absent: a snapshot's size, unknown here
-          noShrink(at("spec.volumes.extra", i) + ".sizeGiB", v.sizeGiB, *o.sizeGiB);
+        if (o.name == v.name) {
+          if (o.sizeGiB)  // absent: a snapshot's size, unknown here
+            noShrink(at("spec.volumes.extra", i) + ".sizeGiB", v.sizeGiB, *o.sizeGiB);
+          // A volume is made from its source once, as an EBS volume from
+          // its snapshot: another source is another volume.
+          if (!(v.fromSnapshot == o.fromSnapshot))
+            c.errs.push_back(invalid(
+                at("spec.volumes.extra", i) + ".fromSnapshot",
+                v.fromSnapshot ? v.fromSnapshot->toJson() : json(nullptr),
+                "field is immutable: the volume is made from it once; add a volume of another "
+                "name to restore another copy"));
+        }
     }
   }
 }

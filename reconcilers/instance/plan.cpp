@@ -13,6 +13,7 @@
 #include "reconcilers/instance/volumes.h"
 #include "runtime/finalizers.h"
 #include "runtime/object.h"
+#include "runtime/quantity.h"
 #include "runtime/strings.h"
 #include "runtime/timefmt.h"
 
@@ -131,6 +132,17 @@ std::optional<RestoreProblem> restoreProblem(const InstanceObservation& o,
       return RestoreProblem{"SnapshotNotReady",
                             what + ", which is still " + state + ": the launch waits for it",
                             std::chrono::seconds(5)};
+    // A volume smaller than its copy: CSI drivers refuse the restore (EC2
+    // refuses CreateVolume below the snapshot's size), so say it here.
+    if (v.sizeGiB && copy->restoreSize)
+      if (const auto bytes = kube::parseQuantity(*copy->restoreSize);
+          bytes && static_cast<double>(*v.sizeGiB) * 1073741824.0 < *bytes)
+        return RestoreProblem{"VolumeSmallerThanSnapshot",
+                              "volume " + v.disk + " asks for " + std::to_string(*v.sizeGiB) +
+                                  " GiB, less than its copy in Snapshot " + v.snapshot + " (" +
+                                  *copy->restoreSize +
+                                  "): set its sizeGiB at least that large, or leave it out",
+                              std::chrono::seconds(300)};
   }
   return std::nullopt;
 }

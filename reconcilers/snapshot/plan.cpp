@@ -23,6 +23,10 @@ bool isFinal(const v1::SnapshotStatus& st) {
   return st.state.value_or("") == "error";
 }
 
+std::string volumesWord(size_t n) {
+  return n == 1 ? "volume" : "volumes";
+}
+
 std::string namesOf(const std::vector<v1::InstanceVolumeStatus>& volumes) {
   std::vector<std::string> names;
   for (const auto& v : volumes) names.push_back(v.name);
@@ -150,6 +154,12 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
     return;
   }
   const auto volumes = volumesToCopy(snap, inst);
+  if (volumes.empty()) {  // spec.volumes has at least one name (schema): not reached
+    out.ready("error", "False", "NoVolumes",
+              "no volume of Instance " + instanceName + " was asked for: nothing was copied", true);
+    out.finish();
+    return;
+  }
   for (const auto& v : volumes) {
     const std::string name = api::volumeSnapshotName(snap.metadata.name, v.name);
     if (o.namesTaken.count(name)) {
@@ -179,8 +189,8 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
         CreateObject{api::kVolumeSnapshots, renderVolumeSnapshot(snap, v.name, v.claimName)});
   }
   st.volumes = copies;
-  const std::string what = "copying volume" + std::string(volumes.size() > 1 ? "s " : " ") +
-                           namesOf(volumes) + " of Instance " + instanceName;
+  const std::string what = "copying " + volumesWord(volumes.size()) + " " + namesOf(volumes) +
+                           " of Instance " + instanceName;
   out.ready("pending", "False", "InProgress", what, false);
   out.event(false, "Started", what);
   out.finish(std::move(creates));
@@ -255,9 +265,10 @@ Plan planSnapshot(const SnapshotObservation& o) {
       allReady = false;
       if (o.namesTaken.count(copy.volumeSnapshotName))
         taken.push_back(copy.volumeSnapshotName);
-      else if (copy.readyToUse)  // seen before: somebody deleted it
+      else if (copy.readyToUse) {  // seen before: somebody deleted it
         lost.push_back(copy.volumeSnapshotName + " (volume " + copy.name + ")");
-      else  // asked, never seen: asked again under the same name
+        copy.readyToUse = false;
+      } else  // asked, never seen: asked again under the same name
         creates.push_back(CreateObject{api::kVolumeSnapshots,
                                        renderVolumeSnapshot(snap, copy.name, copy.claimName)});
       continue;
@@ -317,7 +328,8 @@ Plan planSnapshot(const SnapshotObservation& o) {
   }
   out.ready("pending", "False", "InProgress",
             "waiting for the copy of " +
-                (waiting.empty() ? std::string("every volume") : "volume " + kube::join(waiting)) +
+                (waiting.empty() ? std::string("every volume")
+                                 : volumesWord(waiting.size()) + " " + kube::join(waiting)) +
                 " to be cut",
             false);
   out.finish(std::move(creates));

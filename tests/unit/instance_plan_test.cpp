@@ -1060,5 +1060,32 @@ TEST(InstancePlan, AVolumeMadeByAnEarlierStartNoLongerNeedsItsSnapshot) {
   }
 }
 
+// EC2 refuses a volume smaller than its snapshot; so do CSI drivers: the
+// launch says so rather than hang in provisioning.
+TEST(InstancePlan, AVolumeSmallerThanItsCopyHoldsTheLaunch) {
+  json spec = restoringSpec();
+  spec["volumes"]["root"] = {{"sizeGiB", 5}};
+  World w{instanceOf(spec)};
+  json snap = snapshotOf("completed", {"root", "data"});
+  snap["status"]["volumes"][0]["restoreSize"] = "12Gi";
+  snap["status"]["volumes"][1]["restoreSize"] = "7516192768";  // 7Gi, as bytes
+  w.snapshots["golden"] = snap;
+  Plan p = w.plan();
+  EXPECT_FALSE(vmApplied(p));
+  EXPECT_EQ(readyReason(*statusOf(p)), "VolumeSmallerThanSnapshot");
+  for (const auto& c : (*statusOf(p))["conditions"])
+    if (c["type"] == "Ready") {
+      EXPECT_EQ(c["message"],
+                "volume root asks for 5 GiB, less than its copy in Snapshot golden (12Gi): set "
+                "its sizeGiB at least that large, or leave it out");
+    }
+
+  spec["volumes"]["root"] = {{"sizeGiB", 12}};
+  spec["volumes"]["extra"][0]["sizeGiB"] = 7;
+  World ok{instanceOf(spec)};
+  ok.snapshots["golden"] = snap;
+  EXPECT_TRUE(vmApplied(ok.plan()));
+}
+
 }  // namespace
 }  // namespace kubec2::reconcilers

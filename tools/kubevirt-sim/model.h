@@ -21,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/quantity.h"
+
 #include "api/well_known.h"
 
 namespace kubec2::sim {
@@ -123,7 +125,7 @@ int vcpusOf(const json& vmiSpec);
 // memory.guest, else resources.requests.memory, else limits.memory; 0 when none.
 double memoryBytesOf(const json& vmiSpec);
 // A Kubernetes quantity ("512Mi", "1G", "250m", "2"); nullopt when malformed.
-std::optional<double> parseQuantity(const std::string& q);
+using kube::parseQuantity;
 
 // ---- Status -------------------------------------------------------------------
 
