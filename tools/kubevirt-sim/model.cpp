@@ -6,6 +6,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "tools/kubevirt-sim/json_path.h"
+
 namespace kubec2::sim {
 
 namespace {
@@ -14,18 +16,6 @@ std::string str(const json& j, const char* key) {
   if (!j.is_object()) return "";
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-const json& field(const json& j, std::initializer_list<const char*> path) {
-  static const json kNull;
-  const json* cur = &j;
-  for (const char* k : path) {
-    if (!cur->is_object()) return kNull;
-    auto it = cur->find(k);
-    if (it == cur->end()) return kNull;
-    cur = &*it;
-  }
-  return *cur;
 }
 
 int intOr(const json& j, int fallback) {

@@ -3,28 +3,12 @@
 #include <cctype>
 #include <cmath>
 
+#include "tools/kubevirt-sim/json_path.h"
 #include "tools/kubevirt-sim/model.h"
 
 namespace kubec2::sim {
 
 namespace {
-
-const json& field(const json& j, std::initializer_list<const char*> path) {
-  static const json kNull;
-  const json* cur = &j;
-  for (const char* k : path) {
-    if (!cur->is_object()) return kNull;
-    auto it = cur->find(k);
-    if (it == cur->end()) return kNull;
-    cur = &*it;
-  }
-  return *cur;
-}
-
-std::string str(const json& j, std::initializer_list<const char*> path) {
-  const json& v = field(j, path);
-  return v.is_string() ? v.get<std::string>() : "";
-}
 
 // The kind of volume a DataVolume's spec.source asks for.
 bool isCloneKind(DvSourceKind k) {

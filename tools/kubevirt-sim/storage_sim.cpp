@@ -6,6 +6,7 @@
 #include "runtime/errors.h"
 #include "runtime/log.h"
 #include "runtime/timefmt.h"
+#include "tools/kubevirt-sim/json_path.h"
 #include "tools/kubevirt-sim/model.h"
 
 namespace kubec2::sim {
@@ -20,23 +21,6 @@ namespace {
 const kube::log::Logger& logger() {
   static const kube::log::Logger l("kubevirt-sim-storage");
   return l;
-}
-
-std::string str(const json& j, std::initializer_list<const char*> path) {
-  const json* cur = &j;
-  for (const char* k : path) {
-    if (!cur->is_object()) return "";
-    auto it = cur->find(k);
-    if (it == cur->end()) return "";
-    cur = &*it;
-  }
-  return cur->is_string() ? cur->get<std::string>() : "";
-}
-
-const json& statusOf(const json& obj) {
-  static const json kEmpty = json::object();
-  auto it = obj.find("status");
-  return it != obj.end() && it->is_object() ? *it : kEmpty;
 }
 
 kube::PatchOptions statusOpts() {
