@@ -44,6 +44,9 @@ inline constexpr const char* kSnapshotLabel = "compute.kubec2.io/snapshot";
 // On a Snapshot an Instance's snapshotSchedule took: "true" (with
 // kInstanceLabel naming the instance). Only these count for its retention.
 inline constexpr const char* kScheduleLabel = "compute.kubec2.io/schedule";
+// On such a Snapshot: the uid of the Instance whose schedule took it, so an
+// Instance of the same name created later neither counts nor trims it.
+inline constexpr const char* kInstanceUidLabel = "compute.kubec2.io/instance-uid";
 // On such a Snapshot: the scheduled time it was taken for (RFC 3339, UTC).
 inline constexpr const char* kScheduledForAnnotation = "compute.kubec2.io/scheduled-for";
 // On an Instance of a ScalingGroup's warm pool: "true". Warm instances are

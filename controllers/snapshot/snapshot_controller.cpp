@@ -121,17 +121,23 @@ class SnapshotScheduleReconciler final : public kube::Reconciler {
     o.now = ctx.clock.wallNow();
     for (const auto& s : snapshots_.store().byNamespace(req.namespace_)) {
       const auto& labels = s->metadata.labels;
-      const auto scheduled = labels.find(api::kScheduleLabel);
-      const auto of = labels.find(api::kInstanceLabel);
-      if (scheduled == labels.end() || scheduled->second != "true" || of == labels.end() ||
-          of->second != req.name)
-        continue;
+      auto is = [&](const char* key, const std::string& value) {
+        const auto it = labels.find(key);
+        return it != labels.end() && it->second == value;
+      };
       const auto at = s->metadata.annotations.find(api::kScheduledForAnnotation);
       const auto when =
           at == s->metadata.annotations.end() ? std::nullopt : kube::parseRfc3339Utc(at->second);
-      if (!when) continue;  // not one of ours as written: never counted nor deleted
-      o.taken.push_back(
-          {s->metadata.name, s->metadata.uid, *when, s->metadata.deletionTimestamp.has_value()});
+      // Only what this Instance's schedule wrote counts (an earlier
+      // Instance of the name had another uid; a hand-made one lacks it).
+      if (!is(api::kScheduleLabel, "true") || !is(api::kInstanceLabel, req.name) ||
+          !is(api::kInstanceUidLabel, inst->metadata.uid) || !when) {
+        o.otherNames.insert(s->metadata.name);
+        continue;
+      }
+      o.taken.push_back({s->metadata.name, s->metadata.uid, *when,
+                         s->metadata.deletionTimestamp.has_value(),
+                         s->status ? s->status->state.value_or("") : ""});
     }
     return executor_.execute({v1::Instance::resource(), inst->toJson()},
                              snapr::planSnapshotSchedule(o), ctx);

@@ -140,8 +140,7 @@ std::optional<RestoreProblem> restoreProblem(const InstanceObservation& o,
         return RestoreProblem{"VolumeSmallerThanSnapshot",
                               "volume " + v.disk + " asks for " + std::to_string(*v.sizeGiB) +
                                   " GiB, less than its copy in Snapshot " + v.snapshot + " (" +
-                                  *copy->restoreSize +
-                                  "): set its sizeGiB at least that large, or leave it out",
+                                  *copy->restoreSize + "): set its sizeGiB at least that large",
                               std::chrono::seconds(300)};
   }
   return std::nullopt;

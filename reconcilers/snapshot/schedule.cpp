@@ -66,6 +66,7 @@ json renderScheduledSnapshot(const v1::Instance& instance, Time at) {
             {"labels",
              {{api::kManagedByLabel, api::kManagedByValue},
               {api::kInstanceLabel, instance.metadata.name},
+              {api::kInstanceUidLabel, instance.metadata.uid},
               {api::kScheduleLabel, "true"}}},
             {"annotations", {{api::kScheduledForAnnotation, kube::formatRfc3339(at)}}}}},
           {"spec", std::move(spec)}};
@@ -87,11 +88,17 @@ Plan planSnapshotSchedule(const ScheduleObservation& o) {
             [](const auto& a, const auto& b) { return a.scheduledFor > b.scheduledFor; });
 
   // The time to count from: the newest scheduled Snapshot's (any, also
-  // one being deleted), else a little before now (not the instance's
-  // creation: a schedule added to an old instance does not catch up).
+  // one being deleted; a time still to come is not one taken), else a
+  // little before now, and never before the instance was created (a
+  // schedule added to an old instance does not catch up).
   Time last{};
-  for (const auto& t : o.taken) last = std::max(last, t.scheduledFor);
-  if (o.taken.empty()) {
+  bool any = false;
+  for (const auto& t : o.taken)
+    if (t.scheduledFor <= o.now) {
+      last = std::max(last, t.scheduledFor);
+      any = true;
+    }
+  if (!any) {
     last = o.now - kFirstCatchUp;
     if (const auto created = kube::parseRfc3339Utc(inst.metadata.creationTimestamp))
       last = std::max(last, *created - std::chrono::seconds(1));
@@ -102,14 +109,30 @@ Plan planSnapshotSchedule(const ScheduleObservation& o) {
     next = nextRecurrence(s.recurrence, zone, last);
     if (next && *next <= o.now) {
       const Time at = latestDue(s, *next, o.now);
-      plan.add(CreateObject{v1::Snapshot::resource(), renderScheduledSnapshot(inst, at)});
       const std::string name = scheduledSnapshotName(inst.metadata.name, at);
+      if (o.otherNames.count(name)) {
+        // Somebody else's Snapshot has the name: never taken over, and
+        // nothing is trimmed for a snapshot not taken.
+        plan.add(RecordEvent{true,
+                             "ScheduledSnapshotNameTaken",
+                             "a Snapshot " + name +
+                                 " exists that this Instance's schedule did not take: the "
+                                 "scheduled snapshot for " +
+                                 kube::formatRfc3339(at) + " was not taken",
+                             {}});
+        if (const auto after = nextRecurrence(s.recurrence, zone, at))
+          plan.requeueWithin(
+              std::max(std::chrono::duration_cast<std::chrono::milliseconds>(*after - o.now),
+                       std::chrono::milliseconds(1000)));
+        return plan;
+      }
+      plan.add(CreateObject{v1::Snapshot::resource(), renderScheduledSnapshot(inst, at)});
       plan.add(RecordEvent{false,
                            "ScheduledSnapshot",
                            "took Snapshot " + name + " (schedule \"" + s.recurrence + "\", " +
                                zone + ", for " + kube::formatRfc3339(at) + ")",
                            {}});
-      kept.insert(kept.begin(), ScheduledSnapshot{name, "", at, false});
+      kept.insert(kept.begin(), ScheduledSnapshot{name, "", at, false, "pending"});
       next = nextRecurrence(s.recurrence, zone, at);
     }
   } catch (const std::invalid_argument& e) {
@@ -123,19 +146,30 @@ Plan planSnapshotSchedule(const ScheduleObservation& o) {
     return plan;
   }
 
-  // Count-based retention, newest first.
+  // Count-based retention, newest first: the newest `retain` completed
+  // ones are kept, with everything newer than the oldest of them (never a
+  // good copy deleted for one not cut yet); older ones go, and so does a
+  // failed one past the first `retain` places.
   std::vector<std::string> expired;
-  for (size_t i = static_cast<size_t>(s.retain); i < kept.size(); ++i) {
-    if (kept[i].uid.empty()) continue;  // the one just asked for
-    plan.add(DeleteObject{v1::Snapshot::resource(), inst.metadata.namespace_, kept[i].name,
-                          kept[i].uid});
-    expired.push_back(kept[i].name);
+  std::int64_t completed = 0;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const ScheduledSnapshot& k = kept[i];
+    bool drop = false;
+    if (completed >= s.retain)
+      drop = true;
+    else if (k.state == "completed")
+      ++completed;
+    else if (k.state == "error")
+      drop = i >= static_cast<size_t>(s.retain);
+    if (!drop || k.uid.empty()) continue;  // uid empty: the one just asked for
+    plan.add(DeleteObject{v1::Snapshot::resource(), inst.metadata.namespace_, k.name, k.uid});
+    expired.push_back(k.name);
   }
   if (!expired.empty())
     plan.add(RecordEvent{false,
                          "ScheduledSnapshotsExpired",
-                         "deleted Snapshot " + kube::join(expired) + ": beyond retain " +
-                             std::to_string(s.retain) + " of the schedule",
+                         "deleted Snapshot " + kube::join(expired) + ": older than the newest " +
+                             std::to_string(s.retain) + " completed (retain)",
                          {}});
   if (next)
     plan.requeueWithin(

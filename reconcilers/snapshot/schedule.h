@@ -1,7 +1,9 @@
 // An Instance's snapshot schedule (spec.snapshotSchedule) as a pure
 // function, as an Amazon Data Lifecycle Manager snapshot policy: at each
-// time the recurrence names, a Snapshot of the instance; beyond `retain`
-// scheduled Snapshots, the oldest deleted. docs/snapshots.md, "Scheduled
+// time the recurrence names, a Snapshot of the instance; older scheduled
+// Snapshots deleted beyond the newest `retain` completed ones (a copy is
+// never deleted for one that has not completed: an outage of the
+// snapshotter does not wipe the good copies). docs/snapshots.md, "Scheduled
 // snapshots". The controller (controllers/snapshot/) observes the
 // instance and its scheduled Snapshots and executes the plan, whose
 // subject is the Instance (Events only: its status is the Instance
@@ -9,13 +11,15 @@
 //
 // A scheduled Snapshot is named scheduledSnapshotName() (one name per
 // instance and time, so a create whose answer was lost is sent again
-// under the same name), labelled compute.kubec2.io/instance=INSTANCE and
-// compute.kubec2.io/schedule=true, annotated
+// under the same name), labelled compute.kubec2.io/instance=INSTANCE,
+// compute.kubec2.io/instance-uid=UID and compute.kubec2.io/schedule=true,
+// annotated
 // compute.kubec2.io/scheduled-for=TIME (RFC 3339, UTC), and has no owner:
 // it outlives the instance, as DLM's snapshots do.
 #pragma once
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,12 +36,18 @@ struct ScheduledSnapshot {
   std::string uid;
   Time scheduledFor{};    // its annotation
   bool deleting = false;  // metadata.deletionTimestamp set
+  std::string state{};    // status.state: pending (or ""), completed, error
 };
 
 struct ScheduleObservation {
   const v1::Instance* instance = nullptr;  // never null
-  // The instance's scheduled Snapshots (the label), in any order and state.
+  // This instance's scheduled Snapshots: the schedule and instance labels,
+  // the instance-uid label of this Instance's uid, and the annotation; in
+  // any order and state.
   std::vector<ScheduledSnapshot> taken;
+  // Names of every other Snapshot in the namespace (hand-made ones, an
+  // earlier Instance's of the same name): never taken over.
+  std::set<std::string> otherNames;
   Time now{};
 };
 

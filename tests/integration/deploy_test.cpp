@@ -146,7 +146,7 @@ TEST(DeployKustomize, BaseRendersTheLeastPrivilegedHardenedInstall) {
   const auto docs = objects("base");
   int crds = 0;
   for (const auto& d : docs) crds += d.value("kind", "") == "CustomResourceDefinition";
-  EXPECT_EQ(crds, 5);
+  EXPECT_EQ(crds, 6);
   ASSERT_NE(find(docs, "Namespace", kSystem), nullptr);
   ASSERT_NE(find(docs, "ServiceAccount", "kubec2"), nullptr);
   expectLeastPrivilege(docs, "base");

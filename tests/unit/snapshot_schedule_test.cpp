@@ -59,7 +59,13 @@ std::vector<std::string> deleted(const rec::Plan& p) {
 }
 
 snap::ScheduledSnapshot taken(const std::string& name, const std::string& when) {
-  return {name, "uid-" + name, at(when), false};
+  return {name, "uid-" + name, at(when), false, ""};
+}
+
+snap::ScheduledSnapshot done(const std::string& name, const std::string& when) {
+  auto t = taken(name, when);
+  t.state = "completed";
+  return t;
 }
 
 TEST(SnapshotSchedule, TakesASnapshotAtTheTimeNamedLabelledAndOwnedByNobody) {
@@ -71,6 +77,7 @@ TEST(SnapshotSchedule, TakesASnapshotAtTheTimeNamedLabelledAndOwnedByNobody) {
   EXPECT_EQ(s["metadata"]["namespace"], "shop");
   EXPECT_EQ(s["metadata"]["labels"][kubec2::api::kInstanceLabel], "db-1");
   EXPECT_EQ(s["metadata"]["labels"][kubec2::api::kScheduleLabel], "true");
+  EXPECT_EQ(s["metadata"]["labels"][kubec2::api::kInstanceUidLabel], "inst-uid");
   EXPECT_EQ(s["metadata"]["annotations"][kubec2::api::kScheduledForAnnotation],
             "2026-11-30T03:00:00Z");
   EXPECT_FALSE(s["metadata"].contains("ownerReferences")) << "it must outlive the instance";
@@ -124,13 +131,22 @@ TEST(SnapshotSchedule, TheRecurrenceIsReadInItsTimeZone) {
             std::vector<std::string>{"db-1-20261130-0200"});
 }
 
-TEST(SnapshotSchedule, KeepsTheNewestRetainAndDeletesTheOldestScheduledOnes) {
+TEST(SnapshotSchedule, KeepsTheNewestRetainCompletedAndDeletesOlderOnes) {
   const auto inst = instance(daily(2));
-  const auto p = plan(inst,
-                      {taken("db-1-20261128-0300", "2026-11-28T03:00:00Z"),
-                       taken("db-1-20261129-0300", "2026-11-29T03:00:00Z")},
-                      "2026-11-30T03:00:00Z");
+  // Taken now: the two completed ones stay until it is cut too.
+  auto p = plan(inst,
+                {done("db-1-20261128-0300", "2026-11-28T03:00:00Z"),
+                 done("db-1-20261129-0300", "2026-11-29T03:00:00Z")},
+                "2026-11-30T03:00:00Z");
   EXPECT_EQ(created(p), std::vector<std::string>{"db-1-20261130-0300"});
+  EXPECT_TRUE(deleted(p).empty());
+  // Cut: the oldest goes.
+  p = plan(inst,
+           {done("db-1-20261128-0300", "2026-11-28T03:00:00Z"),
+            done("db-1-20261129-0300", "2026-11-29T03:00:00Z"),
+            done("db-1-20261130-0300", "2026-11-30T03:00:00Z")},
+           "2026-11-30T03:00:20Z");
+  EXPECT_TRUE(created(p).empty());
   EXPECT_EQ(deleted(p), std::vector<std::string>{"db-1-20261128-0300"});
   const auto* d = p.first<rec::DeleteObject>();
   EXPECT_EQ(d->uid, "uid-db-1-20261128-0300");  // never one re-created meanwhile
@@ -138,6 +154,73 @@ TEST(SnapshotSchedule, KeepsTheNewestRetainAndDeletesTheOldestScheduledOnes) {
   for (const auto* e : p.all<rec::RecordEvent>())
     said = said || e->reason == "ScheduledSnapshotsExpired";
   EXPECT_TRUE(said);
+}
+
+// A snapshotter down for days: the new ones stay pending, and the good
+// copies are not deleted for them.
+TEST(SnapshotSchedule, PendingOnesNeverPushOutTheLastGoodCopies) {
+  const auto inst = instance(daily(2));
+  auto pending = [](const std::string& n, const std::string& when) {
+    auto t = taken(n, when);
+    t.state = "pending";
+    return t;
+  };
+  const auto p = plan(inst,
+                      {done("db-1-20261126-0300", "2026-11-26T03:00:00Z"),
+                       done("db-1-20261127-0300", "2026-11-27T03:00:00Z"),
+                       pending("db-1-20261128-0300", "2026-11-28T03:00:00Z"),
+                       pending("db-1-20261129-0300", "2026-11-29T03:00:00Z")},
+                      "2026-11-30T03:00:00Z");
+  EXPECT_EQ(created(p).size(), 1u);
+  EXPECT_TRUE(deleted(p).empty());
+}
+
+// Failed ones (an instance without volumes) are kept by count, so they
+// do not pile up.
+TEST(SnapshotSchedule, FailedOnesAreKeptByCount) {
+  const auto inst = instance(daily(2));
+  auto failed = [](const std::string& n, const std::string& when) {
+    auto t = taken(n, when);
+    t.state = "error";
+    return t;
+  };
+  const auto p = plan(inst,
+                      {failed("db-1-20261127-0300", "2026-11-27T03:00:00Z"),
+                       failed("db-1-20261128-0300", "2026-11-28T03:00:00Z"),
+                       failed("db-1-20261129-0300", "2026-11-29T03:00:00Z")},
+                      "2026-11-30T03:00:00Z");
+  EXPECT_EQ(created(p).size(), 1u);
+  EXPECT_EQ(deleted(p), (std::vector<std::string>{"db-1-20261128-0300", "db-1-20261127-0300"}));
+}
+
+// A Snapshot of the next name that the schedule did not take (made by hand,
+// or an earlier Instance's of the same name): not taken over, nothing
+// trimmed, a Warning.
+TEST(SnapshotSchedule, ANameTakenByAnotherSnapshotIsNotTakenOver) {
+  const auto inst = instance(daily(1));
+  snap::ScheduleObservation o;
+  o.instance = &inst;
+  o.taken = {done("db-1-20261129-0300", "2026-11-29T03:00:00Z"),
+             done("db-1-20261128-0300", "2026-11-28T03:00:00Z")};
+  o.otherNames = {"db-1-20261130-0300"};
+  o.now = at("2026-11-30T03:00:00Z");
+  const auto p = snap::planSnapshotSchedule(o);
+  EXPECT_TRUE(created(p).empty());
+  EXPECT_TRUE(deleted(p).empty());
+  ASSERT_NE(p.first<rec::RecordEvent>(), nullptr);
+  EXPECT_TRUE(p.first<rec::RecordEvent>()->warning);
+  EXPECT_EQ(p.first<rec::RecordEvent>()->reason, "ScheduledSnapshotNameTaken");
+}
+
+// A scheduled-for time still to come is not a time taken: the schedule
+// goes on.
+TEST(SnapshotSchedule, ATimeStillToComeDoesNotStopTheSchedule) {
+  const auto inst = instance(daily());
+  const auto p = plan(inst,
+                      {done("db-1-20261129-0300", "2026-11-29T03:00:00Z"),
+                       done("db-1-20300101-0000", "2030-01-01T00:00:00Z")},
+                      "2026-11-30T03:00:00Z");
+  EXPECT_EQ(created(p), std::vector<std::string>{"db-1-20261130-0300"});
 }
 
 TEST(SnapshotSchedule, OnesBeingDeletedAreNotCounted) {

@@ -335,7 +335,16 @@ TEST_F(Snapshots, AScheduleTakesSnapshotsAndKeepsTheNewest) {
   auto [pc, pout] = kubectl({"patch", "inst", "db-8", "-n", kNs, "--type", "json", "-p",
                              R"([{"op":"remove","path":"/spec/snapshotSchedule"}])"});
   ASSERT_EQ(pc, 0) << pout;
-  EXPECT_EQ(scheduled().size(), 1u);
+  const auto kept = scheduled();
+  ASSERT_EQ(kept.size(), 1u);
+
+  // The instance terminated and another of the same name launched with a
+  // schedule: the first one's Snapshots are not its own, never trimmed.
+  auto [dc, dout] = kubectl({"delete", "inst", "db-8", "-n", kNs, "--wait=true", "--timeout=90s"});
+  ASSERT_EQ(dc, 0) << dout;
+  server["spec"]["snapshotSchedule"] = {{"recurrence", "0 3 * * *"}, {"retain", 1}};
+  runInstance(server);
+  EXPECT_EQ(scheduled(), kept);
 }
 
 }  // namespace
