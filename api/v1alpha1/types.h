@@ -359,9 +359,11 @@ struct SnapshotSchedule {
   // The IANA time zone recurrence is read in, such as Europe/Paris; daylight saving time is
   // followed. The webhook refuses a name the operator's time zone database does not know.
   std::optional<std::string> timeZone{};
-  // How many scheduled Snapshots of the instance are kept, newest first, 1 to 1000 (DLM's
-  // count-based retention): the oldest beyond it is deleted when a new one is taken, whatever
-  // its state. Snapshots created by hand are never counted nor deleted.
+  // How many completed scheduled Snapshots of the instance are kept, newest first, 1 to 1000
+  // (DLM's count-based retention), with every one newer than the oldest of them (a copy is
+  // never deleted for one not cut yet); older ones are deleted, as are failed ones past the
+  // newest retain and pending ones past twice retain. Only Snapshots this Instance's schedule
+  // took count (docs/snapshots.md).
   std::int64_t retain{};
   // The volumes to copy, as a Snapshot's spec.volumes. Absent: every persistent volume.
   std::optional<std::vector<std::string>> volumes{};

@@ -1,5 +1,5 @@
 // The Snapshot validator: a name that fits the VolumeSnapshots it names
-// and labels (NAME-VOLUME; a label value is at most 63 characters), and a
+// and labels (NAME.VOLUME; a label value is at most 63 characters), and a
 // spec that never changes (an EBS snapshot is one moment's copy: EC2 has
 // no call that changes what a snapshot copied).
 #include <string>

@@ -125,7 +125,7 @@ void PlanExecutor::reportFailure(const kube::Resource& resource, const kube::Obj
   if (error.isConflict() || error.isTooManyRequests()) return;
   const std::string message = "Failed " + what + ": " + error.what() + "; retrying with backoff";
   try {
-    if (writeStatus) {
+    if (writeStatus && statusReports_) {
       rec::Conditions conds;
       if (const json* cs = kube::jsonAt(&current, {"status"}); cs && cs->contains("conditions")) {
         conds.emplace();

@@ -93,6 +93,11 @@ class PlanExecutor {
                        const kube::ReconcileContext& ctx, ExecutionReport* report = nullptr);
 
   const std::string& fieldManager() const { return fieldManager_; }
+  // Whether a failed write is also reported in the subject's Ready
+  // condition (true by default). Off for a reconciler whose subject's
+  // status belongs to another controller (an Instance's snapshot
+  // schedule): the Warning Event alone reports it.
+  void reportFailuresInStatus(bool on) { statusReports_ = on; }
   // What the last applies left on the server, for the next plans.
   AppliedLedger& ledger() { return ledger_; }
   // The statuses written, until the informer delivers them: reconcilers
@@ -112,6 +117,7 @@ class PlanExecutor {
   kube::Client& client_;
   kube::Recorder& recorder_;
   std::string fieldManager_;
+  bool statusReports_ = true;
   AppliedLedger ledger_;
   StatusCache statuses_;
 };

@@ -111,7 +111,11 @@ class SnapshotScheduleReconciler final : public kube::Reconciler {
                              std::string fieldManager)
       : instances_(instances),
         snapshots_(snapshots),
-        executor_(client, events, std::move(fieldManager)) {}
+        executor_(client, events, std::move(fieldManager)) {
+    // The Instance's status is the Instance controller's: a scheduled
+    // Snapshot refused is a Warning Event, never Ready False.
+    executor_.reportFailuresInStatus(false);
+  }
 
   kube::Result reconcile(const kube::Request& req, const kube::ReconcileContext& ctx) override {
     const auto inst = fetchSubject(instances_, req, executor_);

@@ -106,6 +106,9 @@ std::optional<RestoreProblem> restoreProblem(const InstanceObservation& o,
     const std::string what = "volume " + v.disk + " restores from Snapshot " + v.snapshot;
     const auto found = o.snapshots.find(v.snapshot);
     const v1::Snapshot* snap = found == o.snapshots.end() ? nullptr : found->second.get();
+    if (snap != nullptr && snap->metadata.deletionTimestamp)
+      return RestoreProblem{"SnapshotNotFound", what + ", which is being deleted",
+                            std::chrono::seconds(15)};
     if (snap == nullptr)
       return RestoreProblem{"SnapshotNotFound", what + ", which does not exist in this namespace",
                             std::chrono::seconds(15)};

@@ -107,11 +107,14 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
   }
   const bool launched = inst.status && inst.status->launchTime;
   const bool hasVolumes = inst.status && inst.status->volumes && !inst.status->volumes->empty();
-  if (!hasVolumes && !launched) {
+  // Still launching: its volumes may still be being imported or restored
+  // (status.volumes is written when the VM is made, not when CDI is done).
+  const bool launching = inst.status && inst.status->state.value_or("pending") == "pending";
+  if ((!hasVolumes && !launched) || (hasVolumes && launching)) {
     out.ready("pending", "False", "InstanceLaunching",
               "Instance " + instanceName +
                   " has not launched yet: its volumes are copied once its first start has made "
-                  "them",
+                  "them (the instance runs or is stopped)",
               false);
     plan.requeueWithin(kRecheckLaunch);
     out.finish();

@@ -73,8 +73,9 @@ Plan planSnapshot(const SnapshotObservation& o);
 nlohmann::json renderVolumeSnapshot(const v1::Snapshot& snap, const std::string& volume,
                                     const std::string& claim);
 
-// The volumes a Snapshot of `instance` copies: spec.volumes, else every
-// volume of the instance's last start (status.volumes), in that order.
+// The volumes a Snapshot of `instance` copies: those of the instance's
+// last start (status.volumes, in its order) that spec.volumes names, or
+// all of them without spec.volumes.
 std::vector<v1::InstanceVolumeStatus> volumesToCopy(const v1::Snapshot& snap,
                                                     const v1::Instance& instance);
 

@@ -19,6 +19,12 @@ using nlohmann::json;
 // (itself at or before `now`): missed times give one snapshot, not one each.
 // Bounded, so an every-minute schedule after a long outage stays cheap.
 Time latestDue(const v1::SnapshotSchedule& s, Time due, Time now) {
+  // A long outage: start a week back, not at the first time missed.
+  if (now - due > std::chrono::hours(24 * 7))
+    if (const auto later = nextRecurrence(s.recurrence, s.timeZone.value_or("UTC"),
+                                          now - std::chrono::hours(24 * 7));
+        later && *later <= now)
+      due = *later;
   for (int i = 0; i < 100000; ++i) {
     const auto next = nextRecurrence(s.recurrence, s.timeZone.value_or("UTC"), due);
     if (!next || *next > now) break;
@@ -161,6 +167,8 @@ Plan planSnapshotSchedule(const ScheduleObservation& o) {
       ++completed;
     else if (k.state == "error")
       drop = i >= static_cast<size_t>(s.retain);
+    else  // pending: kept while it may still complete, up to twice retain
+      drop = i >= 2 * static_cast<size_t>(s.retain);
     if (!drop || k.uid.empty()) continue;  // uid empty: the one just asked for
     plan.add(DeleteObject{v1::Snapshot::resource(), inst.metadata.namespace_, k.name, k.uid});
     expired.push_back(k.name);

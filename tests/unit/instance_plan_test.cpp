@@ -1036,6 +1036,14 @@ TEST(InstancePlan, ALaunchWaitsForItsSnapshotAndSaysWhy) {
   w.snapshots["golden"] = snapshotOf("error", {});
   p = w.plan();
   EXPECT_EQ(readyReason(*statusOf(p)), "SnapshotFailed");
+  w.afterWrites(p);
+
+  json going = snapshotOf("completed", {"root", "data"});
+  going["metadata"]["deletionTimestamp"] = "2027-01-15T08:00:00Z";
+  w.snapshots["golden"] = going;
+  p = w.plan();
+  EXPECT_FALSE(vmApplied(p));
+  EXPECT_EQ(readyReason(*statusOf(p)), "SnapshotNotFound");
 
   w.snapshots["golden"] = snapshotOf("completed", {"root", "data"});
   EXPECT_TRUE(vmApplied(w.plan()));

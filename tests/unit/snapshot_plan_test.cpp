@@ -188,6 +188,19 @@ TEST(SnapshotPlan, AnInstanceNotLaunchedYetIsWaitedFor) {
   EXPECT_EQ(w.plan().all<rec::CreateObject>().size(), 2u);
 }
 
+// Its volumes listed but still being imported (the VM made, the instance
+// pending): not copied half-written.
+TEST(SnapshotPlan, AnInstanceStillLaunchingIsWaitedForEvenWithItsVolumesListed) {
+  World w;
+  (*w.instance)["status"]["state"] = "pending";
+  const auto p = w.plan();
+  EXPECT_TRUE(p.all<rec::CreateObject>().empty());
+  EXPECT_EQ(readyCondition(w.status(p))["reason"], "InstanceLaunching");
+  w.settle(p);
+  (*w.instance)["status"]["state"] = "stopped";
+  EXPECT_EQ(w.plan().all<rec::CreateObject>().size(), 2u);
+}
+
 TEST(SnapshotPlan, AnInstanceWithoutPersistentVolumesEndsInError) {
   World w;
   (*w.instance)["status"].erase("volumes");  // a containerDisk root, no extra volumes

@@ -173,6 +173,16 @@ TEST(SnapshotSchedule, PendingOnesNeverPushOutTheLastGoodCopies) {
                       "2026-11-30T03:00:00Z");
   EXPECT_EQ(created(p).size(), 1u);
   EXPECT_TRUE(deleted(p).empty());
+
+  // Never completing (a class missing): pending ones are kept up to twice
+  // retain, so they do not pile up either.
+  std::vector<snap::ScheduledSnapshot> stuck;
+  for (int day = 20; day <= 29; ++day)
+    stuck.push_back(pending("db-1-202611" + std::to_string(day) + "-0300",
+                            "2026-11-" + std::to_string(day) + "T03:00:00Z"));
+  const auto q = plan(inst, stuck, "2026-11-30T03:00:00Z");
+  EXPECT_EQ(created(q).size(), 1u);
+  EXPECT_EQ(deleted(q).size(), 7u);  // 11 with the new one, 4 kept
 }
 
 // Failed ones (an instance without volumes) are kept by count, so they
