@@ -189,12 +189,26 @@ std::optional<TimePoint> nextRun(const v1::ScheduledAction& action, TimePoint af
   return readSchedule(action).next(after);
 }
 
-std::optional<TimePoint> nextRecurrence(const std::string& recurrence, const std::string& timeZone,
-                                        TimePoint after) {
+namespace {
+
+Schedule recurrenceSchedule(const std::string& recurrence, const std::string& timeZone) {
   v1::ScheduledAction a;
   a.recurrence = recurrence;
   a.timeZone = timeZone;
-  return readSchedule(a).next(after);
+  return readSchedule(a);
+}
+
+}  // namespace
+
+std::optional<TimePoint> nextRecurrence(const std::string& recurrence, const std::string& timeZone,
+                                        TimePoint after) {
+  return recurrenceSchedule(recurrence, timeZone).next(after);
+}
+
+std::optional<TimePoint> latestRecurrence(const std::string& recurrence,
+                                          const std::string& timeZone, TimePoint first,
+                                          TimePoint now) {
+  return recurrenceSchedule(recurrence, timeZone).latestBy(first, now);
 }
 
 CapacityDecision decideCapacity(const v1::ScalingGroup& group, TimePoint now,

@@ -99,4 +99,11 @@ std::optional<std::chrono::system_clock::time_point> nextRecurrence(
     const std::string& recurrence, const std::string& timeZone,
     std::chrono::system_clock::time_point after);
 
+// The latest time of that recurrence at or after `first` and at or before
+// `now` (times missed give the last of them, found by bisection however
+// many there are); nullopt when none is. Throws as nextRecurrence.
+std::optional<std::chrono::system_clock::time_point> latestRecurrence(
+    const std::string& recurrence, const std::string& timeZone,
+    std::chrono::system_clock::time_point first, std::chrono::system_clock::time_point now);
+
 }  // namespace kubec2::reconcilers

@@ -15,24 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-// The latest time of the schedule at or before `now`, starting from `due`
-// (itself at or before `now`): missed times give one snapshot, not one each.
-// Bounded, so an every-minute schedule after a long outage stays cheap.
-Time latestDue(const v1::SnapshotSchedule& s, Time due, Time now) {
-  // A long outage: start a week back, not at the first time missed.
-  if (now - due > std::chrono::hours(24 * 7))
-    if (const auto later = nextRecurrence(s.recurrence, s.timeZone.value_or("UTC"),
-                                          now - std::chrono::hours(24 * 7));
-        later && *later <= now)
-      due = *later;
-  for (int i = 0; i < 100000; ++i) {
-    const auto next = nextRecurrence(s.recurrence, s.timeZone.value_or("UTC"), due);
-    if (!next || *next > now) break;
-    due = *next;
-  }
-  return due;
-}
-
 std::uint32_t fnv1a(const std::string& s) {
   std::uint32_t h = 2166136261u;
   for (const char ch : s) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
@@ -114,7 +96,8 @@ Plan planSnapshotSchedule(const ScheduleObservation& o) {
   try {
     next = nextRecurrence(s.recurrence, zone, last);
     if (next && *next <= o.now) {
-      const Time at = latestDue(s, *next, o.now);
+      // Times missed give one snapshot, for the latest of them.
+      const Time at = latestRecurrence(s.recurrence, zone, *next, o.now).value_or(*next);
       const std::string name = scheduledSnapshotName(inst.metadata.name, at);
       if (o.otherNames.count(name)) {
         // Somebody else's Snapshot has the name: never taken over, and
