@@ -36,5 +36,11 @@ inline const kube::Resource kVolumeSnapshots{"snapshot.storage.k8s.io", "v1", "v
                                              true, "VolumeSnapshot"};
 inline const kube::Resource kVolumeSnapshotClasses{
     "snapshot.storage.k8s.io", "v1", "volumesnapshotclasses", false, "VolumeSnapshotClass"};
+// KubeVirt's VM snapshots (third_party/kubevirt/crds).
+inline const kube::Resource kVirtualMachineSnapshots{
+    "snapshot.kubevirt.io", "v1beta1", "virtualmachinesnapshots", true, "VirtualMachineSnapshot"};
+inline const kube::Resource kVirtualMachineSnapshotContents{"snapshot.kubevirt.io", "v1beta1",
+                                                            "virtualmachinesnapshotcontents", true,
+                                                            "VirtualMachineSnapshotContent"};
 
 }  // namespace kubec2::api

@@ -1322,6 +1322,8 @@ SnapshotStatus SnapshotStatus::fromJson(const nlohmann::json& j, const std::stri
   codec::requireObject(j, path);
   SnapshotStatus o;
   codec::read(j, "state", path, o.state);
+  codec::read(j, "method", path, o.method);
+  codec::read(j, "virtualMachineSnapshotName", path, o.virtualMachineSnapshotName);
   codec::read(j, "instanceUID", path, o.instanceUID);
   codec::read(j, "startTime", path, o.startTime);
   codec::read(j, "completionTime", path, o.completionTime);
@@ -1334,6 +1336,8 @@ SnapshotStatus SnapshotStatus::fromJson(const nlohmann::json& j, const std::stri
 nlohmann::json SnapshotStatus::toJson() const {
   nlohmann::json j = nlohmann::json::object();
   codec::write(j, "state", state);
+  codec::write(j, "method", method);
+  codec::write(j, "virtualMachineSnapshotName", virtualMachineSnapshotName);
   codec::write(j, "instanceUID", instanceUID);
   codec::write(j, "startTime", startTime);
   codec::write(j, "completionTime", completionTime);

@@ -1522,8 +1522,10 @@ struct SnapshotVolume {
   std::string name{};
   // The PersistentVolumeClaim copied.
   std::string claimName{};
-  // The VolumeSnapshot holding the copy, in the Snapshot's namespace, named SNAPSHOT.VOLUME
-  // (a volume name has no dot, so no two Snapshots' copies share a name).
+  // The VolumeSnapshot holding the copy, in the Snapshot's namespace: SNAPSHOT.VOLUME with
+  // method VolumeSnapshot (a volume name has no dot, so no two Snapshots' copies share a
+  // name), or the name KubeVirt gave it (vmsnapshot-UID-volume-VOLUME) with method
+  // VirtualMachineSnapshot.
   std::string volumeSnapshotName{};
   // Whether the copy is cut and can seed a volume.
   std::optional<bool> readyToUse{};
@@ -1541,13 +1543,25 @@ struct SnapshotStatus {
   // completed: every copy is ready to seed a volume. error: no copy could be made (the
   // instance or a volume is missing) or a copy was lost; the Ready condition says which.
   std::optional<std::string> state{};
+  // How the copies are taken, chosen once, with the first copy. VirtualMachineSnapshot:
+  // KubeVirt's snapshot.kubevirt.io VirtualMachineSnapshot of the instance's VirtualMachine
+  // (named as the Snapshot, owned by it), which freezes the guest's file systems through its
+  // guest agent while the volumes are cut, so the copy is consistent across volumes; chosen
+  // when the API server serves it and neither spec.volumes nor spec.volumeSnapshotClassName
+  // is set (KubeVirt copies every volume with the classes it picks). VolumeSnapshot: one CSI
+  // VolumeSnapshot per volume, made by kubec2 (docs/snapshots.md).
+  std::optional<std::string> method{};
+  // The VirtualMachineSnapshot (snapshot.kubevirt.io) taking the copies, with method
+  // VirtualMachineSnapshot.
+  std::optional<std::string> virtualMachineSnapshotName{};
   // The uid of the Instance copied, telling it apart from a later Instance of the same name.
   std::optional<std::string> instanceUID{};
   // When the copies were requested, as EC2's StartTime.
   std::optional<std::string> startTime{};
   // When the last copy became ready, as EC2's CompletionTime.
   std::optional<std::string> completionTime{};
-  // The copies, one per volume, recorded when requested.
+  // The copies, one per volume: recorded when requested (method VolumeSnapshot), or when
+  // KubeVirt reports them made (method VirtualMachineSnapshot).
   std::optional<std::vector<SnapshotVolume>> volumes{};
   // Ready (every copy is ready), with reasons such as InProgress, InstanceNotFound,
   // InstanceLaunching, NoVolumes, VolumeNotFound, SnapshotClassNotFound, SnapshotFailed,
@@ -1653,7 +1667,8 @@ struct ScalingGroup {
 
 // A point-in-time copy of an Instance's persistent volumes, as EC2's CreateSnapshots: taken
 // once, when created, and kept until deleted, whatever happens to the instance afterwards.
-// Each volume's copy is a CSI VolumeSnapshot the Snapshot owns; an instance volume
+// The copies are taken by KubeVirt's VirtualMachineSnapshot where the cluster serves it,
+// else as one CSI VolumeSnapshot per volume (status.method); an instance volume
 // (volumes.extra[].fromSnapshot) or a root disk (image.snapshot) can start from it. Its
 // name is at most 63 characters (the webhook refuses longer): it names the VolumeSnapshots
 // (NAME.VOLUME) and labels them.

@@ -28,6 +28,8 @@ class SnapshotReconciler final : public kube::Reconciler {
     kube::Informer<v1::Instance>& instances;
     std::shared_ptr<kube::OptionalApi> csi;
     kube::Informer<kube::RawObject>& volumeSnapshots;
+    std::shared_ptr<kube::OptionalApi> kubevirt;  // snapshot.kubevirt.io
+    kube::Informer<kube::RawObject>& virtualMachineSnapshots;
   };
 
   SnapshotReconciler(kube::Client& client, Sources s, kube::Recorder& events,
@@ -43,12 +45,20 @@ class SnapshotReconciler final : public kube::Reconciler {
     if (csi == kube::OptionalApi::State::Served && !s_.csi->synced())
       return kube::Result::after(1s);
 
+    const auto kubevirt = s_.kubevirt->state();
+    if (kubevirt == kube::OptionalApi::State::Unknown) return kube::Result::after(1s);
+    if (kubevirt == kube::OptionalApi::State::Served && !s_.kubevirt->synced())
+      return kube::Result::after(1s);
+
     snapr::SnapshotObservation o;
     o.snapshot = snap.get();
     o.now = ctx.clock.wallNow();
     o.volumeSnapshotsServed = csi == kube::OptionalApi::State::Served;
-    const bool asked = snap->status && snap->status->volumes && !snap->status->volumes->empty();
+    o.virtualMachineSnapshotsServed = kubevirt == kube::OptionalApi::State::Served;
+    const bool asked = snapr::copiesAsked(*snap);
     const bool final = snap->status && snap->status->state.value_or("") == "error";
+    const bool byKubeVirt =
+        snapr::usesVirtualMachineSnapshot(*snap, o.virtualMachineSnapshotsServed);
 
     // Before the copies are asked for: the instance, read live when the
     // cache does not show it (a Snapshot created just after its instance
@@ -60,20 +70,57 @@ class SnapshotReconciler final : public kube::Reconciler {
         if (auto live = kube::getIfExists(client_, v1::Instance::resource(), req.namespace_,
                                           snap->spec.instanceRef.name))
           instance = std::make_shared<const v1::Instance>(v1::Instance::fromJson(*live));
-      if (snap->spec.volumeSnapshotClassName)
+      if (snap->spec.volumeSnapshotClassName && !byKubeVirt)
         o.classExists = kube::getIfExists(client_, api::kVolumeSnapshotClasses, "",
                                           *snap->spec.volumeSnapshotClassName)
                             .has_value();
     }
     o.instance = instance.get();
 
+    // KubeVirt's VirtualMachineSnapshot, and once it has made the copies,
+    // its content (which names them).
+    std::vector<std::string> kubevirtCopies;
+    if (byKubeVirt && o.virtualMachineSnapshotsServed && o.volumeSnapshotsServed && !final &&
+        (asked || instance)) {
+      const std::string name =
+          snap->status ? snap->status->virtualMachineSnapshotName.value_or(req.name) : req.name;
+      std::optional<json> vms;
+      if (auto cached = s_.virtualMachineSnapshots.store().get(req.namespace_, name))
+        vms = cached->toJson();
+      else
+        vms = kube::getIfExists(client_, api::kVirtualMachineSnapshots, req.namespace_, name);
+      if (vms && !kube::isControlledBy(*vms, snap->metadata.uid)) {
+        o.virtualMachineSnapshotNameTaken = true;
+      } else if (vms) {
+        const json* ready = kube::jsonAt(&*vms, {"status", "readyToUse"});
+        const json* content = kube::jsonAt(&*vms, {"status", "virtualMachineSnapshotContentName"});
+        const bool recorded = snap->status && snap->status->volumes;
+        if (!recorded && ready != nullptr && ready->is_boolean() && ready->get<bool>() &&
+            content != nullptr && content->is_string())
+          o.virtualMachineSnapshotContent =
+              kube::getIfExists(client_, api::kVirtualMachineSnapshotContents, req.namespace_,
+                                content->get<std::string>());
+        if (o.virtualMachineSnapshotContent)
+          if (const json* backups =
+                  kube::jsonAt(&*o.virtualMachineSnapshotContent, {"spec", "volumeBackups"});
+              backups != nullptr && backups->is_array())
+            for (const json& b : *backups)
+              if (const json* vs = kube::jsonAt(&b, {"volumeSnapshotName"});
+                  vs != nullptr && vs->is_string())
+                kubevirtCopies.push_back(vs->get<std::string>());
+        o.virtualMachineSnapshot = std::move(vms);
+      }
+    }
+
     // The copies: each of this Snapshot's names, from the cache, else read
     // live: a copy is called lost, or a name taken, only on the server's
-    // word.
+    // word. KubeVirt's are its content's (not labelled: read live).
     if (o.volumeSnapshotsServed && !final) {
       std::vector<std::string> names;
-      if (asked) {
+      if (asked && snap->status->volumes) {
         for (const auto& c : *snap->status->volumes) names.push_back(c.volumeSnapshotName);
+      } else if (byKubeVirt) {
+        names = kubevirtCopies;
       } else if (instance) {
         for (const auto& v : snapr::volumesToCopy(*snap, *instance))
           names.push_back(api::volumeSnapshotName(req.name, v.name));
@@ -85,7 +132,7 @@ class SnapshotReconciler final : public kube::Reconciler {
         else  // a cache behind, or somebody else's object of the name (not labelled)
           vs = kube::getIfExists(client_, api::kVolumeSnapshots, req.namespace_, name);
         if (!vs) continue;
-        if (kube::isControlledBy(*vs, snap->metadata.uid))
+        if (byKubeVirt || kube::isControlledBy(*vs, snap->metadata.uid))
           o.volumeSnapshots[name] = std::move(*vs);
         else
           o.namesTaken.insert(name);
@@ -185,13 +232,26 @@ void addSnapshotController(kube::Manager& mgr, kube::Recorder& events,
   auto& volumeSnapshots = csi->informer(
       api::kVolumeSnapshots, {.labelSelector = std::string(api::kSnapshotLabel)});  // label exists
   mgr.add(kube::OptionalApi::runnable(csi));
+  // KubeVirt's snapshot API, used where served (status.method).
+  auto kubevirt = std::make_shared<kube::OptionalApi>(
+      client, kube::OptionalApi::Options{
+                  .name = "KubeVirt snapshots",
+                  .namespace_ = mgr.options().namespace_,
+                  .retryPeriod = std::min(opts.discoveryPeriod, std::chrono::milliseconds(2000)),
+                  .missingPeriod = opts.discoveryPeriod,
+                  .onServed = [&snapshots, served] {
+                    for (const auto& s : snapshots.store().list())
+                      served->send({s->metadata.namespace_, s->metadata.name});
+                  }});
+  auto& virtualMachineSnapshots = kubevirt->informer(
+      api::kVirtualMachineSnapshots, {.labelSelector = std::string(api::kSnapshotLabel)});
+  mgr.add(kube::OptionalApi::runnable(kubevirt));
 
   // An Instance's change concerns the Snapshots waiting to copy it.
   auto snapshotsOf = [&snapshots](const kube::ObjectMeta& inst) {
     std::vector<kube::Request> out;
     for (const auto& s : snapshots.store().byNamespace(inst.namespace_))
-      if (s->spec.instanceRef.name == inst.name &&
-          !(s->status && s->status->volumes && !s->status->volumes->empty()))
+      if (s->spec.instanceRef.name == inst.name && !snapr::copiesAsked(*s))
         out.push_back({s->metadata.namespace_, s->metadata.name});
     return out;
   };
@@ -216,11 +276,13 @@ void addSnapshotController(kube::Manager& mgr, kube::Recorder& events,
       .forResource(snapshots)
       .watches(instances, snapshotsOf)
       .owns(volumeSnapshots, "Snapshot", api::kApiVersion)
+      .owns(virtualMachineSnapshots, "Snapshot", api::kApiVersion)
       .watches(*served)
       .complete(std::make_shared<SnapshotReconciler>(
           mgr.controllerClient("snapshot"),
-          SnapshotReconciler::Sources{snapshots, instances, csi, volumeSnapshots}, events,
-          opts.fieldManager));
+          SnapshotReconciler::Sources{snapshots, instances, csi, volumeSnapshots, kubevirt,
+                                      virtualMachineSnapshots},
+          events, opts.fieldManager));
 }
 
 }  // namespace kubec2::controllers

@@ -92,6 +92,37 @@ std::vector<PersistentVolume> volumesToRestore(const InstanceObservation& o,
   return out;
 }
 
+// The VolumeSnapshot each volume restored from a Snapshot starts from, by
+// DataVolume: the copy its Snapshot recorded (read for a start), else the
+// one the VM was made with (so a VM rendered between starts stays as it
+// is); absent: api::volumeSnapshotName().
+std::map<std::string, std::string> restoredFrom(const InstanceObservation& o,
+                                                const v1::LaunchSpec& launch) {
+  const v1::Instance& inst = *o.instance;
+  std::map<std::string, std::string> out;
+  for (const PersistentVolume& v :
+       volumesOf(inst.metadata.name, inst.metadata.namespace_, launch).volumes) {
+    if (v.snapshot.empty()) continue;
+    if (const auto found = o.snapshots.find(v.snapshot); found != o.snapshots.end() &&
+                                                         found->second && found->second->status &&
+                                                         found->second->status->volumes) {
+      for (const auto& c : *found->second->status->volumes)
+        if (c.name == v.snapshotVolume) out[v.dataVolume] = c.volumeSnapshotName;
+      if (out.count(v.dataVolume)) continue;
+    }
+    const json* templates =
+        o.vm == nullptr ? nullptr : kube::jsonAt(o.vm, {"spec", "dataVolumeTemplates"});
+    if (templates == nullptr || !templates->is_array()) continue;
+    for (const json& t : *templates) {
+      const json* name = kube::jsonAt(&t, {"metadata", "name"});
+      const json* from = kube::jsonAt(&t, {"spec", "source", "snapshot", "name"});
+      if (name != nullptr && from != nullptr && from->is_string() && *name == v.dataVolume)
+        out[v.dataVolume] = from->get<std::string>();
+    }
+  }
+  return out;
+}
+
 struct RestoreProblem {
   std::string reason, message;
   std::chrono::seconds recheck;
@@ -438,7 +469,9 @@ Plan run(const InstanceObservation& o) {
   const std::vector<std::string> waiting = asked.differences(inForce);
 
   // ------------------------------------------------ VM
-  json vm = renderVirtualMachine({&inst, &launch, inForce, cloudInit});
+  v1::LaunchSpec rendered = launch.spec;
+  rendered.volumes = inForce.volumes;
+  json vm = renderVirtualMachine({&inst, &launch, inForce, cloudInit, restoredFrom(o, rendered)});
   stamp(vm);
   const ApplyDecision vmNeed = decideApply(vm, o.vm, o.vmApplied);
   const bool vmGoing = kube::isDeleting(o.vm);

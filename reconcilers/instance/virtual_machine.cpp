@@ -104,7 +104,11 @@ json renderVirtualMachine(const VmInputs& in) {
   const std::string& ns = inst.metadata.namespace_;
   const json labels = vmLabels(inst, launch);
   const json volumeLabels = instanceLabels(inst);
-  const InstanceVolumes persistent = volumesOf(name, ns, launch);
+  InstanceVolumes persistent = volumesOf(name, ns, launch);
+  for (PersistentVolume& v : persistent.volumes)
+    if (const auto copy = in.restoredFrom.find(v.dataVolume);
+        !v.snapshot.empty() && copy != in.restoredFrom.end())
+      v.source["snapshot"]["name"] = copy->second;
 
   const std::string inputs = in.inputs.toJson().dump();
   json annotations = {{api::kLaunchInputsAnnotation, inputs}};

@@ -3,6 +3,7 @@
 // users set elsewhere is left alone. Pure.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ struct VmInputs {
   const LaunchResolution* launch = nullptr;  // image, tags, zone, template version
   LaunchInputs inputs;                       // type and volumes rendered
   std::optional<nlohmann::json> cloudInit;   // the "cloudinit" volume, when there is one
+  // The VolumeSnapshot a volume restored from a Snapshot starts from, by
+  // DataVolume name, where it is not api::volumeSnapshotName() (copies
+  // KubeVirt's VirtualMachineSnapshot made are named by KubeVirt).
+  std::map<std::string, std::string> restoredFrom;
 };
 
 // The kubevirt.io/v1 VirtualMachine, named as the Instance, in its

@@ -83,6 +83,58 @@ class Outcome {
   std::string now_;
 };
 
+const std::string kNameConflictTail =
+    " exists in this namespace that this Snapshot does not own; kubec2 does not take it over: "
+    "delete it, or delete this Snapshot and use another name";
+
+// The first copy by KubeVirt: recorded, then asked for (a create whose
+// answer is lost is asked again under the same name).
+void planFirstVirtualMachineSnapshot(const SnapshotObservation& o, Plan& plan, Outcome& out) {
+  const v1::Snapshot& snap = *o.snapshot;
+  if (o.virtualMachineSnapshotNameTaken) {
+    out.ready("pending", "False", "NameConflict",
+              "a VirtualMachineSnapshot " + snap.metadata.name + kNameConflictTail, true);
+    plan.requeueWithin(kRecheck);
+    out.finish();
+    return;
+  }
+  v1::SnapshotStatus& st = out.status();
+  st.method = "VirtualMachineSnapshot";
+  st.virtualMachineSnapshotName = snap.metadata.name;
+  st.instanceUID = o.instance->metadata.uid;
+  st.startTime = out.now();
+  const std::string what = "KubeVirt is copying every volume of Instance " +
+                           snap.spec.instanceRef.name + " (VirtualMachineSnapshot " +
+                           snap.metadata.name + ")";
+  out.ready("pending", "False", "InProgress", what, false);
+  out.event(false, "Started", what);
+  out.finish({CreateObject{api::kVirtualMachineSnapshots, renderVirtualMachineSnapshot(snap)}});
+}
+
+const std::string* stringAt(const json& j, std::initializer_list<std::string_view> path) {
+  const json* v = kube::jsonAt(&j, path);
+  return v != nullptr && v->is_string() ? v->get_ptr<const std::string*>() : nullptr;
+}
+
+// The copies KubeVirt's content lists (spec.volumeBackups), in its order.
+std::vector<v1::SnapshotVolume> copiesOfContent(const json& content) {
+  std::vector<v1::SnapshotVolume> out;
+  const json* backups = kube::jsonAt(&content, {"spec", "volumeBackups"});
+  if (backups == nullptr || !backups->is_array()) return out;
+  for (const json& b : *backups) {
+    const std::string* volume = stringAt(b, {"volumeName"});
+    const std::string* claim = stringAt(b, {"persistentVolumeClaim", "metadata", "name"});
+    const std::string* vs = stringAt(b, {"volumeSnapshotName"});
+    if (volume == nullptr || claim == nullptr || vs == nullptr) continue;
+    v1::SnapshotVolume copy;
+    copy.name = *volume;
+    copy.claimName = *claim;
+    copy.volumeSnapshotName = *vs;
+    out.push_back(std::move(copy));
+  }
+  return out;
+}
+
 // Before any copy is asked for: the instance and its volumes decide.
 void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
   const v1::Snapshot& snap = *o.snapshot;
@@ -146,6 +198,11 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
     out.finish();
     return;
   }
+  const bool kubevirt = usesVirtualMachineSnapshot(snap, o.virtualMachineSnapshotsServed);
+  if (kubevirt) {
+    planFirstVirtualMachineSnapshot(o, plan, out);
+    return;
+  }
   if (snap.spec.volumeSnapshotClassName && o.classExists == false) {
     out.ready("pending", "False", "SnapshotClassNotFound",
               "VolumeSnapshotClass " + *snap.spec.volumeSnapshotClassName +
@@ -166,10 +223,7 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
   for (const auto& v : volumes) {
     const std::string name = api::volumeSnapshotName(snap.metadata.name, v.name);
     if (o.namesTaken.count(name)) {
-      out.ready("pending", "False", "NameConflict",
-                "a VolumeSnapshot " + name +
-                    " exists in this namespace that this Snapshot does not own; kubec2 does not "
-                    "take it over: delete it, or delete this Snapshot and use another name",
+      out.ready("pending", "False", "NameConflict", "a VolumeSnapshot " + name + kNameConflictTail,
                 true);
       plan.requeueWithin(kRecheck);
       out.finish();
@@ -178,6 +232,7 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
   }
 
   v1::SnapshotStatus& st = out.status();
+  st.method = "VolumeSnapshot";
   st.instanceUID = inst.metadata.uid;
   st.startTime = out.now();
   std::vector<v1::SnapshotVolume> copies;
@@ -200,6 +255,39 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
 }
 
 }  // namespace
+
+bool usesVirtualMachineSnapshot(const v1::Snapshot& snap, bool served) {
+  if (snap.status && snap.status->method) return *snap.status->method == "VirtualMachineSnapshot";
+  if (snap.status && snap.status->volumes && !snap.status->volumes->empty()) return false;
+  return served && !snap.spec.volumes && !snap.spec.volumeSnapshotClassName;
+}
+
+bool copiesAsked(const v1::Snapshot& snap) {
+  return snap.status && ((snap.status->volumes && !snap.status->volumes->empty()) ||
+                         snap.status->virtualMachineSnapshotName);
+}
+
+json renderVirtualMachineSnapshot(const v1::Snapshot& snap) {
+  return {
+      {"apiVersion", "snapshot.kubevirt.io/v1beta1"},
+      {"kind", "VirtualMachineSnapshot"},
+      {"metadata",
+       {{"name", snap.metadata.name},
+        {"namespace", snap.metadata.namespace_},
+        {"labels",
+         {{api::kManagedByLabel, api::kManagedByValue}, {api::kSnapshotLabel, snap.metadata.name}}},
+        {"ownerReferences",
+         json::array({kube::controllerOwnerRef(api::kApiVersion, "Snapshot", snap.metadata.name,
+                                               snap.metadata.uid)})}}},
+      // deletionPolicy delete (KubeVirt's default, stated): deleting the
+      // Snapshot deletes the content and its VolumeSnapshots.
+      {"spec",
+       {{"source",
+         {{"apiGroup", "kubevirt.io"},
+          {"kind", "VirtualMachine"},
+          {"name", snap.spec.instanceRef.name}}},
+        {"deletionPolicy", "delete"}}}};
+}
 
 std::vector<v1::InstanceVolumeStatus> volumesToCopy(const v1::Snapshot& snap,
                                                     const v1::Instance& instance) {
@@ -231,6 +319,95 @@ json renderVolumeSnapshot(const v1::Snapshot& snap, const std::string& volume,
       {"spec", std::move(spec)}};
 }
 
+namespace {
+
+// Method VirtualMachineSnapshot, until KubeVirt has made the copies: false
+// when this reconcile's outcome is decided here; true once status.volumes
+// lists them (then followed as any copies).
+bool planVirtualMachineSnapshot(const SnapshotObservation& o, Plan& plan, Outcome& out) {
+  const v1::Snapshot& snap = *o.snapshot;
+  v1::SnapshotStatus& st = out.status();
+  const std::string name = st.virtualMachineSnapshotName.value_or(snap.metadata.name);
+  const bool recorded = st.volumes && !st.volumes->empty();
+  if (!o.virtualMachineSnapshotsServed) {
+    out.ready("pending", "False", "SnapshotsNotSupported",
+              "the API server no longer serves KubeVirt's snapshot.kubevirt.io/v1beta1, which "
+              "took this Snapshot's copies (VirtualMachineSnapshot " +
+                  name + ")",
+              true);
+    out.finish();
+    return false;
+  }
+  if (!o.virtualMachineSnapshot) {
+    if (o.virtualMachineSnapshotNameTaken) {
+      out.ready("pending", "False", "NameConflict",
+                "a VirtualMachineSnapshot " + name + kNameConflictTail, true);
+      plan.requeueWithin(kRecheck);
+      out.finish();
+      return false;
+    }
+    if (recorded) {
+      for (auto& c : *st.volumes) c.readyToUse = false;
+      out.ready("error", "False", "VolumeSnapshotMissing",
+                "VirtualMachineSnapshot " + name +
+                    " was deleted outside kubec2, and KubeVirt deleted the copies with it: they "
+                    "are lost, and not taken again (they would be of another moment); delete "
+                    "this Snapshot and take another",
+                true);
+      out.finish();
+      return false;
+    }
+    // Asked, never seen made: asked again under the same name.
+    out.finish({CreateObject{api::kVirtualMachineSnapshots, renderVirtualMachineSnapshot(snap)}});
+    return false;
+  }
+  if (recorded) return true;
+  const json& vms = *o.virtualMachineSnapshot;
+  const std::string* phase = stringAt(vms, {"status", "phase"});
+  const std::string* error = stringAt(vms, {"status", "error", "message"});
+  if (phase != nullptr && *phase == "Failed") {
+    out.ready("error", "False", "SnapshotFailed",
+              "KubeVirt's VirtualMachineSnapshot " + name + " failed" +
+                  (error != nullptr ? ": " + *error : std::string()) +
+                  " (it gives up at its failureDeadline, 5 minutes by default); delete this "
+                  "Snapshot and take another",
+              true);
+    out.finish();
+    return false;
+  }
+  const json* ready = kube::jsonAt(&vms, {"status", "readyToUse"});
+  const bool made = ready != nullptr && ready->is_boolean() && ready->get<bool>();
+  if (made && o.virtualMachineSnapshotContent) {
+    std::vector<v1::SnapshotVolume> copies = copiesOfContent(*o.virtualMachineSnapshotContent);
+    if (copies.empty()) {
+      out.ready("error", "False", "NoVolumes",
+                "KubeVirt's VirtualMachineSnapshot " + name + " copied no volume of Instance " +
+                    snap.spec.instanceRef.name +
+                    " (no VolumeSnapshotClass serves their storage: see its "
+                    "status.snapshotVolumes.excludedVolumes)",
+                true);
+      out.finish();
+      return false;
+    }
+    st.volumes = std::move(copies);
+    return true;
+  }
+  const std::string progress = phase != nullptr ? *phase : "not started";
+  if (error != nullptr && !made) {  // KubeVirt retries until its deadline
+    out.ready("pending", "False", "SnapshotFailed",
+              "VirtualMachineSnapshot " + name + " (" + progress + "): " + *error, true);
+  } else {
+    out.ready("pending", "False", "InProgress",
+              "KubeVirt is copying every volume of Instance " + snap.spec.instanceRef.name +
+                  " (VirtualMachineSnapshot " + name + ": " + progress + ")",
+              false);
+  }
+  out.finish();
+  return false;
+}
+
+}  // namespace
+
 Plan planSnapshot(const SnapshotObservation& o) {
   const v1::Snapshot& snap = *o.snapshot;
   Plan plan;
@@ -251,14 +428,15 @@ Plan planSnapshot(const SnapshotObservation& o) {
     out.finish();
     return plan;
   }
-  const bool asked = out.old().volumes && !out.old().volumes->empty();
-  if (!asked) {
+  if (!copiesAsked(snap)) {
     planFirstCopy(o, plan, out);
     return plan;
   }
+  v1::SnapshotStatus& st = out.status();
+  const bool kubevirt = usesVirtualMachineSnapshot(snap, o.virtualMachineSnapshotsServed);
+  if (kubevirt && !planVirtualMachineSnapshot(o, plan, out)) return plan;
 
   // The copies asked for: each one's VolumeSnapshot, read.
-  v1::SnapshotStatus& st = out.status();
   std::vector<Action> creates;
   std::vector<std::string> lost, taken, failures, waiting;
   bool allReady = true;
@@ -271,7 +449,7 @@ Plan planSnapshot(const SnapshotObservation& o) {
       else if (copy.readyToUse) {  // seen before: somebody deleted it
         lost.push_back(copy.volumeSnapshotName + " (volume " + copy.name + ")");
         copy.readyToUse = false;
-      } else  // asked, never seen: asked again under the same name
+      } else if (!kubevirt)  // asked, never seen: asked again under the same name
         creates.push_back(CreateObject{api::kVolumeSnapshots,
                                        renderVolumeSnapshot(snap, copy.name, copy.claimName)});
       continue;
@@ -302,10 +480,7 @@ Plan planSnapshot(const SnapshotObservation& o) {
   }
   if (!taken.empty()) {
     out.ready("pending", "False", "NameConflict",
-              "a VolumeSnapshot " + kube::join(taken) +
-                  " exists in this namespace that this Snapshot does not own; kubec2 does not "
-                  "take it over: delete it, or delete this Snapshot and use another name",
-              true);
+              "a VolumeSnapshot " + kube::join(taken) + kNameConflictTail, true);
     plan.requeueWithin(kRecheck);
     out.finish();
     return plan;

@@ -3,6 +3,19 @@
 // The controller (controllers/snapshot/) observes, calls planSnapshot and
 // executes the plan.
 //
+// Two methods (status.method), chosen with the first copy:
+//  - VirtualMachineSnapshot, where the API server serves KubeVirt's
+//    snapshot.kubevirt.io/v1beta1 and spec sets neither volumes nor
+//    volumeSnapshotClassName: one VirtualMachineSnapshot named as the
+//    Snapshot (spec.source the instance's VirtualMachine; controller
+//    ownerReference to the Snapshot), recorded in
+//    status.virtualMachineSnapshotName before it is created. KubeVirt
+//    freezes the guest's file systems (guest agent) and cuts every volume's
+//    VolumeSnapshot; when it reports readyToUse, the copies its
+//    VirtualMachineSnapshotContent lists (spec.volumeBackups) are recorded
+//    in status.volumes, then followed as below. Phase Failed (KubeVirt's
+//    failureDeadline passed) is final: state error, SnapshotFailed.
+//  - VolumeSnapshot, otherwise, as follows.
 // A snapshot is taken once. The first reconcile that finds the Instance
 // with its volumes records the copies to make in status.volumes (with
 // startTime and the instance's uid), then creates the VolumeSnapshots
@@ -53,12 +66,22 @@ struct SnapshotObservation {
   // The Instance spec.instanceRef names (the cache, else a live read);
   // null when it does not exist. Read only before the copies are asked.
   const v1::Instance* instance = nullptr;
-  // The VolumeSnapshots of this Snapshot's names that it controls, by name.
+  // The VolumeSnapshots of this Snapshot's names that it controls, by name
+  // (method VirtualMachineSnapshot: those its content lists, whoever owns
+  // them: KubeVirt's content does).
   std::map<std::string, nlohmann::json> volumeSnapshots;
   // Names of its copies held by VolumeSnapshots it does not control.
   std::set<std::string> namesTaken;
   // Whether spec.volumeSnapshotClassName exists (nullopt: not looked up).
   std::optional<bool> classExists;
+  // KubeVirt's snapshot.kubevirt.io/v1beta1 virtualmachinesnapshots are served.
+  bool virtualMachineSnapshotsServed = false;
+  // The VirtualMachineSnapshot of this Snapshot's name it controls, if any;
+  // and whether one of that name exists that it does not control.
+  std::optional<nlohmann::json> virtualMachineSnapshot;
+  bool virtualMachineSnapshotNameTaken = false;
+  // Its VirtualMachineSnapshotContent, read once it is readyToUse.
+  std::optional<nlohmann::json> virtualMachineSnapshotContent;
   Time now{};
 };
 
@@ -68,6 +91,17 @@ inline constexpr std::chrono::seconds kRecheck{15};
 inline constexpr std::chrono::seconds kRecheckLaunch{10};
 
 Plan planSnapshot(const SnapshotObservation& o);
+
+// Whether the copies are (to be) taken by a KubeVirt VirtualMachineSnapshot:
+// status.method once chosen; before, whether `served` allows it and the
+// spec leaves KubeVirt every volume and its class choice.
+bool usesVirtualMachineSnapshot(const v1::Snapshot& snap, bool served);
+// Whether the copies were asked for (recorded in status).
+bool copiesAsked(const v1::Snapshot& snap);
+
+// The VirtualMachineSnapshot copying the Snapshot's instance (its VM is
+// named as the Instance).
+nlohmann::json renderVirtualMachineSnapshot(const v1::Snapshot& snap);
 
 // The VolumeSnapshot copying `claim` as the Snapshot's copy of `volume`.
 nlohmann::json renderVolumeSnapshot(const v1::Snapshot& snap, const std::string& volume,

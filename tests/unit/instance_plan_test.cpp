@@ -1068,6 +1068,28 @@ TEST(InstancePlan, AVolumeMadeByAnEarlierStartNoLongerNeedsItsSnapshot) {
   }
 }
 
+// Copies KubeVirt's VirtualMachineSnapshot cut carry KubeVirt's names: the
+// VM restores the names the Snapshot recorded, and keeps them once the
+// Snapshot is no longer read (no VM update between starts).
+TEST(InstancePlan, CopiesNamedByKubeVirtAreRestoredByTheirRecordedNames) {
+  World w{instanceOf(restoringSpec())};
+  json snap = snapshotOf("completed", {"root", "data"});
+  snap["status"]["volumes"][0]["volumeSnapshotName"] = "vmsnapshot-u1-volume-root";
+  snap["status"]["volumes"][1]["volumeSnapshotName"] = "vmsnapshot-u1-volume-data";
+  w.snapshots["golden"] = snap;
+  const Plan first = w.plan();
+  ASSERT_TRUE(vmApplied(first));
+  const json templates = (*vmApplied(first))["spec"]["dataVolumeTemplates"];
+  EXPECT_EQ(templates[0]["spec"]["source"]["snapshot"]["name"], "vmsnapshot-u1-volume-root");
+  EXPECT_EQ(templates[1]["spec"]["source"]["snapshot"]["name"], "vmsnapshot-u1-volume-data");
+  w.afterWrites(first);
+  w.afterWrites(w.plan());
+  w.snapshots.clear();
+  const Plan again = w.plan();
+  EXPECT_TRUE(w.snapshotsRead.empty());
+  EXPECT_FALSE(vmApplied(again));
+}
+
 // EC2 refuses a volume smaller than its snapshot; so do CSI drivers: the
 // launch says so rather than hang in provisioning.
 TEST(InstancePlan, AVolumeSmallerThanItsCopyHoldsTheLaunch) {

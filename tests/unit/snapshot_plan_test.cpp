@@ -58,6 +58,10 @@ struct World {
   std::set<std::string> namesTaken;
   std::optional<bool> classExists;
   bool served = true;
+  bool kubevirtServed = false;
+  std::optional<json> vmSnapshot;
+  bool vmSnapshotTaken = false;
+  std::optional<json> content;
 
   rec::Plan plan() {
     parsed = v1::Snapshot::fromJson(snapshot);
@@ -69,6 +73,10 @@ struct World {
     o.namesTaken = namesTaken;
     o.classExists = classExists;
     o.volumeSnapshotsServed = served;
+    o.virtualMachineSnapshotsServed = kubevirtServed;
+    o.virtualMachineSnapshot = vmSnapshot;
+    o.virtualMachineSnapshotNameTaken = vmSnapshotTaken;
+    o.virtualMachineSnapshotContent = content;
     o.now = t0;
     return snap::planSnapshot(o);
   }
@@ -353,6 +361,174 @@ TEST(SnapshotPlan, OneBeingDeletedIsLeftToTheGarbageCollector) {
   World w;
   w.snapshot["metadata"]["deletionTimestamp"] = "2026-11-30T10:00:00Z";
   EXPECT_TRUE(w.plan().empty());
+}
+
+// ---- KubeVirt's VirtualMachineSnapshot, where served -----------------------------
+
+json vmSnapshotWith(const json& status) {
+  json vms = {{"apiVersion", "snapshot.kubevirt.io/v1beta1"},
+              {"kind", "VirtualMachineSnapshot"},
+              {"metadata", {{"name", "nightly"}, {"namespace", "shop"}, {"uid", "vms-uid"}}}};
+  if (!status.is_null()) vms["status"] = status;
+  return vms;
+}
+
+json contentWith(std::vector<std::pair<std::string, std::string>> volumeAndClaim) {
+  json backups = json::array();
+  for (const auto& [volume, claim] : volumeAndClaim)
+    backups.push_back({{"volumeName", volume},
+                       {"persistentVolumeClaim", {{"metadata", {{"name", claim}}}}},
+                       {"volumeSnapshotName", "vmsnapshot-c1-volume-" + volume}});
+  return {{"metadata", {{"name", "vmsnapshot-content-vms-uid"}}},
+          {"spec", {{"virtualMachineSnapshotName", "nightly"}, {"volumeBackups", backups}}}};
+}
+
+TEST(SnapshotPlan, WhereKubeVirtServesItAVirtualMachineSnapshotCopiesEveryVolume) {
+  World w;
+  w.kubevirtServed = true;
+  const auto p = w.plan();
+  const json st = w.status(p);
+  EXPECT_EQ(st["method"], "VirtualMachineSnapshot");
+  EXPECT_EQ(st["virtualMachineSnapshotName"], "nightly");
+  EXPECT_EQ(st["instanceUID"], "inst-uid");
+  EXPECT_FALSE(st.contains("volumes"));  // KubeVirt names the copies
+  EXPECT_EQ(readyCondition(st)["reason"], "InProgress");
+  EXPECT_EQ(eventReasons(p), std::vector<std::string>{"Started"});
+  const auto creates = p.all<rec::CreateObject>();
+  ASSERT_EQ(creates.size(), 1u);
+  EXPECT_EQ(creates[0]->resource.resource, "virtualmachinesnapshots");
+  const json& vms = creates[0]->object;
+  EXPECT_EQ(vms["metadata"]["name"], "nightly");
+  EXPECT_EQ(vms["metadata"]["ownerReferences"][0]["uid"], "snap-uid");
+  EXPECT_EQ(vms["spec"]["source"],
+            json({{"apiGroup", "kubevirt.io"}, {"kind", "VirtualMachine"}, {"name", "db-1"}}));
+  // Recorded before it is asked for: status first.
+  ASSERT_TRUE(std::holds_alternative<rec::PatchStatus>(p.actions[0]));
+}
+
+TEST(SnapshotPlan, VolumesOrAClassAskedForAreCopiedByCsiEvenWhereKubeVirtServesSnapshots) {
+  World w;
+  w.kubevirtServed = true;
+  w.snapshot["spec"]["volumes"] = {"data"};
+  auto p = w.plan();
+  EXPECT_EQ(w.status(p)["method"], "VolumeSnapshot");
+  EXPECT_EQ(p.all<rec::CreateObject>()[0]->resource.resource, "volumesnapshots");
+
+  World c;
+  c.kubevirtServed = true;
+  c.snapshot["spec"]["volumeSnapshotClassName"] = "fast";
+  c.classExists = true;
+  p = c.plan();
+  EXPECT_EQ(c.status(p)["method"], "VolumeSnapshot");
+}
+
+TEST(SnapshotPlan, KubeVirtsCopiesAreRecordedFromItsContentThenCompleted) {
+  World w;
+  w.kubevirtServed = true;
+  w.settle(w.plan());
+  w.vmSnapshot = vmSnapshotWith({{"phase", "InProgress"}, {"readyToUse", false}});
+  auto p = w.plan();
+  EXPECT_TRUE(p.all<rec::CreateObject>().empty());
+  EXPECT_EQ(readyCondition(w.status(p))["message"],
+            "KubeVirt is copying every volume of Instance db-1 (VirtualMachineSnapshot nightly: "
+            "InProgress)");
+  w.settle(p);
+
+  w.vmSnapshot =
+      vmSnapshotWith({{"phase", "Succeeded"},
+                      {"readyToUse", true},
+                      {"virtualMachineSnapshotContentName", "vmsnapshot-content-vms-uid"}});
+  w.content = contentWith({{"root", "db-1-root"}, {"data", "db-1-data"}});
+  w.volumeSnapshots["vmsnapshot-c1-volume-root"] =
+      volumeSnapshot("vmsnapshot-c1-volume-root", true);
+  w.volumeSnapshots["vmsnapshot-c1-volume-data"] =
+      volumeSnapshot("vmsnapshot-c1-volume-data", true);
+  p = w.plan();
+  const json st = w.status(p);
+  EXPECT_EQ(st["state"], "completed");
+  ASSERT_EQ(st["volumes"].size(), 2u);
+  EXPECT_EQ(st["volumes"][0], json({{"name", "root"},
+                                    {"claimName", "db-1-root"},
+                                    {"volumeSnapshotName", "vmsnapshot-c1-volume-root"},
+                                    {"readyToUse", true},
+                                    {"restoreSize", "10Gi"}}));
+  EXPECT_EQ(eventReasons(p), std::vector<std::string>{"Completed"});
+  w.settle(p);
+  w.content.reset();  // no longer read
+  EXPECT_TRUE(w.plan().empty());
+
+  // KubeVirt's copy deleted by hand afterwards: lost.
+  w.volumeSnapshots.erase("vmsnapshot-c1-volume-data");
+  p = w.plan();
+  EXPECT_EQ(w.status(p)["state"], "error");
+  EXPECT_EQ(readyCondition(w.status(p))["reason"], "VolumeSnapshotMissing");
+  EXPECT_TRUE(p.all<rec::CreateObject>().empty());
+}
+
+TEST(SnapshotPlan, AVirtualMachineSnapshotDeletedByHandAfterItsCopiesIsLost) {
+  World w;
+  w.kubevirtServed = true;
+  w.settle(w.plan());
+  w.vmSnapshot = vmSnapshotWith(
+      {{"phase", "Succeeded"}, {"readyToUse", true}, {"virtualMachineSnapshotContentName", "c"}});
+  w.content = contentWith({{"root", "db-1-root"}});
+  w.volumeSnapshots["vmsnapshot-c1-volume-root"] =
+      volumeSnapshot("vmsnapshot-c1-volume-root", true);
+  w.settle(w.plan());
+  w.vmSnapshot.reset();
+  w.volumeSnapshots.clear();
+  const auto p = w.plan();
+  EXPECT_EQ(w.status(p)["state"], "error");
+  EXPECT_EQ(readyCondition(w.status(p))["reason"], "VolumeSnapshotMissing");
+  EXPECT_TRUE(p.all<rec::CreateObject>().empty());
+}
+
+TEST(SnapshotPlan, AVirtualMachineSnapshotNeverSeenIsAskedForAgainUnderTheSameName) {
+  World w;
+  w.kubevirtServed = true;
+  w.settle(w.plan());  // the create's answer was lost
+  const auto p = w.plan();
+  ASSERT_EQ(p.all<rec::CreateObject>().size(), 1u);
+  EXPECT_EQ(p.all<rec::CreateObject>()[0]->object["metadata"]["name"], "nightly");
+}
+
+TEST(SnapshotPlan, AVirtualMachineSnapshotThatFailedEndsInErrorWithKubeVirtsMessage) {
+  World w;
+  w.kubevirtServed = true;
+  w.settle(w.plan());
+  w.vmSnapshot = vmSnapshotWith(
+      {{"phase", "InProgress"}, {"readyToUse", false}, {"error", {{"message", "no agent"}}}});
+  auto p = w.plan();
+  EXPECT_EQ(w.status(p)["state"], "pending");  // KubeVirt retries until its deadline
+  EXPECT_EQ(readyCondition(w.status(p))["reason"], "SnapshotFailed");
+  w.settle(p);
+  w.vmSnapshot = vmSnapshotWith(
+      {{"phase", "Failed"}, {"readyToUse", false}, {"error", {{"message", "deadline exceeded"}}}});
+  p = w.plan();
+  EXPECT_EQ(w.status(p)["state"], "error");
+  EXPECT_NE(readyCondition(w.status(p))["message"].get<std::string>().find("deadline exceeded"),
+            std::string::npos);
+}
+
+TEST(SnapshotPlan, AVirtualMachineSnapshotThatCopiedNothingEndsInError) {
+  World w;
+  w.kubevirtServed = true;
+  w.settle(w.plan());
+  w.vmSnapshot = vmSnapshotWith({{"phase", "Succeeded"}, {"readyToUse", true}});
+  w.content = contentWith({});
+  const auto p = w.plan();
+  EXPECT_EQ(w.status(p)["state"], "error");
+  EXPECT_EQ(readyCondition(w.status(p))["reason"], "NoVolumes");
+}
+
+TEST(SnapshotPlan, AVirtualMachineSnapshotOfTheNameNotOursIsNeverTakenOver) {
+  World w;
+  w.kubevirtServed = true;
+  w.vmSnapshotTaken = true;
+  const auto p = w.plan();
+  EXPECT_TRUE(p.all<rec::CreateObject>().empty());
+  EXPECT_EQ(readyCondition(w.status(p))["reason"], "NameConflict");
+  EXPECT_FALSE(w.status(p).contains("method"));  // chosen with the first copy only
 }
 
 }  // namespace

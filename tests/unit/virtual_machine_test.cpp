@@ -275,9 +275,11 @@ spec:
                                                              "LaunchTemplate"));
   const LaunchResolution launch = resolveLaunch(inst, &t);
   ASSERT_TRUE(launch.ok());
-  VmInputs in{&inst, &launch,
+  VmInputs in{&inst,
+              &launch,
               LaunchInputs::of(launch.spec, *InstanceTypeCatalog::builtIn().find("t3.nano")),
-              std::nullopt};
+              std::nullopt,
+              {}};
   const json vm = renderVirtualMachine(in);
   EXPECT_EQ(vm["metadata"]["annotations"]["compute.kubec2.io/launch-template-version"], "2");
   // What the start used, so a change while it runs waits for the next start.

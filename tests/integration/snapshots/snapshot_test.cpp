@@ -5,6 +5,7 @@
 // acting as a user would (kubectl apply, get, delete). No disk is copied:
 // the tests check the objects a real CDI and snapshotter act on and report
 // through.
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -26,6 +27,8 @@ constexpr const char* kNs = "snapshots";
 const Resource kClasses{"snapshot.storage.k8s.io", "v1", "volumesnapshotclasses", false,
                         "VolumeSnapshotClass"};
 const Resource kClaims{"", "v1", "persistentvolumeclaims", true, "PersistentVolumeClaim"};
+const Resource kVmSnapshots{"snapshot.kubevirt.io", "v1beta1", "virtualmachinesnapshots", true,
+                            "VirtualMachineSnapshot"};
 
 void apply(const json& manifest) {
   applyManifest(kNs, manifest);
@@ -141,12 +144,14 @@ class Snapshots : public ::testing::Test {
 };
 SimulatedNamespace* Snapshots::sim_ = nullptr;
 
-// CreateSnapshots, then a server copied from it: the copies are CSI
-// VolumeSnapshots the Snapshot owns, and the new instance's DataVolumes
-// restore from them.
+// CreateSnapshots naming its volumes, then a server copied from it: the
+// copies are CSI VolumeSnapshots the Snapshot owns (KubeVirt's
+// VirtualMachineSnapshot copies every volume, so naming some picks the CSI
+// method), and the new instance's DataVolumes restore from them.
 TEST_F(Snapshots, CopyAnInstanceThenLaunchAnotherFromTheCopy) {
   runInstance(serverWithVolumes("db-1"));
-  apply(snapshotOf("configured", "db-1", {{"description", "db-1 once configured"}}));
+  apply(snapshotOf("configured", "db-1",
+                   {{"description", "db-1 once configured"}, {"volumes", {"root", "data"}}}));
   ASSERT_TRUE(eventually([&] { return state("configured") == "completed"; }, 60s))
       << status(kSnapshots, "configured").dump() << "\n"
       << explain();
@@ -156,6 +161,7 @@ TEST_F(Snapshots, CopyAnInstanceThenLaunchAnotherFromTheCopy) {
   EXPECT_FALSE(st.value("startTime", "").empty());
   EXPECT_FALSE(st.value("completionTime", "").empty());
   EXPECT_EQ(st["instanceUID"], get(kInstances, "db-1")["metadata"]["uid"]);
+  EXPECT_EQ(st["method"], "VolumeSnapshot");
   ASSERT_EQ(st["volumes"].size(), 2u) << st.dump();
   EXPECT_EQ(st["volumes"][0]["name"], "root");
   EXPECT_EQ(st["volumes"][0]["claimName"], "db-1-root");
@@ -191,6 +197,49 @@ TEST_F(Snapshots, CopyAnInstanceThenLaunchAnotherFromTheCopy) {
   ASSERT_FALSE(claim.is_null());
   EXPECT_EQ(claim["spec"]["dataSource"]["kind"], "VolumeSnapshot");
   EXPECT_EQ(claim["spec"]["dataSource"]["name"], "configured.data");
+}
+
+// Where KubeVirt serves its VM snapshots, a Snapshot of every volume is
+// KubeVirt's VirtualMachineSnapshot (the guest frozen through its agent):
+// the copies are those KubeVirt names, a launch restores from them, and
+// deleting the Snapshot deletes KubeVirt's snapshot and its copies.
+TEST_F(Snapshots, WhereKubeVirtServesSnapshotsItTakesTheCopies) {
+  runInstance(serverWithVolumes("db-9"));
+  apply(snapshotOf("whole", "db-9"));
+  ASSERT_TRUE(eventually([&] { return state("whole") == "completed"; }, 60s))
+      << status(kSnapshots, "whole").dump() << "\n"
+      << explain();
+  const json st = status(kSnapshots, "whole");
+  EXPECT_EQ(st["method"], "VirtualMachineSnapshot");
+  EXPECT_EQ(st["virtualMachineSnapshotName"], "whole");
+  const json vms = get(kVmSnapshots, "whole");
+  ASSERT_FALSE(vms.is_null());
+  EXPECT_EQ(vms["spec"]["source"]["name"], "db-9");
+  EXPECT_EQ(vms["metadata"]["ownerReferences"][0]["kind"], "Snapshot");
+  EXPECT_EQ(vms["status"]["readyToUse"], true);
+  ASSERT_EQ(st["volumes"].size(), 2u) << st.dump();
+  std::map<std::string, json> copies;
+  for (const auto& c : st["volumes"]) copies[c["name"]] = c;
+  ASSERT_TRUE(copies.count("root") && copies.count("data")) << st.dump();
+  EXPECT_EQ(copies["root"]["claimName"], "db-9-root");
+  EXPECT_EQ(copies["root"]["restoreSize"], "12Gi");
+  const std::string rootCopy = copies["root"]["volumeSnapshotName"];
+  const std::string dataCopy = copies["data"]["volumeSnapshotName"];
+  EXPECT_EQ(rootCopy.rfind("vmsnapshot-", 0), 0u) << rootCopy;  // KubeVirt's name
+  EXPECT_EQ(get(kVolumeSnapshots, rootCopy)["status"]["readyToUse"], true);
+
+  runInstance(restoredFrom("db-10", "whole"));
+  EXPECT_EQ(get(kDataVolumes, "db-10-root")["spec"]["source"]["snapshot"]["name"], rootCopy);
+  EXPECT_EQ(get(kClaims, "db-10-data")["spec"]["dataSource"]["name"], dataCopy);
+
+  auto [dc, dout] = kubectl({"delete", "snap", "whole", "-n", kNs});
+  ASSERT_EQ(dc, 0) << dout;
+  EXPECT_TRUE(eventually(
+      [&] {
+        return get(kVmSnapshots, "whole").is_null() && get(kVolumeSnapshots, rootCopy).is_null();
+      },
+      60s))
+      << "KubeVirt's snapshot or its copies were left behind";
 }
 
 // A snapshot outlives its instance, as an EBS snapshot its volume; and
@@ -264,7 +313,7 @@ TEST_F(Snapshots, BadInputEndsInAConditionThatSaysWhy) {
 // A copy deleted by hand is lost, and said so; never silently re-taken.
 TEST_F(Snapshots, ACopyDeletedByHandIsReportedLost) {
   runInstance(serverWithVolumes("db-5"));
-  apply(snapshotOf("nightly", "db-5"));
+  apply(snapshotOf("nightly", "db-5", {{"volumes", {"root", "data"}}}));
   ASSERT_TRUE(eventually([&] { return state("nightly") == "completed"; }, 60s)) << explain();
   auto [dc, dout] = kubectl({"delete", "volumesnapshot", "nightly.data", "-n", kNs});
   ASSERT_EQ(dc, 0) << dout;
