@@ -215,34 +215,28 @@ void addSnapshotController(kube::Manager& mgr, kube::Recorder& events,
   }
   auto& snapshots = mgr.informer<v1::Snapshot>(v1::Snapshot::resource());
   auto& instances = mgr.informer<v1::Instance>(v1::Instance::resource());
-  // The CSI snapshot API may be installed after the operator: Snapshots
-  // say so meanwhile (SnapshotsNotSupported) and are looked at again when
-  // it appears.
+  // The CSI snapshot API (and KubeVirt's) may be installed after the
+  // operator: Snapshots say so meanwhile (SnapshotsNotSupported) and are
+  // looked at again when it appears.
   auto served = std::make_shared<kube::Channel>();
-  auto csi = std::make_shared<kube::OptionalApi>(
-      client, kube::OptionalApi::Options{
-                  .name = "CSI snapshots",
-                  .namespace_ = mgr.options().namespace_,
-                  .retryPeriod = std::min(opts.discoveryPeriod, std::chrono::milliseconds(2000)),
-                  .missingPeriod = opts.discoveryPeriod,
-                  .onServed = [&snapshots, served] {
-                    for (const auto& s : snapshots.store().list())
-                      served->send({s->metadata.namespace_, s->metadata.name});
-                  }});
+  auto optionalApi = [&](const char* name) {
+    return std::make_shared<kube::OptionalApi>(
+        client, kube::OptionalApi::Options{
+                    .name = name,
+                    .namespace_ = mgr.options().namespace_,
+                    .retryPeriod = std::min(opts.discoveryPeriod, std::chrono::milliseconds(2000)),
+                    .missingPeriod = opts.discoveryPeriod,
+                    .onServed = [&snapshots, served] {
+                      for (const auto& s : snapshots.store().list())
+                        served->send({s->metadata.namespace_, s->metadata.name});
+                    }});
+  };
+  auto csi = optionalApi("CSI snapshots");
   auto& volumeSnapshots = csi->informer(
       api::kVolumeSnapshots, {.labelSelector = std::string(api::kSnapshotLabel)});  // label exists
   mgr.add(kube::OptionalApi::runnable(csi));
   // KubeVirt's snapshot API, used where served (status.method).
-  auto kubevirt = std::make_shared<kube::OptionalApi>(
-      client, kube::OptionalApi::Options{
-                  .name = "KubeVirt snapshots",
-                  .namespace_ = mgr.options().namespace_,
-                  .retryPeriod = std::min(opts.discoveryPeriod, std::chrono::milliseconds(2000)),
-                  .missingPeriod = opts.discoveryPeriod,
-                  .onServed = [&snapshots, served] {
-                    for (const auto& s : snapshots.store().list())
-                      served->send({s->metadata.namespace_, s->metadata.name});
-                  }});
+  auto kubevirt = optionalApi("KubeVirt snapshots");
   auto& virtualMachineSnapshots = kubevirt->informer(
       api::kVirtualMachineSnapshots, {.labelSelector = std::string(api::kSnapshotLabel)});
   mgr.add(kube::OptionalApi::runnable(kubevirt));

@@ -83,19 +83,23 @@ class Outcome {
   std::string now_;
 };
 
-const std::string kNameConflictTail =
-    " exists in this namespace that this Snapshot does not own; kubec2 does not take it over: "
-    "delete it, or delete this Snapshot and use another name";
+// `what` ("a VolumeSnapshot NAME") is in the way: never taken over.
+void nameConflict(Plan& plan, Outcome& out, const std::string& what) {
+  out.ready("pending", "False", "NameConflict",
+            what +
+                " exists in this namespace that this Snapshot does not own; kubec2 does not take "
+                "it over: delete it, or delete this Snapshot and use another name",
+            true);
+  plan.requeueWithin(kRecheck);
+  out.finish();
+}
 
 // The first copy by KubeVirt: recorded, then asked for (a create whose
 // answer is lost is asked again under the same name).
 void planFirstVirtualMachineSnapshot(const SnapshotObservation& o, Plan& plan, Outcome& out) {
   const v1::Snapshot& snap = *o.snapshot;
   if (o.virtualMachineSnapshotNameTaken) {
-    out.ready("pending", "False", "NameConflict",
-              "a VirtualMachineSnapshot " + snap.metadata.name + kNameConflictTail, true);
-    plan.requeueWithin(kRecheck);
-    out.finish();
+    nameConflict(plan, out, "a VirtualMachineSnapshot " + snap.metadata.name);
     return;
   }
   v1::SnapshotStatus& st = out.status();
@@ -223,10 +227,7 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
   for (const auto& v : volumes) {
     const std::string name = api::volumeSnapshotName(snap.metadata.name, v.name);
     if (o.namesTaken.count(name)) {
-      out.ready("pending", "False", "NameConflict", "a VolumeSnapshot " + name + kNameConflictTail,
-                true);
-      plan.requeueWithin(kRecheck);
-      out.finish();
+      nameConflict(plan, out, "a VolumeSnapshot " + name);
       return;
     }
   }
@@ -256,6 +257,23 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
 
 }  // namespace
 
+namespace {
+
+// What kubec2 creates for a Snapshot: labelled with it, and owned by it so
+// that deleting it deletes them (the garbage collector).
+json copyMetadata(const v1::Snapshot& snap, const std::string& name) {
+  return {
+      {"name", name},
+      {"namespace", snap.metadata.namespace_},
+      {"labels",
+       {{api::kManagedByLabel, api::kManagedByValue}, {api::kSnapshotLabel, snap.metadata.name}}},
+      {"ownerReferences",
+       json::array({kube::controllerOwnerRef(api::kApiVersion, "Snapshot", snap.metadata.name,
+                                             snap.metadata.uid)})}};
+}
+
+}  // namespace
+
 bool usesVirtualMachineSnapshot(const v1::Snapshot& snap, bool served) {
   if (snap.status && snap.status->method) return *snap.status->method == "VirtualMachineSnapshot";
   if (snap.status && snap.status->volumes && !snap.status->volumes->empty()) return false;
@@ -268,25 +286,17 @@ bool copiesAsked(const v1::Snapshot& snap) {
 }
 
 json renderVirtualMachineSnapshot(const v1::Snapshot& snap) {
-  return {
-      {"apiVersion", "snapshot.kubevirt.io/v1beta1"},
-      {"kind", "VirtualMachineSnapshot"},
-      {"metadata",
-       {{"name", snap.metadata.name},
-        {"namespace", snap.metadata.namespace_},
-        {"labels",
-         {{api::kManagedByLabel, api::kManagedByValue}, {api::kSnapshotLabel, snap.metadata.name}}},
-        {"ownerReferences",
-         json::array({kube::controllerOwnerRef(api::kApiVersion, "Snapshot", snap.metadata.name,
-                                               snap.metadata.uid)})}}},
-      // deletionPolicy delete (KubeVirt's default, stated): deleting the
-      // Snapshot deletes the content and its VolumeSnapshots.
-      {"spec",
-       {{"source",
-         {{"apiGroup", "kubevirt.io"},
-          {"kind", "VirtualMachine"},
-          {"name", snap.spec.instanceRef.name}}},
-        {"deletionPolicy", "delete"}}}};
+  return {{"apiVersion", "snapshot.kubevirt.io/v1beta1"},
+          {"kind", "VirtualMachineSnapshot"},
+          {"metadata", copyMetadata(snap, snap.metadata.name)},
+          // deletionPolicy delete (KubeVirt's default, stated): deleting the
+          // Snapshot deletes the content and its VolumeSnapshots.
+          {"spec",
+           {{"source",
+             {{"apiGroup", "kubevirt.io"},
+              {"kind", "VirtualMachine"},
+              {"name", snap.spec.instanceRef.name}}},
+            {"deletionPolicy", "delete"}}}};
 }
 
 std::vector<v1::InstanceVolumeStatus> volumesToCopy(const v1::Snapshot& snap,
@@ -305,18 +315,10 @@ json renderVolumeSnapshot(const v1::Snapshot& snap, const std::string& volume,
   json spec = {{"source", {{"persistentVolumeClaimName", claim}}}};
   if (snap.spec.volumeSnapshotClassName)
     spec["volumeSnapshotClassName"] = *snap.spec.volumeSnapshotClassName;
-  return {
-      {"apiVersion", "snapshot.storage.k8s.io/v1"},
-      {"kind", "VolumeSnapshot"},
-      {"metadata",
-       {{"name", api::volumeSnapshotName(snap.metadata.name, volume)},
-        {"namespace", snap.metadata.namespace_},
-        {"labels",
-         {{api::kManagedByLabel, api::kManagedByValue}, {api::kSnapshotLabel, snap.metadata.name}}},
-        {"ownerReferences",
-         json::array({kube::controllerOwnerRef(api::kApiVersion, "Snapshot", snap.metadata.name,
-                                               snap.metadata.uid)})}}},
-      {"spec", std::move(spec)}};
+  return {{"apiVersion", "snapshot.storage.k8s.io/v1"},
+          {"kind", "VolumeSnapshot"},
+          {"metadata", copyMetadata(snap, api::volumeSnapshotName(snap.metadata.name, volume))},
+          {"spec", std::move(spec)}};
 }
 
 namespace {
@@ -340,10 +342,7 @@ bool planVirtualMachineSnapshot(const SnapshotObservation& o, Plan& plan, Outcom
   }
   if (!o.virtualMachineSnapshot) {
     if (o.virtualMachineSnapshotNameTaken) {
-      out.ready("pending", "False", "NameConflict",
-                "a VirtualMachineSnapshot " + name + kNameConflictTail, true);
-      plan.requeueWithin(kRecheck);
-      out.finish();
+      nameConflict(plan, out, "a VirtualMachineSnapshot " + name);
       return false;
     }
     if (recorded) {
@@ -479,10 +478,7 @@ Plan planSnapshot(const SnapshotObservation& o) {
     return plan;
   }
   if (!taken.empty()) {
-    out.ready("pending", "False", "NameConflict",
-              "a VolumeSnapshot " + kube::join(taken) + kNameConflictTail, true);
-    plan.requeueWithin(kRecheck);
-    out.finish();
+    nameConflict(plan, out, "a VolumeSnapshot " + kube::join(taken));
     return plan;
   }
   if (!failures.empty()) {
