@@ -232,6 +232,8 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
     try {
       const json created = client_.create(c.resource, m.value("namespace", ns), c.object);
       metrics::writes("create", c.resource.groupResource()).Increment();
+      if (!c.createdReason.empty())
+        recorder_.event(ref, kube::EventType::Normal, c.createdReason, c.createdMessage);
       kube::log::debug(
           "Created",
           {{"kind", c.resource.kind}, {"object", metaOf(created).value("name", "")}, {"for", key}});

@@ -58,6 +58,11 @@ struct MergePatchObject {
 struct CreateObject {
   kube::Resource resource;
   nlohmann::json object;  // apiVersion, kind, metadata.namespace, and .generateName or .name set
+  // A Normal Event about the subject recorded only by the create that made
+  // the object (not by one answered AlreadyExists: a create sent again
+  // from a stale cache must not announce it twice). Empty reason: none.
+  std::string createdReason{};
+  std::string createdMessage{};
 };
 
 // Delete, guarded by the uid that was observed, so an object deleted and

@@ -115,12 +115,13 @@ Plan planSnapshotSchedule(const ScheduleObservation& o) {
                        std::chrono::milliseconds(1000)));
         return plan;
       }
-      plan.add(CreateObject{v1::Snapshot::resource(), renderScheduledSnapshot(inst, at)});
-      plan.add(RecordEvent{false,
-                           "ScheduledSnapshot",
-                           "took Snapshot " + name + " (schedule \"" + s.recurrence + "\", " +
-                               zone + ", for " + kube::formatRfc3339(at) + ")",
-                           {}});
+      // Announced by the create that made it only: a second reconcile on a
+      // cache that has not seen it yet sends the create again, answered
+      // AlreadyExists.
+      plan.add(CreateObject{v1::Snapshot::resource(), renderScheduledSnapshot(inst, at),
+                            "ScheduledSnapshot",
+                            "took Snapshot " + name + " (schedule \"" + s.recurrence + "\", " +
+                                zone + ", for " + kube::formatRfc3339(at) + ")"});
       kept.insert(kept.begin(), ScheduledSnapshot{name, "", at, false, "pending"});
       next = nextRecurrence(s.recurrence, zone, at);
     }

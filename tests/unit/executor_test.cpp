@@ -232,6 +232,20 @@ TEST_F(ExecutorTest, CreatesAreNamedByTheServerAndACountSaysWhatTookEffect) {
   EXPECT_EQ(api.list(kMaps, "ns").items.size(), 104u);
 }
 
+// A named create sent again from a stale cache is answered AlreadyExists:
+// done, and its Event is not recorded a second time.
+TEST_F(ExecutorTest, ANamedCreateIsAnnouncedOnlyByTheCreateThatMadeIt) {
+  rec::Plan p;
+  p.add(rec::CreateObject{kMaps, configMap("once", {{"a", "1"}}), "Took", "took once"});
+  EXPECT_EQ(exec.execute(subject, p, ctx), kube::Result::done());
+  EXPECT_EQ(exec.execute(subject, p, ctx), kube::Result::done());
+  EXPECT_EQ(api.list(kMaps, "ns").items.size(), 1u);
+  ASSERT_EQ(events.events.size(), 1u);
+  EXPECT_EQ(events.events[0].reason, "Took");
+  EXPECT_EQ(events.events[0].message, "took once");
+  EXPECT_FALSE(events.events[0].warning);
+}
+
 TEST_F(ExecutorTest, AMergePatchReplacesAListWholeAndAStaleVersionConflicts) {
   const json stored = api.create(
       kWidgets, "ns",

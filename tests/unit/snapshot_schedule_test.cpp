@@ -82,10 +82,12 @@ TEST(SnapshotSchedule, TakesASnapshotAtTheTimeNamedLabelledAndOwnedByNobody) {
             "2026-11-30T03:00:00Z");
   EXPECT_FALSE(s["metadata"].contains("ownerReferences")) << "it must outlive the instance";
   EXPECT_EQ(s["spec"]["instanceRef"]["name"], "db-1");
-  const auto* e = p.first<rec::RecordEvent>();
-  ASSERT_NE(e, nullptr);
-  EXPECT_EQ(e->reason, "ScheduledSnapshot");
-  EXPECT_FALSE(e->warning);
+  // Announced only by the create that makes it (a Normal Event).
+  EXPECT_EQ(p.first<rec::CreateObject>()->createdReason, "ScheduledSnapshot");
+  EXPECT_EQ(p.first<rec::CreateObject>()->createdMessage,
+            "took Snapshot db-1-20261130-0300 (schedule \"0 3 * * *\", UTC, for "
+            "2026-11-30T03:00:00Z)");
+  EXPECT_EQ(p.first<rec::RecordEvent>(), nullptr);
   // Back for tomorrow's.
   EXPECT_EQ(p.requeueAfter, std::chrono::milliseconds(24h - 1s));
 }
