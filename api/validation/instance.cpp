@@ -93,6 +93,14 @@ void checkSpec(Context& c, const json& specJson, const json* oldSpecJson) {
     noShrink("spec.volumes.root.sizeGiB", std::nullopt, *rootBefore);  // removing it shrinks
   else if (rootBefore && rootNow)
     noShrink("spec.volumes.root.sizeGiB", *rootNow, *rootBefore);
+  // The volumes the last start made (status.volumes: the API server keeps
+  // the stored status on a spec update), by name.
+  std::set<std::string> made;
+  if (const json* st = member(c.root, "status"))
+    if (const json* vols = member(*st, "volumes"); vols != nullptr && vols->is_array())
+      for (const json& v : *vols)
+        if (const std::string* n = v.is_object() ? stringMember(v, "name") : nullptr)
+          made.insert(*n);
   const auto& oldVolumes = old->volumes;
   if (oldVolumes && oldVolumes->extra && newVolumes && newVolumes->extra) {
     for (size_t i = 0; i < newVolumes->extra->size(); ++i) {
@@ -102,8 +110,9 @@ void checkSpec(Context& c, const json& specJson, const json* oldSpecJson) {
           if (o.sizeGiB)  // absent: a snapshot's size, unknown here
             noShrink(at("spec.volumes.extra", i) + ".sizeGiB", v.sizeGiB, *o.sizeGiB);
           // A volume is made from its source once, as an EBS volume from
-          // its snapshot: another source is another volume.
-          if (!(v.fromSnapshot == o.fromSnapshot))
+          // its snapshot: another source is another volume. One not made
+          // yet (its launch waits, say for a missing Snapshot) can be fixed.
+          if (!(v.fromSnapshot == o.fromSnapshot) && made.count(v.name))
             c.errs.push_back(invalid(
                 at("spec.volumes.extra", i) + ".fromSnapshot",
                 v.fromSnapshot ? v.fromSnapshot->toJson() : json(nullptr),

@@ -12,6 +12,7 @@ namespace kubec2::api::vtest {
 namespace {
 
 const std::string kRule = "spec.securityGroups[0].ingress[0]";
+const json kDataMade = json::array({{{"name", "data"}, {"claimName", "web-data"}}});
 
 std::vector<Refused> instanceRefused() {
   const json inst = instance();
@@ -35,13 +36,17 @@ std::vector<Refused> instanceRefused() {
       refused("EmptyExtraVolumeWithoutSize", without(vols, "/spec/volumes/extra/0/sizeGiB"),
               "spec.volumes.extra[0].sizeGiB", Type::Required,
               "an empty volume needs a size (only a volume restored from a snapshot"),
+      // status.volumes: the volume was made (the API server keeps the
+      // stored status on a spec update).
       refusedUpdate("RestoredVolumeGivenAnotherSnapshot",
                     with(vols, {{"/spec/volumes/extra/0/fromSnapshot", {{"name", "nightly"}}}}),
-                    with(vols, {{"/spec/volumes/extra/0/fromSnapshot", {{"name", "weekly"}}}}),
+                    with(vols, {{"/spec/volumes/extra/0/fromSnapshot", {{"name", "weekly"}}},
+                                {"/status/volumes", kDataMade}}),
                     "spec.volumes.extra[0].fromSnapshot", Type::Invalid,
                     "field is immutable: the volume is made from it once"),
       refusedUpdate("EmptyVolumeGivenASnapshot", vols,
-                    with(vols, {{"/spec/volumes/extra/0/fromSnapshot", {{"name", "nightly"}}}}),
+                    with(vols, {{"/spec/volumes/extra/0/fromSnapshot", {{"name", "nightly"}}},
+                                {"/status/volumes", kDataMade}}),
                     "spec.volumes.extra[0].fromSnapshot", Type::Invalid, "field is immutable"),
       refused("ExtraVolumeNamedRoot", with(vols, {{"/spec/volumes/extra/0/name", "root"}}),
               "spec.volumes.extra[0].name", Type::Invalid,
@@ -144,6 +149,12 @@ std::vector<Admitted> instanceAdmitted() {
       admittedUpdate("LaunchTemplateVersionDefaultLeftOut",
                      with(fromTemplate, {{"/spec/launchTemplateRef/version", "$Default"}}),
                      fromTemplate),
+      // Its launch waits (a Snapshot missing): the volume is not made yet.
+      admittedUpdate("VolumeNotMadeYetGivenAnotherSnapshot",
+                     with(instanceWithVolumes(),
+                          {{"/spec/volumes/extra/0/fromSnapshot", {{"name", "nightly"}}}}),
+                     with(instanceWithVolumes(), {{"/spec/volumes/extra/0/fromSnapshot",
+                                                   {{"name", "nightly"}, {"volume", "logs"}}}})),
       admittedUpdate("MutableFieldsChanged", inst,
                      with(inst, {{"/spec/instanceType", "m5.large"},
                                  {"/spec/desiredState", "stopped"},
