@@ -139,6 +139,43 @@ std::vector<v1::SnapshotVolume> copiesOfContent(const json& content) {
   return out;
 }
 
+// The source VM's volumes backed by a claim (dataVolume or
+// persistentVolumeClaim), as the content recorded the VM; nullopt when it
+// did not record its spec.
+std::optional<std::vector<std::string>> claimVolumesOfContent(const json& content) {
+  const json* volumes = kube::jsonAt(
+      &content, {"spec", "source", "virtualMachine", "spec", "template", "spec", "volumes"});
+  if (volumes == nullptr || !volumes->is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const json& v : *volumes)
+    if (const std::string* name = stringAt(v, {"name"});
+        name != nullptr && (v.contains("dataVolume") || v.contains("persistentVolumeClaim")))
+      out.push_back(*name);
+  return out;
+}
+
+// What KubeVirt says of its snapshot beyond the phase: its error, else a
+// Failure condition that is True, else a Progressing condition that is
+// False (reasons such as "Source does not exist").
+std::string kubevirtDetail(const json& vms) {
+  if (const std::string* error = stringAt(vms, {"status", "error", "message"})) return *error;
+  const json* conditions = kube::jsonAt(&vms, {"status", "conditions"});
+  if (conditions == nullptr || !conditions->is_array()) return "";
+  for (const auto& [type, telling] : {std::pair{"Failure", "True"}, {"Progressing", "False"}})
+    for (const json& c : *conditions) {
+      const std::string* t = stringAt(c, {"type"});
+      const std::string* status = stringAt(c, {"status"});
+      if (t == nullptr || *t != type || status == nullptr || *status != telling) continue;
+      const std::string* reason = stringAt(c, {"reason"});
+      const std::string* message = stringAt(c, {"message"});
+      std::string out = reason != nullptr ? *reason : "";
+      if (message != nullptr && !message->empty() && (reason == nullptr || *message != *reason))
+        out += (out.empty() ? "" : ": ") + *message;
+      if (!out.empty()) return out;
+    }
+  return "";
+}
+
 // Before any copy is asked for: the instance and its volumes decide.
 void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
   const v1::Snapshot& snap = *o.snapshot;
@@ -195,9 +232,16 @@ void planFirstCopy(const SnapshotObservation& o, Plan& plan, Outcome& out) {
                        [&](const auto& v) { return v.name == name; }))
         missing.push_back(name);
   if (!missing.empty()) {
+    // Its root missing: a containerDisk, ephemeral (the instance has
+    // persistent volumes, so it is not NoVolumes).
+    const bool rootMissing = std::find(missing.begin(), missing.end(), "root") != missing.end();
     out.ready("error", "False", "VolumeNotFound",
               "Instance " + instanceName + " has no volume " + kube::join(missing) + " (it has " +
-                  namesOf(instanceVolumes) + "): nothing was copied",
+                  namesOf(instanceVolumes) +
+                  (rootMissing ? "; its root disk is a containerDisk, which is ephemeral and "
+                                 "not copied"
+                               : "") +
+                  "): nothing was copied",
               true);
     out.finish();
     return;
@@ -289,14 +333,13 @@ json renderVirtualMachineSnapshot(const v1::Snapshot& snap) {
   return {{"apiVersion", "snapshot.kubevirt.io/v1beta1"},
           {"kind", "VirtualMachineSnapshot"},
           {"metadata", copyMetadata(snap, snap.metadata.name)},
-          // deletionPolicy delete (KubeVirt's default, stated): deleting the
-          // Snapshot deletes the content and its VolumeSnapshots.
+          // No deletionPolicy: KubeVirt's default, Delete, deletes the content
+          // and its VolumeSnapshots with the VirtualMachineSnapshot.
           {"spec",
            {{"source",
              {{"apiGroup", "kubevirt.io"},
               {"kind", "VirtualMachine"},
-              {"name", snap.spec.instanceRef.name}}},
-            {"deletionPolicy", "delete"}}}};
+              {"name", snap.spec.instanceRef.name}}}}}};
 }
 
 std::vector<v1::InstanceVolumeStatus> volumesToCopy(const v1::Snapshot& snap,
@@ -330,11 +373,15 @@ bool planVirtualMachineSnapshot(const SnapshotObservation& o, Plan& plan, Outcom
   const v1::Snapshot& snap = *o.snapshot;
   v1::SnapshotStatus& st = out.status();
   const std::string name = st.virtualMachineSnapshotName.value_or(snap.metadata.name);
+  // Once the copies are recorded, they are VolumeSnapshots: followed
+  // whether or not KubeVirt's API is still there, except that its
+  // snapshot's deletion took them.
   const bool recorded = st.volumes && !st.volumes->empty();
+  if (recorded && (!o.virtualMachineSnapshotsServed || o.virtualMachineSnapshot)) return true;
   if (!o.virtualMachineSnapshotsServed) {
     out.ready("pending", "False", "SnapshotsNotSupported",
               "the API server no longer serves KubeVirt's snapshot.kubevirt.io/v1beta1, which "
-              "took this Snapshot's copies (VirtualMachineSnapshot " +
+              "is taking this Snapshot's copies (VirtualMachineSnapshot " +
                   name + ")",
               true);
     out.finish();
@@ -356,18 +403,38 @@ bool planVirtualMachineSnapshot(const SnapshotObservation& o, Plan& plan, Outcom
       out.finish();
       return false;
     }
-    // Asked, never seen made: asked again under the same name.
+    // Asked, never seen made. A create refused for a minute (KubeVirt's
+    // snapshot feature turned off, its webhook refusing): the copies are
+    // taken with CSI VolumeSnapshots instead, from the next reconcile.
+    const auto asked = st.startTime ? kube::parseRfc3339Utc(*st.startTime) : std::nullopt;
+    if (asked && o.now - *asked >= kKubeVirtRefusedAfter) {
+      st.method = "VolumeSnapshot";
+      st.virtualMachineSnapshotName.reset();
+      st.startTime.reset();
+      st.instanceUID.reset();
+      const std::string what = "KubeVirt did not make VirtualMachineSnapshot " + name + " within " +
+                               std::to_string(kKubeVirtRefusedAfter.count()) +
+                               " s (its snapshot feature may be off: see the WriteFailed Events)";
+      out.ready("pending", "False", "InProgress",
+                what + ": copying with CSI VolumeSnapshots instead", false);
+      out.event(true, "VirtualMachineSnapshotRefused",
+                what + "; the volumes are copied with CSI VolumeSnapshots instead");
+      out.finish();
+      return false;
+    }
+    // Sent again under the same name (a lost answer; or refused, and
+    // retried with backoff until then).
     out.finish({CreateObject{api::kVirtualMachineSnapshots, renderVirtualMachineSnapshot(snap)}});
+    plan.requeueWithin(kKubeVirtRefusedAfter);
     return false;
   }
-  if (recorded) return true;
   const json& vms = *o.virtualMachineSnapshot;
   const std::string* phase = stringAt(vms, {"status", "phase"});
-  const std::string* error = stringAt(vms, {"status", "error", "message"});
+  const std::string detail = kubevirtDetail(vms);
   if (phase != nullptr && *phase == "Failed") {
     out.ready("error", "False", "SnapshotFailed",
               "KubeVirt's VirtualMachineSnapshot " + name + " failed" +
-                  (error != nullptr ? ": " + *error : std::string()) +
+                  (detail.empty() ? std::string() : ": " + detail) +
                   " (it gives up at its failureDeadline, 5 minutes by default); delete this "
                   "Snapshot and take another",
               true);
@@ -377,7 +444,8 @@ bool planVirtualMachineSnapshot(const SnapshotObservation& o, Plan& plan, Outcom
   const json* ready = kube::jsonAt(&vms, {"status", "readyToUse"});
   const bool made = ready != nullptr && ready->is_boolean() && ready->get<bool>();
   if (made && o.virtualMachineSnapshotContent) {
-    std::vector<v1::SnapshotVolume> copies = copiesOfContent(*o.virtualMachineSnapshotContent);
+    const json& content = *o.virtualMachineSnapshotContent;
+    std::vector<v1::SnapshotVolume> copies = copiesOfContent(content);
     if (copies.empty()) {
       out.ready("error", "False", "NoVolumes",
                 "KubeVirt's VirtualMachineSnapshot " + name + " copied no volume of Instance " +
@@ -388,17 +456,38 @@ bool planVirtualMachineSnapshot(const SnapshotObservation& o, Plan& plan, Outcom
       out.finish();
       return false;
     }
+    // KubeVirt leaves out a volume it cannot copy (no VolumeSnapshotClass
+    // for its storage) and still succeeds: a partial copy is not passed
+    // off as the whole, as with CSI (VolumeNotFound).
+    std::vector<std::string> left;
+    if (const auto claimed = claimVolumesOfContent(content))
+      for (const auto& v : *claimed)
+        if (std::none_of(copies.begin(), copies.end(), [&](const auto& c) { return c.name == v; }))
+          left.push_back(v);
     st.volumes = std::move(copies);
+    if (!left.empty()) {
+      out.ready("error", "False", "PartialSnapshot",
+                "KubeVirt's VirtualMachineSnapshot " + name + " left out volume " +
+                    kube::join(left) +
+                    " (no VolumeSnapshotClass serves its storage): the copy is not whole; "
+                    "install a class for that storage's driver, or take a Snapshot naming "
+                    "spec.volumes",
+                true);
+      out.finish();
+      return false;
+    }
     return true;
   }
   const std::string progress = phase != nullptr ? *phase : "not started";
+  const std::string* error = stringAt(vms, {"status", "error", "message"});
   if (error != nullptr && !made) {  // KubeVirt retries until its deadline
     out.ready("pending", "False", "SnapshotFailed",
               "VirtualMachineSnapshot " + name + " (" + progress + "): " + *error, true);
   } else {
     out.ready("pending", "False", "InProgress",
               "KubeVirt is copying every volume of Instance " + snap.spec.instanceRef.name +
-                  " (VirtualMachineSnapshot " + name + ": " + progress + ")",
+                  " (VirtualMachineSnapshot " + name + ": " + progress +
+                  (detail.empty() ? std::string() : ", " + detail) + ")",
               false);
   }
   out.finish();

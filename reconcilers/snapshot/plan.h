@@ -14,7 +14,10 @@
 //    VolumeSnapshot; when it reports readyToUse, the copies its
 //    VirtualMachineSnapshotContent lists (spec.volumeBackups) are recorded
 //    in status.volumes, then followed as below. Phase Failed (KubeVirt's
-//    failureDeadline passed) is final: state error, SnapshotFailed.
+//    failureDeadline passed) is final: state error, SnapshotFailed; so is
+//    a copy KubeVirt left a claim-backed volume out of (PartialSnapshot).
+//    One not made kKubeVirtRefusedAfter after it was asked for switches
+//    the method to VolumeSnapshot (a Warning VirtualMachineSnapshotRefused).
 //  - VolumeSnapshot, otherwise, as follows.
 // A snapshot is taken once. The first reconcile that finds the Instance
 // with its volumes records the copies to make in status.volumes (with
@@ -89,6 +92,10 @@ struct SnapshotObservation {
 // taken) is looked at again, and one waiting for its instance to launch.
 inline constexpr std::chrono::seconds kRecheck{15};
 inline constexpr std::chrono::seconds kRecheckLaunch{10};
+// How long a VirtualMachineSnapshot asked for may stay unmade before the
+// copies are taken with CSI VolumeSnapshots instead (KubeVirt refusing it,
+// as with its snapshot feature off).
+inline constexpr std::chrono::seconds kKubeVirtRefusedAfter{60};
 
 Plan planSnapshot(const SnapshotObservation& o);
 

@@ -927,7 +927,7 @@ TEST(KubevirtSimVmSnapshots, ContentHoldsTheVmAndABackupPerClaim) {
   EXPECT_EQ(b["volumeSnapshotName"], "vmsnapshot-s1-volume-root");
 
   json retained = snap;
-  retained["spec"]["deletionPolicy"] = "retain";
+  retained["spec"]["deletionPolicy"] = "Retain";  // KubeVirt's DeletionPolicy values
   EXPECT_EQ(
       renderVmSnapshotContent(retained, vm, {}, {})["metadata"]["annotations"][kRetainAnnotation],
       "true");

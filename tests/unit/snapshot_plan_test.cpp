@@ -228,6 +228,14 @@ TEST(SnapshotPlan, AVolumeTheInstanceDoesNotHaveEndsInErrorNamingWhatItHas) {
   EXPECT_EQ(readyCondition(w.status(p))["reason"], "VolumeNotFound");
   EXPECT_EQ(readyCondition(w.status(p))["message"],
             "Instance db-1 has no volume logs (it has root, data): nothing was copied");
+
+  // A containerDisk root is no volume: said so.
+  World c;
+  c.instance->at("status")["volumes"].erase(0);
+  c.snapshot["spec"]["volumes"] = {"root"};
+  EXPECT_EQ(readyCondition(c.status(c.plan()))["message"],
+            "Instance db-1 has no volume root (it has data; its root disk is a containerDisk, "
+            "which is ephemeral and not copied): nothing was copied");
 }
 
 TEST(SnapshotPlan, AMissingClassKeepsItPendingAndCopiesNothingUntilItExists) {
@@ -529,6 +537,109 @@ TEST(SnapshotPlan, AVirtualMachineSnapshotOfTheNameNotOursIsNeverTakenOver) {
   EXPECT_TRUE(p.all<rec::CreateObject>().empty());
   EXPECT_EQ(readyCondition(w.status(p))["reason"], "NameConflict");
   EXPECT_FALSE(w.status(p).contains("method"));  // chosen with the first copy only
+}
+
+TEST(SnapshotPlan, KubeVirtsDefaultDeletionPolicyDeletesTheCopiesWithIt) {
+  World w;
+  w.kubevirtServed = true;
+  const auto p = w.plan();
+  // KubeVirt's values are Delete and Retain; absent is Delete.
+  EXPECT_FALSE(p.all<rec::CreateObject>()[0]->object["spec"].contains("deletionPolicy"));
+}
+
+// A Snapshot taken before KubeVirt's API was served (no status.method)
+// keeps its CSI copies.
+TEST(SnapshotPlan, AnOlderSnapshotKeepsItsCsiCopiesWhenKubeVirtsApiAppears) {
+  World w;
+  w.settle(w.plan());
+  w.snapshot["status"].erase("method");  // written before status.method existed
+  w.kubevirtServed = true;
+  w.volumeSnapshots["nightly.root"] = volumeSnapshot("nightly.root", true);
+  w.volumeSnapshots["nightly.data"] = volumeSnapshot("nightly.data", true);
+  const auto p = w.plan();
+  EXPECT_EQ(w.status(p)["state"], "completed");
+  EXPECT_TRUE(p.all<rec::CreateObject>().empty());
+}
+
+// Once recorded, KubeVirt's copies are VolumeSnapshots: a completed
+// Snapshot stays completed when KubeVirt's API goes away.
+TEST(SnapshotPlan, KubeVirtsCopiesStayCompletedWithoutItsApi) {
+  World w;
+  w.kubevirtServed = true;
+  w.settle(w.plan());
+  w.vmSnapshot = vmSnapshotWith(
+      {{"phase", "Succeeded"}, {"readyToUse", true}, {"virtualMachineSnapshotContentName", "c"}});
+  w.content = contentWith({{"root", "db-1-root"}});
+  w.volumeSnapshots["vmsnapshot-c1-volume-root"] =
+      volumeSnapshot("vmsnapshot-c1-volume-root", true);
+  w.settle(w.plan());
+  ASSERT_EQ(w.snapshot["status"]["state"], "completed");
+  w.kubevirtServed = false;
+  w.vmSnapshot.reset();
+  w.content.reset();
+  EXPECT_TRUE(w.plan().empty());
+}
+
+// KubeVirt succeeds leaving out a volume it cannot copy; kubec2 does not
+// pass that off as the whole.
+TEST(SnapshotPlan, AVolumeKubeVirtLeftOutEndsInErrorNamingIt) {
+  World w;
+  w.kubevirtServed = true;
+  w.settle(w.plan());
+  w.vmSnapshot = vmSnapshotWith(
+      {{"phase", "Succeeded"}, {"readyToUse", true}, {"virtualMachineSnapshotContentName", "c"}});
+  json content = contentWith({{"root", "db-1-root"}});
+  content["spec"]["source"]["virtualMachine"]["spec"]["template"]["spec"]["volumes"] = {
+      {{"name", "root"}, {"dataVolume", {{"name", "db-1-root"}}}},
+      {{"name", "data"}, {"dataVolume", {{"name", "db-1-data"}}}},
+      {{"name", "cloudinit"}, {"cloudInitNoCloud", {{"userData", "#cloud-config"}}}}};
+  w.content = content;
+  w.volumeSnapshots["vmsnapshot-c1-volume-root"] =
+      volumeSnapshot("vmsnapshot-c1-volume-root", true);
+  const auto p = w.plan();
+  EXPECT_EQ(w.status(p)["state"], "error");
+  EXPECT_EQ(readyCondition(w.status(p))["reason"], "PartialSnapshot");
+  const std::string message = readyCondition(w.status(p))["message"];
+  EXPECT_NE(message.find("left out volume data "), std::string::npos) << message;
+}
+
+// KubeVirt refusing its snapshot (its feature turned off): after a minute
+// the copies are taken with CSI VolumeSnapshots instead.
+TEST(SnapshotPlan, AVirtualMachineSnapshotRefusedForAMinuteFallsBackToCsi) {
+  World w;
+  w.kubevirtServed = true;
+  w.settle(w.plan());
+  auto p = w.plan();  // the create refused: sent again, with a wake-up
+  ASSERT_EQ(p.all<rec::CreateObject>().size(), 1u);
+  EXPECT_EQ(p.requeueAfter, std::chrono::milliseconds(snap::kKubeVirtRefusedAfter));
+  w.snapshot["status"]["startTime"] = "2026-11-30T09:59:00Z";  // a minute before t0
+  p = w.plan();
+  EXPECT_TRUE(p.all<rec::CreateObject>().empty());
+  EXPECT_EQ(eventReasons(p), std::vector<std::string>{"VirtualMachineSnapshotRefused"});
+  EXPECT_TRUE(p.all<rec::RecordEvent>()[0]->warning);
+  w.settle(p);
+  EXPECT_EQ(w.snapshot["status"]["method"], "VolumeSnapshot");
+  EXPECT_FALSE(w.snapshot["status"].contains("virtualMachineSnapshotName"));
+  p = w.plan();  // the first copy again, by CSI
+  const auto creates = p.all<rec::CreateObject>();
+  ASSERT_EQ(creates.size(), 2u);
+  EXPECT_EQ(creates[0]->resource.resource, "volumesnapshots");
+  EXPECT_EQ(w.status(p)["method"], "VolumeSnapshot");
+}
+
+TEST(SnapshotPlan, WhatKubeVirtSaysWhileItWaitsIsShown) {
+  World w;
+  w.kubevirtServed = true;
+  w.settle(w.plan());
+  w.vmSnapshot = vmSnapshotWith(
+      {{"phase", "InProgress"},
+       {"readyToUse", false},
+       {"conditions",
+        {{{"type", "Progressing"}, {"status", "False"}, {"reason", "Source does not exist"}},
+         {{"type", "Ready"}, {"status", "False"}, {"reason", "Not ready"}}}}});
+  EXPECT_EQ(readyCondition(w.status(w.plan()))["message"],
+            "KubeVirt is copying every volume of Instance db-1 (VirtualMachineSnapshot nightly: "
+            "InProgress, Source does not exist)");
 }
 
 }  // namespace

@@ -469,7 +469,7 @@ json renderVmSnapshotContent(const json& vmSnapshot, const json& vm,
          {"volumeSnapshotName", vmVolumeSnapshotName(uid, volumes[i].volume)}});
   }
   json metadata = {{"name", vmSnapshotContentName(uid)}, {"namespace", str(meta, {"namespace"})}};
-  if (str(vmSnapshot, {"spec", "deletionPolicy"}) == "retain")
+  if (str(vmSnapshot, {"spec", "deletionPolicy"}) == "Retain")  // KubeVirt: Delete or Retain
     metadata["annotations"] = {{kRetainAnnotation, "true"}};
   const json& vmSpec = field(vm, {"spec"});
   return {{"apiVersion", kVmSnapshotApiVersion},

@@ -332,12 +332,26 @@ TEST_F(Snapshots, ALaunchWaitsForItsSnapshot) {
       << status(kInstances, "db-7").dump() << explain();
   EXPECT_EQ(status(kInstances, "db-7").value("state", ""), "pending");
   EXPECT_TRUE(get(kVMs, "db-7").is_null()) << "a VM was made without its snapshot";
+  // A volume not made yet can be pointed at another copy; once made, not.
+  auto fromSnapshot = [&](const json& ref) {
+    return kubectl(
+        {"patch", "inst", "db-7", "-n", kNs, "--type=json", "-p",
+         json::array(
+             {{{"op", "replace"}, {"path", "/spec/volumes/extra/0/fromSnapshot"}, {"value", ref}}})
+             .dump()});
+  };
+  auto [pc, pout] = fromSnapshot({{"name", "golden"}, {"volume", "data"}});
+  EXPECT_EQ(pc, 0) << pout;
 
   runInstance(serverWithVolumes("db-6"));
   apply(snapshotOf("golden", "db-6"));
   ASSERT_TRUE(
       eventually([&] { return status(kInstances, "db-7").value("state", "") == "running"; }, 120s))
       << status(kInstances, "db-7").dump() << explain();
+  auto [rc, rout] = fromSnapshot({{"name", "other"}});
+  EXPECT_NE(rc, 0) << "a made volume's source changed";
+  EXPECT_NE(rout.find("field is immutable: the volume is made from it once"), std::string::npos)
+      << rout;
 }
 
 // A snapshot schedule, on the real clock: every minute, keeping 1. The
