@@ -126,6 +126,7 @@ std::map<std::string, std::string> restoredFrom(const InstanceObservation& o,
 struct RestoreProblem {
   std::string reason, message;
   std::chrono::seconds recheck;
+  bool warning = true;  // false: a wait that needs nobody (a Normal Event)
 };
 
 // Why a volume cannot be restored yet: its Snapshot does not exist, has no
@@ -165,7 +166,7 @@ std::optional<RestoreProblem> restoreProblem(const InstanceObservation& o,
     if (state != "completed")
       return RestoreProblem{"SnapshotNotReady",
                             what + ", which is still " + state + ": the launch waits for it",
-                            std::chrono::seconds(5)};
+                            std::chrono::seconds(5), false};
     // A volume smaller than its copy: CSI drivers refuse the restore (EC2
     // refuses CreateVolume below the snapshot's size), so say it here.
     if (v.sizeGiB && copy->restoreSize)
@@ -229,7 +230,9 @@ class StatusBuilder {
 
   // Something keeps the instance from launching: Ready False with `reason`
   // and a Warning, once per distinct problem.
-  void problem(const std::string& reason, const std::string& message) {
+  // Ready False with `reason`, and an Event once per reason and message:
+  // a Warning, or Normal for a wait that needs nobody (`warning` false).
+  void problem(const std::string& reason, const std::string& message, bool warning = true) {
     const bool running = inst_.spec.desiredState.value_or("running") != "stopped";
     InstanceStateView view;
     view.state = o_.vm != nullptr
@@ -238,7 +241,7 @@ class StatusBuilder {
     observe(view, "False", reason, message);
     const v1::Condition* before = findCondition(old_.conditions, "Ready");
     if (before == nullptr || before->reason != reason || before->message != message)
-      events_.push_back({true, reason, message, {}});
+      events_.push_back({warning, reason, message, {}});
   }
 
   // Something wrong with what the next start would use, while the instance
@@ -431,7 +434,7 @@ Plan run(const InstanceObservation& o) {
   std::optional<json> cloudInitSecret;
   if (forStart) {
     if (const auto p = restoreProblem(o, launch.spec)) {
-      sb.problem(p->reason, p->message);
+      sb.problem(p->reason, p->message, p->warning);
       plan.requeueWithin(p->recheck);
       sb.finish();
       return plan;

@@ -1020,6 +1020,7 @@ TEST(InstancePlan, ALaunchWaitsForItsSnapshotAndSaysWhy) {
   p = w.plan();
   EXPECT_FALSE(vmApplied(p));
   EXPECT_EQ(readyReason(*statusOf(p)), "SnapshotNotReady");
+  EXPECT_EQ(reasons(p).back(), "SnapshotNotReady");  // a Normal Event: a wait, not a fault
   w.afterWrites(p);
 
   w.snapshots["golden"] = snapshotOf("completed", {"root"});  // copied no data volume
