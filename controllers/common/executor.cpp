@@ -248,8 +248,11 @@ kube::Result PlanExecutor::execute(const Subject& subject, const rec::Plan& plan
   auto remove = [&](const rec::DeleteObject& d) {
     kube::DeleteOptions opts;
     if (!d.uid.empty()) opts.preconditionUid = d.uid;
-    if (kube::ignoreNotFound([&] { client_.del(d.resource, d.namespace_, d.name, opts); }))
+    if (kube::ignoreNotFound([&] { client_.del(d.resource, d.namespace_, d.name, opts); })) {
       metrics::writes("delete", d.resource.groupResource()).Increment();
+      if (!d.deletedReason.empty())
+        recorder_.event(ref, kube::EventType::Normal, d.deletedReason, d.deletedMessage);
+    }
     ledger_.forget(d.resource, d.namespace_, d.name);
   };
 

@@ -131,6 +131,9 @@ class InstanceReconciler final : public kube::Reconciler {
       o.snapshots[name] =
           snap ? std::make_shared<const v1::Snapshot>(v1::Snapshot::fromJson(*snap)) : nullptr;
     }
+    for (const auto& name : rec::restoredDataVolumesToRead(o, launch))
+      if (auto dv = kube::getIfExists(client_, api::kDataVolumes, req.namespace_, name))
+        o.dataVolumes[name] = std::move(*dv);
     std::optional<json> cloudInitSecret;
     if (rec::cloudInitSecretToRead(o, launch))
       cloudInitSecret = kube::getIfExists(client_, api::kSecrets, req.namespace_,

@@ -72,6 +72,11 @@ struct DeleteObject {
   std::string namespace_;
   std::string name;
   std::string uid;  // empty: no precondition
+  // A Normal Event about the subject recorded only by the delete that
+  // deleted the object (not one answered NotFound, as a delete sent again
+  // from a stale cache is). Empty reason: none.
+  std::string deletedReason{};
+  std::string deletedMessage{};
 };
 
 // Removes an object's ownerReference to `ownerUid`, so that the garbage

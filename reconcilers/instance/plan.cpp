@@ -167,6 +167,20 @@ std::optional<RestoreProblem> restoreProblem(const InstanceObservation& o,
       return RestoreProblem{"SnapshotNotReady",
                             what + ", which is still " + state + ": the launch waits for it",
                             std::chrono::seconds(5), false};
+    // A DataVolume of the name left from an earlier volume (kept when it
+    // was removed from the spec): KubeVirt would attach it, not restore.
+    if (const auto dv = o.dataVolumes.find(v.dataVolume); dv != o.dataVolumes.end()) {
+      const json* from = kube::jsonAt(&dv->second, {"spec", "source", "snapshot", "name"});
+      if (from == nullptr || !from->is_string() || *from != copy->volumeSnapshotName)
+        return RestoreProblem{
+            "VolumeExists",
+            "volume " + v.disk + " restores from Snapshot " + v.snapshot + ", but DataVolume " +
+                v.dataVolume +
+                " exists, left from an earlier volume of that name (kept when it was removed): "
+                "a start would attach it instead; delete it (kubectl delete dv " +
+                v.dataVolume + ") or give the volume another name",
+            std::chrono::seconds(15)};
+    }
     // A volume smaller than its copy: CSI drivers refuse the restore (EC2
     // refuses CreateVolume below the snapshot's size), so say it here.
     if (v.sizeGiB && copy->restoreSize)
@@ -634,6 +648,14 @@ std::vector<std::string> snapshotsToRead(const InstanceObservation& o,
   std::vector<std::string> out;
   for (const PersistentVolume& v : volumesToRestore(o, launch.spec))
     if (std::find(out.begin(), out.end(), v.snapshot) == out.end()) out.push_back(v.snapshot);
+  return out;
+}
+
+std::vector<std::string> restoredDataVolumesToRead(const InstanceObservation& o,
+                                                   const LaunchResolution& launch) {
+  std::vector<std::string> out;
+  if (snapshotsToRead(o, launch).empty()) return out;  // the same starts
+  for (const PersistentVolume& v : volumesToRestore(o, launch.spec)) out.push_back(v.dataVolume);
   return out;
 }
 

@@ -40,6 +40,8 @@ struct InstanceObservation {
   const nlohmann::json* cloudInitSecret = nullptr;
   // The Snapshots of snapshotsToRead(), by name (nullptr: not found).
   std::map<std::string, std::shared_ptr<const v1::Snapshot>> snapshots;
+  // Of restoredDataVolumesToRead(), the DataVolumes that exist, by name.
+  std::map<std::string, nlohmann::json> dataVolumes;
   // Of claimsToCheck(), the claims that still exist.
   std::vector<std::string> claimsRemaining;
   // The operator's last apply of each object, when remembered.
@@ -71,6 +73,11 @@ std::vector<SecretNeed> secretsToRead(const InstanceObservation& o, const Launch
 // status.volumes, has its data already; its Snapshot may be gone).
 std::vector<std::string> snapshotsToRead(const InstanceObservation& o,
                                          const LaunchResolution& launch);
+// The DataVolumes those volumes would be (INSTANCE-VOLUME): one left from an
+// earlier volume of the name (kept when it was removed) would be attached
+// instead of the restore, so a start checks first.
+std::vector<std::string> restoredDataVolumesToRead(const InstanceObservation& o,
+                                                   const LaunchResolution& launch);
 
 // Whether to read the operator's cloud-init Secret: for a start whose user
 // data or keys come from a Secret, or whose VM used one (it may go).

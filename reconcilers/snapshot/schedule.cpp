@@ -140,7 +140,6 @@ Plan planSnapshotSchedule(const ScheduleObservation& o) {
   // ones are kept, with everything newer than the oldest of them (never a
   // good copy deleted for one not cut yet); older ones go, and so does a
   // failed one past the first `retain` places.
-  std::vector<std::string> expired;
   std::int64_t completed = 0;
   for (size_t i = 0; i < kept.size(); ++i) {
     const ScheduledSnapshot& k = kept[i];
@@ -154,15 +153,13 @@ Plan planSnapshotSchedule(const ScheduleObservation& o) {
     else  // pending: kept while it may still complete, up to twice retain
       drop = i >= 2 * static_cast<size_t>(s.retain);
     if (!drop || k.uid.empty()) continue;  // uid empty: the one just asked for
-    plan.add(DeleteObject{v1::Snapshot::resource(), inst.metadata.namespace_, k.name, k.uid});
-    expired.push_back(k.name);
+    // Announced by the delete that deleted it only (a stale cache sends
+    // it again, answered NotFound).
+    plan.add(DeleteObject{v1::Snapshot::resource(), inst.metadata.namespace_, k.name, k.uid,
+                          "ScheduledSnapshotsExpired",
+                          "deleted Snapshot " + k.name + ": older than the newest " +
+                              std::to_string(s.retain) + " completed (retain)"});
   }
-  if (!expired.empty())
-    plan.add(RecordEvent{false,
-                         "ScheduledSnapshotsExpired",
-                         "deleted Snapshot " + kube::join(expired) + ": older than the newest " +
-                             std::to_string(s.retain) + " completed (retain)",
-                         {}});
   if (next)
     plan.requeueWithin(
         std::max(std::chrono::duration_cast<std::chrono::milliseconds>(*next - o.now),

@@ -246,6 +246,17 @@ TEST_F(ExecutorTest, ANamedCreateIsAnnouncedOnlyByTheCreateThatMadeIt) {
   EXPECT_FALSE(events.events[0].warning);
 }
 
+TEST_F(ExecutorTest, ADeleteIsAnnouncedOnlyByTheDeleteThatDeleted) {
+  api.create(kMaps, "ns", configMap("old", {{"a", "1"}}));
+  rec::Plan p;
+  p.add(rec::DeleteObject{kMaps, "ns", "old", "", "Expired", "deleted old"});
+  EXPECT_EQ(exec.execute(subject, p, ctx), kube::Result::done());
+  EXPECT_EQ(exec.execute(subject, p, ctx), kube::Result::done());  // NotFound: done
+  ASSERT_EQ(events.events.size(), 1u);
+  EXPECT_EQ(events.events[0].reason, "Expired");
+  EXPECT_FALSE(events.events[0].warning);
+}
+
 TEST_F(ExecutorTest, AMergePatchReplacesAListWholeAndAStaleVersionConflicts) {
   const json stored = api.create(
       kWidgets, "ns",

@@ -86,10 +86,11 @@ struct World {
   std::optional<json> vm, vmi, policy;
   bool kubevirt = true;
   std::map<std::string, SecretData> secrets;
-  std::map<std::string, json> snapshots;   // Snapshots that exist, by name
-  std::vector<std::string> snapshotsRead;  // what the last plan() asked to read
-  std::vector<std::string> claims;         // that exist
-  std::optional<json> cloudInitSecret;     // the operator's, as the API holds it
+  std::map<std::string, json> snapshots;    // Snapshots that exist, by name
+  std::vector<std::string> snapshotsRead;   // what the last plan() asked to read
+  std::map<std::string, json> dataVolumes;  // that exist, by name
+  std::vector<std::string> claims;          // that exist
+  std::optional<json> cloudInitSecret;      // the operator's, as the API holds it
   std::optional<AppliedRecord> vmRecord, policyRecord, secretRecord;
   // What the API server keeps of an applied VM: by default all of it.
   std::function<json(json)> server = [](json applied) { return applied; };
@@ -127,6 +128,9 @@ struct World {
               ? nullptr
               : std::make_shared<const v1::Snapshot>(v1::Snapshot::fromJson(it->second));
     }
+    for (const auto& name : restoredDataVolumesToRead(o, launch))
+      if (const auto it = dataVolumes.find(name); it != dataVolumes.end())
+        o.dataVolumes[name] = it->second;
     for (const auto& need : secretsToRead(o, launch)) {
       const auto it = secrets.find(need.name);
       o.secrets[need.name] = it == secrets.end() ? SecretData{} : it->second;
@@ -1089,6 +1093,24 @@ TEST(InstancePlan, CopiesNamedByKubeVirtAreRestoredByTheirRecordedNames) {
   const Plan again = w.plan();
   EXPECT_TRUE(w.snapshotsRead.empty());
   EXPECT_FALSE(vmApplied(again));
+}
+
+// A volume removed and added back under its name, now from a Snapshot: the
+// DataVolume kept from the earlier one would be attached instead of the
+// restore, so the launch holds and says what to do.
+TEST(InstancePlan, ADataVolumeLeftFromAnEarlierVolumeHoldsTheRestore) {
+  World w{instanceOf(restoringSpec())};
+  w.snapshots["golden"] = snapshotOf("completed", {"root", "data"});
+  w.dataVolumes["web-1-data"] = {{"metadata", {{"name", "web-1-data"}}},
+                                 {"spec", {{"source", {{"blank", json::object()}}}}}};
+  Plan p = w.plan();
+  EXPECT_FALSE(vmApplied(p));
+  EXPECT_EQ(readyReason(*statusOf(p)), "VolumeExists");
+  EXPECT_EQ(reasons(p).back(), "!VolumeExists");
+
+  // One this restore made (its answer lost before status said so): fine.
+  w.dataVolumes["web-1-data"]["spec"]["source"] = {{"snapshot", {{"name", "golden.data"}}}};
+  EXPECT_TRUE(vmApplied(w.plan()));
 }
 
 // EC2 refuses a volume smaller than its snapshot; so do CSI drivers: the

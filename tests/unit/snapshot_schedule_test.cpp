@@ -152,10 +152,10 @@ TEST(SnapshotSchedule, KeepsTheNewestRetainCompletedAndDeletesOlderOnes) {
   EXPECT_EQ(deleted(p), std::vector<std::string>{"db-1-20261128-0300"});
   const auto* d = p.first<rec::DeleteObject>();
   EXPECT_EQ(d->uid, "uid-db-1-20261128-0300");  // never one re-created meanwhile
-  bool said = false;
-  for (const auto* e : p.all<rec::RecordEvent>())
-    said = said || e->reason == "ScheduledSnapshotsExpired";
-  EXPECT_TRUE(said);
+  // Announced only by the delete that deletes it.
+  EXPECT_EQ(d->deletedReason, "ScheduledSnapshotsExpired");
+  EXPECT_EQ(d->deletedMessage,
+            "deleted Snapshot db-1-20261128-0300: older than the newest 2 completed (retain)");
 }
 
 // A snapshotter down for days: the new ones stay pending, and the good
