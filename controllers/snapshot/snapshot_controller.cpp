@@ -101,13 +101,8 @@ class SnapshotReconciler final : public kube::Reconciler {
               kube::getIfExists(client_, api::kVirtualMachineSnapshotContents, req.namespace_,
                                 content->get<std::string>());
         if (o.virtualMachineSnapshotContent)
-          if (const json* backups =
-                  kube::jsonAt(&*o.virtualMachineSnapshotContent, {"spec", "volumeBackups"});
-              backups != nullptr && backups->is_array())
-            for (const json& b : *backups)
-              if (const json* vs = kube::jsonAt(&b, {"volumeSnapshotName"});
-                  vs != nullptr && vs->is_string())
-                kubevirtCopies.push_back(vs->get<std::string>());
+          for (const auto& copy : snapr::copiesOfContent(*o.virtualMachineSnapshotContent))
+            kubevirtCopies.push_back(copy.volumeSnapshotName);
         o.virtualMachineSnapshot = std::move(vms);
       }
     }

@@ -640,13 +640,24 @@ std::vector<SecretNeed> secretsToRead(const InstanceObservation& o,
   return secretsOf(launch.spec);
 }
 
-std::vector<std::string> snapshotsToRead(const InstanceObservation& o,
-                                         const LaunchResolution& launch) {
+namespace {
+
+// The volumes the start about to be planned restores (none when no start
+// is: what snapshotsToRead and restoredDataVolumesToRead read for).
+std::vector<PersistentVolume> restoresOfThisStart(const InstanceObservation& o,
+                                                  const LaunchResolution& launch) {
   if (o.instance->metadata.deletionTimestamp || !o.kubevirtInstalled || !launch.ok() ||
       (o.vm != nullptr && !vmIsOurs(o)) || !renderedForStart(o))
     return {};
+  return volumesToRestore(o, launch.spec);
+}
+
+}  // namespace
+
+std::vector<std::string> snapshotsToRead(const InstanceObservation& o,
+                                         const LaunchResolution& launch) {
   std::vector<std::string> out;
-  for (const PersistentVolume& v : volumesToRestore(o, launch.spec))
+  for (const PersistentVolume& v : restoresOfThisStart(o, launch))
     if (std::find(out.begin(), out.end(), v.snapshot) == out.end()) out.push_back(v.snapshot);
   return out;
 }
@@ -654,8 +665,7 @@ std::vector<std::string> snapshotsToRead(const InstanceObservation& o,
 std::vector<std::string> restoredDataVolumesToRead(const InstanceObservation& o,
                                                    const LaunchResolution& launch) {
   std::vector<std::string> out;
-  if (snapshotsToRead(o, launch).empty()) return out;  // the same starts
-  for (const PersistentVolume& v : volumesToRestore(o, launch.spec)) out.push_back(v.dataVolume);
+  for (const PersistentVolume& v : restoresOfThisStart(o, launch)) out.push_back(v.dataVolume);
   return out;
 }
 

@@ -120,25 +120,6 @@ const std::string* stringAt(const json& j, std::initializer_list<std::string_vie
   return v != nullptr && v->is_string() ? v->get_ptr<const std::string*>() : nullptr;
 }
 
-// The copies KubeVirt's content lists (spec.volumeBackups), in its order.
-std::vector<v1::SnapshotVolume> copiesOfContent(const json& content) {
-  std::vector<v1::SnapshotVolume> out;
-  const json* backups = kube::jsonAt(&content, {"spec", "volumeBackups"});
-  if (backups == nullptr || !backups->is_array()) return out;
-  for (const json& b : *backups) {
-    const std::string* volume = stringAt(b, {"volumeName"});
-    const std::string* claim = stringAt(b, {"persistentVolumeClaim", "metadata", "name"});
-    const std::string* vs = stringAt(b, {"volumeSnapshotName"});
-    if (volume == nullptr || claim == nullptr || vs == nullptr) continue;
-    v1::SnapshotVolume copy;
-    copy.name = *volume;
-    copy.claimName = *claim;
-    copy.volumeSnapshotName = *vs;
-    out.push_back(std::move(copy));
-  }
-  return out;
-}
-
 // The source VM's volumes backed by a claim (dataVolume or
 // persistentVolumeClaim), as the content recorded the VM; nullopt when it
 // did not record its spec.
@@ -317,6 +298,24 @@ json copyMetadata(const v1::Snapshot& snap, const std::string& name) {
 }
 
 }  // namespace
+
+std::vector<v1::SnapshotVolume> copiesOfContent(const json& content) {
+  std::vector<v1::SnapshotVolume> out;
+  const json* backups = kube::jsonAt(&content, {"spec", "volumeBackups"});
+  if (backups == nullptr || !backups->is_array()) return out;
+  for (const json& b : *backups) {
+    const std::string* volume = stringAt(b, {"volumeName"});
+    const std::string* claim = stringAt(b, {"persistentVolumeClaim", "metadata", "name"});
+    const std::string* vs = stringAt(b, {"volumeSnapshotName"});
+    if (volume == nullptr || claim == nullptr || vs == nullptr) continue;
+    v1::SnapshotVolume copy;
+    copy.name = *volume;
+    copy.claimName = *claim;
+    copy.volumeSnapshotName = *vs;
+    out.push_back(std::move(copy));
+  }
+  return out;
+}
 
 bool usesVirtualMachineSnapshot(const v1::Snapshot& snap, bool served) {
   if (snap.status && snap.status->method) return *snap.status->method == "VirtualMachineSnapshot";

@@ -106,6 +106,11 @@ bool usesVirtualMachineSnapshot(const v1::Snapshot& snap, bool served);
 // Whether the copies were asked for (recorded in status).
 bool copiesAsked(const v1::Snapshot& snap);
 
+// The copies a VirtualMachineSnapshotContent lists (spec.volumeBackups:
+// volume, claim, VolumeSnapshot), in its order; entries missing one are
+// skipped.
+std::vector<v1::SnapshotVolume> copiesOfContent(const nlohmann::json& content);
+
 // The VirtualMachineSnapshot copying the Snapshot's instance (its VM is
 // named as the Instance).
 nlohmann::json renderVirtualMachineSnapshot(const v1::Snapshot& snap);

@@ -391,6 +391,28 @@ json contentWith(std::vector<std::pair<std::string, std::string>> volumeAndClaim
           {"spec", {{"virtualMachineSnapshotName", "nightly"}, {"volumeBackups", backups}}}};
 }
 
+// A Snapshot KubeVirt was asked to take: its first copy recorded.
+World askedOfKubeVirt() {
+  World w;
+  w.kubevirtServed = true;
+  w.settle(w.plan());
+  return w;
+}
+
+// KubeVirt done: its snapshot ready, its content listing each volume (and
+// claim), and each copy cut.
+void madeByKubeVirt(World& w, std::vector<std::pair<std::string, std::string>> volumeAndClaim) {
+  w.vmSnapshot =
+      vmSnapshotWith({{"phase", "Succeeded"},
+                      {"readyToUse", true},
+                      {"virtualMachineSnapshotContentName", "vmsnapshot-content-vms-uid"}});
+  w.content = contentWith(volumeAndClaim);
+  for (const auto& [volume, claim] : volumeAndClaim) {
+    const std::string name = "vmsnapshot-c1-volume-" + volume;
+    w.volumeSnapshots[name] = volumeSnapshot(name, true);
+  }
+}
+
 TEST(SnapshotPlan, WhereKubeVirtServesItAVirtualMachineSnapshotCopiesEveryVolume) {
   World w;
   w.kubevirtServed = true;
@@ -431,9 +453,7 @@ TEST(SnapshotPlan, VolumesOrAClassAskedForAreCopiedByCsiEvenWhereKubeVirtServesS
 }
 
 TEST(SnapshotPlan, KubeVirtsCopiesAreRecordedFromItsContentThenCompleted) {
-  World w;
-  w.kubevirtServed = true;
-  w.settle(w.plan());
+  World w = askedOfKubeVirt();
   w.vmSnapshot = vmSnapshotWith({{"phase", "InProgress"}, {"readyToUse", false}});
   auto p = w.plan();
   EXPECT_TRUE(p.all<rec::CreateObject>().empty());
@@ -442,15 +462,7 @@ TEST(SnapshotPlan, KubeVirtsCopiesAreRecordedFromItsContentThenCompleted) {
             "InProgress)");
   w.settle(p);
 
-  w.vmSnapshot =
-      vmSnapshotWith({{"phase", "Succeeded"},
-                      {"readyToUse", true},
-                      {"virtualMachineSnapshotContentName", "vmsnapshot-content-vms-uid"}});
-  w.content = contentWith({{"root", "db-1-root"}, {"data", "db-1-data"}});
-  w.volumeSnapshots["vmsnapshot-c1-volume-root"] =
-      volumeSnapshot("vmsnapshot-c1-volume-root", true);
-  w.volumeSnapshots["vmsnapshot-c1-volume-data"] =
-      volumeSnapshot("vmsnapshot-c1-volume-data", true);
+  madeByKubeVirt(w, {{"root", "db-1-root"}, {"data", "db-1-data"}});
   p = w.plan();
   const json st = w.status(p);
   EXPECT_EQ(st["state"], "completed");
@@ -474,14 +486,8 @@ TEST(SnapshotPlan, KubeVirtsCopiesAreRecordedFromItsContentThenCompleted) {
 }
 
 TEST(SnapshotPlan, AVirtualMachineSnapshotDeletedByHandAfterItsCopiesIsLost) {
-  World w;
-  w.kubevirtServed = true;
-  w.settle(w.plan());
-  w.vmSnapshot = vmSnapshotWith(
-      {{"phase", "Succeeded"}, {"readyToUse", true}, {"virtualMachineSnapshotContentName", "c"}});
-  w.content = contentWith({{"root", "db-1-root"}});
-  w.volumeSnapshots["vmsnapshot-c1-volume-root"] =
-      volumeSnapshot("vmsnapshot-c1-volume-root", true);
+  World w = askedOfKubeVirt();
+  madeByKubeVirt(w, {{"root", "db-1-root"}});
   w.settle(w.plan());
   w.vmSnapshot.reset();
   w.volumeSnapshots.clear();
@@ -501,9 +507,7 @@ TEST(SnapshotPlan, AVirtualMachineSnapshotNeverSeenIsAskedForAgainUnderTheSameNa
 }
 
 TEST(SnapshotPlan, AVirtualMachineSnapshotThatFailedEndsInErrorWithKubeVirtsMessage) {
-  World w;
-  w.kubevirtServed = true;
-  w.settle(w.plan());
+  World w = askedOfKubeVirt();
   w.vmSnapshot = vmSnapshotWith(
       {{"phase", "InProgress"}, {"readyToUse", false}, {"error", {{"message", "no agent"}}}});
   auto p = w.plan();
@@ -519,9 +523,7 @@ TEST(SnapshotPlan, AVirtualMachineSnapshotThatFailedEndsInErrorWithKubeVirtsMess
 }
 
 TEST(SnapshotPlan, AVirtualMachineSnapshotThatCopiedNothingEndsInError) {
-  World w;
-  w.kubevirtServed = true;
-  w.settle(w.plan());
+  World w = askedOfKubeVirt();
   w.vmSnapshot = vmSnapshotWith({{"phase", "Succeeded"}, {"readyToUse", true}});
   w.content = contentWith({});
   const auto p = w.plan();
@@ -564,14 +566,8 @@ TEST(SnapshotPlan, AnOlderSnapshotKeepsItsCsiCopiesWhenKubeVirtsApiAppears) {
 // Once recorded, KubeVirt's copies are VolumeSnapshots: a completed
 // Snapshot stays completed when KubeVirt's API goes away.
 TEST(SnapshotPlan, KubeVirtsCopiesStayCompletedWithoutItsApi) {
-  World w;
-  w.kubevirtServed = true;
-  w.settle(w.plan());
-  w.vmSnapshot = vmSnapshotWith(
-      {{"phase", "Succeeded"}, {"readyToUse", true}, {"virtualMachineSnapshotContentName", "c"}});
-  w.content = contentWith({{"root", "db-1-root"}});
-  w.volumeSnapshots["vmsnapshot-c1-volume-root"] =
-      volumeSnapshot("vmsnapshot-c1-volume-root", true);
+  World w = askedOfKubeVirt();
+  madeByKubeVirt(w, {{"root", "db-1-root"}});
   w.settle(w.plan());
   ASSERT_EQ(w.snapshot["status"]["state"], "completed");
   w.kubevirtServed = false;
@@ -583,19 +579,12 @@ TEST(SnapshotPlan, KubeVirtsCopiesStayCompletedWithoutItsApi) {
 // KubeVirt succeeds leaving out a volume it cannot copy; kubec2 does not
 // pass that off as the whole.
 TEST(SnapshotPlan, AVolumeKubeVirtLeftOutEndsInErrorNamingIt) {
-  World w;
-  w.kubevirtServed = true;
-  w.settle(w.plan());
-  w.vmSnapshot = vmSnapshotWith(
-      {{"phase", "Succeeded"}, {"readyToUse", true}, {"virtualMachineSnapshotContentName", "c"}});
-  json content = contentWith({{"root", "db-1-root"}});
-  content["spec"]["source"]["virtualMachine"]["spec"]["template"]["spec"]["volumes"] = {
+  World w = askedOfKubeVirt();
+  madeByKubeVirt(w, {{"root", "db-1-root"}});  // and not data:
+  (*w.content)["spec"]["source"]["virtualMachine"]["spec"]["template"]["spec"]["volumes"] = {
       {{"name", "root"}, {"dataVolume", {{"name", "db-1-root"}}}},
       {{"name", "data"}, {"dataVolume", {{"name", "db-1-data"}}}},
       {{"name", "cloudinit"}, {"cloudInitNoCloud", {{"userData", "#cloud-config"}}}}};
-  w.content = content;
-  w.volumeSnapshots["vmsnapshot-c1-volume-root"] =
-      volumeSnapshot("vmsnapshot-c1-volume-root", true);
   const auto p = w.plan();
   EXPECT_EQ(w.status(p)["state"], "error");
   EXPECT_EQ(readyCondition(w.status(p))["reason"], "PartialSnapshot");
@@ -606,9 +595,7 @@ TEST(SnapshotPlan, AVolumeKubeVirtLeftOutEndsInErrorNamingIt) {
 // KubeVirt refusing its snapshot (its feature turned off): after a minute
 // the copies are taken with CSI VolumeSnapshots instead.
 TEST(SnapshotPlan, AVirtualMachineSnapshotRefusedForAMinuteFallsBackToCsi) {
-  World w;
-  w.kubevirtServed = true;
-  w.settle(w.plan());
+  World w = askedOfKubeVirt();
   auto p = w.plan();  // the create refused: sent again, with a wake-up
   ASSERT_EQ(p.all<rec::CreateObject>().size(), 1u);
   EXPECT_EQ(p.requeueAfter, std::chrono::milliseconds(snap::kKubeVirtRefusedAfter));
@@ -628,9 +615,7 @@ TEST(SnapshotPlan, AVirtualMachineSnapshotRefusedForAMinuteFallsBackToCsi) {
 }
 
 TEST(SnapshotPlan, WhatKubeVirtSaysWhileItWaitsIsShown) {
-  World w;
-  w.kubevirtServed = true;
-  w.settle(w.plan());
+  World w = askedOfKubeVirt();
   w.vmSnapshot = vmSnapshotWith(
       {{"phase", "InProgress"},
        {"readyToUse", false},
